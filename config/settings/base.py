@@ -1,0 +1,144 @@
+"""Every setting lives here; test.py and production.py override a few."""
+from config.env import BASE_DIR, env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# The embedded default is for a laptop demo; production.py demands a real key.
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-embedded-mode-only-key-change-me")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "simple_history",
+    "dispatch",
+    "api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+DATABASES["default"]["ATOMIC_REQUESTS"] = True
+# Reconnect after a database restart instead of failing every request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "dispatch.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/admin/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.exception_handlers.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "feed": env("ROUNDS_FEED_THROTTLE", default="120/min"),
+        "login": env("ROUNDS_LOGIN_THROTTLE", default="20/min"),
+    },
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Rounds API",
+    "DESCRIPTION": "Scheduling and dispatch for mobile palliative and clinical massage therapists.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# Celery: with no broker configured, plan runs execute in-process (the embedded default).
+REDIS_URL = env("REDIS_URL", default="")
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env.int("ROUNDS_PLAN_HARD_TIME_LIMIT_S", default=600)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("ROUNDS_PLAN_SOFT_TIME_LIMIT_S", default=540)
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# Rounds
+ROUNDS_PUBLIC_URL = env("ROUNDS_PUBLIC_URL", default="http://127.0.0.1:8000")
+ROUNDS_PLAN_TIME_LIMIT_S = env.float("ROUNDS_PLAN_TIME_LIMIT_S", default=10.0)
+ROUNDS_PLAN_MAX_TIME_LIMIT_S = env.float("ROUNDS_PLAN_MAX_TIME_LIMIT_S", default=120.0)
+ROUNDS_PLAN_MAX_VISITS = env.int("ROUNDS_PLAN_MAX_VISITS", default=2000)
+ROUNDS_DETOUR_FACTOR = env.float("ROUNDS_DETOUR_FACTOR", default=1.3)
+# Geocoding is off by default: coordinates may be given directly. Set e.g. "nominatim".
+ROUNDS_GEOCODER = env("ROUNDS_GEOCODER", default="")
+ROUNDS_GEOCODER_USER_AGENT = env("ROUNDS_GEOCODER_USER_AGENT", default="rounds-dispatch")
+ROUNDS_GEOCODER_MIN_DELAY_S = env.float("ROUNDS_GEOCODER_MIN_DELAY_S", default=1.0)
+ROUNDS_OSRM_URL = env("ROUNDS_OSRM_URL", default="")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact_tokens": {"()": "config.logging.RedactFeedTokens"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_tokens"]}},
+    "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class FeedToken(models.Model):
+    """A calendar subscription secret. Only its SHA-256 is stored; the URL is shown once."""
+
+    therapist = models.ForeignKey(
+        "dispatch.Therapist", on_delete=models.CASCADE, null=True, blank=True, related_name="feed_tokens"
+    )
+    facility = models.ForeignKey(
+        "dispatch.Facility", on_delete=models.CASCADE, null=True, blank=True, related_name="feed_tokens"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="feed_token_has_one_owner",
+                condition=Q(therapist__isnull=False, facility__isnull=True)
+                | Q(therapist__isnull=True, facility__isnull=False),
+            )
+        ]
+
+
+class IdempotencyKey(models.Model):
+    """A facility request replayed with the same key gets the first response back."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")]

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import zoneinfo
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known IANA time zone.")
+
+
+class Organization(models.Model):
+    """The therapy provider: every record belongs to exactly one."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True)
+    timezone = models.CharField(max_length=64, default="America/Toronto", validators=[validate_timezone])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class Role(models.TextChoices):
+    COORDINATOR = "coordinator", "Dispatch coordinator"
+    THERAPIST = "therapist", "Therapist"
+    FACILITY_STAFF = "facility_staff", "Facility staff"
+
+
+class User(AbstractUser):
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="users"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.COORDINATOR)
+    facility = models.ForeignKey(
+        "dispatch.Facility", on_delete=models.PROTECT, null=True, blank=True, related_name="staff"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="user_facility_staff_has_facility",
+                condition=~Q(role="facility_staff") | Q(facility__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="user_only_facility_staff_has_facility",
+                condition=Q(role="facility_staff") | Q(facility__isnull=True),
+            ),
+        ]
+
+    def clean(self) -> None:
+        super().clean()
+        if self.role == Role.FACILITY_STAFF and self.facility_id is None:
+            raise ValidationError({"facility": "Facility staff must belong to a facility."})
+        if self.role != Role.FACILITY_STAFF and self.facility_id is not None:
+            raise ValidationError({"facility": "Only facility staff belong to a facility."})
+        if self.facility_id and self.facility.organization_id != self.organization_id:
+            raise ValidationError({"facility": "The facility belongs to another organisation."})

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from dispatch.exceptions import DispatchError, TransitionNotAllowed
+from dispatch.lifecycle import REASON_REQUIRED, can_transition
+from dispatch.models import Therapist, Visit, VisitStatus
+
+TRANSITION_REFUSED = "Visit {visit} cannot go from {current} to {target}."
+REASON_MISSING = "A reason is required to mark visit {visit} {target}."
+ASSIGNMENT_MISSING = "Visit {visit} needs a therapist and a planned start to be {target}."
+
+@transaction.atomic
+def visit_transition(
+    *,
+    visit: Visit,
+    target: str,
+    reason: str = "",
+    therapist: Therapist | None = None,
+    planned_start: datetime | None = None,
+    planned_end: datetime | None = None,
+    at: datetime | None = None,
+) -> Visit:
+    """The only place that changes visit.status; every status change goes through it."""
+    visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    target = VisitStatus(target)
+    if not can_transition(visit.status, target):
+        raise TransitionNotAllowed(
+            TRANSITION_REFUSED.format(visit=visit.pk, current=visit.status, target=target.value),
+            extra={"current": visit.status, "target": target.value},
+        )
+    if target in REASON_REQUIRED and not reason.strip():
+        raise DispatchError(REASON_MISSING.format(visit=visit.pk, target=target.label.lower()), {"field": "reason"})
+    now = at or timezone.now()
+    if target == VisitStatus.REQUESTED:
+        visit.therapist = None
+        visit.planned_start = visit.planned_end = visit.planned_busy_until = None
+        visit.pinned = False
+    if therapist is not None:
+        visit.therapist = therapist
+    if planned_start is not None:
+        visit.planned_start = planned_start
+        visit.planned_end = planned_end
+    if visit.planned_start is not None and visit.planned_end is not None:
+        visit.planned_busy_until = visit.planned_end + timedelta(minutes=visit.effective_buffer_min)
+    if target in (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED) and (
+        visit.therapist_id is None or visit.planned_start is None
+    ):
+        raise DispatchError(ASSIGNMENT_MISSING.format(visit=visit.pk, target=target.label.lower()))
+    if target == VisitStatus.IN_PROGRESS:
+        visit.actual_start = now
+    if target == VisitStatus.COMPLETED:
+        visit.actual_end = now
+    visit.status = target
+    visit.status_reason = reason.strip()
+    visit.sequence += 1
+    visit.full_clean(exclude=["required_skills"])
+    visit.save()
+    return visit

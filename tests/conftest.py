@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests import factories as f
+
+
+@pytest.fixture
+def organization(db):
+    return f.OrganizationFactory()
+
+
+@pytest.fixture
+def coordinator(organization):
+    return f.UserFactory(organization=organization)
+
+
+@pytest.fixture
+def therapist(organization):
+    return f.TherapistFactory(organization=organization)
+
+
+@pytest.fixture
+def facility(organization):
+    return f.FacilityFactory(organization=organization)
+
+
+@pytest.fixture
+def facility_staff(facility):
+    return f.FacilityStaffFactory(organization=facility.organization, facility=facility)
+
+
+def _client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def coordinator_client(coordinator) -> APIClient:
+    return _client_for(coordinator)
+
+
+@pytest.fixture
+def therapist_client(therapist) -> APIClient:
+    return _client_for(therapist.user)
+
+
+@pytest.fixture
+def facility_staff_client(facility_staff) -> APIClient:
+    return _client_for(facility_staff)
+
+
+@pytest.fixture
+def anonymous_client() -> APIClient:
+    return APIClient()
