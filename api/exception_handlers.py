@@ -1,3 +1,32 @@
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.http import Http404
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
-exception_handler = drf_exception_handler
+from dispatch.exceptions import DispatchError
+
+
+def exception_handler(exc, context):
+    """Translate domain errors in one place; DRF handles the rest."""
+    if isinstance(exc, DispatchError):
+        body = {"detail": exc.message, "code": exc.code, **({"extra": exc.extra} if exc.extra else {})}
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, IntegrityError):
+        # A database constraint caught what validation missed (often a race): a conflict, not a 500.
+        return Response(
+            {"detail": "The change conflicts with the current data and was not saved.", "code": "conflict"},
+            status=409,
+        )
+    return drf_exception_handler(exc, context)

@@ -94,6 +94,9 @@ class Visit(models.Model):
     planned_end = models.DateTimeField(null=True, blank=True)
     # planned_end plus the interruption buffer: the therapist's time is held until then.
     planned_busy_until = models.DateTimeField(null=True, blank=True)
+    # Travel from the previous stop as planned, so a schedule can show the day with its travel.
+    planned_travel_min = models.PositiveSmallIntegerField(null=True, blank=True)
+    planned_travel_km = models.FloatField(null=True, blank=True)
     pinned = models.BooleanField(default=False)
     series = models.ForeignKey(VisitSeries, on_delete=models.SET_NULL, null=True, blank=True, related_name="visits")
     instructions = models.CharField(max_length=500, blank=True, help_text="Practical notes for the therapist.")

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from dispatch.models import Role
+
+
+def role_of(user) -> str | None:
+    if not user or not user.is_authenticated or user.organization_id is None:
+        return None
+    return user.role
+
+
+class IsCoordinator(BasePermission):
+    message = "Only dispatch coordinators may do this."
+
+    def has_permission(self, request, view) -> bool:
+        return role_of(request.user) == Role.COORDINATOR
+
+
+class IsCoordinatorOrReadOnly(BasePermission):
+    message = "Only dispatch coordinators may change this."
+
+    def has_permission(self, request, view) -> bool:
+        if role_of(request.user) is None:
+            return False
+        return request.method in SAFE_METHODS or role_of(request.user) == Role.COORDINATOR
