@@ -1,0 +1,51 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+PYTEST_ARGS ?= --create-db
+
+.PHONY: run test bench load venv deps deps-dev deps-bench migrate demo serve worker clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Each stamp depends on its requirement files, so editing a pin reinstalls.
+$(VENV)/.deps: $(BIN)/python requirements.txt
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.deps-dev: $(VENV)/.deps requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(VENV)/.deps-bench: $(VENV)/.deps-dev requirements-bench.txt
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	touch $@
+
+deps: $(VENV)/.deps
+deps-dev: $(VENV)/.deps-dev
+deps-bench: $(VENV)/.deps-bench
+
+migrate: deps
+	$(BIN)/python manage.py migrate --noinput
+
+demo: migrate
+	$(BIN)/python manage.py seed_demo
+
+run: demo
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py demo_banner --host $(HOST) --port $(PORT)
+	$(BIN)/python manage.py runserver $(HOST):$(PORT) --noreload
+
+# A Celery worker for plan runs; needs REDIS_URL (e.g. redis://127.0.0.1:6379/0).
+worker: deps
+	$(BIN)/celery -A config worker --loglevel info --concurrency 1
+
+test: deps-dev
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) staticfiles db.sqlite3 .pytest_cache .hypothesis

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from dispatch.demo.region import TIMEZONE
+from dispatch.demo.seed import DEMO_PASSWORD, DEMO_SLUG, demo_seed
+from dispatch.models import Organization
+
+
+class Command(BaseCommand):
+    help = "Load the demo region (Toronto): therapists, facilities, patients and tomorrow's visit requests."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--date", help="Plan day (YYYY-MM-DD); default tomorrow in the demo time zone.")
+        parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--visits", type=int, default=150)
+        parser.add_argument("--keep", action="store_true", help="Leave an existing demo region as it is.")
+
+    def handle(self, *args, **opts) -> None:
+        if opts["keep"] and Organization.objects.filter(slug=DEMO_SLUG).exists():
+            self.stdout.write("Demo region already loaded; kept as it is (--keep).")
+            return
+        if opts["date"]:
+            try:
+                day = dt.date.fromisoformat(opts["date"])
+            except ValueError as exc:
+                raise CommandError(f"--date: {exc}") from exc
+        else:
+            import zoneinfo
+
+            day = timezone.localdate(timezone=zoneinfo.ZoneInfo(TIMEZONE)) + dt.timedelta(days=1)
+        s = demo_seed(day=day, seed=opts["seed"], visits=opts["visits"])
+        self.stdout.write(self.style.SUCCESS(
+            f"Demo region loaded for {s.day}: {s.therapists} therapists, {s.facilities} facilities, "
+            f"{s.patients} patients, {s.visits} visit requests."
+        ))
+        self.stdout.write(f"Demo users (password '{DEMO_PASSWORD}') and API tokens:")
+        for username, role, token in s.users:
+            self.stdout.write(f"  {username:<42} {role:<15} {token}")
