@@ -5,4 +5,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
     path("feeds/", include("api.feeds.urls")),
+    path("", include("dispatch.web.urls")),
 ]
