@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?= --create-db
 
-.PHONY: run test bench load venv deps deps-dev deps-bench migrate demo serve worker clean
+.PHONY: run test bench load venv deps deps-dev deps-bench browser-deps migrate demo serve worker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ $(VENV)/.deps-dev: $(VENV)/.deps requirements-dev.txt
 $(VENV)/.deps-bench: $(VENV)/.deps-dev requirements-bench.txt
 	$(BIN)/pip install --quiet -r requirements-bench.txt
 	touch $@
+
+# The board's end-to-end tests drive Debian's Chromium (Playwright may not download its own browser here).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 deps: $(VENV)/.deps
 deps-dev: $(VENV)/.deps-dev
@@ -44,7 +48,7 @@ run: demo
 worker: deps
 	$(BIN)/celery -A config worker --loglevel info --concurrency 1
 
-test: deps-dev
+test: deps-dev browser-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 clean:
