@@ -1,0 +1,31 @@
+"""Rounds' route optimiser: a pure library, frozen dataclasses in and out, no Django."""
+
+from optimizer.check import Violation, check_solution
+from optimizer.options import Options
+from optimizer.problem import Break, Location, Priority, Problem, Therapist, TimeWindow, Visit
+from optimizer.solution import Kpis, PlacedBreak, Route, Solution, Stop, Unassigned
+from optimizer.solve import solve
+from optimizer.travel import GeodesicTravel, MatrixTravel, TravelProvider
+
+__all__ = [
+    "Break",
+    "GeodesicTravel",
+    "Kpis",
+    "Location",
+    "MatrixTravel",
+    "Options",
+    "PlacedBreak",
+    "Priority",
+    "Problem",
+    "Route",
+    "Solution",
+    "Stop",
+    "Therapist",
+    "TimeWindow",
+    "TravelProvider",
+    "Unassigned",
+    "Violation",
+    "Visit",
+    "check_solution",
+    "solve",
+]

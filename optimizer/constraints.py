@@ -1,0 +1,198 @@
+"""One function per business rule, each adding itself to an OR-Tools routing model."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from optimizer.model_data import COST_SCALE, ModelData
+
+if TYPE_CHECKING:
+    from ortools.constraint_solver import pywrapcp
+
+TIME = "Time"
+
+
+# Hard constraints
+
+
+def add_travel_time(routing: pywrapcp.RoutingModel, manager: pywrapcp.RoutingIndexManager, data: ModelData) -> None:
+    """Hard constraint: a visit starts after the previous one, its buffer, the travel and check-in."""
+    by_speed = {
+        speed: routing.RegisterTransitMatrix(data.time_matrix(speed).tolist()) for speed in data.travel_min_by_speed
+    }
+    horizon = data.problem.horizon_min
+    routing.AddDimensionWithVehicleTransits(
+        [by_speed[t.speed_kmh] for t in data.therapists],
+        horizon,  # allow waiting time
+        horizon,  # no route runs past the horizon
+        False,  # routes start at their shift, not at 0
+        TIME,
+    )
+
+
+def add_time_windows(routing: pywrapcp.RoutingModel, manager: pywrapcp.RoutingIndexManager, data: ModelData) -> None:
+    """Hard constraint: a visit starts inside one of its windows (gaps between windows removed)."""
+    time = routing.GetDimensionOrDie(TIME)
+    for node, visit in enumerate(data.visits):
+        windows = sorted(visit.windows, key=lambda w: w.start_min)
+        cumul = time.CumulVar(manager.NodeToIndex(node))
+        cumul.SetRange(windows[0].start_min, windows[-1].end_min)
+        for before, after in zip(windows, windows[1:], strict=False):
+            if after.start_min - before.end_min > 1:
+                cumul.RemoveInterval(before.end_min + 1, after.start_min - 1)
+
+
+def add_shifts(routing: pywrapcp.RoutingModel, manager: pywrapcp.RoutingIndexManager, data: ModelData) -> None:
+    """Hard constraint: a therapist leaves no earlier than the shift start and is back by its end."""
+    time = routing.GetDimensionOrDie(TIME)
+    for v, therapist in enumerate(data.therapists):
+        for index in (routing.Start(v), routing.End(v)):
+            time.CumulVar(index).SetRange(therapist.shift_start_min, therapist.shift_end_min)
+        # Leave as late and finish as early as the plan allows, so working time is not padded.
+        routing.AddVariableMaximizedByFinalizer(time.CumulVar(routing.Start(v)))
+        routing.AddVariableMinimizedByFinalizer(time.CumulVar(routing.End(v)))
+
+
+def add_breaks(routing: pywrapcp.RoutingModel, manager: pywrapcp.RoutingIndexManager, data: ModelData) -> list:
+    """Hard constraint: every break is taken inside its start range, never during a visit."""
+    time = routing.GetDimensionOrDie(TIME)
+    solver = routing.solver()
+    # A break may interrupt travel or waiting but not the service (duration + buffer) at a node.
+    node_visit_transits = [data.service_min[manager.IndexToNode(i)] for i in range(routing.Size())]
+    node_visit_transits += [0] * (routing.Size() + routing.vehicles() - len(node_visit_transits))
+    intervals = []
+    for v, therapist in enumerate(data.therapists):
+        if not therapist.breaks:
+            continue
+        vehicle_breaks = [
+            solver.FixedDurationIntervalVar(
+                b.earliest_start_min,
+                b.latest_start_min,
+                b.duration_min,
+                False,  # the break is not optional
+                f"break {v} {k}",
+            )
+            for k, b in enumerate(therapist.breaks)
+        ]
+        time.SetBreakIntervalsOfVehicle(vehicle_breaks, v, node_visit_transits)
+        for interval in vehicle_breaks:
+            routing.AddIntervalToAssignment(interval)
+        intervals += vehicle_breaks
+    return intervals
+
+
+def add_eligibility(routing: pywrapcp.RoutingModel, manager: pywrapcp.RoutingIndexManager, data: ModelData) -> None:
+    """Hard constraint: skills, allowed and forbidden therapists and pinning decide who may serve."""
+    vehicles = range(len(data.therapists))
+    for node, visit in enumerate(data.visits):
+        allowed = [v for v in vehicles if visit.eligible(data.therapists[v])]
+        # Visits nobody may serve are kept out of the model: an empty list would mean "anyone".
+        assert allowed, f"visit {visit.id} has no eligible therapist and should not be modelled"
+        if len(allowed) < len(data.therapists):
+            # -1 keeps "left out" possible.
+            routing.VehicleVar(manager.NodeToIndex(node)).SetValues([-1, *allowed])
+
+
+def add_pinned_starts(routing: pywrapcp.RoutingModel, manager: pywrapcp.RoutingIndexManager, data: ModelData) -> None:
+    """Hard constraint: a visit with a pinned start begins exactly then."""
+    time = routing.GetDimensionOrDie(TIME)
+    for node, visit in enumerate(data.visits):
+        if visit.pinned_start_min is not None:
+            time.CumulVar(manager.NodeToIndex(node)).SetValue(visit.pinned_start_min)
+
+
+def add_max_visits(routing: pywrapcp.RoutingModel, manager: pywrapcp.RoutingIndexManager, data: ModelData) -> None:
+    """Hard constraint: a therapist serves at most ``max_visits`` visits."""
+    limits = [t.max_visits for t in data.therapists]
+    if all(limit is None for limit in limits):
+        return
+    ones = routing.RegisterUnaryTransitVector([1] * data.n_visits + [0] * (2 * len(data.therapists)))
+    routing.AddDimensionWithVehicleCapacity(
+        ones,
+        0,  # no slack
+        [data.n_visits if limit is None else limit for limit in limits],
+        True,  # count from zero
+        "Visits",
+    )
+
+
+def add_capacity(routing: pywrapcp.RoutingModel, manager: pywrapcp.RoutingIndexManager, data: ModelData) -> None:
+    """Hard constraint: the demand served on a route fits the therapist's capacity."""
+    demands = [v.demand for v in data.visits]
+    if not any(demands) and all(t.capacity is None for t in data.therapists):
+        return
+    demand = routing.RegisterUnaryTransitVector(demands + [0] * (2 * len(data.therapists)))
+    total = sum(demands)
+    routing.AddDimensionWithVehicleCapacity(
+        demand,
+        0,  # no slack
+        [total if t.capacity is None else t.capacity for t in data.therapists],
+        True,  # start empty
+        "Capacity",
+    )
+
+
+def add_max_working_time(
+    routing: pywrapcp.RoutingModel, manager: pywrapcp.RoutingIndexManager, data: ModelData
+) -> None:
+    """Hard constraint: from leaving to coming back takes at most ``max_working_min``."""
+    time = routing.GetDimensionOrDie(TIME)
+    for v, therapist in enumerate(data.therapists):
+        if therapist.max_working_min is not None:
+            time.SetSpanUpperBoundForVehicle(therapist.max_working_min, v)
+
+
+# Soft constraints
+
+
+def add_travel_cost(routing: pywrapcp.RoutingModel, manager: pywrapcp.RoutingIndexManager, data: ModelData) -> None:
+    """Soft constraint: travel costs (minutes times the therapist's cost weight, plus km).
+
+    Soft constraint: serving a visit that has preferred therapists with someone else costs
+    ``continuity_cost``. Both live in one arc cost per vehicle class so the search stays in C++.
+    """
+    options = data.options
+    preferred = [v.preferred_therapists for v in data.visits]
+    classes: dict[tuple, int] = {}
+    for v, therapist in enumerate(data.therapists):
+        outsider = tuple(i for i, p in enumerate(preferred) if p and therapist.id not in p)
+        key = (therapist.speed_kmh, therapist.cost_weight, outsider)
+        if key not in classes:
+            classes[key] = routing.RegisterTransitMatrix(_cost_matrix(data, v, outsider).tolist())
+        routing.SetArcCostEvaluatorOfVehicle(classes[key], v)
+
+
+def _cost_matrix(data: ModelData, vehicle: int, outsider: tuple[int, ...]) -> np.ndarray:
+    options = data.options
+    minutes = data.travel_min(vehicle) * data.therapists[vehicle].cost_weight
+    cost = (options.travel_min_weight * minutes + options.travel_km_weight * data.km) * COST_SCALE
+    cost = np.rint(cost).astype(np.int64)
+    if outsider:
+        cost[:, list(outsider)] += round(options.continuity_cost * COST_SCALE)
+    return cost
+
+
+def add_unassigned_penalties(
+    routing: pywrapcp.RoutingModel, manager: pywrapcp.RoutingIndexManager, data: ModelData
+) -> None:
+    """Soft constraint: leaving a visit out costs its priority's penalty, so urgent ones stay."""
+    for node, visit in enumerate(data.visits):
+        penalty = data.options.penalty(visit.priority)
+        if visit.pinned_therapist is not None or visit.pinned_start_min is not None:
+            penalty *= 10  # pinned work was promised; drop it only if it cannot be done
+        routing.AddDisjunction([manager.NodeToIndex(node)], round(penalty * COST_SCALE))
+
+
+HARD_CONSTRAINTS = (
+    add_travel_time,
+    add_time_windows,
+    add_shifts,
+    add_eligibility,
+    add_pinned_starts,
+    add_max_visits,
+    add_capacity,
+    add_max_working_time,
+)
+SOFT_CONSTRAINTS = (add_travel_cost, add_unassigned_penalties)

@@ -1,0 +1,70 @@
+"""Search settings and objective weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from optimizer.problem import Priority
+
+FIRST_SOLUTION_STRATEGIES = (
+    "AUTOMATIC",
+    "PATH_CHEAPEST_ARC",
+    "PARALLEL_CHEAPEST_INSERTION",
+    "LOCAL_CHEAPEST_INSERTION",
+    "SAVINGS",
+    "CHRISTOFIDES",
+)
+METAHEURISTICS = ("GUIDED_LOCAL_SEARCH", "SIMULATED_ANNEALING", "TABU_SEARCH", "GREEDY_DESCENT")
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to search and what a plan costs.
+
+    The objective is in hundredths of a "travel minute": an arc costs
+    ``travel_min_weight * minutes * therapist.cost_weight + travel_km_weight * km``; leaving a
+    visit out costs the penalty of its priority; serving a visit that has preferred therapists
+    with another therapist costs ``continuity_cost``.
+
+    Determinism: the search is single-threaded and has no random element, so the same problem,
+    options and seed give the same plan when the search stops at the same point. A time limit
+    stops it at a point that depends on machine load; set ``solution_limit`` for plans that are
+    identical run to run. ``seed`` permutes the order in which visits enter the model (0 keeps
+    the input order), which changes ties in the search.
+    """
+
+    time_limit_s: float = 10.0
+    seed: int = 0
+    solution_limit: int | None = None
+    travel_min_weight: float = 1.0
+    travel_km_weight: float = 0.0
+    unassigned_penalty_routine: float = 1_000.0
+    unassigned_penalty_soon: float = 3_000.0
+    unassigned_penalty_urgent: float = 10_000.0
+    continuity_cost: float = 30.0
+    first_solution_strategy: str = "PARALLEL_CHEAPEST_INSERTION"
+    metaheuristic: str = "GUIDED_LOCAL_SEARCH"
+    guided_local_search_lambda: float = 0.1
+    extra_lns: bool = True
+
+    def __post_init__(self) -> None:
+        if self.time_limit_s <= 0:
+            raise ValueError(f"time_limit_s: {self.time_limit_s} is not positive.")
+        if self.solution_limit is not None and self.solution_limit < 1:
+            raise ValueError(f"solution_limit: {self.solution_limit} is below 1.")
+        if self.first_solution_strategy not in FIRST_SOLUTION_STRATEGIES:
+            raise ValueError(f"first_solution_strategy: {self.first_solution_strategy!r} is not supported.")
+        if self.metaheuristic not in METAHEURISTICS:
+            raise ValueError(f"metaheuristic: {self.metaheuristic!r} is not supported.")
+        for name in ("travel_min_weight", "travel_km_weight", "continuity_cost", "unassigned_penalty_routine"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: {getattr(self, name)} is negative.")
+        if not self.unassigned_penalty_routine <= self.unassigned_penalty_soon <= self.unassigned_penalty_urgent:
+            raise ValueError("unassigned_penalty_soon: penalties must not fall as priority rises.")
+
+    def penalty(self, priority: Priority) -> float:
+        return {
+            Priority.ROUTINE: self.unassigned_penalty_routine,
+            Priority.SOON: self.unassigned_penalty_soon,
+            Priority.URGENT: self.unassigned_penalty_urgent,
+        }[priority]

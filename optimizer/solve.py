@@ -1,0 +1,180 @@
+"""The single entry point: build the routing model, search, read the plan back."""
+
+from __future__ import annotations
+
+import time as clock
+from collections.abc import Callable
+
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+from ortools.util import optional_boolean_pb2
+
+from optimizer.analysis import explain_unassigned, kpis_of, prefilter
+from optimizer.constraints import HARD_CONSTRAINTS, SOFT_CONSTRAINTS, TIME, add_breaks
+from optimizer.model_data import ModelData, build_model_data, ceil_min
+from optimizer.options import Options
+from optimizer.problem import Problem
+from optimizer.solution import PlacedBreak, Route, Solution, Stop
+
+# Operators off by default that pay for themselves on time-windowed instances.
+EXTRA_OPERATORS = (
+    "use_relocate_neighbors",
+    "use_cross_exchange",
+    "use_extended_swap_active",
+    "use_path_lns",
+    "use_inactive_lns",
+)
+
+
+def solve(
+    problem: Problem,
+    *,
+    options: Options | None = None,
+    time_limit_s: float | None = None,
+    seed: int | None = None,
+    progress: Callable[[float, int], None] | None = None,
+) -> Solution:
+    """Plan the day: assign visits to therapists and order each therapist's route.
+
+    Parameters
+    ----------
+    problem
+        Therapists, visits and the travel provider.
+    options
+        Search settings and objective weights; ``Options()`` when omitted.
+    time_limit_s
+        Overrides ``options.time_limit_s``.
+    seed
+        Overrides ``options.seed``.
+    progress
+        Called as ``progress(elapsed_s, best_objective)`` whenever the search improves its plan.
+
+    Returns
+    -------
+    Solution
+        The routes, the visits left out with a reason each, KPIs and the search status. When no
+        plan is found the status is ``"no_solution"`` and every visit is listed as unassigned.
+
+    Raises
+    ------
+    ValueError
+        If the options are malformed (the problem checks itself when built).
+    """
+    options = options or Options()
+    overrides = {k: v for k, v in (("time_limit_s", time_limit_s), ("seed", seed)) if v is not None}
+    if overrides:
+        options = Options(**{**options.__dict__, **overrides})
+    started = clock.monotonic()
+    modelled, excluded = prefilter(problem)
+    if not problem.therapists or not modelled:
+        return _result(problem, [], "empty" if not problem.visits else "feasible", 0, started)
+    data = build_model_data(problem, options, modelled)
+
+    manager = pywrapcp.RoutingIndexManager(
+        len(data.locations),
+        len(data.therapists),
+        [data.start_node(v) for v in range(len(data.therapists))],
+        [data.end_node(v) for v in range(len(data.therapists))],
+    )
+    routing = pywrapcp.RoutingModel(manager)
+    for add in HARD_CONSTRAINTS + SOFT_CONSTRAINTS:
+        add(routing, manager, data)
+    breaks = add_breaks(routing, manager, data)
+
+    best = [None]
+
+    def on_solution() -> None:
+        cost = routing.CostVar().Value()
+        if best[0] is None or cost < best[0]:
+            best[0] = cost
+            if progress is not None:
+                progress(clock.monotonic() - started, cost)
+
+    routing.AddAtSolutionCallback(on_solution)
+    assignment = routing.SolveWithParameters(search_parameters(options))
+    if assignment is None:
+        return _result(problem, [], "no_solution", 0, started)
+    optimal = routing.status() == routing_enums_pb2.RoutingSearchStatus.ROUTING_OPTIMAL
+    routes = read_routes(routing, manager, data, assignment, breaks)
+    return _result(problem, routes, "optimal" if optimal else "feasible", assignment.ObjectiveValue(), started)
+
+
+def search_parameters(options: Options) -> pywrapcp.RoutingSearchParameters:
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = getattr(
+        routing_enums_pb2.FirstSolutionStrategy, options.first_solution_strategy
+    )
+    params.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, options.metaheuristic)
+    params.guided_local_search_lambda_coefficient = options.guided_local_search_lambda
+    params.time_limit.FromMilliseconds(round(options.time_limit_s * 1000))
+    if options.solution_limit is not None:
+        params.solution_limit = options.solution_limit
+    if options.extra_lns:
+        for name in EXTRA_OPERATORS:
+            setattr(params.local_search_operators, name, optional_boolean_pb2.BOOL_TRUE)
+    return params
+
+
+def read_routes(
+    routing: pywrapcp.RoutingModel,
+    manager: pywrapcp.RoutingIndexManager,
+    data: ModelData,
+    assignment: pywrapcp.Assignment,
+    breaks: list,
+) -> list[Route]:
+    time = routing.GetDimensionOrDie(TIME)
+    placed: dict[int, list[PlacedBreak]] = {}
+    intervals = assignment.IntervalVarContainer()
+    for k in range(intervals.Size()):
+        element = intervals.Element(k)
+        if element.PerformedValue():
+            vehicle = int(element.Var().Name().split()[1])
+            start = element.StartValue()
+            placed.setdefault(vehicle, []).append(PlacedBreak(start, start + element.DurationValue()))
+    routes = []
+    for v, therapist in enumerate(data.therapists):
+        travel = data.travel_min(v)
+        overhead = data.arrival_overhead()
+        index = routing.Start(v)
+        previous = manager.IndexToNode(index)
+        free_at = assignment.Value(time.CumulVar(index))
+        route_start = free_at
+        stops = []
+        while not routing.IsEnd(index):
+            index = assignment.Value(routing.NextVar(index))
+            node = manager.IndexToNode(index)
+            if routing.IsEnd(index):
+                break
+            visit = data.visits[node]
+            start = assignment.Value(time.CumulVar(index))
+            leg_min, leg_km = float(travel[previous, node]), float(data.km[previous, node])
+            arrival = min(start - int(overhead[previous, node]), free_at + ceil_min(leg_min))
+            end = start + visit.duration_min
+            stops.append(Stop(visit.id, max(arrival, free_at), start, end, leg_min, leg_km, end + visit.buffer_min))
+            free_at, previous = end + visit.buffer_min, node
+        if not stops:
+            continue
+        end_node = manager.IndexToNode(index)
+        routes.append(
+            Route(
+                therapist_id=therapist.id,
+                stops=tuple(stops),
+                breaks=tuple(sorted(placed.get(v, []), key=lambda b: b.start_min)),
+                start_min=route_start,
+                end_min=assignment.Value(time.CumulVar(index)),
+                travel_min=sum(s.travel_min for s in stops) + float(travel[previous, end_node]),
+                travel_km=sum(s.travel_km for s in stops) + float(data.km[previous, end_node]),
+            )
+        )
+    return routes
+
+
+def _result(problem: Problem, routes: list[Route], status: str, objective: int, started: float) -> Solution:
+    unassigned = explain_unassigned(problem, routes)
+    return Solution(
+        routes=tuple(routes),
+        unassigned=tuple(unassigned),
+        kpis=kpis_of(problem, routes, unassigned),
+        status=status,
+        objective=objective,
+        solve_time_s=clock.monotonic() - started,
+    )
