@@ -23,6 +23,16 @@ def add_travel_time(routing: pywrapcp.RoutingModel, manager: pywrapcp.RoutingInd
         speed: routing.RegisterTransitMatrix(data.time_matrix(speed).tolist()) for speed in data.travel_min_by_speed
     }
     horizon = data.problem.horizon_min
+    if len(by_speed) == 1:
+        # One transit for all keeps the search's fast homogeneous paths.
+        routing.AddDimension(
+            next(iter(by_speed.values())),
+            horizon,  # allow waiting time
+            horizon,  # no route runs past the horizon
+            False,  # routes start at their shift, not at 0
+            TIME,
+        )
+        return
     routing.AddDimensionWithVehicleTransits(
         [by_speed[t.speed_kmh] for t in data.therapists],
         horizon,  # allow waiting time
@@ -162,6 +172,8 @@ def add_travel_cost(routing: pywrapcp.RoutingModel, manager: pywrapcp.RoutingInd
         if key not in classes:
             classes[key] = routing.RegisterTransitMatrix(_cost_matrix(data, v, outsider).tolist())
         routing.SetArcCostEvaluatorOfVehicle(classes[key], v)
+    if len(classes) == 1:
+        routing.SetArcCostEvaluatorOfAllVehicles(next(iter(classes.values())))
 
 
 def _cost_matrix(data: ModelData, vehicle: int, outsider: tuple[int, ...]) -> np.ndarray:

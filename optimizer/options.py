@@ -14,7 +14,7 @@ FIRST_SOLUTION_STRATEGIES = (
     "SAVINGS",
     "CHRISTOFIDES",
 )
-METAHEURISTICS = ("GUIDED_LOCAL_SEARCH", "SIMULATED_ANNEALING", "TABU_SEARCH", "GREEDY_DESCENT")
+METAHEURISTICS = ("GUIDED_LOCAL_SEARCH", "ITERATED_LOCAL_SEARCH", "SIMULATED_ANNEALING", "TABU_SEARCH", "GREEDY_DESCENT")
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,11 @@ class Options:
     unassigned_penalty_urgent: float = 10_000.0
     continuity_cost: float = 30.0
     first_solution_strategy: str = "PARALLEL_CHEAPEST_INSERTION"
-    metaheuristic: str = "GUIDED_LOCAL_SEARCH"
+    metaheuristic: str = "ITERATED_LOCAL_SEARCH"
     guided_local_search_lambda: float = 0.1
     extra_lns: bool = True
+    ruin_avg_removed: int = 15
+    ruin_max_sequence: int = 10
 
     def __post_init__(self) -> None:
         if self.time_limit_s <= 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time as clock
 from collections.abc import Callable
 
-from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2, routing_ils_pb2
 from ortools.util import optional_boolean_pb2
 
 from optimizer.analysis import explain_unassigned, kpis_of, prefilter
@@ -90,7 +90,11 @@ def solve(
                 progress(clock.monotonic() - started, cost)
 
     routing.AddAtSolutionCallback(on_solution)
-    assignment = routing.SolveWithParameters(search_parameters(options))
+    params = search_parameters(options)
+    if options.metaheuristic == "ITERATED_LOCAL_SEARCH":
+        assignment = routing.SolveWithIteratedLocalSearch(params)
+    else:
+        assignment = routing.SolveWithParameters(params)
     if assignment is None:
         return _result(problem, [], "no_solution", 0, started)
     optimal = routing.status() == routing_enums_pb2.RoutingSearchStatus.ROUTING_OPTIMAL
@@ -103,15 +107,42 @@ def search_parameters(options: Options) -> pywrapcp.RoutingSearchParameters:
     params.first_solution_strategy = getattr(
         routing_enums_pb2.FirstSolutionStrategy, options.first_solution_strategy
     )
-    params.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, options.metaheuristic)
+    if options.metaheuristic == "ITERATED_LOCAL_SEARCH":
+        # Each perturbed plan is improved to a local optimum, then accepted or not.
+        params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
+        set_ruin_and_recreate(params, options)
+        # Randomised LNS operators never run dry, so the descent would never reach the optimum
+        # at which ILS perturbs; ruin-and-recreate plays their part.
+        for field in params.local_search_operators.DESCRIPTOR.fields:
+            if field.name.endswith("_lns"):
+                setattr(params.local_search_operators, field.name, optional_boolean_pb2.BOOL_FALSE)
+    else:
+        params.local_search_metaheuristic = getattr(
+            routing_enums_pb2.LocalSearchMetaheuristic, options.metaheuristic
+        )
     params.guided_local_search_lambda_coefficient = options.guided_local_search_lambda
     params.time_limit.FromMilliseconds(round(options.time_limit_s * 1000))
     if options.solution_limit is not None:
         params.solution_limit = options.solution_limit
-    if options.extra_lns:
+    if options.extra_lns and options.metaheuristic != "ITERATED_LOCAL_SEARCH":
         for name in EXTRA_OPERATORS:
             setattr(params.local_search_operators, name, optional_boolean_pb2.BOOL_TRUE)
     return params
+
+
+def set_ruin_and_recreate(params: pywrapcp.RoutingSearchParameters, options: Options) -> None:
+    """Iterated local search: SISR ruin (strings of nearby visits), cheapest-insertion recreate."""
+    ils = params.iterated_local_search_parameters
+    ils.perturbation_strategy = routing_ils_pb2.PerturbationStrategy.RUIN_AND_RECREATE
+    ruin = ils.ruin_recreate_parameters.ruin_strategies.add()
+    ruin.sisr.max_removed_sequence_size = options.ruin_max_sequence
+    ruin.sisr.avg_num_removed_visits = options.ruin_avg_removed
+    ruin.sisr.bypass_factor = 0.01
+    ils.ruin_recreate_parameters.recreate_strategy.heuristic = routing_enums_pb2.FirstSolutionStrategy.LOCAL_CHEAPEST_INSERTION
+    ils.improve_perturbed_solution = True
+    annealing = ils.reference_solution_acceptance_strategy.simulated_annealing
+    annealing.cooling_schedule_strategy = routing_ils_pb2.CoolingScheduleStrategy.EXPONENTIAL
+    annealing.automatic_temperatures = True
 
 
 def read_routes(
