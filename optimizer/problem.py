@@ -47,6 +47,8 @@ class Location:
 
 @dataclass(frozen=True)
 class TimeWindow:
+    """The visit must *start* inside ``[start_min, end_min]`` (as in Solomon and VROOM)."""
+
     start_min: int
     end_min: int
 

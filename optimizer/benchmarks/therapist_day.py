@@ -1,0 +1,159 @@
+"""A generated Berlin therapist day (30 therapists, 250 visits) through our optimiser and VROOM."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from datetime import timedelta
+
+from optimizer.check import check_solution
+from optimizer.problem import Break, Location, Priority, Problem, Therapist, TimeWindow, Visit
+from optimizer.solve import solve
+from optimizer.travel import GeodesicTravel
+
+CENTRE = (52.5200, 13.4050)  # Berlin, Alexanderplatz
+SKILLS = ("lymphedema", "oncology", "paediatric")
+KM_PER_DEG_LAT = 111.0
+
+
+def _near(rng: random.Random, radius_km: float) -> Location:
+    r, a = radius_km * math.sqrt(rng.random()), rng.uniform(0, 2 * math.pi)
+    lat = CENTRE[0] + r * math.sin(a) / KM_PER_DEG_LAT
+    lon = CENTRE[1] + r * math.cos(a) / (KM_PER_DEG_LAT * math.cos(math.radians(CENTRE[0])))
+    return Location(round(lat, 5), round(lon, 5))
+
+
+def generate_day(seed: int = 0, therapists: int = 30, visits: int = 250) -> Problem:
+    """Homes, hospitals and assisted-living facilities; skills, buffers, breaks and priorities."""
+    rng = random.Random(seed)
+    hospitals = [(f"hospital-{k}", _near(rng, 6), 10) for k in range(4)]
+    facilities = [(f"assisted-{k}", _near(rng, 9), 5) for k in range(8)]
+    team = []
+    for i in range(therapists):
+        home = _near(rng, 10)
+        early = rng.random() < 0.5
+        lunch = rng.choice([690, 720, 750])
+        team.append(
+            Therapist(
+                id=f"th{i:02d}",
+                start=home,
+                end=home,
+                shift_start_min=450 if early else 600,
+                shift_end_min=960 if early else 1110,
+                breaks=(Break(lunch if early else lunch + 60, (lunch if early else lunch + 60) + 60, 30),),
+                skills=frozenset(s for s in SKILLS if rng.random() < 0.35),
+                max_visits=rng.choice([None, 8, 9]),
+                speed_kmh=rng.choice([25.0, 25.0, 18.0]),
+            )
+        )
+    work = []
+    for j in range(visits):
+        kind = rng.random()
+        site = overhead = None
+        if kind < 0.2:
+            site, location, overhead = rng.choice(hospitals)
+            windows = (TimeWindow(540, 900),)
+        elif kind < 0.4:
+            site, location, overhead = rng.choice(facilities)
+            windows = (TimeWindow(rng.choice([480, 540, 600]), rng.choice([780, 840, 960])),)
+        else:
+            location = _near(rng, 12)
+            start = rng.randrange(480, 960, 30)
+            windows = (TimeWindow(start, min(start + rng.choice([60, 120, 180]), 1080)),)
+            if rng.random() < 0.2 and start + 300 < 1050:
+                windows += (TimeWindow(start + 240, start + 300),)
+        work.append(
+            Visit(
+                id=f"v{j:03d}",
+                location=location,
+                duration_min=rng.choice([30, 45, 60, 60, 90]),
+                buffer_min=rng.choice([0, 5, 10, 15]),
+                windows=windows,
+                required_skills=frozenset(s for s in SKILLS if rng.random() < 0.08),
+                priority=rng.choices(list(Priority), weights=[70, 20, 10])[0],
+                preferred_therapists=frozenset({f"th{rng.randrange(therapists):02d}"}) if rng.random() < 0.3 else frozenset(),
+                site_id=site,
+                overhead_min=overhead or 0,
+            )
+        )
+    return Problem(tuple(team), tuple(work), travel=GeodesicTravel())
+
+
+def run_vroom(problem: Problem, time_limit_s: float) -> dict:
+    """The same day through VROOM: skills, windows, breaks, max visits, priorities, setup time."""
+    import numpy as np
+    import vroom
+
+    locations = list(dict.fromkeys([*(v.location for v in problem.visits), *(t.start for t in problem.therapists), *(t.end for t in problem.therapists)]))
+    where = {loc: i for i, loc in enumerate(locations)}
+    skill_ids = {s: k for k, s in enumerate(SKILLS)}
+    speeds = sorted({t.speed_kmh for t in problem.therapists})
+    minutes = {s: np.array([[problem.travel.travel_min(a, b, s) for b in locations] for a in locations]) for s in speeds}
+    vr = vroom.Input()
+    for s in speeds:
+        vr.set_durations_matrix(profile=f"speed{s:g}", matrix_input=np.ceil(minutes[s] * 60).astype(np.int64))
+    for k, t in enumerate(problem.therapists):
+        vr.add_vehicle(
+            vroom.Vehicle(
+                k,
+                start=where[t.start],
+                end=where[t.end],
+                profile=f"speed{t.speed_kmh:g}",
+                skills={skill_ids[s] for s in t.skills},
+                time_window=vroom.TimeWindow(t.shift_start_min * 60, t.shift_end_min * 60),
+                breaks=[
+                    vroom.Break(b_id, time_windows=[vroom.TimeWindow(b.earliest_start_min * 60, b.latest_start_min * 60)], service=b.duration_min * 60)
+                    for b_id, b in enumerate(t.breaks, start=100 * k)
+                ],
+                max_tasks=t.max_visits if t.max_visits is not None else 10_000,
+            )
+        )
+    priority = {Priority.ROUTINE: 0, Priority.SOON: 30, Priority.URGENT: 100}
+    vr.add_job(
+        [
+            vroom.Job(
+                j,
+                location=where[v.location],
+                default_setup=v.overhead_min * 60,  # VROOM skips setup between jobs at one location
+                default_service=(v.duration_min + v.buffer_min) * 60,
+                skills={skill_ids[s] for s in v.required_skills},
+                priority=priority[v.priority],
+                time_windows=[vroom.TimeWindow(w.start_min * 60, w.end_min * 60) for w in v.windows],
+            )
+            for j, v in enumerate(problem.visits)
+        ]
+    )
+    started = time.monotonic()
+    solution = vr.solve(exploration_level=5, nb_threads=1, timeout=timedelta(seconds=time_limit_s))
+    seconds = time.monotonic() - started
+    jobs = solution.routes[solution.routes["type"] == "job"]
+    travel = 0.0
+    for vehicle_id, steps in solution.routes.groupby("vehicle_id"):
+        t = problem.therapists[int(vehicle_id)]
+        path = [where[t.start], *(where[problem.visits[int(j)].location] for j in steps[steps["type"] == "job"]["id"]), where[t.end]]
+        travel += sum(minutes[t.speed_kmh][a, b] for a, b in zip(path, path[1:], strict=False))
+    return {"seconds": seconds, "assigned": len(jobs), "unassigned": len(problem.visits) - len(jobs), "travel_min": travel}
+
+
+def run(*, seed: int = 0, time_limit_s: float = 15.0, peers: list[str] | None = None) -> int:
+    problem = generate_day(seed)
+    started = time.monotonic()
+    solution = solve(problem, time_limit_s=time_limit_s, seed=seed)
+    wall = time.monotonic() - started
+    violations = check_solution(problem, solution)
+    k = solution.kpis
+    codes = {}
+    for u in solution.unassigned:
+        codes[u.code] = codes.get(u.code, 0) + 1
+    print("solver,seconds,assigned,unassigned,travel_min,checker")
+    print(f"ours,{wall:.1f},{k.assigned},{k.unassigned},{k.travel_min:.0f},{'ok' if not violations else f'{len(violations)} VIOLATIONS'}")
+    if "vroom" in (peers or []):
+        v = run_vroom(problem, time_limit_s)
+        print(f"vroom,{v['seconds']:.1f},{v['assigned']},{v['unassigned']},{v['travel_min']:.0f},not checked")
+    print(f"# ours: unassigned by reason {codes}; utilisation {k.utilisation:.2f}; continuity {k.continuity_rate}")
+    urgent_left = [u.visit_id for u in solution.unassigned if problem.visits[int(u.visit_id[1:])].priority == Priority.URGENT]
+    print(f"# ours: urgent visits left out {len(urgent_left)}")
+    for v in violations[:20]:
+        print(f"# VIOLATION {v.kind}: {v.message}")
+    return 1 if violations else 0

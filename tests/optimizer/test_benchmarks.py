@@ -1,0 +1,27 @@
+"""The benchmark paths: a Solomon instance and a generated therapist day solve to checked plans."""
+
+from __future__ import annotations
+
+import pytest
+
+from optimizer import check_solution, solve
+from optimizer.benchmarks.solomon import data_dir, read_instance, route_distance, solomon_options, to_problem
+from optimizer.benchmarks.therapist_day import generate_day
+
+
+def test_generated_day_solves_without_violations():
+    """A small generated day (5 therapists, 40 visits) gives a plan the checker accepts."""
+    day = generate_day(seed=1, therapists=5, visits=40)
+    solution = solve(day, time_limit_s=1)
+    assert check_solution(day, solution) == [] and solution.kpis.assigned > 0
+
+
+@pytest.mark.skipif(not (data_dir() / "C101.txt").exists(), reason="Solomon data not present")
+def test_solomon_c101_is_served_completely_and_checks():
+    """C101 in 2 s: all 100 customers served, capacity and windows hold, distance near 828.94."""
+    instance = read_instance(data_dir() / "C101.txt")
+    problem = to_problem(instance)
+    solution = solve(problem, options=solomon_options(2))
+    assert solution.unassigned == () and check_solution(problem, solution) == []
+    routes = [[int(s.visit_id) for s in r.stops] for r in solution.routes]
+    assert route_distance(instance, routes) < 828.94 * 1.03
