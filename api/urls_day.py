@@ -1,1 +1,16 @@
-urlpatterns: list = []
+"""The dispatch day: therapist and coordinator actions, re-plans, suggested buffers."""
+from django.urls import path
+
+from api import dispatch_day as views
+
+urlpatterns = [
+    path("visits/<int:visit_id>/check-in", views.VisitCheckInApi.as_view(), name="visit-check-in"),
+    path("visits/<int:visit_id>/check-out", views.VisitCheckOutApi.as_view(), name="visit-check-out"),
+    path("visits/<int:visit_id>/late", views.VisitLateApi.as_view(), name="visit-late"),
+    path("visits/<int:visit_id>/interruption", views.VisitInterruptionApi.as_view(), name="visit-interruption"),
+    path("visits/<int:visit_id>/cancel", views.VisitCancelApi.as_view(), name="visit-cancel"),
+    path("visits/<int:visit_id>/no-show", views.VisitNoShowApi.as_view(), name="visit-no-show"),
+    path("visits/<int:visit_id>/pin", views.VisitPinApi.as_view(), name="visit-pin"),
+    path("visits/<int:visit_id>/unpin", views.VisitUnpinApi.as_view(), name="visit-unpin"),
+    path("visits/<int:visit_id>/reassign", views.VisitReassignApi.as_view(), name="visit-reassign"),
+]

@@ -1,0 +1,140 @@
+"""The dispatch day: what therapists and coordinators do to visits while the day runs."""
+from __future__ import annotations
+
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.permissions import IsCoordinator, role_of
+from dispatch.models import Role, Therapist, Visit
+from dispatch.services import visit_actions as actions
+from dispatch.services.booking import visit_book
+
+
+def visit_for_actor(*, user, visit_id: int) -> Visit:
+    """Coordinators reach every visit of their organisation, therapists only their own; others get 404."""
+    role = role_of(user)
+    visits = Visit.objects.filter(organization_id=user.organization_id)
+    if role == Role.THERAPIST:
+        visits = visits.filter(therapist__user=user)
+    elif role != Role.COORDINATOR:
+        raise Http404
+    return get_object_or_404(visits, pk=visit_id)
+
+
+class VisitDayOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Visit
+        fields = [
+            "id", "status", "status_reason", "therapist", "date", "planned_start", "planned_end",
+            "planned_busy_until", "actual_start", "actual_end", "delay_min", "pinned", "sequence",
+        ]
+
+
+class VisitDayActionApi(APIView):
+    """One action on one visit: input serializer, one service, the visit back."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        pass
+
+    def act(self, *, visit: Visit, user, data: dict) -> dict:
+        raise NotImplementedError
+
+    def post(self, request, visit_id: int) -> Response:
+        visit = visit_for_actor(user=request.user, visit_id=visit_id)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(self.act(visit=visit, user=request.user, data=serializer.validated_data))
+
+
+class VisitCheckInApi(VisitDayActionApi):
+    class InputSerializer(serializers.Serializer):
+        at = serializers.DateTimeField(required=False)
+        lat = serializers.FloatField(required=False, min_value=-90, max_value=90)
+        lon = serializers.FloatField(required=False, min_value=-180, max_value=180)
+
+    def act(self, *, visit, user, data):
+        result = actions.visit_check_in(visit=visit, by=user, **data)
+        return {
+            "visit": VisitDayOutputSerializer(result.visit).data,
+            "distance_m": result.distance_m,
+            "warning": result.warning,
+        }
+
+
+class VisitCheckOutApi(VisitDayActionApi):
+    class InputSerializer(serializers.Serializer):
+        at = serializers.DateTimeField(required=False)
+
+    def act(self, *, visit, user, data):
+        return {"visit": VisitDayOutputSerializer(actions.visit_check_out(visit=visit, by=user, **data)).data}
+
+
+class VisitReasonInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300)
+
+
+class VisitCancelApi(VisitDayActionApi):
+    InputSerializer = VisitReasonInputSerializer
+
+    def act(self, *, visit, user, data):
+        return {"visit": VisitDayOutputSerializer(actions.visit_cancel(visit=visit, by=user, **data)).data}
+
+
+class VisitNoShowApi(VisitDayActionApi):
+    InputSerializer = VisitReasonInputSerializer
+
+    def act(self, *, visit, user, data):
+        return {"visit": VisitDayOutputSerializer(actions.visit_mark_no_show(visit=visit, by=user, **data)).data}
+
+
+class VisitLateApi(VisitDayActionApi):
+    class InputSerializer(serializers.Serializer):
+        minutes = serializers.IntegerField(min_value=1, max_value=240)
+
+    def act(self, *, visit, user, data):
+        visit = actions.visit_report_late(visit=visit, by=user, **data)
+        return {"visit": VisitDayOutputSerializer(visit).data, "replan": None}
+
+
+class VisitInterruptionApi(VisitDayActionApi):
+    class InputSerializer(serializers.Serializer):
+        minutes = serializers.IntegerField(min_value=1, max_value=120)
+        kind = serializers.ChoiceField(choices=actions.InterruptionKind.CHOICES)
+
+    def act(self, *, visit, user, data):
+        result = actions.visit_record_interruption(visit=visit, by=user, **data)
+        return {
+            "visit": VisitDayOutputSerializer(result.visit).data,
+            "pushed": VisitDayOutputSerializer(result.pushed, many=True).data,
+        }
+
+
+class VisitPinApi(VisitDayActionApi):
+    permission_classes = [IsCoordinator]
+    pinned = True
+
+    def act(self, *, visit, user, data):
+        return {"visit": VisitDayOutputSerializer(actions.visit_set_pinned(visit=visit, pinned=self.pinned, by=user)).data}
+
+
+class VisitUnpinApi(VisitPinApi):
+    pinned = False
+
+
+class VisitReassignApi(VisitDayActionApi):
+    permission_classes = [IsCoordinator]
+
+    class InputSerializer(serializers.Serializer):
+        therapist = serializers.IntegerField()
+        planned_start = serializers.DateTimeField()
+
+    def act(self, *, visit, user, data):
+        therapist = get_object_or_404(Therapist, pk=data["therapist"], organization_id=user.organization_id)
+        visit = visit_book(visit=visit, therapist=therapist, planned_start=data["planned_start"], by=user, pin=True)
+        return {"visit": VisitDayOutputSerializer(visit).data}

@@ -1,0 +1,189 @@
+"""Booking a therapist's time: no therapist ever holds two overlapping visits.
+
+The held range of a visit is [planned_start, planned_busy_until): the session plus its
+interruption buffer. PostgreSQL enforces it with the deferred exclusion constraint of
+migration 0003; the booking turns it immediate so a clash is raised here, as SlotTaken,
+and not at commit. SQLite has no such constraint: bookings are serialised per therapist
+by locking the therapist row, then an overlap query decides.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
+
+from dispatch.exceptions import DispatchError, SlotTaken, TransitionNotAllowed
+from dispatch.models import ASSIGNED_STATUSES, ExceptionKind, Therapist, Visit, VisitStatus
+from dispatch.services.visit_status import visit_transition
+
+if TYPE_CHECKING:
+    from dispatch.models import User
+
+SLOT_TAKEN = "Therapist {therapist} already has visit {other} from {start} to {end} (buffer included)."
+SLOT_TAKEN_AT_COMMIT = "Therapist {therapist} already has a visit overlapping {start}–{end}."
+BOOKING_REFUSED = "Visit {visit} cannot be given to therapist {therapist} at {start}."
+NOT_BOOKABLE = "Visit {visit} is {status}; only requested, scheduled or confirmed visits can be booked."
+THERAPIST_INACTIVE = "Therapist {therapist} is not active."
+OTHER_ORGANIZATION = "Therapist {therapist} belongs to another organisation."
+WRONG_DAY = "Visit {visit} is for {day}; {start} is on another day."
+MISSING_SKILLS = "Therapist {therapist} lacks the skills {skills} that visit {visit} needs."
+MISSING_CREDENTIAL = "Therapist {therapist} holds no {credential} credential valid on {day}, which {facility} requires."
+OUTSIDE_WINDOWS = "Visit {visit} would run {start}–{end}, outside every window it may take place in."
+OUTSIDE_SHIFT = "Therapist {therapist} is not available {start}–{end} on {day}."
+EXCLUDED_BY_PATIENT = "The patient of visit {visit} has asked not to be seen by therapist {therapist}."
+
+
+def _hhmm(moment: dt.datetime, tz) -> str:
+    return moment.astimezone(tz).strftime("%H:%M")
+
+
+def visit_overlapping(
+    *, therapist: Therapist, start: dt.datetime, busy_until: dt.datetime, exclude_visit_id: int | None = None
+) -> QuerySet[Visit]:
+    """The therapist's held visits whose [planned_start, planned_busy_until) meets [start, busy_until)."""
+    qs = Visit.objects.filter(
+        therapist=therapist,
+        status__in=ASSIGNED_STATUSES,
+        planned_start__lt=busy_until,
+        planned_busy_until__gt=start,
+    )
+    return qs.exclude(pk=exclude_visit_id) if exclude_visit_id else qs
+
+
+def therapist_shifts_on(*, therapist: Therapist, day: dt.date) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The therapist's working periods on ``day`` as aware datetimes: weekly pattern, time off, extra shifts."""
+    tz = therapist.organization.tz
+    exceptions = list(therapist.availability_exceptions.filter(date=day))
+    if any(e.kind == ExceptionKind.TIME_OFF and e.start_time is None for e in exceptions):
+        periods: list[tuple[dt.time, dt.time]] = []
+    else:
+        periods = [(a.start_time, a.end_time) for a in therapist.weekly_availability.filter(weekday=day.weekday())]
+    periods += [(e.start_time, e.end_time) for e in exceptions if e.kind == ExceptionKind.EXTRA_SHIFT]
+    shifts = [(dt.datetime.combine(day, s, tzinfo=tz), dt.datetime.combine(day, e, tzinfo=tz)) for s, e in periods]
+    for off in (e for e in exceptions if e.kind == ExceptionKind.TIME_OFF and e.start_time is not None):
+        off_start = dt.datetime.combine(day, off.start_time, tzinfo=tz)
+        off_end = dt.datetime.combine(day, off.end_time, tzinfo=tz)
+        cut: list[tuple[dt.datetime, dt.datetime]] = []
+        for s, e in shifts:
+            if off_end <= s or off_start >= e:
+                cut.append((s, e))
+                continue
+            if s < off_start:
+                cut.append((s, off_start))
+            if off_end < e:
+                cut.append((off_end, e))
+        shifts = cut
+    return sorted(shifts)
+
+
+def visit_assignment_problems(*, visit: Visit, therapist: Therapist, planned_start: dt.datetime) -> list[str]:
+    """Every rule that giving ``visit`` to ``therapist`` at ``planned_start`` would break, overlaps aside."""
+    tz = visit.organization.tz
+    planned_end = planned_start + dt.timedelta(minutes=visit.duration_min)
+    busy_until = planned_end + dt.timedelta(minutes=visit.effective_buffer_min)
+    names = {"visit": visit.pk, "therapist": therapist.pk, "start": _hhmm(planned_start, tz), "end": _hhmm(planned_end, tz)}
+    problems: list[str] = []
+    if therapist.organization_id != visit.organization_id:
+        return [OTHER_ORGANIZATION.format(**names)]
+    if not therapist.active:
+        problems.append(THERAPIST_INACTIVE.format(**names))
+    if planned_start.astimezone(tz).date() != visit.date:
+        problems.append(WRONG_DAY.format(day=visit.date, **names))
+    missing = set(visit.required_skills.values_list("code", flat=True)) - set(
+        therapist.skills.values_list("code", flat=True)
+    )
+    if missing:
+        problems.append(MISSING_SKILLS.format(skills=", ".join(sorted(missing)), **names))
+    if visit.facility_id:
+        held = {
+            c.credential_type_id
+            for c in therapist.credentials.all()
+            if c.expires_on is None or c.expires_on >= visit.date
+        }
+        for credential in visit.facility.required_credentials.all():
+            if credential.pk not in held:
+                problems.append(
+                    MISSING_CREDENTIAL.format(
+                        credential=credential.code, day=visit.date, facility=visit.facility.name, **names
+                    )
+                )
+    windows = list(visit.windows.all())
+    if windows and not any(w.start <= planned_start and planned_end <= w.end for w in windows):
+        problems.append(OUTSIDE_WINDOWS.format(**names))
+    shifts = therapist_shifts_on(therapist=therapist, day=visit.date)
+    if not any(s <= planned_start and busy_until <= e for s, e in shifts):
+        problems.append(OUTSIDE_SHIFT.format(day=visit.date, end=_hhmm(busy_until, tz), **{
+            k: v for k, v in names.items() if k != "end"
+        }))
+    if visit.patient.excluded_therapists.filter(pk=therapist.pk).exists():
+        problems.append(EXCLUDED_BY_PATIENT.format(**names))
+    return problems
+
+
+def no_double_booking_check_now(*, therapist: Therapist, start: dt.datetime, end: dt.datetime) -> None:
+    """On PostgreSQL, check the deferred exclusion constraint now so a clash raises SlotTaken here."""
+    if connection.vendor != "postgresql":
+        return
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS visit_no_double_booking IMMEDIATE")
+    except IntegrityError as exc:
+        tz = therapist.organization.tz
+        raise SlotTaken(
+            SLOT_TAKEN_AT_COMMIT.format(therapist=therapist.pk, start=_hhmm(start, tz), end=_hhmm(end, tz))
+        ) from exc
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS visit_no_double_booking DEFERRED")
+
+
+@transaction.atomic
+def visit_book(
+    *, visit: Visit, therapist: Therapist, planned_start: dt.datetime, by: User | None = None, pin: bool = False
+) -> Visit:
+    """Give ``visit`` to ``therapist`` at ``planned_start``, or say why not (400 rules, 409 clashes)."""
+    # The therapist row lock serialises every booking for one therapist (SQLite has no exclusion constraint).
+    therapist = Therapist.objects.select_for_update(of=("self",)).select_related("organization").get(pk=therapist.pk)
+    visit = Visit.objects.select_for_update(of=("self",)).select_related("organization", "facility", "patient").get(pk=visit.pk)
+    if visit.status not in (VisitStatus.REQUESTED, VisitStatus.SCHEDULED, VisitStatus.CONFIRMED):
+        raise TransitionNotAllowed(NOT_BOOKABLE.format(visit=visit.pk, status=visit.get_status_display().lower()))
+    tz = visit.organization.tz
+    planned_end = planned_start + dt.timedelta(minutes=visit.duration_min)
+    busy_until = planned_end + dt.timedelta(minutes=visit.effective_buffer_min)
+    problems = visit_assignment_problems(visit=visit, therapist=therapist, planned_start=planned_start)
+    clashes = [
+        SLOT_TAKEN.format(
+            therapist=therapist.pk, other=o.pk, start=_hhmm(o.planned_start, tz), end=_hhmm(o.planned_busy_until, tz)
+        )
+        for o in visit_overlapping(
+            therapist=therapist, start=planned_start, busy_until=busy_until, exclude_visit_id=visit.pk
+        )
+    ]
+    refusal = BOOKING_REFUSED.format(visit=visit.pk, therapist=therapist.pk, start=_hhmm(planned_start, tz))
+    if problems:
+        raise DispatchError(refusal, {"reasons": problems + clashes})
+    if clashes:
+        raise SlotTaken(refusal, {"reasons": clashes})
+    if visit.status == VisitStatus.REQUESTED:
+        visit = visit_transition(
+            visit=visit,
+            target=VisitStatus.SCHEDULED,
+            therapist=therapist,
+            planned_start=planned_start,
+            planned_end=planned_end,
+        )
+    else:
+        visit.therapist = therapist
+        visit.planned_start, visit.planned_end, visit.planned_busy_until = planned_start, planned_end, busy_until
+        visit.sequence += 1
+        visit.pinned = visit.pinned or pin
+        visit._history_user = by
+        visit.full_clean(exclude=["required_skills"])
+        visit.save()
+    if pin and not visit.pinned:
+        visit.pinned = True
+        visit.save(update_fields=["pinned", "updated_at"])
+    no_double_booking_check_now(therapist=therapist, start=planned_start, end=busy_until)
+    return visit

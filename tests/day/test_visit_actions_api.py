@@ -1,0 +1,216 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from dispatch.models import VisitStatus
+from dispatch.services.booking import visit_book
+from tests import factories as f
+
+
+@pytest.fixture
+def booked_visit(therapist):
+    visit = f.VisitFactory(organization=therapist.organization)
+    return visit_book(visit=visit, therapist=therapist, planned_start=f.local(visit.date, "09:00"))
+
+
+def test_therapist_checks_in_and_out_of_their_own_visit(therapist_client, booked_visit):
+    at = f.local(booked_visit.date, "09:02")
+
+    checked_in = therapist_client.post(
+        f"/api/v1/visits/{booked_visit.pk}/check-in",
+        {"at": at.isoformat(), "lat": booked_visit.lat, "lon": booked_visit.lon},
+        format="json",
+    )
+    checked_out = therapist_client.post(
+        f"/api/v1/visits/{booked_visit.pk}/check-out", {"at": (at + dt.timedelta(minutes=41)).isoformat()}, format="json"
+    )
+
+    assert checked_in.status_code == 200, checked_in.data
+    assert checked_in.data["visit"]["status"] == VisitStatus.IN_PROGRESS
+    assert checked_in.data["warning"] is None
+    assert checked_out.status_code == 200, checked_out.data
+    assert checked_out.data["visit"]["status"] == VisitStatus.COMPLETED
+    booked_visit.refresh_from_db()
+    assert booked_visit.actual_end - booked_visit.actual_start == dt.timedelta(minutes=41)
+
+
+def test_check_in_far_from_the_visit_answers_with_a_warning(therapist_client, booked_visit):
+    response = therapist_client.post(
+        f"/api/v1/visits/{booked_visit.pk}/check-in",
+        {"lat": booked_visit.lat + 0.01, "lon": booked_visit.lon},
+        format="json",
+    )
+
+    assert response.status_code == 200
+    assert response.data["distance_m"] > 1000
+    assert "m from the visit's location" in response.data["warning"]
+
+
+def test_check_out_before_check_in_time_is_refused(therapist_client, booked_visit):
+    at = f.local(booked_visit.date, "09:10")
+    therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {"at": at.isoformat()}, format="json")
+
+    response = therapist_client.post(
+        f"/api/v1/visits/{booked_visit.pk}/check-out", {"at": (at - dt.timedelta(minutes=5)).isoformat()}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "before it started" in response.data["detail"]
+
+
+def test_therapist_cannot_see_another_therapists_visit(organization, booked_visit):
+    other = f.TherapistFactory(organization=organization)
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(other.user)
+
+    response = client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {}, format="json")
+
+    assert response.status_code == 404
+
+
+def test_facility_staff_cannot_act_on_visits(facility_staff_client, booked_visit):
+    response = facility_staff_client.post(f"/api/v1/visits/{booked_visit.pk}/cancel", {"reason": "x"}, format="json")
+
+    assert response.status_code == 404
+
+
+def test_coordinator_of_another_organisation_gets_404(booked_visit):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(f.UserFactory())
+
+    response = client.post(f"/api/v1/visits/{booked_visit.pk}/pin", {}, format="json")
+
+    assert response.status_code == 404
+
+
+def test_late_report_records_the_delay_without_moving_the_visit(therapist_client, booked_visit):
+    response = therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/late", {"minutes": 25}, format="json")
+
+    assert response.status_code == 200, response.data
+    booked_visit.refresh_from_db()
+    assert booked_visit.delay_min == 25
+    assert booked_visit.planned_start == f.local(booked_visit.date, "09:00")
+    assert booked_visit.history.first().history_change_reason == "late: 25 min"
+
+
+@pytest.mark.parametrize("minutes", [0, 241])
+def test_late_report_outside_one_to_240_minutes_is_refused(therapist_client, booked_visit, minutes):
+    response = therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/late", {"minutes": minutes}, format="json")
+
+    assert response.status_code == 400
+    assert "minutes" in response.data
+
+
+def test_interruption_extends_the_session_and_pushes_the_next_visit(therapist, therapist_client, booked_visit):
+    later = f.VisitFactory(organization=therapist.organization)
+    later = visit_book(visit=later, therapist=therapist, planned_start=f.local(later.date, "09:40"))
+    therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {}, format="json")
+
+    response = therapist_client.post(
+        f"/api/v1/visits/{booked_visit.pk}/interruption", {"minutes": 15, "kind": "paused"}, format="json"
+    )
+
+    assert response.status_code == 200, response.data
+    booked_visit.refresh_from_db()
+    later.refresh_from_db()
+    assert booked_visit.planned_end == f.local(booked_visit.date, "09:45")
+    assert booked_visit.planned_busy_until == f.local(booked_visit.date, "09:50")
+    assert later.planned_start == f.local(later.date, "09:50")
+    assert [v["id"] for v in response.data["pushed"]] == [later.pk]
+
+
+def test_interruption_of_a_visit_not_in_progress_is_a_conflict(therapist_client, booked_visit):
+    response = therapist_client.post(
+        f"/api/v1/visits/{booked_visit.pk}/interruption", {"minutes": 10, "kind": "extended"}, format="json"
+    )
+
+    assert response.status_code == 409
+    assert "can only be recorded during the session" in response.data["detail"]
+
+
+def test_cancel_needs_a_reason_and_records_it(coordinator_client, booked_visit):
+    missing = coordinator_client.post(f"/api/v1/visits/{booked_visit.pk}/cancel", {}, format="json")
+    cancelled = coordinator_client.post(
+        f"/api/v1/visits/{booked_visit.pk}/cancel", {"reason": "Patient admitted to ICU"}, format="json"
+    )
+
+    assert missing.status_code == 400
+    assert cancelled.status_code == 200
+    assert cancelled.data["visit"]["status"] == VisitStatus.CANCELLED
+    assert cancelled.data["visit"]["status_reason"] == "Patient admitted to ICU"
+
+
+def test_therapist_marks_a_no_show(therapist_client, booked_visit):
+    response = therapist_client.post(
+        f"/api/v1/visits/{booked_visit.pk}/no-show", {"reason": "Nobody answered"}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert response.data["visit"]["status"] == VisitStatus.NO_SHOW
+
+
+def test_coordinator_pins_and_unpins_a_visit(coordinator_client, booked_visit):
+    pinned = coordinator_client.post(f"/api/v1/visits/{booked_visit.pk}/pin", {}, format="json")
+    unpinned = coordinator_client.post(f"/api/v1/visits/{booked_visit.pk}/unpin", {}, format="json")
+
+    assert pinned.data["visit"]["pinned"] is True
+    assert unpinned.data["visit"]["pinned"] is False
+
+
+def test_therapist_may_not_pin(therapist_client, booked_visit):
+    response = therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/pin", {}, format="json")
+
+    assert response.status_code == 403
+
+
+def test_reassign_moves_the_visit_to_another_therapist_and_pins_it(organization, coordinator_client, booked_visit):
+    other = f.TherapistFactory(organization=organization)
+    start = f.local(booked_visit.date, "10:00")
+
+    response = coordinator_client.post(
+        f"/api/v1/visits/{booked_visit.pk}/reassign",
+        {"therapist": other.pk, "planned_start": start.isoformat()},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.data
+    assert response.data["visit"]["therapist"] == other.pk
+    assert response.data["visit"]["pinned"] is True
+    assert response.data["visit"]["sequence"] == booked_visit.sequence + 1
+
+
+def test_reassign_onto_a_taken_slot_answers_409_with_the_reasons(therapist, coordinator_client):
+    taken = f.VisitFactory(organization=therapist.organization)
+    visit_book(visit=taken, therapist=therapist, planned_start=f.local(taken.date, "09:00"))
+    visit = f.VisitFactory(organization=therapist.organization)
+
+    response = coordinator_client.post(
+        f"/api/v1/visits/{visit.pk}/reassign",
+        {"therapist": therapist.pk, "planned_start": f.local(visit.date, "09:20").isoformat()},
+        format="json",
+    )
+
+    assert response.status_code == 409
+    assert response.data["code"] == "slot_taken"
+    assert f"already has visit {taken.pk}" in response.data["extra"]["reasons"][0]
+
+
+def test_reassign_outside_the_shift_answers_400_with_the_reasons(therapist, coordinator_client):
+    visit = f.VisitFactory(organization=therapist.organization, windows=[("06:00", "12:00")])
+
+    response = coordinator_client.post(
+        f"/api/v1/visits/{visit.pk}/reassign",
+        {"therapist": therapist.pk, "planned_start": f.local(visit.date, "07:00").isoformat()},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.data["extra"]["reasons"] == [
+        f"Therapist {therapist.pk} is not available 07:00–07:35 on {visit.date}."
+    ]
