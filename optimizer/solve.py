@@ -185,13 +185,16 @@ def read_routes(
         if not stops:
             continue
         end_node = manager.IndexToNode(index)
+        breaks_after = sum(b.end_min - b.start_min for b in placed.get(v, []) if b.start_min >= free_at)
+        # The finalizer does not always pull the end in; the earliest return is the true one.
+        end = min(assignment.Value(time.CumulVar(index)), free_at + ceil_min(travel[previous, end_node]) + breaks_after)
         routes.append(
             Route(
                 therapist_id=therapist.id,
                 stops=tuple(stops),
                 breaks=tuple(sorted(placed.get(v, []), key=lambda b: b.start_min)),
                 start_min=route_start,
-                end_min=assignment.Value(time.CumulVar(index)),
+                end_min=end,
                 travel_min=sum(s.travel_min for s in stops) + float(travel[previous, end_node]),
                 travel_km=sum(s.travel_km for s in stops) + float(data.km[previous, end_node]),
             )
