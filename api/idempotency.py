@@ -1,0 +1,60 @@
+"""@idempotent for a create view: same Idempotency-Key and body, same answer, one object."""
+from __future__ import annotations
+
+from functools import wraps
+
+from django.db import IntegrityError, transaction
+from rest_framework.response import Response
+
+from dispatch.services.idempotency import (
+    idempotency_key_get,
+    idempotency_key_record,
+    idempotency_key_validate,
+    idempotency_request_hash,
+)
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+class _TwinRecordedFirst(Exception):
+    """A concurrent request with the same key committed first: undo ours and answer with theirs."""
+
+
+def _replay(stored) -> Response:
+    return Response(stored.response_body, status=stored.response_status, headers={REPLAYED_HEADER: "true"})
+
+
+def idempotent(handler):
+    """Wrap an APIView's ``post``. Without the header the request goes through untouched."""
+
+    @wraps(handler)
+    def wrapper(view, request, *args, **kwargs):
+        key = request.headers.get(HEADER)
+        if key is None:
+            return handler(view, request, *args, **kwargs)
+        idempotency_key_validate(key=key)
+        names = {"user": request.user, "key": key}
+        digest = idempotency_request_hash(method=request.method, path=request.path, data=request.data)
+        stored = idempotency_key_get(**names, request_hash=digest)
+        if stored is not None:
+            return _replay(stored)
+        try:
+            with transaction.atomic():
+                response = handler(view, request, *args, **kwargs)
+                if response.status_code < 500:
+                    try:
+                        with transaction.atomic():
+                            idempotency_key_record(
+                                **names,
+                                request_hash=digest,
+                                response_status=response.status_code,
+                                response_body=response.data,
+                            )
+                    except IntegrityError as exc:
+                        raise _TwinRecordedFirst from exc
+        except _TwinRecordedFirst:
+            return _replay(idempotency_key_get(**names, request_hash=digest))
+        return response
+
+    return wrapper
