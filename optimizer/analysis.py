@@ -9,7 +9,9 @@ from optimizer.solution import Kpis, Route, Unassigned
 NO_SKILL = "No therapist has skill {skills}."
 NO_ELIGIBLE = "No eligible therapist (preferences/credentials): {detail}."
 OUTSIDE_SHIFTS = "Every window lies outside every shift of the therapists who may serve it."
-UNREACHABLE = "Cannot be reached in time: no eligible therapist can travel there, serve it and get back within the shift."
+UNREACHABLE = (
+    "Cannot be reached in time: no eligible therapist can travel there, serve it and get back within the shift."
+)
 DISPLACED = "Left out for more urgent work or for lack of capacity: it fits alone into {therapist}'s day."
 
 
@@ -45,7 +47,9 @@ def _reason(problem: Problem, visit: Visit) -> Unassigned:
         return Unassigned(visit.id, "no_skill", NO_SKILL.format(skills=", ".join(missing)))
     eligible = [t for t in skilled if visit.eligible(t)]
     if not eligible:
-        detail = "pinned to " + visit.pinned_therapist if visit.pinned_therapist else "allowed/forbidden lists exclude all"
+        detail = (
+            "pinned to " + visit.pinned_therapist if visit.pinned_therapist else "allowed/forbidden lists exclude all"
+        )
         return Unassigned(visit.id, "no_eligible_therapist", NO_ELIGIBLE.format(detail=detail))
     overlapping = [
         t

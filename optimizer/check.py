@@ -58,22 +58,43 @@ def check_solution(problem: Problem, solution: Solution) -> list[Violation]:
     for route in solution.routes:
         therapist = therapists.get(route.therapist_id)
         if therapist is None or route.therapist_id in routed_therapists:
-            found.append(Violation("unknown_therapist", f"Route for unknown or repeated therapist {route.therapist_id}.", route.therapist_id))
+            found.append(
+                Violation(
+                    "unknown_therapist",
+                    f"Route for unknown or repeated therapist {route.therapist_id}.",
+                    route.therapist_id,
+                )
+            )
             continue
         routed_therapists.add(route.therapist_id)
         for stop in route.stops:
             if stop.visit_id not in visits:
-                found.append(Violation("unknown_visit", f"Visit {stop.visit_id} is not in the problem.", route.therapist_id, stop.visit_id))
+                found.append(
+                    Violation(
+                        "unknown_visit",
+                        f"Visit {stop.visit_id} is not in the problem.",
+                        route.therapist_id,
+                        stop.visit_id,
+                    )
+                )
             elif stop.visit_id in seen:
-                found.append(Violation("served_twice", f"Visit {stop.visit_id} is served twice.", route.therapist_id, stop.visit_id))
+                found.append(
+                    Violation(
+                        "served_twice", f"Visit {stop.visit_id} is served twice.", route.therapist_id, stop.visit_id
+                    )
+                )
             seen.add(stop.visit_id)
         if all(s.visit_id in visits for s in route.stops):
             found += check_route(problem, therapist, route, [visits[s.visit_id] for s in route.stops])
     for u in solution.unassigned:
         if u.visit_id not in visits:
-            found.append(Violation("unknown_visit", f"Unassigned visit {u.visit_id} is not in the problem.", visit_id=u.visit_id))
+            found.append(
+                Violation("unknown_visit", f"Unassigned visit {u.visit_id} is not in the problem.", visit_id=u.visit_id)
+            )
         elif u.visit_id in seen:
-            found.append(Violation("served_twice", f"Visit {u.visit_id} is both served and unassigned.", visit_id=u.visit_id))
+            found.append(
+                Violation("served_twice", f"Visit {u.visit_id} is both served and unassigned.", visit_id=u.visit_id)
+            )
         seen.add(u.visit_id)
     for vid in visits.keys() - seen:
         found.append(Violation("missing", f"Visit {vid} is neither served nor unassigned.", visit_id=vid))
@@ -89,13 +110,17 @@ def check_route(problem: Problem, therapist: Therapist, route: Route, visits: li
         found.append(Violation(kind, message, tid, visit_id))
 
     if route.start_min < therapist.shift_start_min:
-        flag("shift_start", f"{tid} leaves at {route.start_min}, before the shift starts at {therapist.shift_start_min}.")
+        flag(
+            "shift_start", f"{tid} leaves at {route.start_min}, before the shift starts at {therapist.shift_start_min}."
+        )
     if route.end_min > therapist.shift_end_min:
         flag("shift_end", f"{tid} is back at {route.end_min}, after the shift ends at {therapist.shift_end_min}.")
     if therapist.max_visits is not None and len(visits) > therapist.max_visits:
         flag("max_visits", f"{tid} serves {len(visits)} visits, more than {therapist.max_visits}.")
     if therapist.max_working_min is not None and route.end_min - route.start_min > therapist.max_working_min:
-        flag("max_working", f"{tid} works {route.end_min - route.start_min} min, more than {therapist.max_working_min}.")
+        flag(
+            "max_working", f"{tid} works {route.end_min - route.start_min} min, more than {therapist.max_working_min}."
+        )
     demand = sum(v.demand for v in visits)
     if therapist.capacity is not None and demand > therapist.capacity:
         flag("capacity", f"{tid} carries {demand}, more than the capacity {therapist.capacity}.")
@@ -109,13 +134,28 @@ def check_route(problem: Problem, therapist: Therapist, route: Route, visits: li
         leg = 0.0 if same_site else travel.travel_min(here, visit.location, therapist.speed_kmh)
         needed = leg + (0 if same_site else visit.overhead_min) + _break_time(route, free_at, stop.start_min)
         if stop.start_min + EPS < free_at + needed:
-            flag("travel", f"{vid} starts at {stop.start_min}, but {tid} can start it at {free_at + needed:.1f} at the earliest.", vid)
+            flag(
+                "travel",
+                f"{vid} starts at {stop.start_min}, but {tid} can start it at {free_at + needed:.1f} at the earliest.",
+                vid,
+            )
         if not any(w.start_min <= stop.start_min <= w.end_min for w in visit.windows):
             flag("window", f"{vid} starts at {stop.start_min}, outside its windows.", vid)
-        if stop.end_min - stop.start_min != visit.duration_min or stop.buffer_end_min - stop.end_min != visit.buffer_min:
-            flag("duration", f"{vid} lasts {stop.end_min - stop.start_min} min plus {stop.buffer_end_min - stop.end_min} buffer.", vid)
+        if (
+            stop.end_min - stop.start_min != visit.duration_min
+            or stop.buffer_end_min - stop.end_min != visit.buffer_min
+        ):
+            flag(
+                "duration",
+                f"{vid} lasts {stop.end_min - stop.start_min} min plus {stop.buffer_end_min - stop.end_min} buffer.",
+                vid,
+            )
         if not visit.required_skills <= therapist.skills:
-            flag("skill", f"{tid} lacks skill {', '.join(sorted(visit.required_skills - therapist.skills))} for {vid}.", vid)
+            flag(
+                "skill",
+                f"{tid} lacks skill {', '.join(sorted(visit.required_skills - therapist.skills))} for {vid}.",
+                vid,
+            )
         if visit.allowed_therapists is not None and tid not in visit.allowed_therapists:
             flag("allowed", f"{tid} is not among the therapists allowed for {vid}.", vid)
         if tid in visit.forbidden_therapists:
@@ -124,23 +164,33 @@ def check_route(problem: Problem, therapist: Therapist, route: Route, visits: li
             flag("pinned", f"{vid} is pinned to {visit.pinned_therapist}, not {tid}.", vid)
         if visit.pinned_start_min is not None and visit.pinned_start_min != stop.start_min:
             flag("pinned", f"{vid} is pinned at {visit.pinned_start_min}, not {stop.start_min}.", vid)
-        here, site, free_at = visit.location, visit.site_id, float(stop.start_min + visit.duration_min + visit.buffer_min)
+        here, site, free_at = (
+            visit.location,
+            visit.site_id,
+            float(stop.start_min + visit.duration_min + visit.buffer_min),
+        )
     back = travel.travel_min(here, therapist.end, therapist.speed_kmh) + _break_time(route, free_at, route.end_min)
     if route.stops and route.end_min + EPS < free_at + back:
-        flag("shift_end", f"{tid} reports being back at {route.end_min} but cannot be back before {free_at + back:.1f}.")
+        flag(
+            "shift_end", f"{tid} reports being back at {route.end_min} but cannot be back before {free_at + back:.1f}."
+        )
     return found
 
 
 def _break_time(route: Route, after: float, before: float) -> int:
     """Minutes of breaks taken between ``after`` and ``before``."""
-    return sum(b.end_min - b.start_min for b in route.breaks if after - EPS <= b.start_min and b.end_min <= before + EPS)
+    return sum(
+        b.end_min - b.start_min for b in route.breaks if after - EPS <= b.start_min and b.end_min <= before + EPS
+    )
 
 
 def _check_breaks(therapist: Therapist, route: Route) -> list[Violation]:
     tid = therapist.id
     found = []
     if len(route.breaks) != len(therapist.breaks):
-        found.append(Violation("break_missing", f"{tid} has {len(therapist.breaks)} breaks but takes {len(route.breaks)}.", tid))
+        found.append(
+            Violation("break_missing", f"{tid} has {len(therapist.breaks)} breaks but takes {len(route.breaks)}.", tid)
+        )
     wanted = sorted(therapist.breaks, key=lambda b: b.earliest_start_min)
     for rule, placed in zip(wanted, sorted(route.breaks, key=lambda b: b.start_min), strict=False):
         if not (rule.earliest_start_min <= placed.start_min <= rule.latest_start_min) or (
@@ -150,7 +200,14 @@ def _check_breaks(therapist: Therapist, route: Route) -> list[Violation]:
     for stop in route.stops:
         for placed in route.breaks:
             if placed.start_min < stop.buffer_end_min and stop.start_min < placed.end_min:
-                found.append(Violation("break_overlap", f"{tid}'s break at {placed.start_min} overlaps {stop.visit_id}.", tid, stop.visit_id))
+                found.append(
+                    Violation(
+                        "break_overlap",
+                        f"{tid}'s break at {placed.start_min} overlaps {stop.visit_id}.",
+                        tid,
+                        stop.visit_id,
+                    )
+                )
     for a, b in zip(route.stops, route.stops[1:], strict=False):
         if b.start_min < a.buffer_end_min:
             found.append(Violation("overlap", f"{b.visit_id} starts before {a.visit_id} is over.", tid, b.visit_id))

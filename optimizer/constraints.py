@@ -163,7 +163,6 @@ def add_travel_cost(routing: pywrapcp.RoutingModel, manager: pywrapcp.RoutingInd
     Soft constraint: serving a visit that has preferred therapists with someone else costs
     ``continuity_cost``. Both live in one arc cost per vehicle class so the search stays in C++.
     """
-    options = data.options
     preferred = [v.preferred_therapists for v in data.visits]
     classes: dict[tuple, int] = {}
     for v, therapist in enumerate(data.therapists):

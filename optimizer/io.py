@@ -156,8 +156,12 @@ def _travel(obj: Any, path: str) -> TravelProvider:
         locations = [_location(x, f"{r.at('locations')}[{i}]") for i, x in enumerate(r.list("locations"))]
         minutes, km = r.list("minutes"), r.list("km", None)
         for name, matrix in (("minutes", minutes), ("km", km)):
-            if matrix is not None and (len(matrix) != len(locations) or any(len(row) != len(locations) for row in matrix)):
-                raise ProblemFormatError(f"{r.at(name)}: must be {len(locations)} x {len(locations)}, one row per location.")
+            if matrix is not None and (
+                len(matrix) != len(locations) or any(len(row) != len(locations) for row in matrix)
+            ):
+                raise ProblemFormatError(
+                    f"{r.at(name)}: must be {len(locations)} x {len(locations)}, one row per location."
+                )
         return r.build(MatrixTravel, minutes=minutes, km=km, locations=tuple(locations))
     raise ProblemFormatError(f"{r.at('kind')}: {json.dumps(kind)} is not 'geodesic' or 'matrix'.")
 
@@ -178,5 +182,7 @@ def load_problem(path: str | Path) -> Problem:
     except OSError as exc:
         raise ProblemFormatError(f"{path}: cannot be read ({exc.strerror}).") from None
     except json.JSONDecodeError as exc:
-        raise ProblemFormatError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).") from None
+        raise ProblemFormatError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."
+        ) from None
     return problem_from_dict(data)

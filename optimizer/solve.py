@@ -104,9 +104,7 @@ def solve(
 
 def search_parameters(options: Options) -> pywrapcp.RoutingSearchParameters:
     params = pywrapcp.DefaultRoutingSearchParameters()
-    params.first_solution_strategy = getattr(
-        routing_enums_pb2.FirstSolutionStrategy, options.first_solution_strategy
-    )
+    params.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, options.first_solution_strategy)
     if options.metaheuristic == "ITERATED_LOCAL_SEARCH":
         # Each perturbed plan is improved to a local optimum, then accepted or not.
         params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
@@ -117,9 +115,7 @@ def search_parameters(options: Options) -> pywrapcp.RoutingSearchParameters:
             if field.name.endswith("_lns"):
                 setattr(params.local_search_operators, field.name, optional_boolean_pb2.BOOL_FALSE)
     else:
-        params.local_search_metaheuristic = getattr(
-            routing_enums_pb2.LocalSearchMetaheuristic, options.metaheuristic
-        )
+        params.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, options.metaheuristic)
     params.guided_local_search_lambda_coefficient = options.guided_local_search_lambda
     params.time_limit.FromMilliseconds(round(options.time_limit_s * 1000))
     if options.solution_limit is not None:
@@ -138,7 +134,9 @@ def set_ruin_and_recreate(params: pywrapcp.RoutingSearchParameters, options: Opt
     ruin.sisr.max_removed_sequence_size = options.ruin_max_sequence
     ruin.sisr.avg_num_removed_visits = options.ruin_avg_removed
     ruin.sisr.bypass_factor = 0.01
-    ils.ruin_recreate_parameters.recreate_strategy.heuristic = routing_enums_pb2.FirstSolutionStrategy.LOCAL_CHEAPEST_INSERTION
+    ils.ruin_recreate_parameters.recreate_strategy.heuristic = (
+        routing_enums_pb2.FirstSolutionStrategy.LOCAL_CHEAPEST_INSERTION
+    )
     ils.improve_perturbed_solution = True
     annealing = ils.reference_solution_acceptance_strategy.simulated_annealing
     annealing.cooling_schedule_strategy = routing_ils_pb2.CoolingScheduleStrategy.EXPONENTIAL

@@ -24,9 +24,7 @@ class GeodesicTravel:
 
     detour_factor: float = 1.3
     default_speed_kmh: float = 30.0
-    _cache: dict[tuple[Location, Location], float] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    _cache: dict[tuple[Location, Location], float] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.detour_factor < 1.0:

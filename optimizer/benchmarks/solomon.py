@@ -55,7 +55,9 @@ class Result:
 
 
 def data_dir(override: str | None = None) -> Path:
-    return Path(override or os.environ.get("ROUNDS_BENCH_DATA") or REPO_ROOT.parent / "shared" / "benchmarks") / "solomon"
+    return (
+        Path(override or os.environ.get("ROUNDS_BENCH_DATA") or REPO_ROOT.parent / "shared" / "benchmarks") / "solomon"
+    )
 
 
 def read_instance(path: Path) -> Instance:
@@ -252,7 +254,8 @@ def run(names: list[str], *, time_limit_s: float, peers: list[str], data: str | 
                 gap = 100 * (distance[solver] - bks_distance) / bks_distance
                 gaps[solver].append(gap)
                 vehicles = sum(1 for r in result.routes if r)
-                line = f"{name},{solver},{distance[solver]:.2f},{vehicles},{bks_distance:.2f},{gap:.2f},{result.seconds:.1f}"
+                figures = f"{distance[solver]:.2f},{vehicles},{bks_distance:.2f},{gap:.2f}"
+                line = f"{name},{solver},{figures},{result.seconds:.1f}"
             print(line, flush=True)
             out.append(line)
         peer_best = [distance[p] for p in peers if p in distance]
@@ -265,7 +268,9 @@ def run(names: list[str], *, time_limit_s: float, peers: list[str], data: str | 
         summary += f" ratio={means['ours'] / min(means[p] for p in peers):.3f}"
     lines = [summary]
     if ratios:
-        lines.append(f"# mean distance ratio ours/best peer = {sum(ratios) / len(ratios):.4f} over {len(ratios)} instances")
+        lines.append(
+            f"# mean distance ratio ours/best peer = {sum(ratios) / len(ratios):.4f} over {len(ratios)} instances"
+        )
     lines.append("# failures " + " ".join(f"{s}={n}" for s, n in failures.items()))
     for line in lines:
         print(line, flush=True)

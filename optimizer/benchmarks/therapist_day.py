@@ -72,7 +72,9 @@ def generate_day(seed: int = 0, therapists: int = 30, visits: int = 250) -> Prob
                 windows=windows,
                 required_skills=frozenset(s for s in SKILLS if rng.random() < 0.08),
                 priority=rng.choices(list(Priority), weights=[70, 20, 10])[0],
-                preferred_therapists=frozenset({f"th{rng.randrange(therapists):02d}"}) if rng.random() < 0.3 else frozenset(),
+                preferred_therapists=frozenset({f"th{rng.randrange(therapists):02d}"})
+                if rng.random() < 0.3
+                else frozenset(),
                 site_id=site,
                 overhead_min=overhead or 0,
             )
@@ -85,11 +87,21 @@ def run_vroom(problem: Problem, time_limit_s: float) -> dict:
     import numpy as np
     import vroom
 
-    locations = list(dict.fromkeys([*(v.location for v in problem.visits), *(t.start for t in problem.therapists), *(t.end for t in problem.therapists)]))
+    locations = list(
+        dict.fromkeys(
+            [
+                *(v.location for v in problem.visits),
+                *(t.start for t in problem.therapists),
+                *(t.end for t in problem.therapists),
+            ]
+        )
+    )
     where = {loc: i for i, loc in enumerate(locations)}
     skill_ids = {s: k for k, s in enumerate(SKILLS)}
     speeds = sorted({t.speed_kmh for t in problem.therapists})
-    minutes = {s: np.array([[problem.travel.travel_min(a, b, s) for b in locations] for a in locations]) for s in speeds}
+    minutes = {
+        s: np.array([[problem.travel.travel_min(a, b, s) for b in locations] for a in locations]) for s in speeds
+    }
     vr = vroom.Input()
     for s in speeds:
         vr.set_durations_matrix(profile=f"speed{s:g}", matrix_input=np.ceil(minutes[s] * 60).astype(np.int64))
@@ -103,7 +115,11 @@ def run_vroom(problem: Problem, time_limit_s: float) -> dict:
                 skills={skill_ids[s] for s in t.skills},
                 time_window=vroom.TimeWindow(t.shift_start_min * 60, t.shift_end_min * 60),
                 breaks=[
-                    vroom.Break(b_id, time_windows=[vroom.TimeWindow(b.earliest_start_min * 60, b.latest_start_min * 60)], service=b.duration_min * 60)
+                    vroom.Break(
+                        b_id,
+                        time_windows=[vroom.TimeWindow(b.earliest_start_min * 60, b.latest_start_min * 60)],
+                        service=b.duration_min * 60,
+                    )
                     for b_id, b in enumerate(t.breaks, start=100 * k)
                 ],
                 max_tasks=t.max_visits if t.max_visits is not None else 10_000,
@@ -131,9 +147,18 @@ def run_vroom(problem: Problem, time_limit_s: float) -> dict:
     travel = 0.0
     for vehicle_id, steps in solution.routes.groupby("vehicle_id"):
         t = problem.therapists[int(vehicle_id)]
-        path = [where[t.start], *(where[problem.visits[int(j)].location] for j in steps[steps["type"] == "job"]["id"]), where[t.end]]
+        path = [
+            where[t.start],
+            *(where[problem.visits[int(j)].location] for j in steps[steps["type"] == "job"]["id"]),
+            where[t.end],
+        ]
         travel += sum(minutes[t.speed_kmh][a, b] for a, b in zip(path, path[1:], strict=False))
-    return {"seconds": seconds, "assigned": len(jobs), "unassigned": len(problem.visits) - len(jobs), "travel_min": travel}
+    return {
+        "seconds": seconds,
+        "assigned": len(jobs),
+        "unassigned": len(problem.visits) - len(jobs),
+        "travel_min": travel,
+    }
 
 
 def run(*, seed: int = 0, time_limit_s: float = 15.0, peers: list[str] | None = None) -> int:
@@ -147,12 +172,15 @@ def run(*, seed: int = 0, time_limit_s: float = 15.0, peers: list[str] | None = 
     for u in solution.unassigned:
         codes[u.code] = codes.get(u.code, 0) + 1
     print("solver,seconds,assigned,unassigned,travel_min,checker")
-    print(f"ours,{wall:.1f},{k.assigned},{k.unassigned},{k.travel_min:.0f},{'ok' if not violations else f'{len(violations)} VIOLATIONS'}")
+    checker = f"{len(violations)} VIOLATIONS" if violations else "ok"
+    print(f"ours,{wall:.1f},{k.assigned},{k.unassigned},{k.travel_min:.0f},{checker}")
     if "vroom" in (peers or []):
         v = run_vroom(problem, time_limit_s)
         print(f"vroom,{v['seconds']:.1f},{v['assigned']},{v['unassigned']},{v['travel_min']:.0f},not checked")
     print(f"# ours: unassigned by reason {codes}; utilisation {k.utilisation:.2f}; continuity {k.continuity_rate}")
-    urgent_left = [u.visit_id for u in solution.unassigned if problem.visits[int(u.visit_id[1:])].priority == Priority.URGENT]
+    urgent_left = [
+        u.visit_id for u in solution.unassigned if problem.visits[int(u.visit_id[1:])].priority == Priority.URGENT
+    ]
     print(f"# ours: urgent visits left out {len(urgent_left)}")
     for v in violations[:20]:
         print(f"# VIOLATION {v.kind}: {v.message}")

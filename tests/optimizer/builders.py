@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from optimizer import Break, Location, Problem, Route, Stop, Therapist, TimeWindow, Visit
@@ -30,7 +31,9 @@ def therapist(id: str = "t1", *, shift: tuple[int, int] = (480, 1020), **fields)
     return Therapist(id=id, start=DEPOT, end=DEPOT, shift_start_min=shift[0], shift_end_min=shift[1], **fields)
 
 
-def visit(id: str, x: float = 10, *, windows: tuple[tuple[int, int], ...] = ((480, 1000),), duration: int = 30, **fields) -> Visit:
+def visit(
+    id: str, x: float = 10, *, windows: tuple[tuple[int, int], ...] = ((480, 1000),), duration: int = 30, **fields
+) -> Visit:
     return Visit(id=id, location=at(x), duration_min=duration, windows=tuple(TimeWindow(*w) for w in windows), **fields)
 
 
@@ -56,24 +59,50 @@ def earliest_route(problem: Problem, therapist: Therapist, visits: list[Visit]) 
         return start + b.duration_min
 
     for v in visits:
-        leg = 0.0 if v.site_id is not None and v.site_id == site else travel.travel_min(here, v.location, therapist.speed_kmh)
+        leg = (
+            0.0
+            if v.site_id is not None and v.site_id == site
+            else travel.travel_min(here, v.location, therapist.speed_kmh)
+        )
         need = leg + (0 if v.site_id is not None and v.site_id == site else v.overhead_min)
 
-        def start_after(free: int) -> int:
-            ready = int(-(-(free + need) // 1))
-            later = [max(ready, w.start_min) for w in sorted(v.windows, key=lambda w: w.start_min) if w.end_min >= ready]
-            return later[0] if later else ready
-
-        start = start_after(t)
-        while pending and (pending[0].latest_start_min < start + v.duration_min + v.buffer_min
-                           or max(t, pending[0].earliest_start_min) + pending[0].duration_min + need <= start):
+        start = _start_after(v, t + need)
+        while pending and (
+            pending[0].latest_start_min < start + v.duration_min + v.buffer_min
+            or max(t, pending[0].earliest_start_min) + pending[0].duration_min + need <= start
+        ):
             t = take(pending.pop(0), t)
-            start = max(start, start_after(t))
+            start = max(start, _start_after(v, t + need))
         arrival = min(start, int(t + leg))
-        stops.append(Stop(v.id, arrival, start, start + v.duration_min, leg, travel.travel_km(here, v.location), start + v.duration_min + v.buffer_min))
+        stops.append(
+            Stop(
+                v.id,
+                arrival,
+                start,
+                start + v.duration_min,
+                leg,
+                travel.travel_km(here, v.location),
+                start + v.duration_min + v.buffer_min,
+            )
+        )
         here, site, t = v.location, v.site_id, start + v.duration_min + v.buffer_min
     while pending:
         t = take(pending.pop(0), t)
     back = travel.travel_min(here, therapist.end, therapist.speed_kmh)
     start = therapist.shift_start_min
-    return Route(therapist.id, tuple(stops), tuple(placed), start, int(-(-(t + back) // 1)), sum(s.travel_min for s in stops) + back, 0.0)
+    return Route(
+        therapist.id,
+        tuple(stops),
+        tuple(placed),
+        start,
+        int(-(-(t + back) // 1)),
+        sum(s.travel_min for s in stops) + back,
+        0.0,
+    )
+
+
+def _start_after(v: Visit, ready: float) -> int:
+    """The first minute from ``ready`` on at which ``v`` may start (``ready`` if no window is left)."""
+    first = math.ceil(ready)
+    later = [max(first, w.start_min) for w in sorted(v.windows, key=lambda w: w.start_min) if w.end_min >= first]
+    return later[0] if later else first

@@ -79,7 +79,9 @@ def test_route_level_faults_are_flagged(changes, kind):
 
 
 def shifted(stop, by: int):
-    return replace(stop, start_min=stop.start_min + by, end_min=stop.end_min + by, buffer_end_min=stop.buffer_end_min + by)
+    return replace(
+        stop, start_min=stop.start_min + by, end_min=stop.end_min + by, buffer_end_min=stop.buffer_end_min + by
+    )
 
 
 def test_start_outside_window_is_flagged():
@@ -93,7 +95,9 @@ def test_start_before_travel_allows_is_flagged():
     """Starting b right when a ends ignores the 10 minutes between them."""
     route = valid().routes[0]
     a, b = route.stops[:2]
-    early = replace(b, arrival_min=a.end_min, start_min=a.end_min, end_min=a.end_min + 30, buffer_end_min=a.end_min + 30)
+    early = replace(
+        b, arrival_min=a.end_min, start_min=a.end_min, end_min=a.end_min + 30, buffer_end_min=a.end_min + 30
+    )
     assert "travel" in kinds(first_route(valid(), stops=(a, early, *route.stops[2:])))
 
 
@@ -115,7 +119,9 @@ def test_overlapping_stops_are_flagged():
     """Two stops at the same time overlap."""
     route = valid().routes[0]
     a = route.stops[0]
-    b = replace(route.stops[1], arrival_min=a.start_min, start_min=a.start_min, end_min=a.end_min, buffer_end_min=a.end_min)
+    b = replace(
+        route.stops[1], arrival_min=a.start_min, start_min=a.start_min, end_min=a.end_min, buffer_end_min=a.end_min
+    )
     assert "overlap" in kinds(first_route(valid(), stops=(a, b, *route.stops[2:])))
 
 

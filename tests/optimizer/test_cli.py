@@ -59,12 +59,20 @@ def test_invalid_json_gives_exit_code_2(tmp_path):
     ("path", "value", "message"),
     [
         (["visits", 0, "pinned_therapist"], "zoe", "visits[0].pinned_therapist: unknown therapist id 'zoe'"),
-        (["visits", 1, "windows", 0], {"start_min": 700, "end_min": 600}, "visits[1].windows[0].end_min: 600 is not after"),
+        (
+            ["visits", 1, "windows", 0],
+            {"start_min": 700, "end_min": 600},
+            "visits[1].windows[0].end_min: 600 is not after",
+        ),
         (["therapists", 0, "start", "lat"], 95.0, "therapists[0].start.lat: 95.0 is outside -90..90"),
         (["visits", 2, "location"], {"lat": 1.0}, "visits[2].location.lon: is required"),
-        (["visits", 2, "priority"], "asap", "visits[2].priority: \"asap\" is not one of"),
+        (["visits", 2, "priority"], "asap", 'visits[2].priority: "asap" is not one of'),
         (["therapists", 1, "shift_start_min"], "9:00", "therapists[1].shift_start_min: expected int"),
-        (["visits", 4, "forbidden_therapists"], ["nobody"], "visits[4].forbidden_therapists: unknown therapist id 'nobody'"),
+        (
+            ["visits", 4, "forbidden_therapists"],
+            ["nobody"],
+            "visits[4].forbidden_therapists: unknown therapist id 'nobody'",
+        ),
     ],
 )
 def test_loader_messages_name_the_field(path, value, message):

@@ -41,13 +41,18 @@ def test_visit_with_two_windows_uses_the_one_inside_the_shift(fast):
 
 def test_visit_needing_a_skill_goes_to_the_skilled_therapist(fast):
     """Only t2 holds 'lymph', so t2 serves the visit needing it."""
-    p = problem([therapist("t1"), therapist("t2", skills=frozenset({"lymph"}))], [visit("a", 50, required_skills=frozenset({"lymph"}))])
+    p = problem(
+        [therapist("t1"), therapist("t2", skills=frozenset({"lymph"}))],
+        [visit("a", 50, required_skills=frozenset({"lymph"}))],
+    )
     assert served_by(solved(p, fast)) == {"a": "t2"}
 
 
 def test_forbidden_therapist_is_never_used(fast):
     """A visit forbidding the nearer t1 goes to t2."""
-    p = problem([therapist("t1"), therapist("t2", cost_weight=5.0)], [visit("a", forbidden_therapists=frozenset({"t1"}))])
+    p = problem(
+        [therapist("t1"), therapist("t2", cost_weight=5.0)], [visit("a", forbidden_therapists=frozenset({"t1"}))]
+    )
     assert served_by(solved(p, fast)) == {"a": "t2"}
 
 
@@ -100,13 +105,17 @@ def test_max_working_minutes_caps_the_day(fast):
 
 def test_capacity_limits_the_demand_on_a_route(fast):
     """Capacity 5 with demands 3, 3 serves one visit per therapist."""
-    p = problem([therapist("t1", capacity=5), therapist("t2", capacity=5)], [visit("a", demand=3), visit("b", demand=3)])
+    p = problem(
+        [therapist("t1", capacity=5), therapist("t2", capacity=5)], [visit("a", demand=3), visit("b", demand=3)]
+    )
     assert sorted(served_by(solved(p, fast)).values()) == ["t1", "t2"]
 
 
 def test_pinned_visit_keeps_its_therapist_and_start(fast):
     """A visit pinned to t2 at 600 is served by t2 starting at exactly 600."""
-    p = problem([therapist("t1"), therapist("t2", cost_weight=5.0)], [visit("a", pinned_therapist="t2", pinned_start_min=600)])
+    p = problem(
+        [therapist("t1"), therapist("t2", cost_weight=5.0)], [visit("a", pinned_therapist="t2", pinned_start_min=600)]
+    )
     solution = solved(p, fast)
     assert served_by(solution) == {"a": "t2"} and stop_of(solution, "a").start_min == 600
 
@@ -138,7 +147,9 @@ def test_continuity_unpenalized_when_the_preferred_therapist_is_close(fast):
 
 def test_continuity_penalized_but_overridden_when_too_costly(fast):
     """If the preferred therapist costs far more than the continuity cost, the other one serves."""
-    p = problem([therapist("t1"), therapist("t2", cost_weight=20.0)], [visit("a", preferred_therapists=frozenset({"t2"}))])
+    p = problem(
+        [therapist("t1"), therapist("t2", cost_weight=20.0)], [visit("a", preferred_therapists=frozenset({"t2"}))]
+    )
     solution = solved(p, Options(time_limit_s=0.5, continuity_cost=30))
     assert served_by(solution) == {"a": "t1"} and solution.kpis.continuity_rate == 0.0
 
