@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from api.permissions import IsCoordinator, role_of
 from dispatch.models import Role, Therapist, Visit
+from dispatch.selectors.buffers import BUFFER_MIN_SAMPLES, BUFFER_PERCENTILE, buffer_suggestion_list
 from dispatch.services import visit_actions as actions
 from dispatch.services.booking import visit_book
 
@@ -138,3 +139,25 @@ class VisitReassignApi(VisitDayActionApi):
         therapist = get_object_or_404(Therapist, pk=data["therapist"], organization_id=user.organization_id)
         visit = visit_book(visit=visit, therapist=therapist, planned_start=data["planned_start"], by=user, pin=True)
         return {"visit": VisitDayOutputSerializer(visit).data}
+
+
+class BufferSuggestionListApi(APIView):
+    permission_classes = [IsCoordinator]
+
+    class OutputSerializer(serializers.Serializer):
+        care_setting = serializers.CharField()
+        samples = serializers.IntegerField()
+        p50 = serializers.FloatField(allow_null=True)
+        p80 = serializers.FloatField(allow_null=True)
+        current_default_min = serializers.IntegerField()
+        suggested_min = serializers.IntegerField()
+
+    def get(self, request) -> Response:
+        suggestions = buffer_suggestion_list(organization=request.user.organization)
+        return Response(
+            {
+                "min_samples": BUFFER_MIN_SAMPLES,
+                "percentile": BUFFER_PERCENTILE,
+                "results": self.OutputSerializer(suggestions, many=True).data,
+            }
+        )

@@ -13,4 +13,5 @@ urlpatterns = [
     path("visits/<int:visit_id>/pin", views.VisitPinApi.as_view(), name="visit-pin"),
     path("visits/<int:visit_id>/unpin", views.VisitUnpinApi.as_view(), name="visit-unpin"),
     path("visits/<int:visit_id>/reassign", views.VisitReassignApi.as_view(), name="visit-reassign"),
+    path("buffers/suggested", views.BufferSuggestionListApi.as_view(), name="buffer-suggestions"),
 ]
