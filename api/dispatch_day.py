@@ -9,10 +9,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.permissions import IsCoordinator, role_of
-from dispatch.models import Role, Therapist, Visit
+from dispatch.models import PlanKind, PlanRun, Role, Therapist, Visit
 from dispatch.selectors.buffers import BUFFER_MIN_SAMPLES, BUFFER_PERCENTILE, buffer_suggestion_list
 from dispatch.services import visit_actions as actions
 from dispatch.services.booking import visit_book
+from dispatch.services.replan import replan_propose
 
 
 def visit_for_actor(*, user, visit_id: int) -> Visit:
@@ -33,6 +34,21 @@ class VisitDayOutputSerializer(serializers.ModelSerializer):
             "id", "status", "status_reason", "therapist", "date", "planned_start", "planned_end",
             "planned_busy_until", "actual_start", "actual_end", "delay_min", "pinned", "sequence",
         ]
+
+
+class ReplanOutputSerializer(serializers.ModelSerializer):
+    diff = serializers.SerializerMethodField()
+    solve_time_s = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PlanRun
+        fields = ["id", "kind", "date", "status", "parameters", "created_at", "applied_at", "solve_time_s", "diff"]
+
+    def get_diff(self, run: PlanRun) -> dict | None:
+        return (run.result or {}).get("diff")
+
+    def get_solve_time_s(self, run: PlanRun) -> float | None:
+        return ((run.result or {}).get("solution") or {}).get("solve_time_s")
 
 
 class VisitDayActionApi(APIView):
@@ -100,7 +116,8 @@ class VisitLateApi(VisitDayActionApi):
 
     def act(self, *, visit, user, data):
         visit = actions.visit_report_late(visit=visit, by=user, **data)
-        return {"visit": VisitDayOutputSerializer(visit).data, "replan": None}
+        run = replan_propose(organization=visit.organization, day=visit.date, by=user, trigger=f"late:{visit.pk}")
+        return {"visit": VisitDayOutputSerializer(visit).data, "replan": ReplanOutputSerializer(run).data}
 
 
 class VisitInterruptionApi(VisitDayActionApi):
@@ -161,3 +178,27 @@ class BufferSuggestionListApi(APIView):
                 "results": self.OutputSerializer(suggestions, many=True).data,
             }
         )
+
+
+class ReplanCreateApi(APIView):
+    permission_classes = [IsCoordinator]
+
+    class InputSerializer(serializers.Serializer):
+        date = serializers.DateField(required=False)
+        now = serializers.DateTimeField(required=False)
+
+    def post(self, request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = replan_propose(organization=request.user.organization, by=request.user, **serializer.validated_data)
+        return Response(ReplanOutputSerializer(run).data, status=201)
+
+
+class PlanDiffApi(APIView):
+    permission_classes = [IsCoordinator]
+
+    def get(self, request, plan_id: int) -> Response:
+        run = get_object_or_404(PlanRun, pk=plan_id, organization_id=request.user.organization_id)
+        if run.kind != PlanKind.REPLAN and not (run.result or {}).get("diff"):
+            raise Http404
+        return Response(ReplanOutputSerializer(run).data)

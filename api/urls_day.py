@@ -14,4 +14,6 @@ urlpatterns = [
     path("visits/<int:visit_id>/unpin", views.VisitUnpinApi.as_view(), name="visit-unpin"),
     path("visits/<int:visit_id>/reassign", views.VisitReassignApi.as_view(), name="visit-reassign"),
     path("buffers/suggested", views.BufferSuggestionListApi.as_view(), name="buffer-suggestions"),
+    path("replan", views.ReplanCreateApi.as_view(), name="replan"),
+    path("plans/<int:plan_id>/diff", views.PlanDiffApi.as_view(), name="plan-diff"),
 ]
