@@ -48,6 +48,15 @@ run: demo
 worker: deps
 	$(BIN)/celery -A config worker --loglevel info --concurrency 1
 
+BENCH_SOLOMON ?= C101,C105,C201,C205,R101,R105,R201,R205,RC101,RC105,RC201,RC205
+BENCH_SECONDS ?= 10
+
+# Figures, not tests: our optimiser against PyVRP and VROOM at the same time limit in the same run.
+# `make bench BENCH_SOLOMON=all` runs all 56 Solomon instances (about 30 minutes).
+bench: deps-bench
+	$(BIN)/python -m optimizer bench --solomon $(BENCH_SOLOMON) --time-limit $(BENCH_SECONDS) --peers pyvrp,vroom
+	$(BIN)/python -m optimizer bench --therapist-day --time-limit 15 --peers vroom
+
 test: deps-dev browser-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
