@@ -13,7 +13,7 @@ from dispatch.models import PlanKind, PlanRun, Role, Therapist, Visit
 from dispatch.selectors.buffers import BUFFER_MIN_SAMPLES, BUFFER_PERCENTILE, buffer_suggestion_list
 from dispatch.services import visit_actions as actions
 from dispatch.services.booking import visit_book
-from dispatch.services.replan import replan_propose
+from dispatch.services.replan import replan_apply, replan_propose
 
 
 def visit_for_actor(*, user, visit_id: int) -> Visit:
@@ -202,3 +202,13 @@ class PlanDiffApi(APIView):
         if run.kind != PlanKind.REPLAN and not (run.result or {}).get("diff"):
             raise Http404
         return Response(ReplanOutputSerializer(run).data)
+
+
+class ReplanApplyApi(APIView):
+    """Until the day plan's apply endpoint takes re-plans too (plan_run_apply), re-plans apply here."""
+
+    permission_classes = [IsCoordinator]
+
+    def post(self, request, plan_id: int) -> Response:
+        run = get_object_or_404(PlanRun, pk=plan_id, organization_id=request.user.organization_id)
+        return Response(ReplanOutputSerializer(replan_apply(run=run, by=request.user)).data)

@@ -16,4 +16,5 @@ urlpatterns = [
     path("buffers/suggested", views.BufferSuggestionListApi.as_view(), name="buffer-suggestions"),
     path("replan", views.ReplanCreateApi.as_view(), name="replan"),
     path("plans/<int:plan_id>/diff", views.PlanDiffApi.as_view(), name="plan-diff"),
+    path("replan/<int:plan_id>/apply", views.ReplanApplyApi.as_view(), name="replan-apply"),
 ]

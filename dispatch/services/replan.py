@@ -21,7 +21,9 @@ from django.utils import timezone
 import optimizer
 from dispatch.models import PlanKind, PlanRun, PlanStatus, Priority, Therapist, Visit, VisitStatus
 from dispatch.selectors.buffers import suggested_buffer_map
-from dispatch.services.booking import therapist_shifts_on
+from dispatch.exceptions import ConflictError
+from dispatch.services.booking import no_double_booking_check_now, therapist_shifts_on
+from dispatch.services.visit_status import visit_transition
 
 if TYPE_CHECKING:
     from dispatch.models import Organization, User
@@ -34,7 +36,8 @@ PRIORITY = {Priority.ROUTINE: optimizer.Priority.ROUTINE, Priority.SOON: optimiz
             Priority.URGENT: optimizer.Priority.URGENT}
 STARTED_STATUSES = (VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED)
 OPEN_ASSIGNED = (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED)
-NO_TIME_LEFT = "Therapist {therapist} has no time left today after {free}."
+NOT_APPLICABLE = "Plan {plan} is a {kind} run that is {status}; only a succeeded re-plan not yet applied can be applied."
+STALE = "Visits {visits} changed since plan {plan} was proposed; ask for a new re-plan."
 
 
 @dataclass(frozen=True)
@@ -279,4 +282,56 @@ def replan_propose(
         run.status, run.error = PlanStatus.FAILED, str(exc)
     run.finished_at = timezone.now()
     run.save()
+    return run
+
+
+@transaction.atomic
+def replan_apply(*, run: PlanRun, by: User) -> PlanRun:
+    """Apply a proposal in one step, or refuse (409) if any visit it read has changed since."""
+    run = PlanRun.objects.select_for_update().get(pk=run.pk)
+    if run.kind != PlanKind.REPLAN or run.status != PlanStatus.SUCCEEDED or run.applied_at is not None:
+        state = "applied" if run.applied_at else run.status
+        raise ConflictError(NOT_APPLICABLE.format(plan=run.pk, kind=run.kind, status=state))
+    visits = {
+        v.pk: v
+        for v in Visit.objects.select_for_update(of=("self",))
+        .select_related("organization", "facility")
+        .filter(pk__in=[int(pk) for pk in run.input_sequences])
+    }
+    stale = sorted(
+        int(pk) for pk, seq in run.input_sequences.items() if int(pk) not in visits or visits[int(pk)].sequence != seq
+    )
+    if stale:
+        raise ConflictError(STALE.format(visits=", ".join(map(str, stale)), plan=run.pk), {"visits": stale})
+    midnight = dt.datetime.combine(run.date, dt.time(0), tzinfo=run.organization.tz)
+    solution = run.result["solution"]
+    placed = set()
+    therapists = {t.pk: t for t in Therapist.objects.filter(organization=run.organization)}
+    for route in solution["routes"]:
+        therapist = therapists[int(route["therapist_id"])]
+        for stop in route["stops"]:
+            visit = visits[int(stop["visit_id"])]
+            placed.add(visit.pk)
+            start = midnight + dt.timedelta(minutes=stop["start_min"])
+            end = start + dt.timedelta(minutes=visit.duration_min)
+            if visit.status == VisitStatus.REQUESTED:
+                visit = visit_transition(
+                    visit=visit, target=VisitStatus.SCHEDULED, therapist=therapist, planned_start=start, planned_end=end
+                )
+            elif visit.therapist_id != therapist.pk or visit.planned_start != start:
+                visit.therapist, visit.planned_start, visit.planned_end = therapist, start, end
+                visit.planned_busy_until = end + dt.timedelta(minutes=visit.effective_buffer_min)
+                visit.sequence += 1
+            visit.planned_travel_min = round(stop["travel_min"])
+            visit.planned_travel_km = stop["travel_km"]
+            visit._change_reason = f"re-plan {run.pk}"
+            visit._history_user = by
+            visit.save()
+    for visit in visits.values():
+        if visit.pk not in placed and visit.status != VisitStatus.REQUESTED:
+            visit_transition(visit=visit, target=VisitStatus.REQUESTED, reason=f"dropped by re-plan {run.pk}")
+    for therapist_id in {int(r["therapist_id"]) for r in solution["routes"]}:
+        no_double_booking_check_now(therapist=therapists[therapist_id], start=midnight, end=midnight)
+    run.applied_at, run.applied_by = timezone.now(), by
+    run.save(update_fields=["applied_at", "applied_by"])
     return run

@@ -106,3 +106,45 @@ def test_a_late_report_triggers_a_replan_proposal(therapist, therapist_client, m
     assert response.data["replan"]["kind"] == PlanKind.REPLAN
     assert response.data["replan"]["parameters"]["trigger"] == f"late:{morning[2].pk}"
     assert Visit.objects.get(pk=morning[2].pk).status == VisitStatus.SCHEDULED
+
+
+def test_applying_a_replan_moves_the_visits_and_the_therapist_sees_the_new_times(
+    therapist, coordinator_client, morning, today
+):
+    Visit.objects.filter(pk=morning[2].pk).update(delay_min=25)
+    proposal = coordinator_client.post("/api/v1/replan", {"now": f.local(today, "10:00").isoformat()}, format="json")
+
+    applied = coordinator_client.post(f"/api/v1/replan/{proposal.data['id']}/apply", {}, format="json")
+
+    assert applied.status_code == 200, applied.data
+    assert applied.data["applied_at"]
+    moved = {row["visit"]: row["new_start"] for row in proposal.data["diff"]["moved"]}
+    assert moved
+    for visit_id, new_start in moved.items():
+        visit = Visit.objects.get(pk=visit_id)
+        assert visit.planned_start == dt.datetime.fromisoformat(new_start)
+        assert visit.history.first().history_change_reason == f"re-plan {proposal.data['id']}"
+    assert Visit.objects.get(pk=morning[0].pk).status == VisitStatus.COMPLETED
+
+
+def test_applying_a_replan_after_a_visit_changed_is_a_conflict(therapist, coordinator_client, morning, today):
+    proposal = coordinator_client.post("/api/v1/replan", {"now": f.local(today, "10:00").isoformat()}, format="json")
+    coordinator_client.post(f"/api/v1/visits/{morning[3].pk}/cancel", {"reason": "Family asked"}, format="json")
+
+    applied = coordinator_client.post(f"/api/v1/replan/{proposal.data['id']}/apply", {}, format="json")
+    again = coordinator_client.post(f"/api/v1/replan/{proposal.data['id']}/apply", {}, format="json")
+
+    assert applied.status_code == 409
+    assert f"Visits {morning[3].pk} changed since plan" in applied.data["detail"]
+    assert again.status_code == 409
+
+
+def test_a_replan_is_applied_only_once(coordinator_client, morning, today):
+    proposal = coordinator_client.post("/api/v1/replan", {"now": f.local(today, "10:00").isoformat()}, format="json")
+
+    first = coordinator_client.post(f"/api/v1/replan/{proposal.data['id']}/apply", {}, format="json")
+    second = coordinator_client.post(f"/api/v1/replan/{proposal.data['id']}/apply", {}, format="json")
+
+    assert first.status_code == 200
+    assert second.status_code == 409
+    assert "not yet applied" in second.data["detail"]
