@@ -90,13 +90,22 @@ def therapist_now_list(*, organization: Organization, day: dt.date, now: dt.date
 
 
 def replan_problem(
-    *, problem: optimizer.Problem, states: dict[int, TherapistNow], now_min: int, settled_visit_ids: set[int]
+    *,
+    problem: optimizer.Problem,
+    states: dict[Any, TherapistNow],
+    now_min: int,
+    settled_visit_ids: set[Any],
+    current: dict[Any, Any] | None = None,
 ) -> optimizer.Problem:
     """Narrow a whole-day problem to the rest of the day (pure: optimizer dataclasses in and out)."""
+    by_id = {str(k): v for k, v in states.items()}
+    # Keeping a visit with its current therapist costs nothing; moving it costs the continuity cost.
+    current_of = {str(k): str(v) for k, v in (current or {}).items()}
+    settled = {str(v) for v in settled_visit_ids}
     therapists = []
     free_from: dict[str, int] = {}
     for t in problem.therapists:
-        state = states.get(int(t.id))
+        state = by_id.get(t.id)
         start_min = max(t.shift_start_min, state.free_from_min if state else now_min)
         if start_min >= t.shift_end_min:
             continue  # No time left today: their open visits go back to the pool.
@@ -112,13 +121,15 @@ def replan_problem(
         free_from[t.id] = start_min
     visits = []
     for v in problem.visits:
-        if int(v.id) in settled_visit_ids:
+        if v.id in settled:
             continue
         if v.pinned_therapist is not None and v.pinned_therapist not in free_from:
             v = dataclasses.replace(v, pinned_therapist=None, pinned_start_min=None)
         elif v.pinned_start_min is not None and v.pinned_start_min < free_from.get(v.pinned_therapist, now_min):
             # A pinned time that has become unreachable keeps its therapist and lets the time move.
             v = dataclasses.replace(v, pinned_start_min=None)
+        if current_of.get(v.id) in free_from:
+            v = dataclasses.replace(v, preferred_therapists=frozenset({current_of[v.id]}))
         visits.append(v)
     return dataclasses.replace(problem, therapists=tuple(therapists), visits=tuple(visits))
 
@@ -249,6 +260,7 @@ def _replan_solve(*, run: PlanRun, organization: Organization, day: dt.date, now
         states=states,
         now_min=_minutes(now, midnight),
         settled_visit_ids=set(),
+        current={v.pk: v.therapist_id for v in open_visits if v.therapist_id},
     )
     solution = optimizer.solve(problem, time_limit_s=time_limit_s, seed=0).to_dict()
     run.result = {
