@@ -9,8 +9,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.permissions import IsCoordinator, role_of
-from dispatch.models import PlanKind, PlanRun, Role, Therapist, Visit
+from dispatch.models import Patient, PlanKind, PlanRun, Role, Therapist, Visit
 from dispatch.selectors.buffers import BUFFER_MIN_SAMPLES, BUFFER_PERCENTILE, buffer_suggestion_list
+from dispatch.selectors.history import history_list
 from dispatch.services import visit_actions as actions
 from dispatch.services.booking import visit_book
 from dispatch.services.replan import replan_apply, replan_propose
@@ -212,3 +213,24 @@ class ReplanApplyApi(APIView):
     def post(self, request, plan_id: int) -> Response:
         run = get_object_or_404(PlanRun, pk=plan_id, organization_id=request.user.organization_id)
         return Response(ReplanOutputSerializer(replan_apply(run=run, by=request.user)).data)
+
+
+class HistoryOutputSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    by = serializers.CharField(allow_null=True)
+    type = serializers.CharField()
+    reason = serializers.CharField(allow_blank=True)
+    changes = serializers.ListField(child=serializers.DictField())
+
+
+class VisitHistoryApi(APIView):
+    permission_classes = [IsCoordinator]
+    model = Visit
+
+    def get(self, request, pk: int) -> Response:
+        instance = get_object_or_404(self.model, pk=pk, organization_id=request.user.organization_id)
+        return Response(HistoryOutputSerializer(history_list(instance=instance), many=True).data)
+
+
+class PatientHistoryApi(VisitHistoryApi):
+    model = Patient

@@ -17,4 +17,6 @@ urlpatterns = [
     path("replan", views.ReplanCreateApi.as_view(), name="replan"),
     path("plans/<int:plan_id>/diff", views.PlanDiffApi.as_view(), name="plan-diff"),
     path("replan/<int:plan_id>/apply", views.ReplanApplyApi.as_view(), name="replan-apply"),
+    path("visits/<int:pk>/history", views.VisitHistoryApi.as_view(), name="visit-history"),
+    path("patients/<int:pk>/history", views.PatientHistoryApi.as_view(), name="patient-history"),
 ]
