@@ -114,10 +114,14 @@ class VisitNoShowApi(VisitDayActionApi):
 class VisitLateApi(VisitDayActionApi):
     class InputSerializer(serializers.Serializer):
         minutes = serializers.IntegerField(min_value=1, max_value=240)
+        at = serializers.DateTimeField(required=False, help_text="When the therapist knew; default now.")
 
     def act(self, *, visit, user, data):
+        at = data.pop("at", None)
         visit = actions.visit_report_late(visit=visit, by=user, **data)
-        run = replan_propose(organization=visit.organization, day=visit.date, by=user, trigger=f"late:{visit.pk}")
+        run = replan_propose(
+            organization=visit.organization, day=visit.date, now=at, by=user, trigger=f"late:{visit.pk}"
+        )
         return {"visit": VisitDayOutputSerializer(visit).data, "replan": ReplanOutputSerializer(run).data}
 
 

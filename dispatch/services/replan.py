@@ -73,11 +73,14 @@ def therapist_now_list(*, organization: Organization, day: dt.date, now: dt.date
         free_from, last = now_min, None
         if started:
             last = max(started, key=lambda v: v.actual_start or v.planned_start)
+            buffer = dt.timedelta(minutes=last.effective_buffer_min)
             if last.status == VisitStatus.IN_PROGRESS:
                 # The session runs its full length from the real start, plus any recorded interruption.
                 late_by = (last.actual_start - last.planned_start) if last.actual_start else dt.timedelta(0)
                 expected_free = last.planned_busy_until + max(late_by, dt.timedelta(0))
-                free_from = max(now_min, _minutes(expected_free, midnight))
+            else:
+                expected_free = (last.actual_end or last.planned_end) + buffer
+            free_from = max(now_min, _minutes(expected_free, midnight))
         states[therapist_id] = TherapistNow(
             therapist_id=therapist_id,
             lat=last.lat if last else None,
@@ -144,7 +147,7 @@ def plan_diff(*, visits: list[Visit], solution: dict[str, Any], midnight: dt.dat
     reasons = {int(u["visit_id"]): u for u in solution.get("unassigned", [])}
     diff: dict[str, list[dict]] = {"moved": [], "reassigned": [], "dropped": [], "added": []}
     for visit in visits:
-        old_start = visit.planned_start.isoformat() if visit.planned_start else None
+        old_start = visit.planned_start.astimezone(midnight.tzinfo).isoformat() if visit.planned_start else None
         if visit.pk in placed:
             therapist_id, start_min = placed[visit.pk]
             new_start = (midnight + dt.timedelta(minutes=start_min)).isoformat()
@@ -334,6 +337,7 @@ def replan_apply(*, run: PlanRun, by: User) -> PlanRun:
                 visit.therapist, visit.planned_start, visit.planned_end = therapist, start, end
                 visit.planned_busy_until = end + dt.timedelta(minutes=visit.effective_buffer_min)
                 visit.sequence += 1
+            visit.delay_min = 0  # The new times absorb the reported delay; the report stays in the history.
             visit.planned_travel_min = round(stop["travel_min"])
             visit.planned_travel_km = stop["travel_km"]
             visit._change_reason = f"re-plan {run.pk}"

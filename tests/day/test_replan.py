@@ -125,6 +125,7 @@ def test_applying_a_replan_moves_the_visits_and_the_therapist_sees_the_new_times
         assert visit.planned_start == dt.datetime.fromisoformat(new_start)
         assert visit.history.first().history_change_reason == f"re-plan {proposal.data['id']}"
     assert Visit.objects.get(pk=morning[0].pk).status == VisitStatus.COMPLETED
+    assert Visit.objects.get(pk=morning[2].pk).delay_min == 0  # absorbed: a next re-plan must not add it again
 
 
 def test_applying_a_replan_after_a_visit_changed_is_a_conflict(therapist, coordinator_client, morning, today):
@@ -148,3 +149,14 @@ def test_a_replan_is_applied_only_once(coordinator_client, morning, today):
     assert first.status_code == 200
     assert second.status_code == 409
     assert "not yet applied" in second.data["detail"]
+
+
+def test_a_therapist_whose_last_visit_is_done_is_free_after_its_buffer(therapist, today):
+    visit = f.VisitFactory(organization=therapist.organization, date=today, windows=[("08:00", "16:00")])
+    visit = visit_book(visit=visit, therapist=therapist, planned_start=f.local(today, "09:00"))
+    visit_check_in(visit=visit, by=therapist.user, at=f.local(today, "09:00"))
+    visit_check_out(visit=visit, by=therapist.user, at=f.local(today, "09:50"))
+
+    states = therapist_now_list(organization=therapist.organization, day=today, now=f.local(today, "09:30"))
+
+    assert states[therapist.pk].free_from_min == 9 * 60 + 55
