@@ -8,6 +8,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from dispatch.exceptions import DispatchError
 
@@ -16,6 +17,8 @@ def exception_handler(exc, context):
     """Translate domain errors in one place; DRF handles the rest."""
     if isinstance(exc, DispatchError):
         body = {"detail": exc.message, "code": exc.code, **({"extra": exc.extra} if exc.extra else {})}
+        # Under ATOMIC_REQUESTS a refused request must not commit what the view wrote before refusing.
+        set_rollback()
         return Response(body, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
@@ -25,6 +28,7 @@ def exception_handler(exc, context):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, IntegrityError):
         # A database constraint caught what validation missed (often a race): a conflict, not a 500.
+        set_rollback()
         return Response(
             {"detail": "The change conflicts with the current data and was not saved.", "code": "conflict"},
             status=409,
