@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from optimizer.options import Options
 from optimizer.problem import Location, Problem, Therapist, Visit
+from optimizer.travel import TravelProvider
 
 COST_SCALE = 100  # the objective counts hundredths of a travel minute
 
@@ -36,6 +37,8 @@ class ModelData:
     overhead_min: list[int]
     km: np.ndarray
     travel_min_by_speed: dict[float, np.ndarray]  # float minutes, same-site legs already zero
+    _same: np.ndarray | None = field(default=None, repr=False)
+    _overhead: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_visits(self) -> int:
@@ -51,12 +54,13 @@ class ModelData:
         return self.travel_min_by_speed[self.therapists[vehicle].speed_kmh]
 
     def arrival_overhead(self) -> np.ndarray:
-        """``[i, j]``: the check-in overhead paid at j when coming from i."""
-        n = len(self.locations)
-        overhead = np.tile(np.array(self.overhead_min, dtype=np.int64), (n, 1))
-        same = self._same_site()
-        overhead[same] = 0
-        return overhead
+        """``[i, j]``: the check-in overhead paid at j when coming from i (computed once)."""
+        if self._overhead is None:
+            n = len(self.locations)
+            overhead = np.tile(np.array(self.overhead_min, dtype=np.int64), (n, 1))
+            overhead[self._same_site()] = 0
+            self._overhead = overhead
+        return self._overhead
 
     def time_matrix(self, speed_kmh: float) -> np.ndarray:
         """Integer transit ``[i, j]`` = service at i + travel (rounded up) + overhead at j."""
@@ -66,11 +70,12 @@ class ModelData:
         return transit
 
     def _same_site(self) -> np.ndarray:
-        sites = self.site_ids
-        n = len(sites)
-        return np.array(
-            [[sites[i] is not None and sites[i] == sites[j] for j in range(n)] for i in range(n)], dtype=bool
-        )
+        """``[i, j]``: both nodes are visits at one site (vectorised: one code per site, -1 for none)."""
+        if self._same is None:
+            codes: dict[str, int] = {}
+            site = np.array([-1 if s is None else codes.setdefault(s, len(codes)) for s in self.site_ids], dtype=np.int64)
+            self._same = (site[:, None] == site[None, :]) & (site[:, None] >= 0)
+        return self._same
 
 
 def build_model_data(problem: Problem, options: Options, visits: list[Visit]) -> ModelData:
@@ -83,13 +88,9 @@ def build_model_data(problem: Problem, options: Options, visits: list[Visit]) ->
     for t in therapists:
         locations += [t.start, t.end]
         site_ids += [None, None]
-    n = len(locations)
     unique = list(dict.fromkeys(locations))
     where = _positions(locations, unique)
-    km_u = np.array([[problem.travel.travel_km(a, b) for b in unique] for a in unique], dtype=float).reshape(
-        len(unique), len(unique)
-    )
-    km = km_u[np.ix_(where, where)]
+    km = km_matrix(problem.travel, unique)[np.ix_(where, where)]  # fancy indexing copies
     data = ModelData(
         problem=problem,
         options=options,
@@ -102,16 +103,30 @@ def build_model_data(problem: Problem, options: Options, visits: list[Visit]) ->
         km=km,
         travel_min_by_speed={},
     )
-    same = data._same_site() if n else np.zeros((0, 0), dtype=bool)
+    same = data._same_site()
     data.km[same] = 0.0
     for speed in sorted({t.speed_kmh for t in therapists}):
-        minutes_u = np.array(
-            [[problem.travel.travel_min(a, b, speed) for b in unique] for a in unique], dtype=float
-        ).reshape(len(unique), len(unique))
-        minutes = minutes_u[np.ix_(where, where)]
+        minutes = minutes_matrix(problem.travel, unique, speed)[np.ix_(where, where)]
         minutes[same] = 0.0
         data.travel_min_by_speed[speed] = minutes
     return data
+
+
+def km_matrix(travel: TravelProvider, locations: list[Location]) -> np.ndarray:
+    """The provider's vectorised matrix when it has one, else one call per pair."""
+    if hasattr(travel, "km_matrix"):
+        return np.asarray(travel.km_matrix(locations), dtype=float)
+    n = len(locations)
+    return np.array([[travel.travel_km(a, b) for b in locations] for a in locations], dtype=float).reshape(n, n)
+
+
+def minutes_matrix(travel: TravelProvider, locations: list[Location], speed_kmh: float) -> np.ndarray:
+    if hasattr(travel, "minutes_matrix"):
+        return np.asarray(travel.minutes_matrix(locations, speed_kmh), dtype=float)
+    n = len(locations)
+    return np.array(
+        [[travel.travel_min(a, b, speed_kmh) for b in locations] for a in locations], dtype=float
+    ).reshape(n, n)
 
 
 def _positions(locations: list[Location], unique: list[Location]) -> list[int]:
