@@ -91,6 +91,12 @@ def _memoised(key: tuple, compute) -> np.ndarray:
     return value
 
 
+def clear_matrix_cache() -> None:
+    """Forget the memoised matrices (benchmarks use it to time a cold build)."""
+    with _matrices_lock:
+        _matrices.clear()
+
+
 @dataclass(frozen=True)
 class GeodesicTravel:
     """Ellipsoidal distance times a detour factor, driven at the therapist's speed (memoised).

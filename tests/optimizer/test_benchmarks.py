@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from optimizer import check_solution, solve
@@ -25,3 +27,16 @@ def test_solomon_c101_is_served_completely_and_checks():
     assert solution.unassigned == () and check_solution(problem, solution) == []
     routes = [[int(s.visit_id) for s in r.stops] for r in solution.routes]
     assert route_distance(instance, routes) < 828.94 * 1.03
+
+
+def test_replan_of_a_full_day_returns_within_two_seconds_for_a_one_second_budget():
+    """The real-time re-plan: 30 therapists, 250 visits, 1 s budget, < 2 s wall including the build."""
+    from optimizer.travel import clear_matrix_cache
+
+    clear_matrix_cache()
+    day = generate_day(seed=0)
+    started = time.monotonic()
+    solution = solve(day, time_limit_s=1.0)
+    wall = time.monotonic() - started
+    assert wall < 2.0, f"re-plan took {wall:.2f} s"
+    assert check_solution(day, solution) == [] and solution.kpis.assigned > 150
