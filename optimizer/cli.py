@@ -18,6 +18,13 @@ def _parser() -> argparse.ArgumentParser:
     solve.add_argument("problem", help="problem JSON, see optimizer/problem.schema.json")
     solve.add_argument("--time-limit", type=float, default=10.0, help="seconds (default 10)")
     solve.add_argument("--seed", type=int, default=0)
+    solve.add_argument(
+        "--no-deterministic",
+        dest="deterministic",
+        action="store_false",
+        help="search until the time limit (by default the search stops on a solution budget calibrated "
+        "to the time limit, so the same seed gives the same plan; see Options)",
+    )
     bench = commands.add_parser("bench", help="Solomon instances against PyVRP and VROOM, or a therapist day")
     which = bench.add_mutually_exclusive_group(required=True)
     which.add_argument("--solomon", help="comma-separated instance names, or 'all'")
@@ -53,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _solve(args: argparse.Namespace) -> int:
+    from optimizer.options import Options
     from optimizer.solve import solve
 
     try:
@@ -63,7 +71,8 @@ def _solve(args: argparse.Namespace) -> int:
     if args.time_limit <= 0:
         print(f"error: --time-limit: {args.time_limit} is not positive.", file=sys.stderr)
         return BAD_INPUT
-    solution = solve(problem, time_limit_s=args.time_limit, seed=args.seed)
+    options = Options(time_limit_s=args.time_limit, seed=args.seed, deterministic=args.deterministic)
+    solution = solve(problem, options=options)
     json.dump(solution.to_dict(), sys.stdout, indent=2)
     print()
     return 0

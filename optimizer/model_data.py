@@ -73,7 +73,9 @@ class ModelData:
         """``[i, j]``: both nodes are visits at one site (vectorised: one code per site, -1 for none)."""
         if self._same is None:
             codes: dict[str, int] = {}
-            site = np.array([-1 if s is None else codes.setdefault(s, len(codes)) for s in self.site_ids], dtype=np.int64)
+            site = np.array(
+                [-1 if s is None else codes.setdefault(s, len(codes)) for s in self.site_ids], dtype=np.int64
+            )
             self._same = (site[:, None] == site[None, :]) & (site[:, None] >= 0)
         return self._same
 

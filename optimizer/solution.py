@@ -8,6 +8,7 @@ from typing import Any
 
 UNASSIGNED_CODES = ("no_skill", "outside_shifts", "no_eligible_therapist", "unreachable", "displaced")
 STATUSES = ("optimal", "feasible", "no_solution", "empty")
+STOPS = ("solution_limit", "time_limit", "optimal", "completed", "first_plan")
 
 
 def _require(ok: bool, message: str) -> None:
@@ -89,9 +90,19 @@ class Solution:
     status: str
     objective: int
     solve_time_s: float
+    # What ended the search: "solution_limit" (deterministic: the same problem, options and seed
+    # give this plan again on this machine), "time_limit" (depends on load), "optimal" or
+    # "completed" (the search ended by itself, also reproducible), "first_plan" (the time limit
+    # ran out before any plan, so the first heuristic plan was taken, late), or None when there
+    # was no search.
+    stopped_by: str | None = None
 
     def __post_init__(self) -> None:
         _require(self.status in STATUSES, f"status: {self.status!r} is not one of {STATUSES}.")
+        _require(
+            self.stopped_by is None or self.stopped_by in STOPS,
+            f"stopped_by: {self.stopped_by!r} is not one of {STOPS}.",
+        )
         _require(self.solve_time_s >= 0, f"solve_time_s: {self.solve_time_s} is negative.")
 
     def is_feasible(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time as clock
 from collections.abc import Callable
 
@@ -21,6 +22,21 @@ from optimizer.solution import PlacedBreak, Route, Solution, Stop
 READBACK_RESERVE_S = 0.1
 OVERRUN_FRACTION = 0.02
 MIN_SEARCH_S = 0.3
+FALLBACK_MIN_S = 2.0
+
+# Deterministic mode stops the search after a number of solutions instead of a time: the number
+# the search reaches in MARGIN of the time on this 2-core machine. Calibrated with greedy
+# acceptance on generated days of 25-250 visits and Solomon C101, one other core busy: after a
+# first plan that takes about FIRST_PLAN_S * (visits / 250)**2 seconds (build included), about
+# RATE_CONSTANT * visits**-1.4 solutions a second (measured 95/s at 250 visits, 240/s at 120,
+# 317/s at 100, 910/s at 60, 2450/s at 25), capped at MAX_RATE below ~30 visits (measured
+# 2300-10000/s at 5-15 visits, depending on breaks and therapists). The wall-clock limit stays as
+# a safety cap.
+RATE_CONSTANT = 200_000.0
+RATE_EXPONENT = 1.4
+MAX_RATE = 2_000.0
+FIRST_PLAN_S = 0.55
+MARGIN = 0.8
 
 # Operators off by default that pay for themselves on time-windowed instances.
 EXTRA_OPERATORS = (
@@ -89,8 +105,10 @@ def solve(
     breaks = add_breaks(routing, manager, data)
 
     best = [None]
+    solutions = [0]
 
     def on_solution() -> None:
+        solutions[0] += 1
         cost = routing.CostVar().Value()
         if best[0] is None or cost < best[0]:
             best[0] = cost
@@ -98,22 +116,48 @@ def solve(
                 progress(clock.monotonic() - started, cost)
 
     routing.AddAtSolutionCallback(on_solution)
-    params = search_parameters(options, search_time_s(options.time_limit_s, clock.monotonic() - started))
+    search_s = search_time_s(options.time_limit_s, clock.monotonic() - started)
+    params = search_parameters(options, search_s)
+    search_started = clock.monotonic()
+    if options.deterministic and options.solution_limit is None:
+        params.solution_limit = solution_budget(data.n_visits, options.time_limit_s)
     if options.metaheuristic == "ITERATED_LOCAL_SEARCH":
         assignment = routing.SolveWithIteratedLocalSearch(params)
     else:
         assignment = routing.SolveWithParameters(params)
+    stopped_by = _stopped_by(solutions[0], params, clock.monotonic() - search_started)
+    if assignment is None and stopped_by == "time_limit":
+        # The budget ran out before a first plan (a loaded machine, a tiny budget): a plan late
+        # beats no plan, so take the first heuristic plan whatever it costs in time.
+        params.solution_limit = 1
+        params.time_limit.FromMilliseconds(round(max(options.time_limit_s, FALLBACK_MIN_S) * 1000))
+        assignment = routing.SolveWithParameters(params)
+        stopped_by = "first_plan"
     if assignment is None:
-        return _result(problem, [], "no_solution", 0, started)
+        return _result(problem, [], "no_solution", 0, started, stopped_by)
     optimal = routing.status() == routing_enums_pb2.RoutingSearchStatus.ROUTING_OPTIMAL
     routes = read_routes(routing, manager, data, assignment, breaks)
-    return _result(problem, routes, "optimal" if optimal else "feasible", assignment.ObjectiveValue(), started)
+    status = "optimal" if optimal else "feasible"
+    return _result(problem, routes, status, assignment.ObjectiveValue(), started, "optimal" if optimal else stopped_by)
 
 
 def search_time_s(time_limit_s: float, spent_s: float) -> float:
     """The search's share of ``time_limit_s`` once ``spent_s`` went on the build."""
     reserve = READBACK_RESERVE_S + OVERRUN_FRACTION * time_limit_s
     return max(time_limit_s - spent_s - reserve, MIN_SEARCH_S)
+
+
+def solution_budget(n_visits: int, time_limit_s: float) -> int:
+    """The solutions that stand in for ``time_limit_s`` on ``n_visits`` visits, after the first plan.
+
+    Only the problem size and the limit enter, never a measured time, so the budget is the same
+    run to run.
+    """
+    n = max(n_visits, 1)
+    rate = min(RATE_CONSTANT * n**-RATE_EXPONENT, MAX_RATE)
+    nominal_s = time_limit_s - READBACK_RESERVE_S - OVERRUN_FRACTION * time_limit_s
+    improving_s = max(nominal_s - FIRST_PLAN_S * (n / 250) ** 2, 0.0)
+    return 1 + math.ceil(MARGIN * rate * improving_s)
 
 
 def search_parameters(options: Options, time_limit_s: float | None = None) -> pywrapcp.RoutingSearchParameters:
@@ -153,6 +197,12 @@ def set_ruin_and_recreate(params: pywrapcp.RoutingSearchParameters, options: Opt
         routing_enums_pb2.FirstSolutionStrategy.LOCAL_CHEAPEST_INSERTION
     )
     ils.improve_perturbed_solution = True
+    if options.deterministic and options.solution_limit is None:
+        # The annealing cools by max(time progress, solution progress); on a big day the first
+        # plan alone takes half of a 1 s re-plan, so time would lead and acceptance would depend
+        # on machine speed. Accepting only improvements keeps the search free of the clock.
+        ils.reference_solution_acceptance_strategy.greedy_descent.SetInParent()
+        return
     annealing = ils.reference_solution_acceptance_strategy.simulated_annealing
     annealing.cooling_schedule_strategy = routing_ils_pb2.CoolingScheduleStrategy.EXPONENTIAL
     annealing.automatic_temperatures = True
@@ -215,7 +265,22 @@ def read_routes(
     return routes
 
 
-def _result(problem: Problem, routes: list[Route], status: str, objective: int, started: float) -> Solution:
+def _stopped_by(solutions: int, params: pywrapcp.RoutingSearchParameters, search_s: float) -> str:
+    if solutions >= params.solution_limit:
+        return "solution_limit"
+    if search_s >= 0.95 * params.time_limit.ToMilliseconds() / 1000:
+        return "time_limit"
+    return "completed"  # the search ended by itself (a local optimum without a metaheuristic)
+
+
+def _result(
+    problem: Problem,
+    routes: list[Route],
+    status: str,
+    objective: int,
+    started: float,
+    stopped_by: str | None = None,
+) -> Solution:
     unassigned = explain_unassigned(problem, routes)
     return Solution(
         routes=tuple(routes),
@@ -224,4 +289,5 @@ def _result(problem: Problem, routes: list[Route], status: str, objective: int, 
         status=status,
         objective=objective,
         solve_time_s=clock.monotonic() - started,
+        stopped_by=stopped_by,
     )

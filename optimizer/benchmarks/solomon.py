@@ -117,10 +117,14 @@ def to_problem(instance: Instance) -> Problem:
 
 
 def solomon_options(time_limit_s: float, seed: int = 0) -> Options:
-    """Distance only: every customer must be served, so leaving one out costs far more than any route."""
+    """Distance only: every customer must be served, so leaving one out costs far more than any route.
+
+    The search runs until the time limit, as the peers do (``deterministic=False``).
+    """
     return Options(
         time_limit_s=time_limit_s,
         seed=seed,
+        deterministic=False,
         unassigned_penalty_routine=1e6,
         unassigned_penalty_soon=1e6,
         unassigned_penalty_urgent=1e6,

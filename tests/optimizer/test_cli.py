@@ -35,6 +35,7 @@ def test_example_solves_to_json():
     assert result.returncode == 0, result.stderr
     solution = json.loads(result.stdout)
     assert solution["routes"] and solution["kpis"]["assigned"] >= 5
+    assert solution["stopped_by"] in ("solution_limit", "completed", "optimal")  # deterministic by default
 
 
 def test_bad_field_gives_exit_code_2_and_names_the_field(tmp_path):

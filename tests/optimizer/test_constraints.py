@@ -172,3 +172,20 @@ def test_no_therapists_leaves_every_visit_unassigned_with_a_reason():
     """Without therapists nothing is planned, and each visit says why."""
     solution = solve(problem([], [visit("a")]), time_limit_s=0.5)
     assert solution.routes == () and [u.code for u in solution.unassigned] == ["no_skill"]
+
+
+def test_default_search_is_deterministic_for_a_seed_on_a_mid_size_day():
+    """8 therapists, 60 visits: the default (deterministic) search stops on its solution budget
+    and the same seed gives the identical routes, stop times included."""
+    from optimizer.benchmarks.therapist_day import generate_day
+
+    day = generate_day(seed=1, therapists=8, visits=60)
+    first, second = solve(day, time_limit_s=1.0, seed=7), solve(day, time_limit_s=1.0, seed=7)
+    assert first.stopped_by == second.stopped_by == "solution_limit"
+    assert first.routes == second.routes and first.objective == second.objective
+
+
+def test_time_mode_searches_until_the_time_limit(ok_small):
+    """deterministic=False searches until the (whole-call) time limit."""
+    solution = solve(ok_small, options=Options(time_limit_s=0.5, deterministic=False))
+    assert solution.stopped_by == "time_limit" and 0.3 <= solution.solve_time_s <= 0.7
