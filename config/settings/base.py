@@ -57,6 +57,11 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Plan runs write progress from a background thread while requests read: WAL lets both go on.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+    )
 # Reconnect after a database restart instead of failing every request.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
@@ -128,6 +133,10 @@ ROUNDS_PUBLIC_URL = env("ROUNDS_PUBLIC_URL", default="http://127.0.0.1:8000")
 ROUNDS_PLAN_TIME_LIMIT_S = env.float("ROUNDS_PLAN_TIME_LIMIT_S", default=10.0)
 ROUNDS_PLAN_MAX_TIME_LIMIT_S = env.float("ROUNDS_PLAN_MAX_TIME_LIMIT_S", default=120.0)
 ROUNDS_PLAN_MAX_VISITS = env.int("ROUNDS_PLAN_MAX_VISITS", default=2000)
+ROUNDS_REPLAN_TIME_LIMIT_S = env.float("ROUNDS_REPLAN_TIME_LIMIT_S", default=1.5)
+# Without a broker: "thread" runs a plan beside the request so its progress can be watched;
+# "sync" runs it inside the request (tests, scripts).
+ROUNDS_PLAN_IN_PROCESS = env("ROUNDS_PLAN_IN_PROCESS", default="thread")
 ROUNDS_DETOUR_FACTOR = env.float("ROUNDS_DETOUR_FACTOR", default=1.3)
 # Geocoding is off by default: coordinates may be given directly. Set e.g. "nominatim".
 ROUNDS_GEOCODER = env("ROUNDS_GEOCODER", default="")

@@ -5,3 +5,8 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_BROKER_URL = ""
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 ROUNDS_PLAN_TIME_LIMIT_S = 2.0
+ROUNDS_PLAN_IN_PROCESS = "sync"
+ROUNDS_REPLAN_TIME_LIMIT_S = 1.0
+# Serve static files from the apps; tests do not run collectstatic.
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True

@@ -148,7 +148,7 @@ def test_a_replan_is_applied_only_once(coordinator_client, morning, today):
 
     assert first.status_code == 200
     assert second.status_code == 409
-    assert "not yet applied" in second.data["detail"]
+    assert "not applied yet" in second.data["detail"]
 
 
 def test_a_therapist_whose_last_visit_is_done_is_free_after_its_buffer(therapist, today):

@@ -1,0 +1,121 @@
+"""Plan runs: start one (202), watch its progress, apply it in one transaction (or 409)."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.views import APIView
+
+from api.permissions import IsCoordinator
+from dispatch.models import Facility, PlanRun, Therapist
+from dispatch.services.plans import plan_run_apply, plan_run_create
+
+
+class PlanCreateInputSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    therapists = serializers.ListField(child=serializers.IntegerField(), required=False, default=list, max_length=500)
+    facilities = serializers.ListField(child=serializers.IntegerField(), required=False, default=list, max_length=500)
+    time_limit_s = serializers.FloatField(required=False, min_value=0.5)
+    seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=2**31 - 1)
+
+    def validate_time_limit_s(self, value: float) -> float:
+        if value > settings.ROUNDS_PLAN_MAX_TIME_LIMIT_S:
+            raise serializers.ValidationError(
+                f"Ensure this value is less than or equal to {settings.ROUNDS_PLAN_MAX_TIME_LIMIT_S}."
+            )
+        return value
+
+    def _known(self, ids: list[int], model, label: str) -> list[int]:
+        organization = self.context["request"].user.organization
+        found = set(model.objects.filter(organization=organization, pk__in=ids).values_list("pk", flat=True))
+        unknown = sorted(set(ids) - found)
+        if unknown:
+            raise serializers.ValidationError(f"Unknown {label}: {', '.join(map(str, unknown))}.")
+        return ids
+
+    def validate_therapists(self, value: list[int]) -> list[int]:
+        return self._known(value, Therapist, "therapist")
+
+    def validate_facilities(self, value: list[int]) -> list[int]:
+        return self._known(value, Facility, "facility")
+
+
+class PlanOutputSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PlanRun
+        fields = [
+            "id", "url", "date", "kind", "status", "scope", "parameters", "progress", "result", "error",
+            "attempts", "created_at", "started_at", "finished_at", "applied_at", "applied_by",
+        ]
+
+    def get_url(self, run: PlanRun) -> str:
+        return reverse("plan-detail", kwargs={"plan_id": run.pk}, request=self.context.get("request"))
+
+
+class PlanSummarySerializer(PlanOutputSerializer):
+    """The list leaves the (large) result out; the detail has it."""
+
+    class Meta(PlanOutputSerializer.Meta):
+        fields = [f for f in PlanOutputSerializer.Meta.fields if f != "result"]
+
+
+class PlanFilter(filters.FilterSet):
+    class Meta:
+        model = PlanRun
+        fields = ["date", "status", "kind"]
+
+
+def _plans_of(user):
+    return PlanRun.objects.filter(organization_id=user.organization_id)
+
+
+class PlanListCreateApi(ListAPIView):
+    permission_classes = [IsCoordinator]
+    serializer_class = PlanSummarySerializer
+    filterset_class = PlanFilter
+
+    def get_queryset(self):
+        return _plans_of(self.request.user)
+
+    @extend_schema(request=PlanCreateInputSerializer, responses={202: PlanOutputSerializer})
+    def post(self, request) -> Response:
+        serializer = PlanCreateInputSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        run = plan_run_create(
+            organization=request.user.organization,
+            day=data["date"],
+            created_by=request.user,
+            therapists=data["therapists"],
+            facilities=data["facilities"],
+            time_limit_s=data.get("time_limit_s"),
+            seed=data["seed"],
+        )
+        body = PlanOutputSerializer(run, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+
+
+class PlanDetailApi(APIView):
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(responses=PlanOutputSerializer)
+    def get(self, request, plan_id: int) -> Response:
+        run = get_object_or_404(_plans_of(request.user), pk=plan_id)
+        return Response(PlanOutputSerializer(run, context={"request": request}).data)
+
+
+class PlanApplyApi(APIView):
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(request=None, responses={200: PlanOutputSerializer})
+    def post(self, request, plan_id: int) -> Response:
+        run = get_object_or_404(_plans_of(request.user), pk=plan_id)
+        run = plan_run_apply(plan_run=run, applied_by=request.user)
+        return Response(PlanOutputSerializer(run, context={"request": request}).data)

@@ -1,0 +1,235 @@
+"""The one module that knows both the domain and the optimiser.
+
+``problem_from_visits`` turns a day's visits and therapists into an ``optimizer.Problem``;
+``solution_assignments`` turns a solution back into dated assignments. Everything the
+optimiser must not decide (contraindications, visits no window can hold) is kept out of
+the problem here and reported with its reason.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import optimizer
+from dispatch.models import FIXED_STATUSES, OPEN_STATUSES, Gender, Priority, VisitStatus
+from dispatch.selectors.buffers import suggested_buffer_map
+from dispatch.services.booking import therapist_shifts_on
+from dispatch.travel import travel_provider
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from dispatch.models import Organization, Therapist, Visit
+
+DAY_MIN = 24 * 60
+PRIORITY = {
+    Priority.ROUTINE: optimizer.Priority.ROUTINE,
+    Priority.SOON: optimizer.Priority.SOON,
+    Priority.URGENT: optimizer.Priority.URGENT,
+}
+CONTRAINDICATED = "Patient has an active contraindication ({kinds}) on {day}; the visit cannot be scheduled."
+NO_WINDOW_FITS = "No time window is long enough for the {duration}-minute session."
+VISIT_PREFETCH = (
+    "windows",
+    "required_skills",
+    "facility__required_credentials",
+    "patient__excluded_therapists",
+    "patient__preferred_therapists",
+    "patient__contraindications",
+)
+THERAPIST_PREFETCH = ("skills", "breaks", "credentials", "weekly_availability", "availability_exceptions")
+
+
+@dataclass(frozen=True)
+class ExcludedVisit:
+    """A visit the adapter kept out of the problem; the optimiser's own reasons have other codes."""
+
+    visit_id: str
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DayProblem:
+    problem: optimizer.Problem
+    midnight: dt.datetime
+    # Visits kept out of the problem, each with the reason a coordinator reads.
+    excluded: tuple[ExcludedVisit, ...]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    visit_id: int
+    therapist_id: int
+    planned_start: dt.datetime
+    planned_end: dt.datetime
+    travel_min: int
+    travel_km: float
+
+
+def local_midnight(*, organization: Organization, day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(0), tzinfo=organization.tz)
+
+
+def minutes_after(moment: dt.datetime, midnight: dt.datetime) -> int:
+    # Wall-clock minutes, so a day with a daylight-saving change still maps 09:00 to 540.
+    local = moment.astimezone(midnight.tzinfo)
+    days = (local.date() - midnight.date()).days
+    return min(max(days * DAY_MIN + local.hour * 60 + local.minute, 0), DAY_MIN)
+
+
+def _clock(t: dt.time) -> int:
+    return t.hour * 60 + t.minute
+
+
+def therapist_for_day(*, therapist: Therapist, day: dt.date, midnight: dt.datetime) -> optimizer.Therapist | None:
+    """Weekly availability with the day's exceptions as one shift; gaps between shifts become fixed breaks."""
+    shifts = therapist_shifts_on(therapist=therapist, day=day)
+    if not shifts:
+        return None
+    periods = [(minutes_after(s, midnight), minutes_after(e, midnight)) for s, e in shifts]
+    gaps = [
+        optimizer.Break(earliest_start_min=end, latest_start_min=end, duration_min=nxt - end)
+        for (_, end), (nxt, _) in zip(periods, periods[1:], strict=False)
+        if nxt > end
+    ]
+    shift_start, shift_end = periods[0][0], periods[-1][1]
+    breaks = [
+        optimizer.Break(
+            earliest_start_min=max(_clock(b.earliest_start), shift_start),
+            latest_start_min=min(_clock(b.latest_start), shift_end - b.duration_min),
+            duration_min=b.duration_min,
+        )
+        for b in therapist.breaks.all()
+        # A break that cannot fall inside today's (shortened) shift is not owed today.
+        if max(_clock(b.earliest_start), shift_start) <= min(_clock(b.latest_start), shift_end - b.duration_min)
+    ]
+    home = optimizer.Location(therapist.home_lat, therapist.home_lon)
+    return optimizer.Therapist(
+        id=str(therapist.pk),
+        start=home,
+        end=home,
+        shift_start_min=shift_start,
+        shift_end_min=shift_end,
+        breaks=tuple(gaps + breaks),
+        skills=frozenset(s.code for s in therapist.skills.all()),
+        max_visits=therapist.max_visits_per_day,
+        max_working_min=therapist.max_working_minutes_per_day,
+        speed_kmh=therapist.speed_kmh,
+    )
+
+
+def _start_windows(visit: Visit, midnight: dt.datetime) -> tuple[optimizer.TimeWindow, ...]:
+    """A visit window holds the whole session; the optimiser's window is for the start."""
+    windows = []
+    for w in visit.windows.all():
+        start, end = minutes_after(w.start, midnight), minutes_after(w.end, midnight) - visit.duration_min
+        if end >= start:
+            windows.append(optimizer.TimeWindow(start, max(end, start + 1)))
+    return tuple(windows)
+
+
+def _eligible(visit: Visit, therapists: list[Therapist], day: dt.date) -> frozenset[str] | None:
+    """Credentials and the patient's gender and language needs, as the set of therapists allowed."""
+    patient = visit.patient
+    required = {c.pk for c in visit.facility.required_credentials.all()} if visit.facility_id else set()
+    gender = patient.preferred_therapist_gender
+    if not required and gender in ("", Gender.UNSPECIFIED) and not patient.language:
+        return None
+    allowed = set()
+    for t in therapists:
+        held = {c.credential_type_id for c in t.credentials.all() if c.expires_on is None or c.expires_on >= day}
+        if not required <= held:
+            continue
+        if gender not in ("", Gender.UNSPECIFIED) and t.gender != gender:
+            continue
+        if patient.language and patient.language not in t.languages:
+            continue
+        allowed.add(str(t.pk))
+    return frozenset(allowed)
+
+
+def _active_contraindications(visit: Visit, day: dt.date) -> list[str]:
+    return sorted({c.get_kind_display().lower() for c in visit.patient.contraindications.all() if c.active_on(day)})
+
+
+def problem_from_visits(
+    *,
+    organization: Organization,
+    day: dt.date,
+    visits: Iterable[Visit],
+    therapists: Iterable[Therapist],
+    buffers: dict[str, int] | None = None,
+) -> DayProblem:
+    midnight = local_midnight(organization=organization, day=day)
+    buffers = buffers if buffers is not None else suggested_buffer_map(organization=organization)
+    staff = list(therapists)
+    day_therapists = [ot for t in staff if (ot := therapist_for_day(therapist=t, day=day, midnight=midnight))]
+    working = {t.id for t in day_therapists}
+    excluded: list[ExcludedVisit] = []
+    problem_visits: list[optimizer.Visit] = []
+    for v in visits:
+        if v.status not in OPEN_STATUSES or v.status == VisitStatus.IN_PROGRESS:
+            continue
+        kinds = _active_contraindications(v, day)
+        if kinds:
+            excluded.append(ExcludedVisit(
+                str(v.pk), "contraindicated", CONTRAINDICATED.format(kinds=", ".join(kinds), day=day)
+            ))
+            continue
+        windows = _start_windows(v, midnight)
+        if not windows:
+            excluded.append(ExcludedVisit(str(v.pk), "no_window", NO_WINDOW_FITS.format(duration=v.duration_min)))
+            continue
+        fixed = v.therapist_id is not None and (v.pinned or v.status in FIXED_STATUSES)
+        pinned_start = minutes_after(v.planned_start, midnight) if fixed and v.planned_start else None
+        problem_visits.append(optimizer.Visit(
+            id=str(v.pk),
+            location=optimizer.Location(v.lat, v.lon),
+            duration_min=v.duration_min,
+            windows=windows,
+            buffer_min=_buffer_min(v, buffers),
+            required_skills=frozenset(s.code for s in v.required_skills.all()),
+            allowed_therapists=_eligible(v, staff, day),
+            forbidden_therapists=frozenset(str(t.pk) for t in v.patient.excluded_therapists.all()) & working,
+            preferred_therapists=frozenset(str(t.pk) for t in v.patient.preferred_therapists.all()) & working,
+            priority=PRIORITY[Priority(v.priority)],
+            pinned_therapist=str(v.therapist_id) if fixed and str(v.therapist_id) in working else None,
+            pinned_start_min=pinned_start if fixed and str(v.therapist_id) in working else None,
+            site_id=f"facility-{v.facility_id}" if v.facility_id else None,
+            overhead_min=v.facility.checkin_overhead_min if v.facility_id else 0,
+        ))
+    problem = optimizer.Problem(
+        therapists=tuple(day_therapists),
+        visits=tuple(problem_visits),
+        travel=travel_provider(
+            locations=[t.start for t in day_therapists] + [v.location for v in problem_visits]
+        ),
+    )
+    return DayProblem(problem=problem, midnight=midnight, excluded=tuple(excluded))
+
+
+def _buffer_min(visit: Visit, learned: dict[str, int]) -> int:
+    if visit.buffer_min is not None:
+        return visit.buffer_min
+    if visit.facility_id and visit.facility.default_buffer_min is not None:
+        return visit.facility.default_buffer_min
+    return learned.get(visit.care_setting, visit.effective_buffer_min)
+
+
+def solution_assignments(*, solution: dict[str, Any], midnight: dt.datetime) -> list[Assignment]:
+    """Dated assignments from a solution (as stored: ``Solution.to_dict()``)."""
+    assignments = []
+    for route in solution["routes"]:
+        for stop in route["stops"]:
+            start = midnight + dt.timedelta(minutes=stop["start_min"])
+            assignments.append(Assignment(
+                visit_id=int(stop["visit_id"]),
+                therapist_id=int(route["therapist_id"]),
+                planned_start=start,
+                planned_end=midnight + dt.timedelta(minutes=stop["end_min"]),
+                travel_min=round(stop["travel_min"]),
+                travel_km=stop["travel_km"],
+            ))
+    return assignments

@@ -1,0 +1,323 @@
+"""Plan runs: create, execute (Celery worker, background thread or inline) and apply in one transaction."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+import optimizer
+from dispatch.exceptions import ConflictError, DispatchError
+from dispatch.models import OPEN_STATUSES, PlanKind, PlanRun, PlanStatus, Therapist, Visit, VisitStatus
+from dispatch.optimizer_adapter import (
+    THERAPIST_PREFETCH,
+    VISIT_PREFETCH,
+    DayProblem,
+    local_midnight,
+    problem_from_visits,
+    solution_assignments,
+)
+from dispatch.services.booking import no_double_booking_check_now, visit_overlapping
+from dispatch.services.visit_status import visit_transition
+
+if TYPE_CHECKING:
+    from dispatch.models import Organization, User
+
+logger = logging.getLogger(__name__)
+
+TOO_MANY_VISITS = "The plan holds {count} visits; at most {limit} can be planned in one run."
+TIME_LIMIT_TOO_LONG = "time_limit_s must be between 0.5 and {limit} seconds."
+NOT_APPLICABLE = "Plan {plan} is {state}; only a succeeded plan that is not applied yet can be applied."
+STALE = "Visits {visits} changed since plan {plan} read them; start a new plan."
+WORKER_LOST = "The worker running this plan stopped twice; the plan was not retried again."
+PROGRESS_EVERY_S = 0.5
+MAX_ATTEMPTS = 2
+
+
+def plan_scope_visits(*, organization: Organization, day: dt.date, scope: dict[str, Any]):
+    visits = Visit.objects.filter(organization=organization, date=day, status__in=OPEN_STATUSES)
+    if scope.get("facilities"):
+        visits = visits.filter(facility_id__in=scope["facilities"])
+    if scope.get("therapists"):
+        # Visits already held by other therapists stay theirs.
+        visits = visits.filter(therapist__isnull=True) | visits.filter(therapist_id__in=scope["therapists"])
+    return visits.select_related("facility", "patient", "organization").prefetch_related(*VISIT_PREFETCH)
+
+
+def plan_scope_therapists(*, organization: Organization, scope: dict[str, Any]):
+    therapists = Therapist.objects.filter(organization=organization, active=True)
+    if scope.get("therapists"):
+        therapists = therapists.filter(pk__in=scope["therapists"])
+    return therapists.select_related("organization").prefetch_related(*THERAPIST_PREFETCH)
+
+
+@transaction.atomic
+def plan_run_create(
+    *,
+    organization: Organization,
+    day: dt.date,
+    created_by: User | None,
+    therapists: Iterable[int] = (),
+    facilities: Iterable[int] = (),
+    time_limit_s: float | None = None,
+    seed: int = 0,
+    kind: str = PlanKind.DAY,
+    extra_parameters: dict[str, Any] | None = None,
+    execute: bool = True,
+) -> PlanRun:
+    time_limit_s = settings.ROUNDS_PLAN_TIME_LIMIT_S if time_limit_s is None else time_limit_s
+    if not 0.5 <= time_limit_s <= settings.ROUNDS_PLAN_MAX_TIME_LIMIT_S:
+        raise DispatchError(
+            TIME_LIMIT_TOO_LONG.format(limit=settings.ROUNDS_PLAN_MAX_TIME_LIMIT_S), {"field": "time_limit_s"}
+        )
+    scope = {"therapists": sorted(set(therapists)), "facilities": sorted(set(facilities))}
+    count = plan_scope_visits(organization=organization, day=day, scope=scope).count()
+    if count > settings.ROUNDS_PLAN_MAX_VISITS:
+        raise DispatchError(TOO_MANY_VISITS.format(count=count, limit=settings.ROUNDS_PLAN_MAX_VISITS))
+    run = PlanRun.objects.create(
+        organization=organization,
+        date=day,
+        kind=kind,
+        scope=scope,
+        parameters={"time_limit_s": time_limit_s, "seed": seed, **(extra_parameters or {})},
+        created_by=created_by,
+    )
+    if execute:
+        plan_run_enqueue(run=run)
+        run.refresh_from_db()
+    return run
+
+
+def plan_run_enqueue(*, run: PlanRun) -> None:
+    """A Celery worker when a broker is configured; otherwise in this process."""
+    if settings.CELERY_BROKER_URL and not settings.CELERY_TASK_ALWAYS_EAGER:
+        transaction.on_commit(lambda: _send_to_worker(run.pk))
+    elif settings.ROUNDS_PLAN_IN_PROCESS == "thread":
+        transaction.on_commit(lambda: _start_thread(run.pk))
+    else:
+        plan_run_execute(plan_run_id=run.pk)
+
+
+def _send_to_worker(plan_run_id: int) -> None:
+    from dispatch.tasks import plan_run_task
+
+    try:
+        result = plan_run_task.delay(plan_run_id)
+    except Exception as exc:  # noqa: BLE001 (any broker failure: kombu raises several kinds)
+        # The broker is down: plan here rather than leave the run queued for ever.
+        logger.warning("Broker unreachable (%s); plan run %s runs in-process.", exc, plan_run_id)
+        PlanRun.objects.filter(pk=plan_run_id).update(error=f"Broker unreachable, ran in-process: {exc}")
+        _start_thread(plan_run_id)
+        return
+    PlanRun.objects.filter(pk=plan_run_id).update(task_id=result.id)
+
+
+def _start_thread(plan_run_id: int) -> None:
+    def work() -> None:
+        try:
+            plan_run_execute(plan_run_id=plan_run_id)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threading.Thread(target=work, name=f"plan-run-{plan_run_id}", daemon=True).start()
+
+
+def _claim(plan_run_id: int) -> PlanRun | None:
+    """Mark the run running, or return None when it is finished or has failed too often."""
+    with transaction.atomic():
+        run = PlanRun.objects.select_for_update().select_related("organization").get(pk=plan_run_id)
+        if run.status in (PlanStatus.SUCCEEDED, PlanStatus.FAILED):
+            return None
+        if run.attempts >= MAX_ATTEMPTS:
+            run.status, run.error, run.finished_at = PlanStatus.FAILED, WORKER_LOST, timezone.now()
+            run.save(update_fields=["status", "error", "finished_at"])
+            return None
+        run.status, run.attempts, run.started_at = PlanStatus.RUNNING, run.attempts + 1, timezone.now()
+        run.save(update_fields=["status", "attempts", "started_at"])
+        return run
+
+
+def plan_run_execute(*, plan_run_id: int) -> PlanRun:
+    run = _claim(plan_run_id)
+    if run is None:
+        return PlanRun.objects.get(pk=plan_run_id)
+    try:
+        if run.kind == PlanKind.REPLAN:
+            from dispatch.services.replan import plan_diff, replan_build
+
+            day_problem, visits, extra = replan_build(run=run)
+        else:
+            day_problem, visits = plan_day_build(run=run)
+            extra = {}
+        solution = _solve(run=run, day_problem=day_problem)
+        run.result = {**plan_result(run=run, day_problem=day_problem, visits=visits, solution=solution), **extra}
+        if run.kind == PlanKind.REPLAN:
+            run.result["diff"] = plan_diff(visits=visits, solution=run.result["solution"], midnight=day_problem.midnight)
+        run.input_sequences = {str(v.pk): v.sequence for v in visits}
+        run.status = PlanStatus.SUCCEEDED
+    except Exception as exc:
+        logger.exception("Plan run %s failed", run.pk)
+        run.status, run.error = PlanStatus.FAILED, f"{type(exc).__name__}: {exc}"
+    run.finished_at = timezone.now()
+    run.save(update_fields=["result", "input_sequences", "status", "error", "finished_at"])
+    return run
+
+
+def plan_day_build(*, run: PlanRun) -> tuple[DayProblem, list[Visit]]:
+    visits = list(plan_scope_visits(organization=run.organization, day=run.date, scope=run.scope))
+    therapists = plan_scope_therapists(organization=run.organization, scope=run.scope)
+    return problem_from_visits(organization=run.organization, day=run.date, visits=visits, therapists=therapists), visits
+
+
+def _solve(*, run: PlanRun, day_problem: DayProblem) -> optimizer.Solution:
+    last_saved = [0.0]
+
+    def progress(elapsed_s: float, best_cost: int) -> None:
+        now = time.monotonic()
+        if now - last_saved[0] >= PROGRESS_EVERY_S:
+            last_saved[0] = now
+            PlanRun.objects.filter(pk=run.pk).update(
+                progress={"elapsed_s": round(elapsed_s, 2), "best_cost": best_cost}
+            )
+
+    solution = optimizer.solve(
+        day_problem.problem,
+        time_limit_s=run.parameters.get("time_limit_s", settings.ROUNDS_PLAN_TIME_LIMIT_S),
+        seed=run.parameters.get("seed", 0),
+        progress=progress,
+    )
+    run.progress = {"elapsed_s": round(solution.solve_time_s, 2), "best_cost": solution.objective, "done": True}
+    run.save(update_fields=["progress"])
+    return solution
+
+
+def plan_result(
+    *, run: PlanRun, day_problem: DayProblem, visits: list[Visit], solution: optimizer.Solution
+) -> dict[str, Any]:
+    """What a coordinator reads: routes in local time, every unassigned visit with its reason, KPIs."""
+    tz = run.organization.tz
+    midnight = day_problem.midnight
+    by_id = {str(v.pk): v for v in visits}
+    names = dict(Therapist.objects.filter(organization=run.organization).values_list("pk", "display_name"))
+
+    def at(minutes: float) -> str:
+        return (midnight + dt.timedelta(minutes=minutes)).astimezone(tz).isoformat()
+
+    raw = solution.to_dict()
+    routes = [
+        {
+            "therapist_id": int(r.therapist_id),
+            "therapist_name": names.get(int(r.therapist_id), ""),
+            "start": at(r.start_min),
+            "end": at(r.end_min),
+            "travel_min": round(r.travel_min),
+            "travel_km": round(r.travel_km, 2),
+            "stops": [
+                {
+                    "visit_id": int(s.visit_id),
+                    "patient_initials": by_id[s.visit_id].patient.initials,
+                    "location": by_id[s.visit_id].location_text,
+                    "start": at(s.start_min),
+                    "end": at(s.end_min),
+                    "travel_min": round(s.travel_min),
+                    "travel_km": round(s.travel_km, 2),
+                }
+                for s in r.stops
+            ],
+            "breaks": [{"start": at(b.start_min), "end": at(b.end_min)} for b in r.breaks],
+        }
+        for r in solution.routes
+    ]
+    unassigned = [
+        {"visit_id": int(u.visit_id), "code": u.code, "reason": u.reason}
+        for u in (*day_problem.excluded, *solution.unassigned)
+    ]
+    kpis = {**raw["kpis"], "unassigned": len(unassigned)}
+    return {
+        "status": solution.status,
+        "objective": solution.objective,
+        "solve_time_s": round(solution.solve_time_s, 2),
+        "kpis": kpis,
+        "routes": routes,
+        "unassigned": unassigned,
+        "solution": raw,
+        "midnight": midnight.isoformat(),
+    }
+
+
+@transaction.atomic
+def plan_run_apply(*, plan_run: PlanRun, applied_by: User | None) -> PlanRun:
+    """Write every assignment in one transaction, or change nothing (409) if a visit moved since the run read it."""
+    run = PlanRun.objects.select_for_update().select_related("organization").get(pk=plan_run.pk)
+    if run.status != PlanStatus.SUCCEEDED or run.applied_at is not None:
+        raise ConflictError(NOT_APPLICABLE.format(plan=run.pk, state="applied" if run.applied_at else run.status))
+    ids = [int(pk) for pk in run.input_sequences]
+    visits = {
+        v.pk: v
+        for v in Visit.objects.select_for_update(of=("self",)).select_related("organization", "facility").filter(pk__in=ids)
+    }
+    stale = sorted(pk for pk in ids if pk not in visits or visits[pk].sequence != run.input_sequences[str(pk)])
+    added = list(
+        plan_scope_visits(organization=run.organization, day=run.date, scope=run.scope)
+        .exclude(pk__in=ids)
+        .filter(status=VisitStatus.REQUESTED)
+        .values_list("pk", flat=True)
+    ) if run.kind == PlanKind.DAY else []
+    if stale or added:
+        changed = sorted(stale + added)
+        raise ConflictError(STALE.format(visits=", ".join(map(str, changed)), plan=run.pk), {"visits": changed})
+    midnight = dt.datetime.fromisoformat(run.result["midnight"])
+    therapists = {t.pk: t for t in Therapist.objects.filter(organization=run.organization)}
+    placed: set[int] = set()
+    reason = f"{'re-plan' if run.kind == PlanKind.REPLAN else 'plan'} {run.pk}"
+    for a in solution_assignments(solution=run.result["solution"], midnight=midnight):
+        visit, therapist = visits[a.visit_id], therapists[a.therapist_id]
+        placed.add(visit.pk)
+        if visit.status == VisitStatus.REQUESTED:
+            visit = visit_transition(
+                visit=visit, target=VisitStatus.SCHEDULED, therapist=therapist,
+                planned_start=a.planned_start, planned_end=a.planned_end,
+            )
+        elif visit.therapist_id != therapist.pk or visit.planned_start != a.planned_start:
+            visit.therapist, visit.planned_start, visit.planned_end = therapist, a.planned_start, a.planned_end
+            visit.planned_busy_until = a.planned_end + dt.timedelta(minutes=visit.effective_buffer_min)
+            visit.sequence += 1
+        visit.planned_travel_min, visit.planned_travel_km = a.travel_min, a.travel_km
+        visit.delay_min = 0  # The new times absorb any reported delay; the report stays in the history.
+        visit._change_reason = reason
+        visit._history_user = applied_by
+        visit.save()
+    for visit in visits.values():
+        if visit.pk not in placed and visit.status == VisitStatus.SCHEDULED:
+            visit_transition(visit=visit, target=VisitStatus.REQUESTED, reason=f"left unassigned by {reason}")
+    _refuse_double_booking(visit_ids=placed, therapists=therapists, midnight=midnight)
+    run.applied_at, run.applied_by = timezone.now(), applied_by
+    run.save(update_fields=["applied_at", "applied_by"])
+    return run
+
+
+def _refuse_double_booking(*, visit_ids: set[int], therapists: dict[int, Therapist], midnight: dt.datetime) -> None:
+    """PostgreSQL's exclusion constraint checks now; elsewhere the same rule is queried here."""
+    placed = Visit.objects.filter(pk__in=visit_ids)
+    if connection.vendor == "postgresql":
+        for therapist_id in set(placed.values_list("therapist_id", flat=True)):
+            no_double_booking_check_now(therapist=therapists[therapist_id], start=midnight, end=midnight)
+        return
+    for v in placed:
+        clash = visit_overlapping(
+            therapist=therapists[v.therapist_id], start=v.planned_start, busy_until=v.planned_busy_until,
+            exclude_visit_id=v.pk,
+        ).first()
+        if clash is not None:
+            from dispatch.exceptions import SlotTaken
+
+            raise SlotTaken(
+                f"Visit {v.pk} would overlap visit {clash.pk} of therapist {v.therapist_id}; nothing was applied."
+            )

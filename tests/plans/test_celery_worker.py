@@ -1,0 +1,85 @@
+"""The broker path, against the local Redis with a real Celery worker started by the test."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from dispatch import models as m
+from dispatch.services.plans import plan_run_create
+
+ROOT = Path(__file__).resolve().parents[2]
+REDIS_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
+WAIT_S = 90
+
+
+def _redis_up() -> bool:
+    import redis
+
+    try:
+        return redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture
+def worker_queue():
+    if connection.vendor != "postgresql":
+        pytest.skip("the worker is a second process: it needs a shared database (run with DATABASE_URL=postgres://...)")
+    if not _redis_up():
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+    from config.celery import app
+
+    queue = f"rounds-test-{uuid.uuid4().hex[:8]}"
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": REDIS_URL,
+        "ROUNDS_PLAN_TIME_LIMIT_S": "1",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--concurrency=1",
+         "--loglevel=warning", "-Q", queue, "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    previous = dict(app.conf.broker_url and {"broker_url": app.conf.broker_url} or {})
+    app.conf.update(broker_url=REDIS_URL, task_always_eager=False)
+    try:
+        yield queue, worker
+    finally:
+        app.conf.update(broker_url=previous.get("broker_url", ""), task_always_eager=True)
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_plan_run_sent_to_the_broker_is_solved_by_a_worker(worker_queue, small_day, organization):
+    from dispatch.tasks import plan_run_task
+
+    queue, worker = worker_queue
+    day, _, visits = small_day
+    run = plan_run_create(organization=organization, day=day, created_by=None, time_limit_s=1, execute=False)
+    plan_run_task.apply_async(args=[run.pk], queue=queue)
+
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.status in (m.PlanStatus.SUCCEEDED, m.PlanStatus.FAILED):
+            break
+        assert worker.poll() is None, worker.stdout.read()
+        time.sleep(0.5)
+    assert run.status == m.PlanStatus.SUCCEEDED, run.error or "the worker did not finish in time"
+    assert run.attempts == 1
+    assert {s["visit_id"] for r in run.result["routes"] for s in r["stops"]} == {v.pk for v in visits}

@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from dispatch import models as m
+from dispatch.optimizer_adapter import problem_from_visits
+from tests import factories as f
+
+DAY = dt.date(2026, 11, 25)  # a Wednesday
+
+
+@pytest.fixture
+def org(db):
+    return f.OrganizationFactory()
+
+
+def _problem(org, visits=None, therapists=None):
+    return problem_from_visits(
+        organization=org,
+        day=DAY,
+        visits=visits if visits is not None else m.Visit.objects.filter(organization=org),
+        therapists=therapists if therapists is not None else m.Therapist.objects.filter(organization=org),
+    )
+
+
+def test_weekly_availability_becomes_the_shift_in_local_minutes(org):
+    therapist = f.TherapistFactory(organization=org)
+    (t,) = _problem(org).problem.therapists
+    assert (t.id, t.shift_start_min, t.shift_end_min) == (str(therapist.pk), 8 * 60, 17 * 60)
+
+
+def test_whole_day_time_off_removes_the_therapist(org):
+    therapist = f.TherapistFactory(organization=org)
+    m.AvailabilityException.objects.create(therapist=therapist, date=DAY, kind=m.ExceptionKind.TIME_OFF)
+    assert _problem(org).problem.therapists == ()
+
+
+def test_time_off_in_the_middle_of_the_day_becomes_a_fixed_break(org):
+    therapist = f.TherapistFactory(organization=org)
+    m.AvailabilityException.objects.create(
+        therapist=therapist, date=DAY, kind=m.ExceptionKind.TIME_OFF, start_time=dt.time(12), end_time=dt.time(13)
+    )
+    (t,) = _problem(org).problem.therapists
+    assert [(b.earliest_start_min, b.latest_start_min, b.duration_min) for b in t.breaks] == [(720, 720, 60)]
+
+
+def test_an_extra_shift_extends_the_day(org):
+    therapist = f.TherapistFactory(organization=org)
+    m.AvailabilityException.objects.create(
+        therapist=therapist, date=DAY, kind=m.ExceptionKind.EXTRA_SHIFT, start_time=dt.time(17), end_time=dt.time(20)
+    )
+    (t,) = _problem(org).problem.therapists
+    assert t.shift_end_min == 20 * 60
+
+
+def test_an_expired_hospital_credential_makes_the_therapist_ineligible_there(org):
+    cred = f.CredentialTypeFactory(organization=org)
+    hospital = f.FacilityFactory(organization=org)
+    hospital.required_credentials.add(cred)
+    valid, lapsed = f.TherapistFactory(organization=org), f.TherapistFactory(organization=org)
+    m.TherapistCredential.objects.create(therapist=valid, credential_type=cred, expires_on=DAY)
+    m.TherapistCredential.objects.create(therapist=lapsed, credential_type=cred, expires_on=DAY - dt.timedelta(days=1))
+    patient = f.PatientFactory(organization=org, facility=hospital)
+    f.VisitFactory(organization=org, patient=patient, date=DAY)
+    (visit,) = _problem(org).problem.visits
+    assert visit.allowed_therapists == frozenset({str(valid.pk)})
+    assert visit.site_id == f"facility-{hospital.pk}" and visit.overhead_min == hospital.checkin_overhead_min
+
+
+def test_patient_preferences_become_forbidden_preferred_and_allowed_therapists(org):
+    woman = f.TherapistFactory(organization=org, gender="female", languages=["en", "fr"])
+    man = f.TherapistFactory(organization=org, gender="male", languages=["en"])
+    other = f.TherapistFactory(organization=org, gender="female", languages=["en"])
+    patient = f.PatientFactory(organization=org, preferred_therapist_gender="female", language="fr")
+    patient.excluded_therapists.add(other)
+    patient.preferred_therapists.add(woman)
+    f.VisitFactory(organization=org, patient=patient, date=DAY)
+    (visit,) = _problem(org).problem.visits
+    assert visit.allowed_therapists == frozenset({str(woman.pk)})
+    assert visit.forbidden_therapists == frozenset({str(other.pk)})
+    assert visit.preferred_therapists == frozenset({str(woman.pk)})
+    assert str(man.pk) not in visit.allowed_therapists
+
+
+def test_a_fever_keeps_the_visit_out_of_the_problem_with_that_reason(org):
+    f.TherapistFactory(organization=org)
+    visit = f.VisitFactory(organization=org, date=DAY)
+    m.Contraindication.objects.create(patient=visit.patient, kind="fever", active_from=DAY - dt.timedelta(days=1))
+    day_problem = _problem(org)
+    assert day_problem.problem.visits == ()
+    (excluded,) = day_problem.excluded
+    assert excluded.visit_id == str(visit.pk) and excluded.code == "contraindicated"
+    assert "fever" in excluded.reason and str(DAY) in excluded.reason
+
+
+def test_a_contraindication_that_ended_does_not_block_the_visit(org):
+    f.TherapistFactory(organization=org)
+    visit = f.VisitFactory(organization=org, date=DAY)
+    m.Contraindication.objects.create(
+        patient=visit.patient, kind="fever", active_from=DAY - dt.timedelta(days=5), active_until=DAY - dt.timedelta(days=1)
+    )
+    assert len(_problem(org).problem.visits) == 1
+
+
+def test_windows_hold_the_whole_session_so_the_start_window_ends_a_duration_earlier(org):
+    f.TherapistFactory(organization=org)
+    f.VisitFactory(organization=org, date=DAY, duration_min=45, windows=[("10:00", "12:00")])
+    (visit,) = _problem(org).problem.visits
+    assert [(w.start_min, w.end_min) for w in visit.windows] == [(600, 675)]
+
+
+def test_a_window_shorter_than_the_session_is_reported(org):
+    f.TherapistFactory(organization=org)
+    visit = f.VisitFactory(organization=org, date=DAY, duration_min=60, windows=[("10:00", "10:30")])
+    (excluded,) = _problem(org).excluded
+    assert (excluded.visit_id, excluded.code) == (str(visit.pk), "no_window")
+
+
+def test_buffers_follow_the_care_setting_unless_the_visit_overrides(org):
+    f.TherapistFactory(organization=org)
+    hospital = f.FacilityFactory(organization=org, kind="hospital")
+    at_home = f.VisitFactory(organization=org, date=DAY)
+    in_hospital = f.VisitFactory(organization=org, date=DAY, patient=f.PatientFactory(organization=org, facility=hospital))
+    overridden = f.VisitFactory(organization=org, date=DAY, buffer_min=25)
+    buffers = {v.id: v.buffer_min for v in _problem(org).problem.visits}
+    assert buffers == {str(at_home.pk): 5, str(in_hospital.pk): 15, str(overridden.pk): 25}
+
+
+def test_pinned_and_confirmed_visits_stay_with_their_therapist_and_time(org):
+    therapist = f.TherapistFactory(organization=org)
+    visit = f.VisitFactory(organization=org, date=DAY)
+    start = f.local(DAY, "10:00")
+    visit.therapist, visit.planned_start, visit.planned_end = therapist, start, f.local(DAY, "10:30")
+    visit.planned_busy_until, visit.status = visit.planned_end, m.VisitStatus.CONFIRMED
+    visit.save()
+    (pv,) = _problem(org).problem.visits
+    assert (pv.pinned_therapist, pv.pinned_start_min) == (str(therapist.pk), 600)
+
+
+def test_finished_and_cancelled_visits_are_not_planned(org):
+    f.TherapistFactory(organization=org)
+    f.VisitFactory(organization=org, date=DAY, status=m.VisitStatus.CANCELLED)
+    assert _problem(org).problem.visits == ()

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import pytest
+
+from dispatch import models as m
+from tests import factories as f
+
+
+def _plan(client, day, **extra):
+    return client.post("/api/v1/plans", {"date": str(day), "time_limit_s": 1, **extra}, format="json")
+
+
+def test_a_coordinator_plans_a_day_watches_it_and_applies_it(coordinator_client, small_day, fever_visit):
+    day, therapists, visits = small_day
+    started = _plan(coordinator_client, day)
+    assert started.status_code == 202
+    assert started["Location"].endswith(f"/api/v1/plans/{started.data['id']}")
+
+    run = coordinator_client.get(started["Location"]).data
+    assert run["status"] == "succeeded", run["error"]
+    assert run["progress"]["done"] is True
+    placed = {s["visit_id"] for r in run["result"]["routes"] for s in r["stops"]}
+    assert placed == {v.pk for v in visits}
+    reasons = {u["visit_id"]: u for u in run["result"]["unassigned"]}
+    assert reasons[fever_visit.pk]["code"] == "contraindicated" and "fever" in reasons[fever_visit.pk]["reason"]
+    assert run["result"]["kpis"]["assigned"] == 10
+
+    applied = coordinator_client.post(f"/api/v1/plans/{run['id']}/apply")
+    assert applied.status_code == 200 and applied.data["applied_at"]
+    for visit in visits:
+        visit.refresh_from_db()
+        assert visit.status == m.VisitStatus.SCHEDULED and visit.therapist_id in {t.pk for t in therapists}
+        assert visit.planned_busy_until > visit.planned_end > visit.planned_start
+        assert visit.planned_travel_min is not None
+    fever_visit.refresh_from_db()
+    assert fever_visit.status == m.VisitStatus.REQUESTED
+
+
+def test_apply_after_a_visit_changed_is_refused_and_changes_nothing(coordinator_client, small_day):
+    day, _, visits = small_day
+    run = _plan(coordinator_client, day).data
+    changed = visits[0]
+    changed.duration_min, changed.sequence = 45, changed.sequence + 1
+    changed.save()
+
+    refused = coordinator_client.post(f"/api/v1/plans/{run['id']}/apply")
+
+    assert refused.status_code == 409
+    assert str(changed.pk) in refused.data["detail"]
+    assert m.Visit.objects.filter(pk__in=[v.pk for v in visits], status=m.VisitStatus.SCHEDULED).count() == 0
+    assert m.PlanRun.objects.get(pk=run["id"]).applied_at is None
+
+
+def test_apply_after_a_new_request_arrived_is_refused(coordinator_client, small_day, organization):
+    day, _, _ = small_day
+    run = _plan(coordinator_client, day).data
+    late = f.VisitFactory(organization=organization, date=day)
+    refused = coordinator_client.post(f"/api/v1/plans/{run['id']}/apply")
+    assert refused.status_code == 409 and str(late.pk) in refused.data["detail"]
+
+
+def test_a_plan_is_applied_only_once(coordinator_client, small_day):
+    day, _, _ = small_day
+    run = _plan(coordinator_client, day).data
+    assert coordinator_client.post(f"/api/v1/plans/{run['id']}/apply").status_code == 200
+    again = coordinator_client.post(f"/api/v1/plans/{run['id']}/apply")
+    assert again.status_code == 409 and "applied" in again.data["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"time_limit_s": 100000}, "time_limit_s"),
+        ({"time_limit_s": 0.1}, "time_limit_s"),
+        ({"therapists": [987654]}, "therapists"),
+        ({"date": "tomorrow"}, "date"),
+    ],
+)
+def test_bad_plan_requests_get_a_field_level_400(coordinator_client, small_day, body, field):
+    day, _, _ = small_day
+    response = coordinator_client.post("/api/v1/plans", {"date": str(day), **body}, format="json")
+    assert response.status_code == 400
+    assert field in response.data
+
+
+def test_too_many_visits_are_refused_before_solving(coordinator_client, small_day, settings):
+    settings.ROUNDS_PLAN_MAX_VISITS = 5
+    day, _, _ = small_day
+    response = _plan(coordinator_client, day)
+    assert response.status_code == 400 and "at most 5" in response.data["detail"]
+    assert not m.PlanRun.objects.exists()
+
+
+def test_other_roles_and_organisations_cannot_see_or_start_plans(
+    coordinator_client, therapist_client, facility_staff_client, anonymous_client, small_day
+):
+    day, _, _ = small_day
+    run = _plan(coordinator_client, day).data
+    outsider = f.UserFactory()
+    from rest_framework.test import APIClient
+
+    other_org = APIClient()
+    other_org.force_authenticate(outsider)
+    assert other_org.get(f"/api/v1/plans/{run['id']}").status_code == 404
+    assert other_org.post(f"/api/v1/plans/{run['id']}/apply").status_code == 404
+    for client in (therapist_client, facility_staff_client):
+        assert client.get("/api/v1/plans").status_code == 403
+        assert _plan(client, day).status_code == 403
+    assert anonymous_client.get("/api/v1/plans").status_code == 401
+
+
+def test_the_plan_list_filters_by_date(coordinator_client, small_day):
+    day, _, _ = small_day
+    _plan(coordinator_client, day)
+    assert coordinator_client.get(f"/api/v1/plans?date={day}").data["count"] == 1
+    assert coordinator_client.get("/api/v1/plans?date=2001-01-01").data["count"] == 0
+
+
+def test_a_run_is_executed_only_once(small_day, organization):
+    from dispatch.services.plans import plan_run_create, plan_run_execute
+
+    day, _, _ = small_day
+    run = plan_run_create(organization=organization, day=day, created_by=None, time_limit_s=1)
+    finished = run.finished_at
+    again = plan_run_execute(plan_run_id=run.pk)
+    assert again.finished_at == finished and again.attempts == 1
+
+
+def test_a_run_whose_worker_died_twice_is_marked_failed(small_day, organization):
+    from dispatch.services.plans import WORKER_LOST, plan_run_create, plan_run_execute
+
+    day, _, _ = small_day
+    run = plan_run_create(organization=organization, day=day, created_by=None, execute=False)
+    m.PlanRun.objects.filter(pk=run.pk).update(status=m.PlanStatus.RUNNING, attempts=2)
+    run = plan_run_execute(plan_run_id=run.pk)
+    assert run.status == m.PlanStatus.FAILED and run.error == WORKER_LOST
