@@ -15,7 +15,7 @@ from dispatch.demo import region
 DEMO_SLUG = "rounds-demo"
 DEMO_PASSWORD = "rounds-demo"
 
-DURATIONS = [15, 20, 20, 30, 30, 30, 30, 45, 45, 60, 60, 90]
+DURATIONS = [15, 20, 20, 20, 25, 30, 30, 30, 30, 45, 60, 90]  # 20 to 30 minutes is typical
 PRIORITIES = [m.Priority.ROUTINE] * 15 + [m.Priority.SOON] * 4 + [m.Priority.URGENT] * 1
 
 
@@ -143,7 +143,7 @@ def _seed_therapists(org, b: _Builder, skills, credentials, summary: SeedSummary
         t = m.Therapist.objects.create(
             organization=org, user=user, display_name=name, home_address=f"{b.address()}, {region.CITY}",
             home_lat=lat, home_lon=lon, languages=langs, gender=gender, speed_profile=speed,
-            max_visits_per_day=10, max_working_minutes_per_day=480,
+            max_visits_per_day=12, max_working_minutes_per_day=510,
         )
         t.skills.set(skills[c] for c in skill_codes)
         weekdays = range(5) if days == "weekdays" else range(7)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterable
@@ -235,8 +236,12 @@ def plan_result(
         }
         for r in solution.routes
     ]
+    def named(reason: str) -> str:
+        # The optimiser speaks of therapist ids; coordinators read names.
+        return re.sub(r"\b(\d+)'s day", lambda m: f"{names.get(int(m[1]), m[1])}'s day", reason)
+
     unassigned = [
-        {"visit_id": int(u.visit_id), "code": u.code, "reason": u.reason}
+        {"visit_id": int(u.visit_id), "code": u.code, "reason": named(u.reason)}
         for u in (*day_problem.excluded, *solution.unassigned)
     ]
     kpis = {**raw["kpis"], "unassigned": len(unassigned)}

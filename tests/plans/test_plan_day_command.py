@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import datetime as dt
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from dispatch import models as m
+from dispatch.demo.seed import demo_seed
+
+DAY = dt.date(2026, 11, 25)
+
+
+@pytest.mark.django_db
+def test_make_run_plans_and_applies_the_demo_day():
+    demo = demo_seed(day=DAY, seed=7)
+    out = StringIO()
+    call_command("plan_day", "--time-limit", "2", stdout=out)
+    run = m.PlanRun.objects.get(organization=demo.organization)
+    assert run.applied_at is not None
+    scheduled = m.Visit.objects.filter(organization=demo.organization, status=m.VisitStatus.SCHEDULED).count()
+    assert scheduled == run.result["kpis"]["assigned"] and scheduled >= 60
+    assert f"{scheduled} visits assigned" in out.getvalue()
+    reasons = {u["code"]: u["reason"] for u in run.result["unassigned"]}
+    assert "fever" in reasons["contraindicated"]
+    names = set(m.Therapist.objects.filter(organization=demo.organization).values_list("display_name", flat=True))
+    if "displaced" in reasons:
+        assert any(name in reasons["displaced"] for name in names)
+
+
+@pytest.mark.django_db
+def test_plan_day_names_a_missing_organisation():
+    with pytest.raises(CommandError, match="No organisation with slug 'nobody'"):
+        call_command("plan_day", "--organization", "nobody")
