@@ -25,8 +25,8 @@ def test_make_run_plans_and_applies_the_demo_day():
     reasons = {u["code"]: u["reason"] for u in run.result["unassigned"]}
     assert "fever" in reasons["contraindicated"]
     names = set(m.Therapist.objects.filter(organization=demo.organization).values_list("display_name", flat=True))
-    if "displaced" in reasons:
-        assert any(name in reasons["displaced"] for name in names)
+    # The demo asks for more than twelve therapists can do: some visits are left out for capacity.
+    assert any(name in reasons["displaced"] for name in names)
 
 
 @pytest.mark.django_db
