@@ -119,6 +119,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("ROUNDS_PLAN_HARD_TIME_LIMIT_S", default=600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("ROUNDS_PLAN_SOFT_TIME_LIMIT_S", default=540)
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# Redis hands an unacknowledged run to another worker after this long: longer than any run may take.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("ROUNDS_BROKER_VISIBILITY_TIMEOUT_S", default=CELERY_TASK_TIME_LIMIT + 60)
+}
 
 CACHES = {
     "default": (

@@ -83,3 +83,70 @@ def test_a_plan_run_sent_to_the_broker_is_solved_by_a_worker(worker_queue, small
     assert run.status == m.PlanStatus.SUCCEEDED, run.error or "the worker did not finish in time"
     assert run.attempts == 1
     assert {s["visit_id"] for r in run.result["routes"] for s in r["stops"]} == {v.pk for v in visits}
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+@pytest.fixture
+def prefork_worker_queue(worker_queue):
+    """A prefork worker, whose pool child can be killed mid-solve like an OOM kill."""
+    queue, solo = worker_queue
+    solo.terminate()
+    solo.wait(timeout=20)
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": REDIS_URL,
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=prefork", "--concurrency=1",
+         "--loglevel=warning", "-Q", queue, "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        yield queue, worker
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+def _wait_for(run, statuses, worker, seconds=WAIT_S):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.status in statuses:
+            return run
+        assert worker.poll() is None, worker.stdout.read()
+        time.sleep(0.2)
+    raise AssertionError(f"plan run {run.pk} stayed {run.status}")
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_solve_is_retried_once_and_the_plan_applied_once(
+    prefork_worker_queue, small_day, organization, coordinator_client
+):
+    from dispatch.tasks import plan_run_task
+
+    queue, worker = prefork_worker_queue
+    day, _, _ = small_day
+    run = plan_run_create(organization=organization, day=day, created_by=None, time_limit_s=4, execute=False)
+    plan_run_task.apply_async(args=[run.pk], queue=queue)
+
+    _wait_for(run, {m.PlanStatus.RUNNING}, worker)
+    (child,) = _children(worker.pid)
+    os.kill(child, 9)  # the pool process dies mid-solve; the parent sees WorkerLostError
+
+    run = _wait_for(run, {m.PlanStatus.SUCCEEDED, m.PlanStatus.FAILED}, worker)
+    assert run.status == m.PlanStatus.SUCCEEDED, run.error
+    assert run.attempts == 2
+    assert coordinator_client.post(f"/api/v1/plans/{run.pk}/apply").status_code == 200
+    assert coordinator_client.post(f"/api/v1/plans/{run.pk}/apply").status_code == 409
