@@ -25,6 +25,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.RefuseLargeBodies",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -36,6 +37,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# API bodies are small JSON documents; 1 MiB leaves room for a large visit series.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("ROUNDS_MAX_BODY_BYTES", default=1024 * 1024)
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
