@@ -95,19 +95,9 @@ def solve(
         return _result(problem, [], "empty" if not problem.visits else "feasible", 0, started)
     data = build_model_data(problem, options, modelled)
 
-    manager = pywrapcp.RoutingIndexManager(
-        len(data.locations),
-        len(data.therapists),
-        [data.start_node(v) for v in range(len(data.therapists))],
-        [data.end_node(v) for v in range(len(data.therapists))],
-    )
-    routing = pywrapcp.RoutingModel(manager)
-    for add in HARD_CONSTRAINTS + SOFT_CONSTRAINTS:
-        add(routing, manager, data)
-    breaks = add_breaks(routing, manager, data)
-
     best = [None]
     solutions = [0]
+    routing, manager, breaks = _build_model(data)
 
     def on_solution() -> None:
         solutions[0] += 1
@@ -118,22 +108,21 @@ def solve(
                 progress(clock.monotonic() - started, cost)
 
     routing.AddAtSolutionCallback(on_solution)
-    search_s = search_time_s(options.time_limit_s, clock.monotonic() - started)
+    search_s = search_time_s(options.time_limit_s, clock.monotonic() - started, data.n_visits)
     params = search_parameters(options, search_s)
-    search_started = clock.monotonic()
     if options.deterministic and options.solution_limit is None:
         params.solution_limit = solution_budget(data.n_visits, options.time_limit_s)
-    if options.metaheuristic == "ITERATED_LOCAL_SEARCH":
-        assignment = routing.SolveWithIteratedLocalSearch(params)
-    else:
-        assignment = routing.SolveWithParameters(params)
+    search_started = clock.monotonic()
+    assignment = _search(routing, params, options)
     stopped_by = _stopped_by(solutions[0], params, clock.monotonic() - search_started)
     if assignment is None and stopped_by == "time_limit":
         # The budget ran out before a first plan (a loaded machine, a tiny budget): a plan late
-        # beats no plan, so take the first heuristic plan whatever it costs in time.
+        # beats no plan, so take the first heuristic plan whatever it costs in time. A model that
+        # timed out does not search well again, so build a fresh one (~0.1 s for 250 visits).
+        routing, manager, breaks = _build_model(data)
         params.solution_limit = 1
         params.time_limit.FromMilliseconds(round(max(options.time_limit_s, FALLBACK_MIN_S) * 1000))
-        assignment = routing.SolveWithParameters(params)
+        assignment = _search(routing, params, options)
         stopped_by = "first_plan"
     if assignment is None:
         return _result(problem, [], "no_solution", 0, started, stopped_by)
@@ -143,10 +132,41 @@ def solve(
     return _result(problem, routes, status, assignment.ObjectiveValue(), started, "optimal" if optimal else stopped_by)
 
 
-def search_time_s(time_limit_s: float, spent_s: float) -> float:
-    """The search's share of ``time_limit_s`` once ``spent_s`` went on the build."""
+def _build_model(data: ModelData) -> tuple[pywrapcp.RoutingModel, pywrapcp.RoutingIndexManager, list]:
+    manager = pywrapcp.RoutingIndexManager(
+        len(data.locations),
+        len(data.therapists),
+        [data.start_node(v) for v in range(len(data.therapists))],
+        [data.end_node(v) for v in range(len(data.therapists))],
+    )
+    routing = pywrapcp.RoutingModel(manager)
+    for add in HARD_CONSTRAINTS + SOFT_CONSTRAINTS:
+        add(routing, manager, data)
+    breaks = add_breaks(routing, manager, data)
+    return routing, manager, breaks
+
+
+def _search(
+    routing: pywrapcp.RoutingModel, params: pywrapcp.RoutingSearchParameters, options: Options
+) -> pywrapcp.Assignment | None:
+    if options.metaheuristic == "ITERATED_LOCAL_SEARCH":
+        return routing.SolveWithIteratedLocalSearch(params)
+    return routing.SolveWithParameters(params)
+
+
+def search_time_s(time_limit_s: float, spent_s: float, n_visits: int = 0) -> float:
+    """The search's share of ``time_limit_s`` once ``spent_s`` went on the build.
+
+    At least MIN_SEARCH_S and 1.5 times the expected first plan: stopping before the first plan
+    would cost the fallback's fresh start on top.
+    """
     reserve = READBACK_RESERVE_S + OVERRUN_FRACTION * time_limit_s
-    return max(time_limit_s - spent_s - reserve, MIN_SEARCH_S)
+    return max(time_limit_s - spent_s - reserve, MIN_SEARCH_S, 1.5 * first_plan_s(n_visits))
+
+
+def first_plan_s(n_visits: int) -> float:
+    """Expected seconds to build and find the first plan on this machine (0.55 s at 250 visits)."""
+    return FIRST_PLAN_S * (n_visits / 250) ** 2
 
 
 def solution_budget(n_visits: int, time_limit_s: float) -> int:
@@ -158,7 +178,7 @@ def solution_budget(n_visits: int, time_limit_s: float) -> int:
     n = max(n_visits, 1)
     rate = min(RATE_CONSTANT * n**-RATE_EXPONENT, MAX_RATE)
     nominal_s = time_limit_s - READBACK_RESERVE_S - OVERRUN_FRACTION * time_limit_s
-    improving_s = max(nominal_s - FIRST_PLAN_S * (n / 250) ** 2, 0.0)
+    improving_s = max(nominal_s - first_plan_s(n), 0.0)
     return 1 + math.ceil(MARGIN * rate * improving_s**TIME_EXPONENT)
 
 

@@ -40,3 +40,11 @@ def test_replan_of_a_full_day_returns_within_two_seconds_for_a_one_second_budget
     wall = time.monotonic() - started
     assert wall < 2.0, f"re-plan took {wall:.2f} s"
     assert check_solution(day, solution) == [] and solution.kpis.assigned > 150
+
+
+def test_a_budget_too_short_for_a_first_plan_still_returns_a_plan():
+    """0.05 s cannot hold the first plan of a full day (about 0.5 s): the search gets enough for it."""
+    day = generate_day(seed=0)
+    solution = solve(day, time_limit_s=0.05)
+    assert solution.status == "feasible" and solution.kpis.assigned > 150
+    assert check_solution(day, solution) == []
