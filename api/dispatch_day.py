@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -45,11 +46,20 @@ class ReplanOutputSerializer(serializers.ModelSerializer):
         model = PlanRun
         fields = ["id", "kind", "date", "status", "parameters", "created_at", "applied_at", "solve_time_s", "diff"]
 
+    @extend_schema_field(serializers.DictField(allow_null=True))
     def get_diff(self, run: PlanRun) -> dict | None:
         return (run.result or {}).get("diff")
 
     def get_solve_time_s(self, run: PlanRun) -> float | None:
         return ((run.result or {}).get("solution") or {}).get("solve_time_s")
+
+
+class VisitActionOutputSerializer(serializers.Serializer):
+    visit = VisitDayOutputSerializer()
+    distance_m = serializers.FloatField(required=False, allow_null=True, help_text="check-in only")
+    warning = serializers.CharField(required=False, allow_null=True, help_text="check-in only")
+    replan = ReplanOutputSerializer(required=False, help_text="late only: the re-plan proposal it triggered")
+    pushed = VisitDayOutputSerializer(many=True, required=False, help_text="interruption only: visits moved later")
 
 
 class VisitDayActionApi(APIView):
@@ -59,6 +69,18 @@ class VisitDayActionApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         pass
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        # Each action documents its own input; a fresh function per subclass keeps the
+        # schema annotation (set on the function object) from leaking between actions.
+        super().__init_subclass__(**kwargs)
+
+        def post(self, request, visit_id: int) -> Response:
+            return VisitDayActionApi.post(self, request, visit_id)
+
+        # Named after the action, so the schema's components do not collide.
+        request = type(f"{cls.__name__.removesuffix('Api')}Input", (cls.InputSerializer,), {})
+        cls.post = extend_schema(request=request, responses=VisitActionOutputSerializer)(post)
 
     def act(self, *, visit: Visit, user, data: dict) -> dict:
         raise NotImplementedError
@@ -174,6 +196,16 @@ class BufferSuggestionListApi(APIView):
         current_default_min = serializers.IntegerField()
         suggested_min = serializers.IntegerField()
 
+    @extend_schema(
+        responses=inline_serializer(
+            "BufferSuggestions",
+            {
+                "min_samples": serializers.IntegerField(),
+                "percentile": serializers.IntegerField(),
+                "results": OutputSerializer(many=True),
+            },
+        )
+    )
     def get(self, request) -> Response:
         suggestions = buffer_suggestion_list(organization=request.user.organization)
         return Response(
@@ -188,12 +220,13 @@ class BufferSuggestionListApi(APIView):
 class ReplanCreateApi(APIView):
     permission_classes = [IsCoordinator]
 
-    class InputSerializer(serializers.Serializer):
+    class ReplanCreateInputSerializer(serializers.Serializer):
         date = serializers.DateField(required=False)
         now = serializers.DateTimeField(required=False)
 
+    @extend_schema(request=ReplanCreateInputSerializer, responses={201: ReplanOutputSerializer})
     def post(self, request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.ReplanCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         run = replan_propose(organization=request.user.organization, by=request.user, **serializer.validated_data)
         return Response(ReplanOutputSerializer(run).data, status=201)
@@ -202,6 +235,7 @@ class ReplanCreateApi(APIView):
 class PlanDiffApi(APIView):
     permission_classes = [IsCoordinator]
 
+    @extend_schema(responses=ReplanOutputSerializer)
     def get(self, request, plan_id: int) -> Response:
         run = get_object_or_404(PlanRun, pk=plan_id, organization_id=request.user.organization_id)
         if run.kind != PlanKind.REPLAN and not (run.result or {}).get("diff"):
@@ -214,6 +248,7 @@ class ReplanApplyApi(APIView):
 
     permission_classes = [IsCoordinator]
 
+    @extend_schema(request=None, responses=ReplanOutputSerializer)
     def post(self, request, plan_id: int) -> Response:
         run = get_object_or_404(PlanRun, pk=plan_id, organization_id=request.user.organization_id)
         return Response(ReplanOutputSerializer(replan_apply(run=run, by=request.user)).data)
@@ -231,6 +266,7 @@ class VisitHistoryApi(APIView):
     permission_classes = [IsCoordinator]
     model = Visit
 
+    @extend_schema(responses=HistoryOutputSerializer(many=True))
     def get(self, request, pk: int) -> Response:
         instance = get_object_or_404(self.model, pk=pk, organization_id=request.user.organization_id)
         return Response(HistoryOutputSerializer(history_list(instance=instance), many=True).data)

@@ -110,6 +110,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "VisitStatusEnum": "dispatch.models.VisitStatus",
+        "PlanStatusEnum": "dispatch.models.PlanStatus",
+        "PlanKindEnum": "dispatch.models.PlanKind",
+    },
 }
 
 # Celery: with no broker configured, plan runs execute in-process (the embedded default).
