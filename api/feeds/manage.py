@@ -1,0 +1,151 @@
+"""Feed URLs for their owners and coordinators, and the single-visit .ics download."""
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.feeds.http import calendar_response
+from api.feeds.renderers import CalendarOnlyNegotiation, ICalendarRenderer
+from api.permissions import IsCoordinator, role_of
+from dispatch.exceptions import ConflictError
+from dispatch.feeds import Audience, calendar_build
+from dispatch.models import Facility, FeedToken, Role, Therapist, Visit
+from dispatch.selectors.feeds import feed_token_active
+from dispatch.services.feed_tokens import feed_token_revoke, feed_token_rotate, feed_urls
+
+NO_FEED_FOR_ROLE = "Only therapists and facility staff have a calendar feed of their own."
+VISIT_NOT_SCHEDULED = "Visit {visit} has no planned time yet, so it has no calendar entry."
+
+
+class FeedOutputSerializer(serializers.Serializer):
+    active = serializers.BooleanField()
+    created_at = serializers.DateTimeField(allow_null=True)
+    https_url = serializers.CharField(required=False)
+    webcal_url = serializers.CharField(required=False)
+
+
+def _fresh(owner: dict, status: int = 201) -> Response:
+    feed_token, token = feed_token_rotate(**owner)
+    urls = feed_urls(feed_token=feed_token, token=token)
+    data = {"active": True, "created_at": feed_token.created_at, "https_url": urls.https_url, "webcal_url": urls.webcal_url}
+    return Response(FeedOutputSerializer(data).data, status=status)
+
+
+def _existing(feed_token: FeedToken | None) -> Response:
+    data = {"active": feed_token is not None, "created_at": feed_token.created_at if feed_token else None}
+    return Response(FeedOutputSerializer(data).data)
+
+
+def _own_feed_owner(user) -> dict:
+    role = role_of(user)
+    if role == Role.THERAPIST and hasattr(user, "therapist"):
+        return {"therapist": user.therapist}
+    if role == Role.FACILITY_STAFF and user.facility_id:
+        return {"facility": user.facility}
+    raise PermissionDenied(NO_FEED_FOR_ROLE)
+
+
+class MyFeedApi(APIView):
+    """GET makes a feed URL when there is none (the only time it can be shown); else says one is active."""
+
+    @extend_schema(responses=FeedOutputSerializer)
+    def get(self, request):
+        owner = _own_feed_owner(request.user)
+        active = feed_token_active(**owner)
+        if active is None:
+            return _fresh(owner, status=200)
+        return _existing(active)
+
+
+class MyFeedRotateApi(APIView):
+    @extend_schema(request=None, responses={201: FeedOutputSerializer})
+    def post(self, request):
+        return _fresh(_own_feed_owner(request.user))
+
+
+class _ManagedFeedMixin:
+    permission_classes = [IsAuthenticated, IsCoordinator]
+    model: type[Therapist] | type[Facility]
+    owner_field: str
+
+    def owner(self, request, pk: int) -> dict:
+        obj = get_object_or_404(self.model, pk=pk, organization_id=request.user.organization_id)
+        return {self.owner_field: obj}
+
+
+class _ManagedFeedApi(_ManagedFeedMixin, APIView):
+    @extend_schema(responses=FeedOutputSerializer)
+    def get(self, request, pk: int):
+        return _existing(feed_token_active(**self.owner(request, pk)))
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, pk: int):
+        feed_token_revoke(**self.owner(request, pk))
+        return Response(status=204)
+
+
+class _ManagedFeedRotateApi(_ManagedFeedMixin, APIView):
+    @extend_schema(request=None, responses={201: FeedOutputSerializer})
+    def post(self, request, pk: int):
+        return _fresh(self.owner(request, pk))
+
+
+class TherapistFeedManageApi(_ManagedFeedApi):
+    model, owner_field = Therapist, "therapist"
+
+
+class TherapistFeedRotateApi(_ManagedFeedRotateApi):
+    model, owner_field = Therapist, "therapist"
+
+
+class FacilityFeedManageApi(_ManagedFeedApi):
+    model, owner_field = Facility, "facility"
+
+
+class FacilityFeedRotateApi(_ManagedFeedRotateApi):
+    model, owner_field = Facility, "facility"
+
+
+def _visit_visible_to(user, visit_id: int) -> Visit:
+    # TODO(scoping): use dispatch.selectors.scoping.visits_visible_to once it lands; same rules inline until then.
+    role = role_of(user)
+    visits = Visit.objects.filter(organization_id=user.organization_id)
+    if role == Role.THERAPIST:
+        visits = visits.filter(therapist__user=user)
+    elif role == Role.FACILITY_STAFF:
+        visits = visits.filter(facility_id=user.facility_id)
+    elif role != Role.COORDINATOR:
+        visits = visits.none()
+    return get_object_or_404(
+        visits.select_related("organization", "patient", "facility", "therapist").prefetch_related("patient__precautions"),
+        pk=visit_id,
+    )
+
+
+class VisitIcsApi(APIView):
+    renderer_classes = [ICalendarRenderer]
+    content_negotiation_class = CalendarOnlyNegotiation
+
+    @extend_schema(responses={(200, "text/calendar"): bytes})
+    def get(self, request, pk: int):
+        visit = _visit_visible_to(request.user, pk)
+        if visit.planned_start is None:
+            raise ConflictError(VISIT_NOT_SCHEDULED.format(visit=visit.pk))
+        audience = Audience.FACILITY if role_of(request.user) == Role.FACILITY_STAFF else Audience.THERAPIST
+        calendar = calendar_build(
+            organization=visit.organization,
+            name=f"Rounds — visit {visit.pk}",
+            visits=[visit],
+            audience=audience,
+            travel=False,
+            now=timezone.now(),
+        )
+        return calendar_response(
+            request, calendar, filename=f"rounds-visit-{visit.pk}.ics", last_modified=visit.updated_at
+        )

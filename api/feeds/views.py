@@ -1,0 +1,63 @@
+"""The subscription feeds: the secret in the URL is the credential, so no session or token auth runs here."""
+from __future__ import annotations
+
+from django.utils import timezone
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from api.feeds.http import calendar_response
+from api.feeds.renderers import CalendarOnlyNegotiation, ICalendarRenderer
+from dispatch.feeds import Audience, calendar_build
+from dispatch.selectors.feeds import feed_last_modified, feed_visit_list
+from dispatch.services.feed_tokens import feed_token_hash, feed_token_resolve
+
+
+class FeedRateThrottle(SimpleRateThrottle):
+    """Per feed, keyed on the token's hash (the secret itself never reaches the cache)."""
+
+    scope = "feed"
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": feed_token_hash(view.kwargs["token"])}
+
+
+class _FeedApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [FeedRateThrottle]
+    renderer_classes = [ICalendarRenderer]
+    content_negotiation_class = CalendarOnlyNegotiation
+    owner_field: str
+
+    def get(self, request, token: str):
+        feed_token = feed_token_resolve(token=token)
+        owner = getattr(feed_token, self.owner_field, None) if feed_token else None
+        if owner is None:
+            raise NotFound()
+        now = timezone.now()
+        owner_kw = {self.owner_field: owner}
+        name = owner.display_name if self.owner_field == "therapist" else owner.name
+        calendar = calendar_build(
+            organization=owner.organization,
+            name=f"Rounds — {name}",
+            visits=feed_visit_list(**owner_kw, now=now),
+            audience=Audience(self.owner_field),
+            travel=request.query_params.get("travel") != "0",
+            now=now,
+        )
+        return calendar_response(
+            request,
+            calendar,
+            filename=f"rounds-{owner.organization.slug}-{self.owner_field}-{owner.pk}.ics",
+            last_modified=feed_last_modified(**owner_kw, now=now),
+        )
+
+
+class TherapistFeedApi(_FeedApi):
+    owner_field = "therapist"
+
+
+class FacilityFeedApi(_FeedApi):
+    owner_field = "facility"
