@@ -58,6 +58,10 @@ bench: deps-bench
 	$(BIN)/python -m optimizer bench --solomon $(BENCH_SOLOMON) --time-limit $(BENCH_SECONDS) --peers pyvrp,vroom
 	$(BIN)/python -m optimizer bench --therapist-day --time-limit 15 --peers vroom
 
+# Figures, not tests: gunicorn on PostgreSQL under 200 requests/s of schedule reads and feeds.
+load: deps
+	$(BIN)/python bench/load_run.py
+
 test: deps-dev browser-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
