@@ -155,7 +155,9 @@ def run_vroom(problem: Problem, time_limit_s: float) -> dict:
             where[t.end],
         ]
         travel += sum(minutes[t.speed_kmh][a, b] for a, b in zip(path, path[1:], strict=False))
+    served = {int(j) for j in jobs["id"]}
     return {
+        "left_out": _left_out([v for j, v in enumerate(problem.visits) if j not in served]),
         "seconds": seconds,
         "assigned": len(jobs),
         "unassigned": len(problem.visits) - len(jobs),
@@ -170,7 +172,7 @@ REPLAN_WALL_GOAL_S = 2.0
 def run(*, seed: int = 0, time_limit_s: float = 15.0, peers: list[str] | None = None) -> int:
     """Rows: ours as the product runs it (deterministic), ours searching until the limit (as the
     peers do), the 1 s re-plan from a cold travel memo, and the peers."""
-    print("solver,seconds,assigned,unassigned,travel_min,stopped_by,checker")
+    print("solver,seconds,assigned,unassigned,travel_min,stopped_by,checker,left_out_urgent/soon/routine")
     problem = generate_day(seed)
     solution, wall, violations = _row("ours", problem, Options(time_limit_s=time_limit_s, seed=seed))
     timed = Options(time_limit_s=time_limit_s, seed=seed, deterministic=False)
@@ -182,22 +184,24 @@ def run(*, seed: int = 0, time_limit_s: float = 15.0, peers: list[str] | None = 
     )
     if "vroom" in (peers or []):
         v = run_vroom(problem, time_limit_s)
-        print(f"vroom,{v['seconds']:.1f},{v['assigned']},{v['unassigned']},{v['travel_min']:.0f},,not checked")
+        figures = f"{v['assigned']},{v['unassigned']},{v['travel_min']:.0f}"
+        print(f"vroom,{v['seconds']:.2f},{figures},,not checked,{v['left_out']}")
     k = solution.kpis
     codes = {}
     for u in solution.unassigned:
         codes[u.code] = codes.get(u.code, 0) + 1
     print(f"# ours: unassigned by reason {codes}; utilisation {k.utilisation:.2f}; continuity {k.continuity_rate}")
-    urgent_left = [
-        u.visit_id for u in solution.unassigned if problem.visits[int(u.visit_id[1:])].priority == Priority.URGENT
-    ]
-    print(f"# ours: urgent visits left out {len(urgent_left)}")
     verdict = "within" if replan_wall < REPLAN_WALL_GOAL_S else "OVER"
     goal = f"{verdict} the {REPLAN_WALL_GOAL_S:g} s goal"
     print(f"# replan: {REPLAN_BUDGET_S:g} s budget, wall {replan_wall:.2f} s ({goal})")
     for v in violations[:20]:
         print(f"# VIOLATION {v.kind}: {v.message}")
     return 1 if violations or timed_violations or replan_violations else 0
+
+
+def _left_out(visits: list[Visit]) -> str:
+    """Visits left out by priority, ``urgent/soon/routine``: the peers weigh priorities differently."""
+    return "/".join(str(sum(1 for v in visits if v.priority == p)) for p in reversed(Priority))
 
 
 def _row(label: str, problem: Problem, options: Options) -> tuple[Solution, float, list]:
@@ -209,5 +213,7 @@ def _row(label: str, problem: Problem, options: Options) -> tuple[Solution, floa
     k = solution.kpis
     checker = f"{len(violations)} VIOLATIONS" if violations else "ok"
     figures = f"{k.assigned},{k.unassigned},{k.travel_min:.0f}"
-    print(f"{label},{wall:.2f},{figures},{solution.stopped_by},{checker}", flush=True)
+    visits = {v.id: v for v in problem.visits}
+    left_out = _left_out([visits[u.visit_id] for u in solution.unassigned])
+    print(f"{label},{wall:.2f},{figures},{solution.stopped_by},{checker},{left_out}", flush=True)
     return solution, wall, violations
