@@ -1,4 +1,5 @@
 """Feed management and the single-visit .ics under /api/v1/; the feeds themselves are in api/feeds/urls.py."""
+
 from django.urls import path
 
 from api.feeds import manage as views

@@ -4,6 +4,7 @@ What a calendar shows leaves the service: a therapist's feed carries what is nee
 (precautions, access, instructions) and never the diagnosis, referral, payer or contraindication notes;
 a facility's feed carries when, where and who, nothing from the intake.
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,5 @@
 """One calendar answer for the feeds and the single-visit download: ETag, Last-Modified, 304, caching."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,8 +1,10 @@
 """Feed URLs for their owners and coordinators, and the single-visit .ics download."""
+
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
@@ -33,7 +35,12 @@ class FeedOutputSerializer(serializers.Serializer):
 def _fresh(owner: dict, status: int = 201) -> Response:
     feed_token, token = feed_token_rotate(**owner)
     urls = feed_urls(feed_token=feed_token, token=token)
-    data = {"active": True, "created_at": feed_token.created_at, "https_url": urls.https_url, "webcal_url": urls.webcal_url}
+    data = {
+        "active": True,
+        "created_at": feed_token.created_at,
+        "https_url": urls.https_url,
+        "webcal_url": urls.webcal_url,
+    }
     return Response(FeedOutputSerializer(data).data, status=status)
 
 
@@ -123,7 +130,9 @@ def _visit_visible_to(user, visit_id: int) -> Visit:
     elif role != Role.COORDINATOR:
         visits = visits.none()
     return get_object_or_404(
-        visits.select_related("organization", "patient", "facility", "therapist").prefetch_related("patient__precautions"),
+        visits.select_related("organization", "patient", "facility", "therapist").prefetch_related(
+            "patient__precautions"
+        ),
         pk=visit_id,
     )
 
@@ -132,7 +141,7 @@ class VisitIcsApi(APIView):
     renderer_classes = [ICalendarRenderer]
     content_negotiation_class = CalendarOnlyNegotiation
 
-    @extend_schema(responses={(200, "text/calendar"): bytes})
+    @extend_schema(responses={(200, "text/calendar"): OpenApiTypes.STR, 404: None, 409: None})
     def get(self, request, pk: int):
         visit = _visit_visible_to(request.user, pk)
         if visit.planned_start is None:

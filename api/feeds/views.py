@@ -1,7 +1,10 @@
 """The subscription feeds: the secret in the URL is the credential, so no session or token auth runs here."""
+
 from __future__ import annotations
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.throttling import SimpleRateThrottle
@@ -31,6 +34,11 @@ class _FeedApi(APIView):
     content_negotiation_class = CalendarOnlyNegotiation
     owner_field: str
 
+    @extend_schema(
+        auth=[],
+        parameters=[OpenApiParameter("travel", str, description="0 leaves out the travel blocks.")],
+        responses={(200, "text/calendar"): OpenApiTypes.STR, 304: None, 404: None, 429: None},
+    )
     def get(self, request, token: str):
         feed_token = feed_token_resolve(token=token)
         owner = getattr(feed_token, self.owner_field, None) if feed_token else None

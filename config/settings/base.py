@@ -162,4 +162,10 @@ LOGGING = {
     "filters": {"redact_tokens": {"()": "config.logging.RedactFeedTokens"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_tokens"]}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
+    # Django's defaults give "django" (DEBUG console, mail_admins) and runserver's access log ("django.server")
+    # handlers of their own, without the filter: both write request paths, so they go to the root's handler.
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }

@@ -1,4 +1,5 @@
 """Which visits a calendar feed carries, and when that set last changed."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,5 @@
 """Calendar subscription secrets: only the SHA-256 is stored, so a URL can be shown once, when it is made."""
+
 from __future__ import annotations
 
 import hashlib
@@ -40,9 +41,13 @@ def feed_token_revoke(*, therapist: Therapist | None = None, facility: Facility 
 @transaction.atomic
 def feed_token_rotate(*, therapist: Therapist | None = None, facility: Facility | None = None) -> tuple[FeedToken, str]:
     """Revoke the active token (its URL then answers 404) and make a new one; returns it with the secret."""
+    # Lock the owner so two rotations at once (or two first GETs of /me/feed) leave one active token.
+    owner_kw = _owner_filter(therapist=therapist, facility=facility)
+    (owner,) = owner_kw.values()
+    type(owner).objects.select_for_update().filter(pk=owner.pk).first()
     feed_token_revoke(therapist=therapist, facility=facility)
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    feed_token = FeedToken(**_owner_filter(therapist=therapist, facility=facility), token_hash=feed_token_hash(token))
+    feed_token = FeedToken(**owner_kw, token_hash=feed_token_hash(token))
     feed_token.full_clean()
     feed_token.save()
     return feed_token, token

@@ -83,6 +83,10 @@ def home_patient(organization):
     m.Precaution.objects.create(patient=patient, kind="device", body_site="left forearm", note="PICC line")
     m.Precaution.objects.create(patient=patient, kind="positioning", note="Semi-reclined only")
     m.Contraindication.objects.create(
-        patient=patient, kind="dvt", note="Old DVT left calf", active_from=dt.date(2020, 1, 1), active_until=dt.date(2020, 2, 1)
+        patient=patient,
+        kind="dvt",
+        note="Old DVT left calf",
+        active_from=dt.date(2020, 1, 1),
+        active_until=dt.date(2020, 2, 1),
     )
     return patient

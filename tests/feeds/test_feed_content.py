@@ -11,7 +11,7 @@ from dispatch.selectors.feeds import feed_visit_list
 from tests import factories as f
 from tests.feeds.conftest import events_by_uid, local_at, parse_both, scheduled_visit
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _get(client, token: str, kind: str = "therapists", query: str = ""):
@@ -25,7 +25,12 @@ def test_therapist_feed_is_a_valid_calendar_for_both_parsers(anonymous_client, t
     assert response.status_code == 200
     assert response["Content-Type"] == "text/calendar; charset=utf-8"
     cal, vcal = parse_both(response.content)
-    for prop, value in [("VERSION", "2.0"), ("CALSCALE", "GREGORIAN"), ("METHOD", "PUBLISH"), ("X-WR-TIMEZONE", "America/Toronto")]:
+    for prop, value in [
+        ("VERSION", "2.0"),
+        ("CALSCALE", "GREGORIAN"),
+        ("METHOD", "PUBLISH"),
+        ("X-WR-TIMEZONE", "America/Toronto"),
+    ]:
         assert str(cal[prop]) == value
     assert "Rounds" in str(cal["PRODID"])
     assert str(cal["X-WR-CALNAME"]) == str(cal["NAME"]) == f"Rounds — {therapist.display_name}"
@@ -51,7 +56,9 @@ def test_therapist_feed_is_a_valid_calendar_for_both_parsers(anonymous_client, t
     assert v_event.summary.value == "Massage visit (home) — M.C."
 
 
-def test_therapist_description_has_precautions_and_nothing_from_the_referral(anonymous_client, therapist, therapist_feed, home_patient):
+def test_therapist_description_has_precautions_and_nothing_from_the_referral(
+    anonymous_client, therapist, therapist_feed, home_patient
+):
     scheduled_visit(therapist=therapist, start=local_at(1), patient=home_patient, instructions="Bring the bolster")
     cal, _ = parse_both(_get(anonymous_client, therapist_feed[1]).content)
     (event,) = [e for e in cal.walk("VEVENT") if str(e["UID"]).startswith("visit-")]
@@ -85,7 +92,10 @@ def test_statuses_map_to_ical_and_requested_visits_stay_out(anonymous_client, th
     confirmed = scheduled_visit(therapist=therapist, start=local_at(1, "09:00"), status=m.VisitStatus.CONFIRMED)
     completed = scheduled_visit(therapist=therapist, start=local_at(-1, "09:00"), status=m.VisitStatus.COMPLETED)
     requested = f.VisitFactory(organization=therapist.organization)
-    events = {e["UID"]: str(e["STATUS"]) for e in parse_both(_get(anonymous_client, therapist_feed[1]).content)[0].walk("VEVENT")}
+    events = {
+        e["UID"]: str(e["STATUS"])
+        for e in parse_both(_get(anonymous_client, therapist_feed[1]).content)[0].walk("VEVENT")
+    }
     slug = therapist.organization.slug
     assert events[f"visit-{confirmed.pk}@{slug}.rounds"] == "CONFIRMED"
     assert events[f"visit-{completed.pk}@{slug}.rounds"] == "CONFIRMED"
@@ -130,8 +140,12 @@ def test_visits_either_side_of_the_dst_change_keep_their_wall_clock_time(therapi
     slug = therapist.organization.slug
     assert b"DTSTART;TZID=America/Toronto:20261030T100000" in body
     assert b"DTSTART;TZID=America/Toronto:20261102T100000" in body
-    assert events[f"visit-{before.pk}@{slug}.rounds"].decoded("DTSTART").astimezone(UTC) == dt.datetime(2026, 10, 30, 14, tzinfo=UTC)
-    assert events[f"visit-{after.pk}@{slug}.rounds"].decoded("DTSTART").astimezone(UTC) == dt.datetime(2026, 11, 2, 15, tzinfo=UTC)
+    assert events[f"visit-{before.pk}@{slug}.rounds"].decoded("DTSTART").astimezone(UTC) == dt.datetime(
+        2026, 10, 30, 14, tzinfo=UTC
+    )
+    assert events[f"visit-{after.pk}@{slug}.rounds"].decoded("DTSTART").astimezone(UTC) == dt.datetime(
+        2026, 11, 2, 15, tzinfo=UTC
+    )
     # vobject resolves the TZID through the VTIMEZONE in the feed, not through its own database.
     v_starts = {e.uid.value: e.dtstart.value.astimezone(UTC) for e in vcal.vevent_list}
     assert v_starts[f"visit-{before.pk}@{slug}.rounds"] == dt.datetime(2026, 10, 30, 14, tzinfo=UTC)
@@ -166,7 +180,11 @@ def test_no_therapist_feed_carries_another_therapists_visit(anonymous_client, th
 
 def test_facility_feed_has_its_visits_without_intake_detail(anonymous_client, therapist, facility, facility_feed):
     patient = f.PatientFactory(
-        organization=facility.organization, facility=facility, first_name="Ann", last_name="Lee", access_notes="Ward 4 code 99"
+        organization=facility.organization,
+        facility=facility,
+        first_name="Ann",
+        last_name="Lee",
+        access_notes="Ward 4 code 99",
     )
     m.Precaution.objects.create(patient=patient, kind="wound", body_site="sacrum", note="Stage 2")
     here = scheduled_visit(therapist=therapist, start=local_at(1), patient=patient, instructions="Call the nurse")
@@ -186,3 +204,18 @@ def test_facility_feed_has_its_visits_without_intake_detail(anonymous_client, th
     for detail in [b"sacrum", b"Stage 2", b"Ward 4", b"Call the nurse", b"Metastatic", b"Travel", b"Open wound"]:
         assert detail not in response.content
     assert elsewhere.pk != here.pk
+
+
+def test_feed_queries_do_not_grow_with_the_visits(
+    anonymous_client, therapist, therapist_feed, home_patient, django_assert_max_num_queries
+):
+    for day in range(1, 9):
+        scheduled_visit(therapist=therapist, start=local_at(day), patient=home_patient)
+        scheduled_visit(
+            therapist=therapist,
+            start=local_at(day, "14:00"),
+            facility=f.FacilityFactory(organization=therapist.organization),
+        )
+    with django_assert_max_num_queries(8):
+        response = anonymous_client.get(f"/feeds/therapists/{therapist_feed[1]}.ics")
+    assert len(parse_both(response.content)[0].walk("VEVENT")) == 32

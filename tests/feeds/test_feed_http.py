@@ -127,3 +127,15 @@ def test_both_parsers_accept_an_empty_feed(anonymous_client, therapist_feed):
     cal, vcal = parse_both(anonymous_client.get(_url(therapist_feed[1])).content)
     assert cal.walk("VEVENT") == []
     assert vcal.vtimezone.tzid.value == "America/Toronto"
+
+
+def test_every_handler_that_writes_request_lines_redacts_feed_tokens():
+    """runserver's access log ("GET /feeds/therapists/<token>.ics") has its own logger and handler."""
+    for name in ("django.server", "django.request"):
+        logger = logging.getLogger(name)
+        while logger is not None:
+            for handler in logger.handlers:
+                if type(handler).__module__.startswith("_pytest"):
+                    continue
+                assert any(isinstance(x, RedactFeedTokens) for x in handler.filters), (name, handler)
+            logger = logger.parent if logger.propagate else None

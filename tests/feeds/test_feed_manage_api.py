@@ -44,7 +44,9 @@ def test_coordinators_have_no_feed_of_their_own(coordinator_client, anonymous_cl
 
 
 @pytest.mark.parametrize("kind", ["therapists", "facilities"])
-def test_coordinator_rotates_and_revokes_feeds_in_their_org(kind, coordinator_client, therapist, facility, anonymous_client):
+def test_coordinator_rotates_and_revokes_feeds_in_their_org(
+    kind, coordinator_client, therapist, facility, anonymous_client
+):
     owner = therapist if kind == "therapists" else facility
     rotated = coordinator_client.post(f"/api/v1/{kind}/{owner.pk}/feed/rotate")
     assert rotated.status_code == 201
@@ -57,7 +59,9 @@ def test_coordinator_rotates_and_revokes_feeds_in_their_org(kind, coordinator_cl
 
 
 @pytest.mark.parametrize("kind", ["therapists", "facilities"])
-def test_other_orgs_feeds_are_404_and_other_roles_403(kind, coordinator_client, therapist_client, facility_staff_client):
+def test_other_orgs_feeds_are_404_and_other_roles_403(
+    kind, coordinator_client, therapist_client, facility_staff_client
+):
     stranger = f.TherapistFactory() if kind == "therapists" else f.FacilityFactory()
     assert coordinator_client.post(f"/api/v1/{kind}/{stranger.pk}/feed/rotate").status_code == 404
     assert coordinator_client.delete(f"/api/v1/{kind}/{stranger.pk}/feed").status_code == 404
@@ -66,7 +70,9 @@ def test_other_orgs_feeds_are_404_and_other_roles_403(kind, coordinator_client, 
         assert client.delete(f"/api/v1/{kind}/{stranger.pk}/feed").status_code == 403
 
 
-def test_visit_ics_for_those_who_may_see_the_visit(therapist, facility, facility_staff, coordinator_client, therapist_client):
+def test_visit_ics_for_those_who_may_see_the_visit(
+    therapist, facility, facility_staff, coordinator_client, therapist_client
+):
     patient = f.PatientFactory(organization=facility.organization, facility=facility)
     m.Precaution.objects.create(patient=patient, kind="wound", body_site="heel", note="Dressing")
     visit = scheduled_visit(therapist=therapist, start=local_at(1), patient=patient)

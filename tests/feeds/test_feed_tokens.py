@@ -45,8 +45,16 @@ def test_a_token_belongs_to_one_owner(therapist, facility):
 @pytest.mark.parametrize(
     ("public", "https_url", "webcal_url"),
     [
-        ("https://rounds.example.org", "https://rounds.example.org/feeds/therapists/T.ics", "webcal://rounds.example.org/feeds/therapists/T.ics"),
-        ("http://127.0.0.1:8000/", "http://127.0.0.1:8000/feeds/therapists/T.ics", "webcal://127.0.0.1:8000/feeds/therapists/T.ics"),
+        (
+            "https://rounds.example.org",
+            "https://rounds.example.org/feeds/therapists/T.ics",
+            "webcal://rounds.example.org/feeds/therapists/T.ics",
+        ),
+        (
+            "http://127.0.0.1:8000/",
+            "http://127.0.0.1:8000/feeds/therapists/T.ics",
+            "webcal://127.0.0.1:8000/feeds/therapists/T.ics",
+        ),
     ],
 )
 def test_urls_follow_the_public_url(settings, therapist, public, https_url, webcal_url):
