@@ -6,7 +6,7 @@ from rest_framework.renderers import BaseRenderer
 
 
 class ICalendarRenderer(BaseRenderer):
-    """Renders an icalendar.Calendar; an error answer (404, 429) goes out with an empty body."""
+    """Renders an icalendar.Calendar (or its bytes); an error answer (404, 429) goes out with an empty body."""
 
     media_type = "text/calendar"
     format = "ics"
@@ -15,6 +15,8 @@ class ICalendarRenderer(BaseRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
         if isinstance(data, icalendar.Calendar):
             return data.to_ical()
+        if isinstance(data, bytes):  # already rendered (a cached feed)
+            return data
         return b""
 
 

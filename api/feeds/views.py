@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -15,6 +16,8 @@ from api.feeds.renderers import CalendarOnlyNegotiation, ICalendarRenderer
 from dispatch.feeds import Audience, calendar_build
 from dispatch.selectors.feeds import feed_last_modified, feed_visit_list
 from dispatch.services.feed_tokens import feed_token_hash, feed_token_resolve
+
+FEED_CACHE_S = 60
 
 
 class FeedRateThrottle(SimpleRateThrottle):
@@ -46,20 +49,28 @@ class _FeedApi(APIView):
             raise NotFound()
         now = timezone.now()
         owner_kw = {self.owner_field: owner}
-        name = owner.display_name if self.owner_field == "therapist" else owner.name
-        calendar = calendar_build(
-            organization=owner.organization,
-            name=f"Rounds — {name}",
-            visits=feed_visit_list(**owner_kw, now=now),
-            audience=Audience(self.owner_field),
-            travel=request.query_params.get("travel") != "0",
-            now=now,
-        )
+        travel = request.query_params.get("travel") != "0"
+        last_modified = feed_last_modified(**owner_kw, now=now)
+        # Calendar clients poll; rendering hundreds of events costs tens of ms. The key moves with every visit
+        # change and every local midnight; patient or facility edits (precautions, names) show within FEED_CACHE_S.
+        key = f"feed:{feed_token.token_hash}:{int(travel)}:{last_modified.isoformat()}"
+        body = cache.get(key)
+        if body is None:
+            name = owner.display_name if self.owner_field == "therapist" else owner.name
+            body = calendar_build(
+                organization=owner.organization,
+                name=f"Rounds — {name}",
+                visits=feed_visit_list(**owner_kw, now=now),
+                audience=Audience(self.owner_field),
+                travel=travel,
+                now=now,
+            ).to_ical()
+            cache.set(key, body, FEED_CACHE_S)
         return calendar_response(
             request,
-            calendar,
+            body,
             filename=f"rounds-{owner.organization.slug}-{self.owner_field}-{owner.pk}.ics",
-            last_modified=feed_last_modified(**owner_kw, now=now),
+            last_modified=last_modified,
         )
 
 
