@@ -32,24 +32,26 @@ class Options:
     visit out costs the penalty of its priority; serving a visit that has preferred therapists
     with another therapist costs ``continuity_cost``.
 
-    Determinism: the search is single-threaded and has no random element, so the same problem,
-    options and seed give the same plan when the search stops at the same point. A time limit
-    stops it at a point that depends on machine load. With ``deterministic=True`` (the default,
-    so the product's re-plan and ``python -m optimizer solve`` use it) the search stops after a
-    number of solutions calibrated to fill about 80 % of the time limit on the 2-core production
-    machine (``solve.solution_budget``); the time limit remains a safety cap. When the budget is
-    reached, ``Solution.stopped_by == "solution_limit"`` and the plan is reproducible on this
-    machine (same OR-Tools build); when the cap cuts it short (a loaded or slower machine),
-    ``stopped_by == "time_limit"`` and it may not be. ``deterministic=False`` searches until the
-    time limit (the benchmarks use it, to compare with peers at equal time). An explicit
-    ``solution_limit`` replaces the calibrated budget. ``seed`` permutes the order in which
-    visits enter the model (0 keeps the input order), which changes ties in the search.
+    Determinism: the search is single-threaded and its random choices (ruin, recreate) come
+    from a generator with a fixed seed, so the same problem, options and seed give the same
+    plan when the search stops at the same point. A time limit stops it at a point that
+    depends on machine load. With ``deterministic=True`` (the default, so the product's
+    re-plan and ``python -m optimizer solve`` use it) the search stops after a number of
+    solutions calibrated on this 2-core machine to end well inside the time limit
+    (``solve.solution_budget``: about 0.8 s of a 1 s and 10 s of a 15 s limit on the 250-visit
+    day), and accepts improvements only (annealing would follow the clock); the time limit
+    remains a safety cap. When the budget is reached, ``Solution.stopped_by ==
+    "solution_limit"`` and the plan is reproducible on this machine (same OR-Tools build);
+    when the cap cuts it short (a loaded or slower machine), ``stopped_by == "time_limit"`` and
+    it may not be. ``deterministic=False`` searches until the time limit with annealing (the
+    benchmarks use it, to compare with peers at equal time). An explicit ``solution_limit``
+    replaces the calibrated budget. ``seed`` permutes the order in which visits enter the
+    model (0 keeps the input order), which changes ties in the search.
     """
 
     time_limit_s: float = 10.0
     seed: int = 0
     solution_limit: int | None = None
-    deterministic: bool = True
     travel_min_weight: float = 1.0
     travel_km_weight: float = 0.0
     unassigned_penalty_routine: float = 1_000.0
@@ -62,6 +64,7 @@ class Options:
     extra_lns: bool = True
     ruin_avg_removed: int = 15
     ruin_max_sequence: int = 10
+    deterministic: bool = True  # last, so positional construction keeps working
 
     def __post_init__(self) -> None:
         if self.time_limit_s <= 0:
