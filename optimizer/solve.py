@@ -79,6 +79,8 @@ def solve(
     Solution
         The routes, the visits left out with a reason each, KPIs and the search status. When no
         plan is found the status is ``"no_solution"`` and every visit is listed as unassigned.
+        ``stopped_by`` says what ended the search; ``"solution_limit"`` means the plan is
+        reproducible for these inputs on this machine (see ``Options``).
 
     Raises
     ------
