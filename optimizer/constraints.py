@@ -163,26 +163,32 @@ def add_travel_cost(routing: pywrapcp.RoutingModel, manager: pywrapcp.RoutingInd
     Soft constraint: serving a visit that has preferred therapists with someone else costs
     ``continuity_cost``. Both live in one arc cost per vehicle class so the search stays in C++.
     """
-    preferred = [v.preferred_therapists for v in data.visits]
+    with_preferences = [(i, v.preferred_therapists) for i, v in enumerate(data.visits) if v.preferred_therapists]
+    base: dict[tuple[float, float], np.ndarray] = {}  # travel cost per (speed, cost weight), built once
     classes: dict[tuple, int] = {}
     for v, therapist in enumerate(data.therapists):
-        outsider = tuple(i for i, p in enumerate(preferred) if p and therapist.id not in p)
-        key = (therapist.speed_kmh, therapist.cost_weight, outsider)
+        outsider = tuple(i for i, p in with_preferences if therapist.id not in p)
+        speed_weight = (therapist.speed_kmh, therapist.cost_weight)
+        key = (*speed_weight, outsider)
         if key not in classes:
-            classes[key] = routing.RegisterTransitMatrix(_cost_matrix(data, v, outsider).tolist())
+            if speed_weight not in base:
+                base[speed_weight] = _cost_matrix(data, v)
+            cost = base[speed_weight]
+            if outsider:
+                cost = cost.copy()
+                cost[:, list(outsider)] += round(data.options.continuity_cost * COST_SCALE)
+            classes[key] = routing.RegisterTransitMatrix(cost.tolist())
         routing.SetArcCostEvaluatorOfVehicle(classes[key], v)
     if len(classes) == 1:
         routing.SetArcCostEvaluatorOfAllVehicles(next(iter(classes.values())))
 
 
-def _cost_matrix(data: ModelData, vehicle: int, outsider: tuple[int, ...]) -> np.ndarray:
+def _cost_matrix(data: ModelData, vehicle: int) -> np.ndarray:
+    """Travel cost of ``vehicle`` in hundredths of a travel minute, continuity aside."""
     options = data.options
     minutes = data.travel_min(vehicle) * data.therapists[vehicle].cost_weight
     cost = (options.travel_min_weight * minutes + options.travel_km_weight * data.km) * COST_SCALE
-    cost = np.rint(cost).astype(np.int64)
-    if outsider:
-        cost[:, list(outsider)] += round(options.continuity_cost * COST_SCALE)
-    return cost
+    return np.rint(cost).astype(np.int64)
 
 
 def add_unassigned_penalties(
