@@ -25,3 +25,18 @@ class RefuseLargeBodies:
             body = {"detail": BODY_TOO_LARGE.format(size=size, limit=limit), "code": "body_too_large"}
             return JsonResponse(body, status=413)
         return self.get_response(request)
+
+
+class ResetTimezone:
+    """Authentication activates the organisation's zone per request; a reused thread must not keep it."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            return self.get_response(request)
+        finally:
+            from django.utils import timezone
+
+            timezone.deactivate()

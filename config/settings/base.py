@@ -26,6 +26,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RefuseLargeBodies",
+    "config.middleware.ResetTimezone",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -89,8 +90,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "api.authentication.OrgTokenAuthentication",
+        "api.authentication.OrgSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -114,6 +115,7 @@ SPECTACULAR_SETTINGS = {
         "VisitStatusEnum": "dispatch.models.VisitStatus",
         "PlanStatusEnum": "dispatch.models.PlanStatus",
         "PlanKindEnum": "dispatch.models.PlanKind",
+        "GenderEnum": "dispatch.models.Gender",
     },
 }
 

@@ -55,11 +55,12 @@ def visit_overlapping(
 def therapist_shifts_on(*, therapist: Therapist, day: dt.date) -> list[tuple[dt.datetime, dt.datetime]]:
     """The therapist's working periods on ``day`` as aware datetimes: weekly pattern, time off, extra shifts."""
     tz = therapist.organization.tz
-    exceptions = list(therapist.availability_exceptions.filter(date=day))
+    # .all() then filter here: uses a prefetch when the caller made one (the schedule, the planner).
+    exceptions = [e for e in therapist.availability_exceptions.all() if e.date == day]
     if any(e.kind == ExceptionKind.TIME_OFF and e.start_time is None for e in exceptions):
         periods: list[tuple[dt.time, dt.time]] = []
     else:
-        periods = [(a.start_time, a.end_time) for a in therapist.weekly_availability.filter(weekday=day.weekday())]
+        periods = [(a.start_time, a.end_time) for a in therapist.weekly_availability.all() if a.weekday == day.weekday()]
     periods += [(e.start_time, e.end_time) for e in exceptions if e.kind == ExceptionKind.EXTRA_SHIFT]
     shifts = [(dt.datetime.combine(day, s, tzinfo=tz), dt.datetime.combine(day, e, tzinfo=tz)) for s, e in periods]
     for off in (e for e in exceptions if e.kind == ExceptionKind.TIME_OFF and e.start_time is not None):

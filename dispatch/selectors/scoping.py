@@ -1,0 +1,62 @@
+"""Who sees what: every API view starts from one of these querysets.
+
+Everything is filtered by the user's organisation first. Therapists see their own visits and
+the patients they visit; facility staff see their facility, its patients and those patients'
+visits. An object outside these querysets answers 404 (it is not yours).
+"""
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from dispatch.models import Facility, Patient, Role, Therapist, Visit, VisitStatus
+
+
+def _role(user) -> str | None:
+    if not user or not user.is_authenticated or user.organization_id is None:
+        return None
+    return user.role
+
+
+def visits_visible_to(user) -> QuerySet[Visit]:
+    visits = Visit.objects.filter(organization_id=getattr(user, "organization_id", None))
+    role = _role(user)
+    if role == Role.COORDINATOR:
+        return visits
+    if role == Role.THERAPIST:
+        return visits.filter(therapist__user=user)
+    if role == Role.FACILITY_STAFF:
+        return visits.filter(patient__facility_id=user.facility_id)
+    return visits.none()
+
+
+def patients_visible_to(user) -> QuerySet[Patient]:
+    patients = Patient.objects.filter(organization_id=getattr(user, "organization_id", None))
+    role = _role(user)
+    if role == Role.COORDINATOR:
+        return patients
+    if role == Role.THERAPIST:
+        visited = Visit.objects.filter(therapist__user=user).exclude(status=VisitStatus.CANCELLED)
+        return patients.filter(pk__in=visited.values("patient_id"))
+    if role == Role.FACILITY_STAFF:
+        return patients.filter(facility_id=user.facility_id)
+    return patients.none()
+
+
+def therapists_visible_to(user) -> QuerySet[Therapist]:
+    therapists = Therapist.objects.filter(organization_id=getattr(user, "organization_id", None))
+    role = _role(user)
+    if role == Role.COORDINATOR:
+        return therapists
+    if role == Role.THERAPIST:
+        return therapists.filter(user=user)
+    return therapists.none()
+
+
+def facilities_visible_to(user) -> QuerySet[Facility]:
+    facilities = Facility.objects.filter(organization_id=getattr(user, "organization_id", None))
+    role = _role(user)
+    if role in (Role.COORDINATOR, Role.THERAPIST):
+        return facilities
+    if role == Role.FACILITY_STAFF:
+        return facilities.filter(pk=user.facility_id)
+    return facilities.none()
