@@ -228,7 +228,10 @@ class ReplanCreateApi(APIView):
     def post(self, request) -> Response:
         serializer = self.ReplanCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        run = replan_propose(organization=request.user.organization, by=request.user, **serializer.validated_data)
+        data = serializer.validated_data
+        run = replan_propose(
+            organization=request.user.organization, by=request.user, day=data.get("date"), now=data.get("now")
+        )
         return Response(ReplanOutputSerializer(run).data, status=201)
 
 
