@@ -6,6 +6,7 @@ token user's organisation; doing it here makes every datetime in a response read
 from __future__ import annotations
 
 from django.utils import timezone
+from drf_spectacular.authentication import SessionScheme, TokenScheme
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 
 
@@ -23,3 +24,11 @@ class OrgTokenAuthentication(_OrganizationTimezone, TokenAuthentication):
 
 class OrgSessionAuthentication(_OrganizationTimezone, SessionAuthentication):
     pass
+
+
+class OrgTokenScheme(TokenScheme):
+    target_class = OrgTokenAuthentication
+
+
+class OrgSessionScheme(SessionScheme):
+    target_class = OrgSessionAuthentication

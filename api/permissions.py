@@ -25,3 +25,21 @@ class IsCoordinatorOrReadOnly(BasePermission):
         if role_of(request.user) is None:
             return False
         return request.method in SAFE_METHODS or role_of(request.user) == Role.COORDINATOR
+
+
+class RoleAllowed(BasePermission):
+    """``view.roles`` maps a ViewSet action (or an APIView's lower-case method) to the roles that may do it."""
+
+    message = "Your role may not do this."
+
+    def has_permission(self, request, view) -> bool:
+        role = role_of(request.user)
+        if role is None:
+            return False
+        key = getattr(view, "action", None) or request.method.lower()
+        return role in view.roles.get(key, ())
+
+
+COORDINATOR = frozenset({Role.COORDINATOR})
+STAFF = frozenset({Role.COORDINATOR, Role.FACILITY_STAFF})
+ANY_ROLE = frozenset(Role)

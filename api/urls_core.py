@@ -1,1 +1,25 @@
-urlpatterns: list = []
+"""Records, visits, the schedule, and who am I."""
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from api import records, schedule, visits
+
+router = SimpleRouter(trailing_slash=False)
+router.register("therapists", records.TherapistViewSet, basename="therapist")
+router.register("facilities", records.FacilityViewSet, basename="facility")
+router.register("patients", records.PatientViewSet, basename="patient")
+router.register("availability/weekly", records.WeeklyAvailabilityViewSet, basename="weekly-availability")
+router.register("availability/exceptions", records.AvailabilityExceptionViewSet, basename="availability-exception")
+router.register("availability/breaks", records.TherapistBreakViewSet, basename="break")
+
+urlpatterns = [
+    path("auth/token", schedule.AuthTokenCreateApi.as_view(), name="auth-token"),
+    path("me", schedule.MeApi.as_view(), name="me"),
+    path("schedule", schedule.ScheduleApi.as_view(), name="schedule"),
+    path("visits", visits.VisitListCreateApi.as_view(), name="visit-list"),
+    path("visits/<int:pk>", visits.VisitDetailApi.as_view(), name="visit-detail"),
+    path("visits/<int:pk>/transition", visits.VisitTransitionApi.as_view(), name="visit-transition"),
+    path("visits/<int:pk>/assign", visits.VisitAssignApi.as_view(), name="visit-assign"),
+    path("visit-series", visits.VisitSeriesCreateApi.as_view(), name="visit-series"),
+    *router.urls,
+]

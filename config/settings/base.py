@@ -115,6 +115,10 @@ SPECTACULAR_SETTINGS = {
         "VisitStatusEnum": "dispatch.models.VisitStatus",
         "PlanStatusEnum": "dispatch.models.PlanStatus",
         "PlanKindEnum": "dispatch.models.PlanKind",
+        "FacilityKindEnum": "dispatch.models.FacilityKind",
+        "ContraindicationKindEnum": "dispatch.models.ContraindicationKind",
+        "PrecautionKindEnum": "dispatch.models.PrecautionKind",
+        "ExceptionKindEnum": "dispatch.models.ExceptionKind",
         "GenderEnum": "dispatch.models.Gender",
     },
 }

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from dispatch.models import Facility, Patient, Role, Therapist, Visit, VisitStatus
+from dispatch.models import (
+    AvailabilityException,
+    Facility,
+    Patient,
+    Role,
+    Therapist,
+    TherapistBreak,
+    Visit,
+    VisitStatus,
+    WeeklyAvailability,
+)
 
 
 def _role(user) -> str | None:
@@ -60,3 +70,15 @@ def facilities_visible_to(user) -> QuerySet[Facility]:
     if role == Role.FACILITY_STAFF:
         return facilities.filter(pk=user.facility_id)
     return facilities.none()
+
+
+def weekly_availability_visible_to(user) -> QuerySet[WeeklyAvailability]:
+    return WeeklyAvailability.objects.filter(therapist__in=therapists_visible_to(user))
+
+
+def availability_exceptions_visible_to(user) -> QuerySet[AvailabilityException]:
+    return AvailabilityException.objects.filter(therapist__in=therapists_visible_to(user))
+
+
+def breaks_visible_to(user) -> QuerySet[TherapistBreak]:
+    return TherapistBreak.objects.filter(therapist__in=therapists_visible_to(user)).order_by("therapist", "earliest_start")

@@ -1,0 +1,33 @@
+"""Serializer fields that look objects up in what the user may see."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db.models import Model, QuerySet
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+
+NOT_FOUND = "{model} {pk} was not found."
+
+
+class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """A primary key resolved in the user's scoped queryset; one outside it is 404, as a URL to it would be."""
+
+    def __init__(self, *, scope: Callable[..., QuerySet], model: type[Model], **kwargs) -> None:
+        self.scope = scope
+        # The model's empty queryset only tells the schema what the key points to.
+        super().__init__(queryset=model.objects.none(), **kwargs)
+
+    def get_queryset(self) -> QuerySet:
+        return self.scope(self.context["request"].user)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        queryset = self.get_queryset()
+        try:
+            return queryset.get(pk=data)
+        except queryset.model.DoesNotExist as exc:
+            raise NotFound(NOT_FOUND.format(model=queryset.model._meta.verbose_name.capitalize(), pk=data)) from exc
+        except (TypeError, ValueError):
+            self.fail("incorrect_type", data_type=type(data).__name__)

@@ -1,0 +1,102 @@
+"""The day's schedule per therapist, who am I, and token login."""
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from api.permissions import ANY_ROLE, RoleAllowed, role_of
+from dispatch.models import Role
+from dispatch.selectors import scoping
+from dispatch.selectors.schedule import schedule_day
+
+
+class ScheduleVisitSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    planned_start = serializers.DateTimeField()
+    planned_end = serializers.DateTimeField()
+    planned_busy_until = serializers.DateTimeField()
+    planned_travel_min = serializers.IntegerField(allow_null=True)
+    planned_travel_km = serializers.FloatField(allow_null=True)
+    duration_min = serializers.IntegerField()
+    location_text = serializers.CharField()
+    lat = serializers.FloatField()
+    lon = serializers.FloatField()
+    facility = serializers.IntegerField(source="facility_id", allow_null=True)
+    patient_initials = serializers.CharField(source="patient.initials")
+    care_setting = serializers.CharField()
+    pinned = serializers.BooleanField()
+
+
+class ShiftSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+
+class TherapistDaySerializer(serializers.Serializer):
+    therapist = serializers.IntegerField(source="therapist.pk")
+    display_name = serializers.CharField(source="therapist.display_name")
+    shifts = ShiftSerializer(many=True)
+    visits = ScheduleVisitSerializer(many=True)
+
+
+class ScheduleApi(APIView):
+    """Coordinators: every therapist of the organisation; therapists: themselves."""
+
+    permission_classes = [RoleAllowed]
+    roles = {"get": ANY_ROLE - {Role.FACILITY_STAFF}}
+
+    class FilterSerializer(serializers.Serializer):
+        date = serializers.DateField()
+        therapist = serializers.IntegerField(required=False)
+
+    @extend_schema(parameters=[FilterSerializer], responses=TherapistDaySerializer(many=True))
+    def get(self, request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        therapist_id = filters.validated_data.get("therapist")
+        if therapist_id is not None:
+            get_object_or_404(scoping.therapists_visible_to(request.user), pk=therapist_id)
+        days = schedule_day(user=request.user, day=filters.validated_data["date"], therapist_id=therapist_id)
+        return Response(TherapistDaySerializer(days, many=True).data)
+
+
+class MeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class MeOutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        username = serializers.CharField()
+        email = serializers.CharField()
+        first_name = serializers.CharField()
+        last_name = serializers.CharField()
+        role = serializers.CharField(allow_null=True)
+        organization = serializers.IntegerField(source="organization_id", allow_null=True)
+        organization_name = serializers.CharField(source="organization.name", default=None)
+        timezone = serializers.CharField(source="organization.timezone", default=None)
+        therapist = serializers.SerializerMethodField()
+        facility = serializers.IntegerField(source="facility_id", allow_null=True)
+
+        def get_therapist(self, user) -> int | None:
+            therapist = getattr(user, "therapist", None)
+            return therapist.pk if therapist is not None else None
+
+    @extend_schema(responses=MeOutputSerializer)
+    def get(self, request) -> Response:
+        user = request.user
+        data = self.MeOutputSerializer(user).data
+        data["role"] = role_of(user)
+        return Response(data)
+
+
+class AuthTokenCreateApi(ObtainAuthToken):
+    """Username and password for a token; sent back as ``Authorization: Token <key>``."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"

@@ -1,0 +1,264 @@
+"""Visits: requests, changes, status transitions, manual assignment and weekly series."""
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.fields import ScopedPrimaryKeyRelatedField
+from api.permissions import ANY_ROLE, COORDINATOR, STAFF, RoleAllowed, role_of
+from api.records import ContraindicationSerializer, SelectorFilterBackend, skill_codes
+from dispatch.models import (
+    MAX_DURATION_MIN,
+    MIN_DURATION_MIN,
+    Patient,
+    Priority,
+    Role,
+    Therapist,
+    Visit,
+    VisitSeries,
+    VisitStatus,
+)
+from dispatch.selectors import filters, lists, scoping
+from dispatch.services.booking import visit_book
+from dispatch.services.visit_status import visit_transition
+from dispatch.services.visits import WINDOW_ORDER, visit_request_create, visit_series_create, visit_update
+
+COORDINATOR_ONLY_FIELDS = ("therapist", "planned_start", "pinned", "status")
+FIELDS_FOR_COORDINATORS = "Only dispatch coordinators may set {fields}."
+TRANSITION_NOT_YOURS = "As {role} you may not mark a visit {target}."
+STAFF_CANCEL_ONLY_REQUESTED = "Facility staff may cancel a visit only while it is still a request."
+# What each role may move a visit to through /transition; coordinators may use every allowed transition.
+TARGETS_BY_ROLE = {
+    Role.THERAPIST: frozenset({VisitStatus.CONFIRMED, VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED, VisitStatus.NO_SHOW}),
+    Role.FACILITY_STAFF: frozenset({VisitStatus.CANCELLED}),
+}
+
+
+class WindowSerializer(serializers.Serializer):
+    start = serializers.DateTimeField(help_text="ISO 8601 with an offset, e.g. 2025-03-02T09:00:00-05:00.")
+    end = serializers.DateTimeField()
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["end"] <= attrs["start"]:
+            raise serializers.ValidationError({"end": [WINDOW_ORDER]})
+        return attrs
+
+
+def duration_field(**kwargs) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=MIN_DURATION_MIN, max_value=MAX_DURATION_MIN, **kwargs)
+
+
+def buffer_field() -> serializers.IntegerField:
+    return serializers.IntegerField(
+        min_value=0, max_value=60, required=False, allow_null=True, help_text="Blank: the care setting's default."
+    )
+
+
+class VisitRequestInputSerializer(serializers.Serializer):
+    patient = ScopedPrimaryKeyRelatedField(scope=scoping.patients_visible_to, model=Patient)
+    date = serializers.DateField(help_text="The visit's local day in the organisation's time zone.")
+    duration_min = duration_field()
+    windows = WindowSerializer(many=True, allow_empty=False)
+    required_skills = skill_codes(required=False, help_text="Skill codes.")
+    priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.ROUTINE)
+    buffer_min = buffer_field()
+    instructions = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class VisitUpdateInputSerializer(serializers.Serializer):
+    date = serializers.DateField(required=False)
+    duration_min = duration_field(required=False)
+    windows = WindowSerializer(many=True, allow_empty=False, required=False, help_text="Replaces the windows.")
+    required_skills = skill_codes(required=False)
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    buffer_min = buffer_field()
+    instructions = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    therapist = ScopedPrimaryKeyRelatedField(
+        scope=scoping.therapists_visible_to, model=Therapist, required=False, allow_null=True,
+        help_text="Coordinators only; null unassigns.",
+    )
+    planned_start = serializers.DateTimeField(required=False, help_text="Coordinators only.")
+    pinned = serializers.BooleanField(required=False, help_text="Coordinators only.")
+
+
+class VisitWindowOutputSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+
+class VisitOutputSerializer(serializers.ModelSerializer):
+    windows = VisitWindowOutputSerializer(many=True, read_only=True)
+    required_skills = skill_codes(read_only=True)
+    patient_initials = serializers.CharField(source="patient.initials", read_only=True)
+    care_setting = serializers.CharField(read_only=True)
+    effective_buffer_min = serializers.IntegerField(read_only=True)
+    contraindicated = serializers.SerializerMethodField(help_text="An active contraindication on the visit's date.")
+    contraindications = serializers.SerializerMethodField(help_text="Those active on the visit's date.")
+
+    class Meta:
+        model = Visit
+        fields = [
+            "id", "patient", "patient_initials", "facility", "care_setting", "location_text", "lat", "lon", "date",
+            "duration_min", "windows", "required_skills", "priority", "buffer_min", "effective_buffer_min",
+            "status", "status_reason", "therapist", "planned_start", "planned_end", "planned_busy_until",
+            "planned_travel_min", "planned_travel_km", "pinned", "series", "instructions", "requested_by",
+            "sequence", "contraindicated", "contraindications", "created_at", "updated_at",
+        ]
+
+    def _active(self, visit: Visit) -> list:
+        return [c for c in visit.patient.contraindications.all() if c.active_on(visit.date)]
+
+    def get_contraindicated(self, visit: Visit) -> bool:
+        return bool(self._active(visit))
+
+    @extend_schema_field(ContraindicationSerializer(many=True))
+    def get_contraindications(self, visit: Visit) -> list[dict]:
+        return ContraindicationSerializer(self._active(visit), many=True).data
+
+
+def _context(request) -> dict:
+    return {"request": request}
+
+
+def visit_for(request, visit_id: int) -> Visit:
+    return get_object_or_404(lists.visit_list(user=request.user, params={}), pk=visit_id)
+
+
+class VisitListCreateApi(ListAPIView):
+    """GET: the visits you may see, filtered. POST: request a visit (coordinators, facility staff)."""
+
+    permission_classes = [RoleAllowed]
+    roles = {"get": ANY_ROLE, "post": STAFF}
+    serializer_class = VisitOutputSerializer
+    filter_backends = [SelectorFilterBackend]
+    filterset_class = filters.VisitFilter
+    queryset = Visit.objects.none()
+
+    def get_queryset(self):
+        return lists.visit_list(user=self.request.user, params=self.request.query_params)
+
+    @extend_schema(request=VisitRequestInputSerializer, responses={201: VisitOutputSerializer})
+    def post(self, request) -> Response:
+        serializer = VisitRequestInputSerializer(data=request.data, context=_context(request))
+        serializer.is_valid(raise_exception=True)
+        visit = visit_request_create(**serializer.validated_data, requested_by=request.user)
+        return Response(VisitOutputSerializer(visit_for(request, visit.pk)).data, status=201)
+
+
+class VisitDetailApi(APIView):
+    permission_classes = [RoleAllowed]
+    roles = {"get": ANY_ROLE, "patch": STAFF}
+
+    @extend_schema(responses=VisitOutputSerializer)
+    def get(self, request, pk: int) -> Response:
+        return Response(VisitOutputSerializer(visit_for(request, pk)).data)
+
+    @extend_schema(request=VisitUpdateInputSerializer, responses=VisitOutputSerializer)
+    def patch(self, request, pk: int) -> Response:
+        visit = visit_for(request, pk)
+        if role_of(request.user) != Role.COORDINATOR:
+            forbidden = sorted(set(COORDINATOR_ONLY_FIELDS) & set(request.data))
+            if forbidden:
+                raise PermissionDenied(FIELDS_FOR_COORDINATORS.format(fields=", ".join(forbidden)))
+        serializer = VisitUpdateInputSerializer(data=request.data, partial=True, context=_context(request))
+        serializer.is_valid(raise_exception=True)
+        visit = visit_update(visit=visit, by=request.user, **serializer.validated_data)
+        return Response(VisitOutputSerializer(visit_for(request, visit.pk)).data)
+
+
+class VisitTransitionApi(APIView):
+    """Coordinators: any allowed change. Therapists: confirm, start, complete, no-show their own visits.
+    Facility staff: cancel their own facility's request."""
+
+    permission_classes = [RoleAllowed]
+    roles = {"post": ANY_ROLE}
+
+    class TransitionInputSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=VisitStatus.choices)
+        reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+    @extend_schema(request=TransitionInputSerializer, responses=VisitOutputSerializer)
+    def post(self, request, pk: int) -> Response:
+        visit = visit_for(request, pk)
+        serializer = self.TransitionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        target, role = serializer.validated_data["status"], role_of(request.user)
+        if role in TARGETS_BY_ROLE and target not in TARGETS_BY_ROLE[role]:
+            raise PermissionDenied(TRANSITION_NOT_YOURS.format(role=Role(role).label.lower(), target=target))
+        if role == Role.FACILITY_STAFF and visit.status != VisitStatus.REQUESTED:
+            raise PermissionDenied(STAFF_CANCEL_ONLY_REQUESTED)
+        visit = visit_transition(visit=visit, target=target, reason=serializer.validated_data["reason"])
+        return Response(VisitOutputSerializer(visit_for(request, visit.pk)).data)
+
+
+class VisitAssignApi(APIView):
+    """A coordinator gives a visit to a therapist; refusals list every reason (400), clashes are 409."""
+
+    permission_classes = [RoleAllowed]
+    roles = {"post": COORDINATOR}
+
+    class AssignInputSerializer(serializers.Serializer):
+        therapist = ScopedPrimaryKeyRelatedField(scope=scoping.therapists_visible_to, model=Therapist)
+        planned_start = serializers.DateTimeField()
+        pinned = serializers.BooleanField(default=False, help_text="Keep the optimiser from moving it.")
+
+    @extend_schema(request=AssignInputSerializer, responses=VisitOutputSerializer)
+    def post(self, request, pk: int) -> Response:
+        visit = visit_for(request, pk)
+        serializer = self.AssignInputSerializer(data=request.data, context=_context(request))
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        visit = visit_book(
+            visit=visit, therapist=data["therapist"], planned_start=data["planned_start"], by=request.user, pin=data["pinned"]
+        )
+        return Response(VisitOutputSerializer(visit_for(request, visit.pk)).data)
+
+
+class VisitSeriesCreateApi(APIView):
+    permission_classes = [RoleAllowed]
+    roles = {"post": STAFF}
+
+    class SeriesInputSerializer(serializers.Serializer):
+        patient = ScopedPrimaryKeyRelatedField(scope=scoping.patients_visible_to, model=Patient)
+        weekdays = serializers.ListField(
+            child=serializers.IntegerField(min_value=0, max_value=6), allow_empty=False, help_text="Monday = 0."
+        )
+        window_start = serializers.TimeField()
+        window_end = serializers.TimeField()
+        duration_min = duration_field()
+        required_skills = skill_codes(required=False)
+        priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.ROUTINE)
+        buffer_min = buffer_field()
+        instructions = serializers.CharField(max_length=500, required=False, allow_blank=True)
+        starts_on = serializers.DateField()
+        ends_on = serializers.DateField()
+
+        def validate(self, attrs: dict) -> dict:
+            if attrs["window_end"] <= attrs["window_start"]:
+                raise serializers.ValidationError({"window_end": [WINDOW_ORDER]})
+            if attrs["ends_on"] < attrs["starts_on"]:
+                raise serializers.ValidationError({"ends_on": ["The series cannot end before it starts."]})
+            return attrs
+
+    class SeriesOutputSerializer(serializers.ModelSerializer):
+        required_skills = skill_codes(read_only=True)
+        visits = VisitOutputSerializer(many=True, read_only=True)
+
+        class Meta:
+            model = VisitSeries
+            fields = [
+                "id", "patient", "weekdays", "window_start", "window_end", "duration_min", "priority",
+                "required_skills", "starts_on", "ends_on", "created_at", "visits",
+            ]
+
+    @extend_schema(request=SeriesInputSerializer, responses={201: SeriesOutputSerializer})
+    def post(self, request) -> Response:
+        serializer = self.SeriesInputSerializer(data=request.data, context=_context(request))
+        serializer.is_valid(raise_exception=True)
+        series = visit_series_create(**serializer.validated_data, created_by=request.user)
+        return Response(self.SeriesOutputSerializer(series).data, status=201)

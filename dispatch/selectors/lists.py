@@ -1,0 +1,70 @@
+"""List reads: a role's scoped queryset, narrowed by the request's filters."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import django_filters
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch, QuerySet
+
+from dispatch.models import Contraindication, TherapistCredential
+from dispatch.selectors import filters, scoping
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from dispatch.models import User
+
+
+def filtered(*, filterset_class: type[django_filters.FilterSet], queryset: QuerySet, params: Mapping[str, Any]) -> QuerySet:
+    filterset = filterset_class(params, queryset)
+    if not filterset.is_valid():
+        raise ValidationError(filterset.errors)
+    return filterset.qs
+
+
+def visit_list(*, user: User, params: Mapping[str, Any]) -> QuerySet:
+    visits = (
+        scoping.visits_visible_to(user)
+        .select_related("patient", "facility", "organization")
+        .prefetch_related("windows", "required_skills", Prefetch("patient__contraindications", queryset=Contraindication.objects.all()))
+    )
+    return filtered(filterset_class=filters.VisitFilter, queryset=visits, params=params)
+
+
+def patient_list(*, user: User, params: Mapping[str, Any]) -> QuerySet:
+    patients = scoping.patients_visible_to(user).select_related("facility", "organization").prefetch_related(
+        "contraindications", "precautions", "preferred_therapists", "excluded_therapists"
+    )
+    return filtered(filterset_class=filters.PatientFilter, queryset=patients, params=params)
+
+
+def therapist_list(*, user: User, params: Mapping[str, Any]) -> QuerySet:
+    therapists = scoping.therapists_visible_to(user).select_related("user").prefetch_related(
+        "skills", Prefetch("credentials", queryset=TherapistCredential.objects.select_related("credential_type"))
+    )
+    return filtered(filterset_class=filters.TherapistFilter, queryset=therapists, params=params)
+
+
+def facility_list(*, user: User) -> QuerySet:
+    return scoping.facilities_visible_to(user).prefetch_related("required_credentials")
+
+
+def weekly_availability_list(*, user: User, params: Mapping[str, Any]) -> QuerySet:
+    return filtered(
+        filterset_class=filters.WeeklyAvailabilityFilter,
+        queryset=scoping.weekly_availability_visible_to(user),
+        params=params,
+    )
+
+
+def availability_exception_list(*, user: User, params: Mapping[str, Any]) -> QuerySet:
+    return filtered(
+        filterset_class=filters.AvailabilityExceptionFilter,
+        queryset=scoping.availability_exceptions_visible_to(user),
+        params=params,
+    )
+
+
+def break_list(*, user: User, params: Mapping[str, Any]) -> QuerySet:
+    return filtered(filterset_class=filters.TherapistBreakFilter, queryset=scoping.breaks_visible_to(user), params=params)

@@ -1,0 +1,52 @@
+"""A day's schedule: each therapist's shifts and their visits in order."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from dispatch.models import Visit, VisitStatus
+from dispatch.selectors import scoping
+from dispatch.services.booking import therapist_shifts_on
+
+if TYPE_CHECKING:
+    from dispatch.models import Therapist, User
+
+
+@dataclass(frozen=True)
+class Shift:
+    start: dt.datetime
+    end: dt.datetime
+
+
+@dataclass(frozen=True)
+class TherapistDay:
+    therapist: Therapist
+    shifts: list[Shift]
+    visits: list[Visit]
+
+
+def schedule_day(*, user: User, day: dt.date, therapist_id: int | None = None) -> list[TherapistDay]:
+    """Active therapists (and any inactive one still holding visits that day), visits by planned start."""
+    therapists = scoping.therapists_visible_to(user).select_related("organization").prefetch_related(
+        "weekly_availability", "availability_exceptions"
+    )
+    if therapist_id is not None:
+        therapists = therapists.filter(pk=therapist_id)
+    visits = (
+        scoping.visits_visible_to(user)
+        .filter(date=day, therapist__in=therapists, planned_start__isnull=False)
+        .exclude(status=VisitStatus.CANCELLED)
+        .select_related("patient", "facility")
+        .order_by("planned_start", "id")
+    )
+    by_therapist: dict[int, list[Visit]] = {}
+    for visit in visits:
+        by_therapist.setdefault(visit.therapist_id, []).append(visit)
+    days = []
+    for therapist in therapists:
+        own = by_therapist.get(therapist.pk, [])
+        if therapist.active or own:
+            shifts = [Shift(start=s, end=e) for s, e in therapist_shifts_on(therapist=therapist, day=day)]
+            days.append(TherapistDay(therapist=therapist, shifts=shifts, visits=own))
+    return days

@@ -1,0 +1,128 @@
+"""Writes for the organisation's records: therapists, facilities, patients and availability."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.db import transaction
+from django.db.models import Model
+
+from dispatch.models import (
+    Contraindication,
+    Facility,
+    Patient,
+    Precaution,
+    Role,
+    Therapist,
+    TherapistCredential,
+    User,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from dispatch.models import CredentialType, Organization, Skill
+
+M = TypeVar("M", bound=Model)
+
+
+@transaction.atomic
+def record_save(*, instance: M, fields: dict[str, Any], by: User | None = None) -> M:
+    """Set plain fields, validate the whole row, save: the one write path for records without rules of their own."""
+    for name, value in fields.items():
+        setattr(instance, name, value)
+    if by is not None:
+        instance._history_user = by
+    instance.full_clean()
+    instance.save()
+    return instance
+
+
+@transaction.atomic
+def therapist_create(
+    *,
+    organization: Organization,
+    username: str,
+    email: str = "",
+    skills: Iterable[Skill] = (),
+    credentials: list[dict[str, Any]] | None = None,
+    **fields: Any,
+) -> Therapist:
+    """A therapist and the login they sign in with (no password: set through a reset or the admin)."""
+    user = User(username=username, email=email, organization=organization, role=Role.THERAPIST)
+    user.set_unusable_password()
+    record_save(instance=user, fields={})
+    therapist = record_save(instance=Therapist(organization=organization, user=user), fields=fields)
+    return _therapist_relations_set(therapist=therapist, skills=skills, credentials=credentials)
+
+
+@transaction.atomic
+def therapist_update(
+    *,
+    therapist: Therapist,
+    skills: Iterable[Skill] | None = None,
+    credentials: list[dict[str, Any]] | None = None,
+    **fields: Any,
+) -> Therapist:
+    therapist = record_save(instance=therapist, fields=fields)
+    return _therapist_relations_set(therapist=therapist, skills=skills, credentials=credentials)
+
+
+def _therapist_relations_set(
+    *, therapist: Therapist, skills: Iterable[Skill] | None, credentials: list[dict[str, Any]] | None
+) -> Therapist:
+    if skills is not None:
+        therapist.skills.set(skills)
+    if credentials is not None:
+        therapist.credentials.all().delete()
+        for credential in credentials:
+            record_save(instance=TherapistCredential(therapist=therapist), fields=credential)
+    return therapist
+
+
+@transaction.atomic
+def therapist_delete(*, therapist: Therapist) -> None:
+    """Only a therapist with no visits can go (PROTECT answers 409); deactivate the others instead."""
+    user = therapist.user
+    therapist.delete()
+    user.delete()
+
+
+@transaction.atomic
+def facility_save(
+    *,
+    facility: Facility,
+    required_credentials: Iterable[CredentialType] | None = None,
+    **fields: Any,
+) -> Facility:
+    facility = record_save(instance=facility, fields=fields)
+    if required_credentials is not None:
+        facility.required_credentials.set(required_credentials)
+    return facility
+
+
+@transaction.atomic
+def patient_save(
+    *,
+    patient: Patient,
+    by: User,
+    contraindications: list[dict[str, Any]] | None = None,
+    precautions: list[dict[str, Any]] | None = None,
+    preferred_therapists: Iterable[Therapist] | None = None,
+    excluded_therapists: Iterable[Therapist] | None = None,
+    **fields: Any,
+) -> Patient:
+    """Create or change a patient; nested intake lists, when given, replace the ones on record."""
+    patient = record_save(instance=patient, fields=fields, by=by)
+    if preferred_therapists is not None:
+        patient.preferred_therapists.set(preferred_therapists)
+    if excluded_therapists is not None:
+        patient.excluded_therapists.set(excluded_therapists)
+    for model, items in ((Contraindication, contraindications), (Precaution, precautions)):
+        if items is None:
+            continue
+        for old in model.objects.filter(patient=patient):
+            old._history_user = by
+            old.delete()
+        for item in items:
+            record_save(instance=model(patient=patient), fields=item, by=by)
+    return patient

@@ -1,0 +1,206 @@
+"""Visit requests, their changes and weekly series."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from dispatch.exceptions import ConflictError
+from dispatch.models import OPEN_STATUSES, Priority, Visit, VisitSeries, VisitStatus, VisitWindow
+from dispatch.services.booking import visit_book
+from dispatch.services.visit_actions import visit_set_pinned
+from dispatch.services.visit_status import visit_transition
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from dispatch.models import Patient, Skill, Therapist, User
+
+WINDOW_NOT_ON_DAY = "Window {number} ({start} to {end}) is not on {day} in {tz}."
+WINDOW_ORDER = "The window must end after it starts."
+VISIT_CLOSED = "Visit {visit} is {status}; only an open visit can be changed."
+ASSIGNMENT_INCOMPLETE = "A therapist and a planned start are both needed to assign visit {visit}."
+SERIES_TOO_LONG = "A series may run at most {weeks} weeks; {starts_on} to {ends_on} is longer."
+SERIES_NO_DAYS = "No day from {starts_on} to {ends_on} falls on the chosen weekdays."
+MAX_SERIES_WEEKS = 26
+# Changes to these move the visit in time or place: calendars and plans must notice (sequence).
+TIME_PLACE_FIELDS = frozenset({"date", "duration_min", "buffer_min"})
+
+
+def visit_location(*, patient: Patient) -> dict[str, Any]:
+    """Where a visit to ``patient`` takes place: the facility with room and bed, or the home address."""
+    if patient.facility_id is None:
+        return {"facility": None, "location_text": patient.address, "lat": patient.lat, "lon": patient.lon}
+    facility = patient.facility
+    place = ", ".join(
+        part for part in (facility.name, patient.room and f"room {patient.room}", patient.bed and f"bed {patient.bed}") if part
+    )
+    return {"facility": facility, "location_text": place, "lat": facility.lat, "lon": facility.lon}
+
+
+def _windows_replace(*, visit: Visit, windows: list[dict[str, dt.datetime]]) -> None:
+    tz = visit.organization.tz
+    errors = []
+    for number, window in enumerate(windows, start=1):
+        start, end = window["start"], window["end"]
+        if end <= start:
+            errors.append(WINDOW_ORDER)
+        elif start.astimezone(tz).date() != visit.date or (end - dt.timedelta(microseconds=1)).astimezone(tz).date() != visit.date:
+            errors.append(
+                WINDOW_NOT_ON_DAY.format(
+                    number=number, start=start.isoformat(), end=end.isoformat(), day=visit.date, tz=tz.key
+                )
+            )
+    if errors:
+        raise ValidationError({"windows": errors})
+    visit.windows.all().delete()
+    VisitWindow.objects.bulk_create(VisitWindow(visit=visit, start=w["start"], end=w["end"]) for w in windows)
+
+
+@transaction.atomic
+def visit_request_create(
+    *,
+    patient: Patient,
+    date: dt.date,
+    duration_min: int,
+    windows: list[dict[str, dt.datetime]],
+    required_skills: Iterable[Skill] = (),
+    priority: str = Priority.ROUTINE,
+    buffer_min: int | None = None,
+    instructions: str = "",
+    requested_by: User | None = None,
+    series: VisitSeries | None = None,
+) -> Visit:
+    visit = Visit(
+        organization=patient.organization,
+        patient=patient,
+        **visit_location(patient=patient),
+        date=date,
+        duration_min=duration_min,
+        priority=priority,
+        buffer_min=buffer_min,
+        instructions=instructions,
+        requested_by=requested_by,
+        series=series,
+    )
+    visit._history_user = requested_by
+    visit.full_clean()
+    visit.save()
+    visit.required_skills.set(required_skills)
+    _windows_replace(visit=visit, windows=windows)
+    return visit
+
+
+@transaction.atomic
+def visit_update(*, visit: Visit, by: User, **changes: Any) -> Visit:
+    """Change what was asked; a new therapist or start goes through booking, so every booking rule holds."""
+    visit = Visit.objects.select_for_update(of=("self",)).select_related("organization", "facility").get(pk=visit.pk)
+    if visit.status not in OPEN_STATUSES:
+        raise ConflictError(VISIT_CLOSED.format(visit=visit.pk, status=visit.get_status_display().lower()))
+    assignment = {key: changes.pop(key) for key in ("therapist", "planned_start") if key in changes}
+    pinned = changes.pop("pinned", None)
+    windows = changes.pop("windows", None)
+    skills = changes.pop("required_skills", None)
+    moved = windows is not None or any(getattr(visit, key) != value for key, value in changes.items() if key in TIME_PLACE_FIELDS)
+    for key, value in changes.items():
+        setattr(visit, key, value)
+    if moved:
+        visit.sequence += 1
+        if visit.planned_start is not None:
+            visit.planned_end = visit.planned_start + dt.timedelta(minutes=visit.duration_min)
+            visit.planned_busy_until = visit.planned_end + dt.timedelta(minutes=visit.effective_buffer_min)
+    visit._history_user = by
+    visit.full_clean(exclude=["required_skills"])
+    visit.save()
+    if skills is not None:
+        visit.required_skills.set(skills)
+    if windows is not None or "date" in changes:
+        _windows_replace(visit=visit, windows=windows if windows is not None else list(visit.windows.values("start", "end")))
+    visit = _visit_reassign(visit=visit, by=by, assignment=assignment, moved=moved)
+    if pinned is not None and pinned != visit.pinned:
+        visit = visit_set_pinned(visit=visit, pinned=pinned, by=by)
+    return visit
+
+
+def _visit_reassign(*, visit: Visit, by: User, assignment: dict[str, Any], moved: bool) -> Visit:
+    if "therapist" in assignment and assignment["therapist"] is None:
+        if visit.status == VisitStatus.REQUESTED:
+            return visit
+        return visit_transition(visit=visit, target=VisitStatus.REQUESTED, reason="unassigned by a coordinator")
+    if not assignment and not (moved and visit.therapist_id):
+        return visit
+    therapist: Therapist | None = assignment.get("therapist", visit.therapist)
+    planned_start = assignment.get("planned_start", visit.planned_start)
+    if therapist is None or planned_start is None:
+        raise ValidationError({"planned_start": ASSIGNMENT_INCOMPLETE.format(visit=visit.pk)})
+    return visit_book(visit=visit, therapist=therapist, planned_start=planned_start, by=by)
+
+
+def _series_days(*, starts_on: dt.date, ends_on: dt.date, weekdays: Iterable[int]) -> list[dt.date]:
+    wanted = set(weekdays)
+    span = (ends_on - starts_on).days
+    return [starts_on + dt.timedelta(days=n) for n in range(span + 1) if (starts_on + dt.timedelta(days=n)).weekday() in wanted]
+
+
+@transaction.atomic
+def visit_series_create(
+    *,
+    patient: Patient,
+    weekdays: list[int],
+    window_start: dt.time,
+    window_end: dt.time,
+    duration_min: int,
+    starts_on: dt.date,
+    ends_on: dt.date,
+    required_skills: Iterable[Skill] = (),
+    priority: str = Priority.ROUTINE,
+    buffer_min: int | None = None,
+    instructions: str = "",
+    created_by: User | None = None,
+) -> VisitSeries:
+    """The series and every visit request it makes, in one transaction."""
+    if ends_on - starts_on >= dt.timedelta(weeks=MAX_SERIES_WEEKS):
+        raise ValidationError(
+            {"ends_on": SERIES_TOO_LONG.format(weeks=MAX_SERIES_WEEKS, starts_on=starts_on, ends_on=ends_on)}
+        )
+    series = VisitSeries(
+        organization=patient.organization,
+        patient=patient,
+        weekdays=sorted(set(weekdays)),
+        window_start=window_start,
+        window_end=window_end,
+        duration_min=duration_min,
+        priority=priority,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        created_by=created_by,
+    )
+    series.full_clean()
+    days = _series_days(starts_on=starts_on, ends_on=ends_on, weekdays=series.weekdays)
+    if not days:
+        raise ValidationError({"weekdays": SERIES_NO_DAYS.format(starts_on=starts_on, ends_on=ends_on)})
+    series.save()
+    required_skills = list(required_skills)
+    series.required_skills.set(required_skills)
+    tz = patient.organization.tz
+    for day in days:
+        visit_request_create(
+            patient=patient,
+            date=day,
+            duration_min=duration_min,
+            windows=[
+                {
+                    "start": dt.datetime.combine(day, window_start, tzinfo=tz),
+                    "end": dt.datetime.combine(day, window_end, tzinfo=tz),
+                }
+            ],
+            required_skills=required_skills,
+            priority=priority,
+            buffer_min=buffer_min,
+            instructions=instructions,
+            requested_by=created_by,
+            series=series,
+        )
+    return series
