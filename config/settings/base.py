@@ -111,6 +111,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema_hooks.local_times_without_offset",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "VisitStatusEnum": "dispatch.models.VisitStatus",
         "PlanStatusEnum": "dispatch.models.PlanStatus",
