@@ -10,9 +10,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.permissions import IsCoordinator, role_of
-from dispatch.models import Patient, PlanKind, PlanRun, Role, Therapist, Visit
+from dispatch.models import PlanKind, PlanRun, Role, Visit
 from dispatch.selectors.buffers import BUFFER_MIN_SAMPLES, BUFFER_PERCENTILE, buffer_suggestion_list
 from dispatch.selectors.history import history_list
+from dispatch.selectors.scoping import patients_visible_to, therapists_visible_to, visits_visible_to
 from dispatch.services import visit_actions as actions
 from dispatch.services.booking import visit_book
 from dispatch.services.replan import replan_apply, replan_propose
@@ -20,13 +21,9 @@ from dispatch.services.replan import replan_apply, replan_propose
 
 def visit_for_actor(*, user, visit_id: int) -> Visit:
     """Coordinators reach every visit of their organisation, therapists only their own; others get 404."""
-    role = role_of(user)
-    visits = Visit.objects.filter(organization_id=user.organization_id)
-    if role == Role.THERAPIST:
-        visits = visits.filter(therapist__user=user)
-    elif role != Role.COORDINATOR:
+    if role_of(user) not in (Role.COORDINATOR, Role.THERAPIST):
         raise Http404
-    return get_object_or_404(visits, pk=visit_id)
+    return get_object_or_404(visits_visible_to(user), pk=visit_id)
 
 
 class VisitDayOutputSerializer(serializers.ModelSerializer):
@@ -180,7 +177,7 @@ class VisitReassignApi(VisitDayActionApi):
         planned_start = serializers.DateTimeField()
 
     def act(self, *, visit, user, data):
-        therapist = get_object_or_404(Therapist, pk=data["therapist"], organization_id=user.organization_id)
+        therapist = get_object_or_404(therapists_visible_to(user), pk=data["therapist"])
         visit = visit_book(visit=visit, therapist=therapist, planned_start=data["planned_start"], by=user, pin=True)
         return {"visit": VisitDayOutputSerializer(visit).data}
 
@@ -267,13 +264,13 @@ class HistoryOutputSerializer(serializers.Serializer):
 
 class VisitHistoryApi(APIView):
     permission_classes = [IsCoordinator]
-    model = Visit
+    scope = staticmethod(visits_visible_to)
 
     @extend_schema(responses=HistoryOutputSerializer(many=True))
     def get(self, request, pk: int) -> Response:
-        instance = get_object_or_404(self.model, pk=pk, organization_id=request.user.organization_id)
+        instance = get_object_or_404(self.scope(request.user), pk=pk)
         return Response(HistoryOutputSerializer(history_list(instance=instance), many=True).data)
 
 
 class PatientHistoryApi(VisitHistoryApi):
-    model = Patient
+    scope = staticmethod(patients_visible_to)

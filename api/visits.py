@@ -34,7 +34,9 @@ TRANSITION_NOT_YOURS = "As {role} you may not mark a visit {target}."
 STAFF_CANCEL_ONLY_REQUESTED = "Facility staff may cancel a visit only while it is still a request."
 # What each role may move a visit to through /transition; coordinators may use every allowed transition.
 TARGETS_BY_ROLE = {
-    Role.THERAPIST: frozenset({VisitStatus.CONFIRMED, VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED, VisitStatus.NO_SHOW}),
+    Role.THERAPIST: frozenset(
+        {VisitStatus.CONFIRMED, VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED, VisitStatus.NO_SHOW}
+    ),
     Role.FACILITY_STAFF: frozenset({VisitStatus.CANCELLED}),
 }
 
@@ -214,7 +216,11 @@ class VisitAssignApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         visit = visit_book(
-            visit=visit, therapist=data["therapist"], planned_start=data["planned_start"], by=request.user, pin=data["pinned"]
+            visit=visit,
+            therapist=data["therapist"],
+            planned_start=data["planned_start"],
+            by=request.user,
+            pin=data["pinned"],
         )
         return Response(VisitOutputSerializer(visit_for(request, visit.pk)).data)
 

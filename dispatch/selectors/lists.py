@@ -7,7 +7,7 @@ import django_filters
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 
-from dispatch.models import Contraindication, TherapistCredential
+from dispatch.models import TherapistCredential
 from dispatch.selectors import filters, scoping
 
 if TYPE_CHECKING:
@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from dispatch.models import User
 
 
-def filtered(*, filterset_class: type[django_filters.FilterSet], queryset: QuerySet, params: Mapping[str, Any]) -> QuerySet:
+def filtered(
+    *, filterset_class: type[django_filters.FilterSet], queryset: QuerySet, params: Mapping[str, Any]
+) -> QuerySet:
     filterset = filterset_class(params, queryset)
     if not filterset.is_valid():
         raise ValidationError(filterset.errors)
@@ -27,7 +29,7 @@ def visit_list(*, user: User, params: Mapping[str, Any]) -> QuerySet:
     visits = (
         scoping.visits_visible_to(user)
         .select_related("patient", "facility", "organization")
-        .prefetch_related("windows", "required_skills", Prefetch("patient__contraindications", queryset=Contraindication.objects.all()))
+        .prefetch_related("windows", "required_skills", "patient__contraindications")
     )
     return filtered(filterset_class=filters.VisitFilter, queryset=visits, params=params)
 
@@ -67,4 +69,6 @@ def availability_exception_list(*, user: User, params: Mapping[str, Any]) -> Que
 
 
 def break_list(*, user: User, params: Mapping[str, Any]) -> QuerySet:
-    return filtered(filterset_class=filters.TherapistBreakFilter, queryset=scoping.breaks_visible_to(user), params=params)
+    return filtered(
+        filterset_class=filters.TherapistBreakFilter, queryset=scoping.breaks_visible_to(user), params=params
+    )

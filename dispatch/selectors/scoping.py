@@ -81,4 +81,5 @@ def availability_exceptions_visible_to(user) -> QuerySet[AvailabilityException]:
 
 
 def breaks_visible_to(user) -> QuerySet[TherapistBreak]:
-    return TherapistBreak.objects.filter(therapist__in=therapists_visible_to(user)).order_by("therapist", "earliest_start")
+    breaks = TherapistBreak.objects.filter(therapist__in=therapists_visible_to(user))
+    return breaks.order_by("therapist", "earliest_start")

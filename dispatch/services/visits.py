@@ -34,9 +34,8 @@ def visit_location(*, patient: Patient) -> dict[str, Any]:
     if patient.facility_id is None:
         return {"facility": None, "location_text": patient.address, "lat": patient.lat, "lon": patient.lon}
     facility = patient.facility
-    place = ", ".join(
-        part for part in (facility.name, patient.room and f"room {patient.room}", patient.bed and f"bed {patient.bed}") if part
-    )
+    parts = [facility.name, patient.room and f"room {patient.room}", patient.bed and f"bed {patient.bed}"]
+    place = ", ".join(part for part in parts if part)
     return {"facility": facility, "location_text": place, "lat": facility.lat, "lon": facility.lon}
 
 
@@ -47,7 +46,8 @@ def _windows_replace(*, visit: Visit, windows: list[dict[str, dt.datetime]]) -> 
         start, end = window["start"], window["end"]
         if end <= start:
             errors.append(WINDOW_ORDER)
-        elif start.astimezone(tz).date() != visit.date or (end - dt.timedelta(microseconds=1)).astimezone(tz).date() != visit.date:
+        # A window may end at midnight: its last instant is still on the visit's day.
+        elif {start.astimezone(tz).date(), (end - dt.timedelta(microseconds=1)).astimezone(tz).date()} != {visit.date}:
             errors.append(
                 WINDOW_NOT_ON_DAY.format(
                     number=number, start=start.isoformat(), end=end.isoformat(), day=visit.date, tz=tz.key
@@ -103,7 +103,9 @@ def visit_update(*, visit: Visit, by: User, **changes: Any) -> Visit:
     pinned = changes.pop("pinned", None)
     windows = changes.pop("windows", None)
     skills = changes.pop("required_skills", None)
-    moved = windows is not None or any(getattr(visit, key) != value for key, value in changes.items() if key in TIME_PLACE_FIELDS)
+    moved = windows is not None or any(
+        getattr(visit, key) != value for key, value in changes.items() if key in TIME_PLACE_FIELDS
+    )
     for key, value in changes.items():
         setattr(visit, key, value)
     if moved:
@@ -117,7 +119,9 @@ def visit_update(*, visit: Visit, by: User, **changes: Any) -> Visit:
     if skills is not None:
         visit.required_skills.set(skills)
     if windows is not None or "date" in changes:
-        _windows_replace(visit=visit, windows=windows if windows is not None else list(visit.windows.values("start", "end")))
+        # A new date with the old windows fails the same-day check: the caller must send new windows.
+        kept = windows if windows is not None else list(visit.windows.values("start", "end"))
+        _windows_replace(visit=visit, windows=kept)
     visit = _visit_reassign(visit=visit, by=by, assignment=assignment, moved=moved)
     if pinned is not None and pinned != visit.pinned:
         visit = visit_set_pinned(visit=visit, pinned=pinned, by=by)
@@ -141,7 +145,8 @@ def _visit_reassign(*, visit: Visit, by: User, assignment: dict[str, Any], moved
 def _series_days(*, starts_on: dt.date, ends_on: dt.date, weekdays: Iterable[int]) -> list[dt.date]:
     wanted = set(weekdays)
     span = (ends_on - starts_on).days
-    return [starts_on + dt.timedelta(days=n) for n in range(span + 1) if (starts_on + dt.timedelta(days=n)).weekday() in wanted]
+    days = (starts_on + dt.timedelta(days=n) for n in range(span + 1))
+    return [day for day in days if day.weekday() in wanted]
 
 
 @transaction.atomic

@@ -8,19 +8,20 @@ from tests.factories import TherapistFactory
 ROLES = ["coordinator", "therapist", "other_therapist", "staff_x", "staff_y", "other_org", "anonymous"]
 
 
-def _expect(table: dict[str, int]) -> list[tuple[str, int]]:
-    return [(role, table[role]) for role in ROLES]
+def codes(statuses: str) -> dict[str, int]:
+    """Statuses in ROLES order: coordinator, therapist, other therapist, staff X, staff Y, other org, anonymous."""
+    return dict(zip(ROLES, map(int, statuses.split()), strict=True))
 
 
 # List endpoints answer 200 with what the role may see, or 403 when the role may not list at all.
 LISTS = {
-    "/api/v1/therapists": dict(coordinator=200, therapist=200, other_therapist=200, staff_x=403, staff_y=403, other_org=200, anonymous=401),
-    "/api/v1/facilities": dict(coordinator=200, therapist=200, other_therapist=200, staff_x=200, staff_y=200, other_org=200, anonymous=401),
-    "/api/v1/patients": dict(coordinator=200, therapist=200, other_therapist=200, staff_x=200, staff_y=200, other_org=200, anonymous=401),
-    "/api/v1/visits": dict(coordinator=200, therapist=200, other_therapist=200, staff_x=200, staff_y=200, other_org=200, anonymous=401),
-    "/api/v1/availability/weekly": dict(coordinator=200, therapist=200, other_therapist=200, staff_x=403, staff_y=403, other_org=200, anonymous=401),
-    "/api/v1/availability/exceptions": dict(coordinator=200, therapist=200, other_therapist=200, staff_x=403, staff_y=403, other_org=200, anonymous=401),
-    "/api/v1/availability/breaks": dict(coordinator=200, therapist=200, other_therapist=200, staff_x=403, staff_y=403, other_org=200, anonymous=401),
+    "/api/v1/therapists": codes("200 200 200 403 403 200 401"),
+    "/api/v1/facilities": codes("200 200 200 200 200 200 401"),
+    "/api/v1/patients": codes("200 200 200 200 200 200 401"),
+    "/api/v1/visits": codes("200 200 200 200 200 200 401"),
+    "/api/v1/availability/weekly": codes("200 200 200 403 403 200 401"),
+    "/api/v1/availability/exceptions": codes("200 200 200 403 403 200 401"),
+    "/api/v1/availability/breaks": codes("200 200 200 403 403 200 401"),
 }
 
 
@@ -66,31 +67,31 @@ def test_the_patient_list_holds_only_the_patients_the_role_may_see(world, role, 
 DETAILS = {
     "therapist": (
         lambda w: f"/api/v1/therapists/{w.therapist.pk}",
-        dict(coordinator=200, therapist=200, other_therapist=404, staff_x=403, staff_y=403, other_org=404, anonymous=401),
+        codes("200 200 404 403 403 404 401"),
     ),
     "facility_x": (
         lambda w: f"/api/v1/facilities/{w.facility_x.pk}",
-        dict(coordinator=200, therapist=200, other_therapist=200, staff_x=200, staff_y=404, other_org=404, anonymous=401),
+        codes("200 200 200 200 404 404 401"),
     ),
     "patient_x": (
         lambda w: f"/api/v1/patients/{w.patient_x.pk}",
-        dict(coordinator=200, therapist=200, other_therapist=404, staff_x=200, staff_y=404, other_org=404, anonymous=401),
+        codes("200 200 404 200 404 404 401"),
     ),
     "visit_x": (
         lambda w: f"/api/v1/visits/{w.visit_x.pk}",
-        dict(coordinator=200, therapist=200, other_therapist=404, staff_x=200, staff_y=404, other_org=404, anonymous=401),
+        codes("200 200 404 200 404 404 401"),
     ),
     "weekly_availability": (
         lambda w: f"/api/v1/availability/weekly/{w.therapist.weekly_availability.first().pk}",
-        dict(coordinator=200, therapist=200, other_therapist=404, staff_x=403, staff_y=403, other_org=404, anonymous=401),
+        codes("200 200 404 403 403 404 401"),
     ),
     "visit_history": (
         lambda w: f"/api/v1/visits/{w.visit_x.pk}/history",
-        dict(coordinator=200, therapist=403, other_therapist=403, staff_x=403, staff_y=403, other_org=404, anonymous=401),
+        codes("200 403 403 403 403 404 401"),
     ),
     "patient_history": (
         lambda w: f"/api/v1/patients/{w.patient_x.pk}/history",
-        dict(coordinator=200, therapist=403, other_therapist=403, staff_x=403, staff_y=403, other_org=404, anonymous=401),
+        codes("200 403 403 403 403 404 401"),
     ),
 }
 
@@ -119,39 +120,44 @@ def _visit_body(w):
 CREATES = {
     "therapist": (
         "/api/v1/therapists",
-        lambda w: {"username": "newtherapist", "display_name": "New T", "home_address": "1 Main", "home_lat": 43.7, "home_lon": -79.4},
-        dict(coordinator=201, therapist=403, other_therapist=403, staff_x=403, staff_y=403, other_org=201, anonymous=401),
+        lambda w: {
+            "username": "newtherapist", "display_name": "New T", "home_address": "1 Main",
+            "home_lat": 43.7, "home_lon": -79.4,
+        },
+        codes("201 403 403 403 403 201 401"),
     ),
     "facility": (
         "/api/v1/facilities",
         lambda w: {"name": "New Hospice", "kind": "hospice", "address": "2 Main", "lat": 43.7, "lon": -79.4},
-        dict(coordinator=201, therapist=403, other_therapist=403, staff_x=403, staff_y=403, other_org=201, anonymous=401),
+        codes("201 403 403 403 403 201 401"),
     ),
     # A facility_x patient: staff_y cannot name facility X (404), another organisation cannot either.
     "patient": (
         "/api/v1/patients",
         _patient_body,
-        dict(coordinator=201, therapist=403, other_therapist=403, staff_x=201, staff_y=404, other_org=404, anonymous=401),
+        codes("201 403 403 201 404 404 401"),
     ),
     "visit": (
         "/api/v1/visits",
         _visit_body,
-        dict(coordinator=201, therapist=403, other_therapist=403, staff_x=201, staff_y=404, other_org=404, anonymous=401),
+        codes("201 403 403 201 404 404 401"),
     ),
     "weekly_availability": (
         "/api/v1/availability/weekly",
         lambda w: {"therapist": w.therapist.pk, "weekday": 0, "start_time": "18:00", "end_time": "20:00"},
-        dict(coordinator=201, therapist=403, other_therapist=403, staff_x=403, staff_y=403, other_org=404, anonymous=401),
+        codes("201 403 403 403 403 404 401"),
     ),
     "availability_exception": (
         "/api/v1/availability/exceptions",
         lambda w: {"therapist": w.therapist.pk, "date": "2030-01-02", "kind": "time_off"},
-        dict(coordinator=201, therapist=403, other_therapist=403, staff_x=403, staff_y=403, other_org=404, anonymous=401),
+        codes("201 403 403 403 403 404 401"),
     ),
     "break": (
         "/api/v1/availability/breaks",
-        lambda w: {"therapist": w.therapist.pk, "earliest_start": "11:30", "latest_start": "13:30", "duration_min": 30},
-        dict(coordinator=201, therapist=403, other_therapist=403, staff_x=403, staff_y=403, other_org=404, anonymous=401),
+        lambda w: {
+            "therapist": w.therapist.pk, "earliest_start": "11:30", "latest_start": "13:30", "duration_min": 30
+        },
+        codes("201 403 403 403 403 404 401"),
     ),
 }
 
@@ -168,27 +174,27 @@ UPDATES = {
     "therapist": (
         lambda w: f"/api/v1/therapists/{w.therapist.pk}",
         {"max_visits_per_day": 6},
-        dict(coordinator=200, therapist=403, other_therapist=403, staff_x=403, staff_y=403, other_org=404, anonymous=401),
+        codes("200 403 403 403 403 404 401"),
     ),
     "facility": (
         lambda w: f"/api/v1/facilities/{w.facility_x.pk}",
         {"phone": "555-0100"},
-        dict(coordinator=200, therapist=403, other_therapist=403, staff_x=403, staff_y=403, other_org=404, anonymous=401),
+        codes("200 403 403 403 403 404 401"),
     ),
     "patient": (
         lambda w: f"/api/v1/patients/{w.patient_x.pk}",
         {"access_notes": "Ward 4 entrance"},
-        dict(coordinator=200, therapist=403, other_therapist=403, staff_x=200, staff_y=404, other_org=404, anonymous=401),
+        codes("200 403 403 200 404 404 401"),
     ),
     "visit": (
         lambda w: f"/api/v1/visits/{w.visit_y.pk}",
         {"instructions": "Bring the bolster"},
-        dict(coordinator=200, therapist=403, other_therapist=403, staff_x=404, staff_y=200, other_org=404, anonymous=401),
+        codes("200 403 403 404 200 404 401"),
     ),
     "weekly_availability": (
         lambda w: f"/api/v1/availability/weekly/{w.therapist.weekly_availability.first().pk}",
         {"end_time": "16:00"},
-        dict(coordinator=200, therapist=403, other_therapist=403, staff_x=403, staff_y=403, other_org=404, anonymous=401),
+        codes("200 403 403 403 403 404 401"),
     ),
 }
 
@@ -204,19 +210,19 @@ def test_each_role_updates_a_resource_with_the_expected_status(world, resource, 
 DELETES = {
     "facility": (
         lambda w: f"/api/v1/facilities/{w.facility_y.pk}",
-        dict(coordinator=409, therapist=403, other_therapist=403, staff_x=403, staff_y=403, other_org=404, anonymous=401),
+        codes("409 403 403 403 403 404 401"),
     ),
     "patient": (
         lambda w: f"/api/v1/patients/{w.patient_home.pk}",
-        dict(coordinator=409, therapist=403, other_therapist=403, staff_x=403, staff_y=403, other_org=404, anonymous=401),
+        codes("409 403 403 403 403 404 401"),
     ),
     "weekly_availability": (
         lambda w: f"/api/v1/availability/weekly/{w.therapist.weekly_availability.first().pk}",
-        dict(coordinator=204, therapist=403, other_therapist=403, staff_x=403, staff_y=403, other_org=404, anonymous=401),
+        codes("204 403 403 403 403 404 401"),
     ),
     "therapist_without_visits": (
         lambda w: f"/api/v1/therapists/{TherapistFactory(organization=w.org).pk}",
-        dict(coordinator=204, therapist=403, other_therapist=403, staff_x=403, staff_y=403, other_org=404, anonymous=401),
+        codes("204 403 403 403 403 404 401"),
     ),
 }
 

@@ -52,7 +52,8 @@ def test_an_unknown_skill_code_is_refused(world):
 
 
 def test_a_known_skill_code_is_stored_on_the_visit(world, skills):
-    response = world.clients["coordinator"].post("/api/v1/visits", _body(world, required_skills=["palliative"]), format="json")
+    body = _body(world, required_skills=["palliative"])
+    response = world.clients["coordinator"].post("/api/v1/visits", body, format="json")
     assert response.status_code == 201
     assert response.json()["required_skills"] == ["palliative"]
 
@@ -72,7 +73,10 @@ def test_facility_staff_requesting_a_visit_cannot_set_a_therapist_the_field_is_i
 
 @pytest.mark.parametrize("field", ["therapist", "planned_start", "pinned", "status"])
 def test_facility_staff_changing_a_coordinator_field_of_a_visit_get_403(world, field):
-    value = {"therapist": world.therapist.pk, "planned_start": "2030-01-01T10:00:00Z", "pinned": True, "status": "scheduled"}[field]
+    values = {
+        "therapist": world.therapist.pk, "planned_start": "2030-01-01T10:00:00Z", "pinned": True, "status": "scheduled"
+    }
+    value = values[field]
     response = world.clients["staff_y"].patch(f"/api/v1/visits/{world.visit_y.pk}", {field: value}, format="json")
     assert response.status_code == 403
     assert field in response.json()["detail"]
@@ -87,7 +91,8 @@ def test_the_location_is_derived_from_the_facility_room_and_bed(world):
 
 
 def test_the_location_of_a_home_visit_is_the_patients_address(world):
-    body = world.clients["coordinator"].post("/api/v1/visits", _body(world, patient=world.patient_home.pk), format="json").json()
+    request = _body(world, patient=world.patient_home.pk)
+    body = world.clients["coordinator"].post("/api/v1/visits", request, format="json").json()
     assert (body["facility"], body["location_text"]) == (None, world.patient_home.address)
     assert body["effective_buffer_min"] == 5
 
@@ -112,7 +117,8 @@ def test_changing_the_duration_bumps_the_sequence_but_instructions_do_not(world)
 def test_a_coordinator_can_assign_through_an_update_and_the_booking_rules_apply(world):
     url = f"/api/v1/visits/{world.visit_y.pk}"
     start = local(world.visit_y.date, "10:00").isoformat()
-    body = world.clients["coordinator"].patch(url, {"therapist": world.other_therapist.pk, "planned_start": start}, format="json").json()
+    change = {"therapist": world.other_therapist.pk, "planned_start": start}
+    body = world.clients["coordinator"].patch(url, change, format="json").json()
     assert (body["therapist"], body["status"]) == (world.other_therapist.pk, VisitStatus.SCHEDULED)
     unassigned = world.clients["coordinator"].patch(url, {"therapist": None}, format="json").json()
     assert (unassigned["therapist"], unassigned["status"]) == (None, VisitStatus.REQUESTED)
@@ -137,7 +143,9 @@ def test_patients_filter_by_name_and_therapists_by_skill(world, skills):
 class TestTransition:
     def test_facility_staff_cancel_their_own_request_with_a_reason(self, world):
         response = world.clients["staff_y"].post(
-            f"/api/v1/visits/{world.visit_y.pk}/transition", {"status": "cancelled", "reason": "Discharged"}, format="json"
+            f"/api/v1/visits/{world.visit_y.pk}/transition",
+            {"status": "cancelled", "reason": "Discharged"},
+            format="json"
         )
         assert response.status_code == 200
         assert (response.json()["status"], response.json()["status_reason"]) == ("cancelled", "Discharged")
