@@ -9,6 +9,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.fields import PlanningDateField, PlanningDateTimeField
 from api.permissions import IsCoordinator, role_of
 from dispatch.models import PlanKind, PlanRun, Role, Visit
 from dispatch.selectors.buffers import BUFFER_MIN_SAMPLES, BUFFER_PERCENTILE, buffer_suggestion_list
@@ -91,7 +92,7 @@ class VisitDayActionApi(APIView):
 
 class VisitCheckInApi(VisitDayActionApi):
     class InputSerializer(serializers.Serializer):
-        at = serializers.DateTimeField(required=False)
+        at = PlanningDateTimeField(required=False)
         lat = serializers.FloatField(required=False, min_value=-90, max_value=90)
         lon = serializers.FloatField(required=False, min_value=-180, max_value=180)
 
@@ -106,7 +107,7 @@ class VisitCheckInApi(VisitDayActionApi):
 
 class VisitCheckOutApi(VisitDayActionApi):
     class InputSerializer(serializers.Serializer):
-        at = serializers.DateTimeField(required=False)
+        at = PlanningDateTimeField(required=False)
 
     def act(self, *, visit, user, data):
         return {"visit": VisitDayOutputSerializer(actions.visit_check_out(visit=visit, by=user, **data)).data}
@@ -133,7 +134,7 @@ class VisitNoShowApi(VisitDayActionApi):
 class VisitLateApi(VisitDayActionApi):
     class InputSerializer(serializers.Serializer):
         minutes = serializers.IntegerField(min_value=1, max_value=240)
-        at = serializers.DateTimeField(required=False, help_text="When the therapist knew; default now.")
+        at = PlanningDateTimeField(required=False, help_text="When the therapist knew; default now.")
 
     def act(self, *, visit, user, data):
         at = data.pop("at", None)
@@ -174,7 +175,7 @@ class VisitReassignApi(VisitDayActionApi):
 
     class InputSerializer(serializers.Serializer):
         therapist = serializers.IntegerField()
-        planned_start = serializers.DateTimeField()
+        planned_start = PlanningDateTimeField()
 
     def act(self, *, visit, user, data):
         therapist = get_object_or_404(therapists_visible_to(user), pk=data["therapist"])
@@ -218,8 +219,8 @@ class ReplanCreateApi(APIView):
     permission_classes = [IsCoordinator]
 
     class ReplanCreateInputSerializer(serializers.Serializer):
-        date = serializers.DateField(required=False)
-        now = serializers.DateTimeField(required=False)
+        date = PlanningDateField(required=False)
+        now = PlanningDateTimeField(required=False)
 
     @extend_schema(request=ReplanCreateInputSerializer, responses={201: ReplanOutputSerializer})
     def post(self, request) -> Response:

@@ -1,6 +1,7 @@
 """Serializer fields that look objects up in what the user may see."""
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 from django.db.models import Model, QuerySet
@@ -31,3 +32,26 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
             raise NotFound(NOT_FOUND.format(model=queryset.model._meta.verbose_name.capitalize(), pk=data)) from exc
         except (TypeError, ValueError):
             self.fail("incorrect_type", data_type=type(data).__name__)
+
+
+# Plans, visits and schedules live in this century: a year like 1870 is a typo, and its time
+# zone offsets (local mean time, with seconds) cannot even be written in RFC 3339.
+EARLIEST_DAY = dt.date(2000, 1, 1)
+LATEST_DAY = dt.date(2099, 12, 31)
+OUT_OF_RANGE = f"Give a date between {EARLIEST_DAY} and {LATEST_DAY}."
+
+
+class PlanningDateField(serializers.DateField):
+    def to_internal_value(self, value):
+        day = super().to_internal_value(value)
+        if not EARLIEST_DAY <= day <= LATEST_DAY:
+            raise serializers.ValidationError(OUT_OF_RANGE)
+        return day
+
+
+class PlanningDateTimeField(serializers.DateTimeField):
+    def to_internal_value(self, value):
+        moment = super().to_internal_value(value)
+        if not EARLIEST_DAY <= moment.date() <= LATEST_DAY:
+            raise serializers.ValidationError(OUT_OF_RANGE)
+        return moment

@@ -11,15 +11,16 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
+from api.fields import PlanningDateField
 from api.permissions import IsCoordinator
 from dispatch.models import Facility, PlanRun, Therapist
 from dispatch.services.plans import plan_run_apply, plan_run_create
 
 
 class PlanCreateInputSerializer(serializers.Serializer):
-    date = serializers.DateField()
-    therapists = serializers.ListField(child=serializers.IntegerField(), required=False, default=list, max_length=500)
-    facilities = serializers.ListField(child=serializers.IntegerField(), required=False, default=list, max_length=500)
+    date = PlanningDateField()
+    therapists = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False, default=list, max_length=500)
+    facilities = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False, default=list, max_length=500)
     time_limit_s = serializers.FloatField(required=False, min_value=0.5)
     seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=2**31 - 1)
 

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from api.fields import PlanningDateField
 from api.permissions import ANY_ROLE, RoleAllowed, role_of
 from dispatch.models import Role
 from dispatch.selectors import scoping
@@ -53,7 +54,7 @@ class ScheduleApi(APIView):
     roles = {"get": ANY_ROLE - {Role.FACILITY_STAFF}}
 
     class FilterSerializer(serializers.Serializer):
-        date = serializers.DateField()
+        date = PlanningDateField()
         therapist = serializers.IntegerField(required=False)
 
     @extend_schema(parameters=[FilterSerializer], responses=TherapistDaySerializer(many=True))

@@ -9,7 +9,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.fields import ScopedPrimaryKeyRelatedField
+from api.fields import PlanningDateField, PlanningDateTimeField, ScopedPrimaryKeyRelatedField
 from api.permissions import ANY_ROLE, COORDINATOR, STAFF, RoleAllowed, role_of
 from api.records import ContraindicationSerializer, SelectorFilterBackend, skill_codes
 from dispatch.models import (
@@ -42,8 +42,8 @@ TARGETS_BY_ROLE = {
 
 
 class WindowSerializer(serializers.Serializer):
-    start = serializers.DateTimeField(help_text="ISO 8601 with an offset, e.g. 2025-03-02T09:00:00-05:00.")
-    end = serializers.DateTimeField()
+    start = PlanningDateTimeField(help_text="ISO 8601 with an offset, e.g. 2025-03-02T09:00:00-05:00.")
+    end = PlanningDateTimeField()
 
     def validate(self, attrs: dict) -> dict:
         if attrs["end"] <= attrs["start"]:
@@ -63,7 +63,7 @@ def buffer_field() -> serializers.IntegerField:
 
 class VisitRequestInputSerializer(serializers.Serializer):
     patient = ScopedPrimaryKeyRelatedField(scope=scoping.patients_visible_to, model=Patient)
-    date = serializers.DateField(help_text="The visit's local day in the organisation's time zone.")
+    date = PlanningDateField(help_text="The visit's local day in the organisation's time zone.")
     duration_min = duration_field()
     windows = WindowSerializer(many=True, allow_empty=False)
     required_skills = skill_codes(required=False, help_text="Skill codes.")
@@ -73,7 +73,7 @@ class VisitRequestInputSerializer(serializers.Serializer):
 
 
 class VisitUpdateInputSerializer(serializers.Serializer):
-    date = serializers.DateField(required=False)
+    date = PlanningDateField(required=False)
     duration_min = duration_field(required=False)
     windows = WindowSerializer(many=True, allow_empty=False, required=False, help_text="Replaces the windows.")
     required_skills = skill_codes(required=False)
@@ -84,7 +84,7 @@ class VisitUpdateInputSerializer(serializers.Serializer):
         scope=scoping.therapists_visible_to, model=Therapist, required=False, allow_null=True,
         help_text="Coordinators only; null unassigns.",
     )
-    planned_start = serializers.DateTimeField(required=False, help_text="Coordinators only.")
+    planned_start = PlanningDateTimeField(required=False, help_text="Coordinators only.")
     pinned = serializers.BooleanField(required=False, help_text="Coordinators only.")
 
 
@@ -206,7 +206,7 @@ class VisitAssignApi(APIView):
 
     class AssignInputSerializer(serializers.Serializer):
         therapist = ScopedPrimaryKeyRelatedField(scope=scoping.therapists_visible_to, model=Therapist)
-        planned_start = serializers.DateTimeField()
+        planned_start = PlanningDateTimeField()
         pinned = serializers.BooleanField(default=False, help_text="Keep the optimiser from moving it.")
 
     @extend_schema(request=AssignInputSerializer, responses=VisitOutputSerializer)
@@ -241,8 +241,8 @@ class VisitSeriesCreateApi(APIView):
         priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.ROUTINE)
         buffer_min = buffer_field()
         instructions = serializers.CharField(max_length=500, required=False, allow_blank=True)
-        starts_on = serializers.DateField()
-        ends_on = serializers.DateField()
+        starts_on = PlanningDateField()
+        ends_on = PlanningDateField()
 
         def validate(self, attrs: dict) -> dict:
             if attrs["window_end"] <= attrs["window_start"]:
