@@ -182,7 +182,7 @@ def visit_series_create(
         ends_on=ends_on,
         created_by=created_by,
     )
-    series.full_clean()
+    series.full_clean(exclude=["created_by"])
     days = _series_days(starts_on=starts_on, ends_on=ends_on, weekdays=series.weekdays)
     if not days:
         raise ValidationError({"weekdays": SERIES_NO_DAYS.format(starts_on=starts_on, ends_on=ends_on)})
