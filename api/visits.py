@@ -31,6 +31,7 @@ from dispatch.services.visits import WINDOW_ORDER, visit_request_create, visit_s
 COORDINATOR_ONLY_FIELDS = ("therapist", "planned_start", "pinned", "status")
 FIELDS_FOR_COORDINATORS = "Only dispatch coordinators may set {fields}."
 TRANSITION_NOT_YOURS = "As {role} you may not mark a visit {target}."
+STAFF_CHANGE_ONLY_REQUESTED = "Facility staff may change a visit only while it is still a request; ask the coordinator."
 STAFF_CANCEL_ONLY_REQUESTED = "Facility staff may cancel a visit only while it is still a request."
 # What each role may move a visit to through /transition; coordinators may use every allowed transition.
 TARGETS_BY_ROLE = {
@@ -167,6 +168,8 @@ class VisitDetailApi(APIView):
             forbidden = sorted(set(COORDINATOR_ONLY_FIELDS) & set(request.data))
             if forbidden:
                 raise PermissionDenied(FIELDS_FOR_COORDINATORS.format(fields=", ".join(forbidden)))
+            if visit.status != VisitStatus.REQUESTED:
+                raise PermissionDenied(STAFF_CHANGE_ONLY_REQUESTED)
         serializer = VisitUpdateInputSerializer(data=request.data, partial=True, context=_context(request))
         serializer.is_valid(raise_exception=True)
         visit = visit_update(visit=visit, by=request.user, **serializer.validated_data)

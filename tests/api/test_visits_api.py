@@ -82,6 +82,12 @@ def test_facility_staff_changing_a_coordinator_field_of_a_visit_get_403(world, f
     assert field in response.json()["detail"]
 
 
+def test_facility_staff_cannot_change_a_visit_once_it_is_scheduled(world):
+    response = world.clients["staff_x"].patch(f"/api/v1/visits/{world.visit_x.pk}", {"instructions": "x"}, format="json")
+    assert response.status_code == 403
+    assert "only while it is still a request" in response.json()["detail"]
+
+
 def test_the_location_is_derived_from_the_facility_room_and_bed(world):
     body = world.clients["coordinator"].post("/api/v1/visits", _body(world), format="json").json()
     assert body["facility"] == world.facility_x.pk
