@@ -9,6 +9,7 @@ from factory.django import DjangoModelFactory
 from faker import Faker
 
 from dispatch import models as m
+from dispatch.skills import skill_ensure_standard
 
 faker = Faker()
 TORONTO = zoneinfo.ZoneInfo("America/Toronto")
@@ -84,7 +85,7 @@ class TherapistFactory(DjangoModelFactory):
     @factory.post_generation
     def skills(self, create: bool, extracted: list[str] | None, **kwargs) -> None:
         if create and extracted:
-            self.skills.set(m.Skill.objects.filter(code__in=extracted))
+            self.skills.set(skill_ensure_standard()[code] for code in extracted)
 
     @factory.post_generation
     def weekdays(self, create: bool, extracted: bool | None, **kwargs) -> None:

@@ -11,6 +11,7 @@ from rest_framework.authtoken.models import Token
 
 from dispatch import models as m
 from dispatch.demo import region
+from dispatch.skills import skill_ensure_standard
 
 DEMO_SLUG = "rounds-demo"
 DEMO_PASSWORD = "rounds-demo"
@@ -87,7 +88,7 @@ def demo_seed(*, day: dt.date, seed: int = 7, visits: int = 150) -> SeedSummary:
     org = m.Organization.objects.create(name="Rounds Demo: Toronto Comfort Care", slug=DEMO_SLUG, timezone=region.TIMEZONE)
     b.tz = org.tz
     summary = SeedSummary(organization=org, day=day)
-    skills = {s.code: s for s in m.Skill.objects.all()}
+    skills = skill_ensure_standard()
 
     coordinator = _demo_user(org, "coordinator", m.Role.COORDINATOR, first="Dana", last="Whitfield")
     summary.users.append(("coordinator", m.Role.COORDINATOR, Token.objects.create(user=coordinator).key))

@@ -32,6 +32,19 @@ schema = schemathesis.openapi.from_dict(_openapi())
 schema.app = application
 
 
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """Django's test client stops requests from closing the test's connection; this WSGI client does not."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @pytest.fixture
 def coordinator_token(db, settings):
     settings.ROUNDS_PLAN_MAX_TIME_LIMIT_S = 1.0  # a fuzzed plan may not keep the suite waiting

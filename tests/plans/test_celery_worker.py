@@ -34,8 +34,6 @@ def worker_queue():
         pytest.skip("the worker is a second process: it needs a shared database (run with DATABASE_URL=postgres://...)")
     if not _redis_up():
         pytest.skip(f"Redis is not reachable at {REDIS_URL}")
-    from config.celery import app
-
     queue = f"rounds-test-{uuid.uuid4().hex[:8]}"
     db = connection.settings_dict
     env = {
@@ -50,12 +48,9 @@ def worker_queue():
          "--loglevel=warning", "-Q", queue, "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    previous = dict(app.conf.broker_url and {"broker_url": app.conf.broker_url} or {})
-    app.conf.update(broker_url=REDIS_URL, task_always_eager=False)
     try:
         yield queue, worker
     finally:
-        app.conf.update(broker_url=previous.get("broker_url", ""), task_always_eager=True)
         worker.terminate()
         try:
             worker.wait(timeout=20)
@@ -63,15 +58,21 @@ def worker_queue():
             worker.kill()
 
 
+def _send(plan_run_id: int, queue: str) -> None:
+    """Publish the task as the web process would, through a producer of its own (the test app stays eager)."""
+    from celery import Celery
+
+    with Celery("rounds-test-producer", broker=REDIS_URL) as producer:
+        producer.send_task("dispatch.plan_run", args=[plan_run_id], queue=queue)
+
+
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 def test_a_plan_run_sent_to_the_broker_is_solved_by_a_worker(worker_queue, small_day, organization):
-    from dispatch.tasks import plan_run_task
-
     queue, worker = worker_queue
     day, _, visits = small_day
     run = plan_run_create(organization=organization, day=day, created_by=None, time_limit_s=1, execute=False)
-    plan_run_task.apply_async(args=[run.pk], queue=queue)
+    _send(run.pk, queue)
 
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
@@ -134,12 +135,10 @@ def _wait_for(run, statuses, worker, seconds=WAIT_S):
 def test_a_worker_killed_mid_solve_is_retried_once_and_the_plan_applied_once(
     prefork_worker_queue, small_day, organization, coordinator_client
 ):
-    from dispatch.tasks import plan_run_task
-
     queue, worker = prefork_worker_queue
     day, _, _ = small_day
     run = plan_run_create(organization=organization, day=day, created_by=None, time_limit_s=4, execute=False)
-    plan_run_task.apply_async(args=[run.pk], queue=queue)
+    _send(run.pk, queue)
 
     _wait_for(run, {m.PlanStatus.RUNNING}, worker)
     (child,) = _children(worker.pid)
