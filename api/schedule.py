@@ -1,6 +1,7 @@
 """The day's schedule per therapist, who am I, and token login."""
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -13,8 +14,11 @@ from rest_framework.views import APIView
 from api.fields import PlanningDateField
 from api.permissions import ANY_ROLE, RoleAllowed, role_of
 from dispatch.models import Role
+from dispatch.cache_versions import schedule_version
 from dispatch.selectors import scoping
 from dispatch.selectors.schedule import schedule_day
+
+SCHEDULE_CACHE_S = 300
 
 
 class ScheduleVisitSerializer(serializers.Serializer):
@@ -64,8 +68,19 @@ class ScheduleApi(APIView):
         therapist_id = filters.validated_data.get("therapist")
         if therapist_id is not None:
             get_object_or_404(scoping.therapists_visible_to(request.user), pk=therapist_id)
-        days = schedule_day(user=request.user, day=filters.validated_data["date"], therapist_id=therapist_id)
-        return Response(TherapistDaySerializer(days, many=True).data)
+        day = filters.validated_data["date"]
+        # A dispatch office reloads the same day all day long; it is served from the cache until
+        # anything on it changes (the organisation's schedule version moves on every change).
+        scope = request.user.pk if role_of(request.user) == Role.THERAPIST else "all"
+        key = "schedule:{}:{}:{}:{}:{}".format(
+            request.user.organization_id, schedule_version(request.user.organization_id), scope, day, therapist_id
+        )
+        body = cache.get(key)
+        if body is None:
+            days = schedule_day(user=request.user, day=day, therapist_id=therapist_id)
+            body = TherapistDaySerializer(days, many=True).data
+            cache.set(key, body, timeout=SCHEDULE_CACHE_S)
+        return Response(body)
 
 
 class MeApi(APIView):

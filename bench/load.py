@@ -40,7 +40,7 @@ def parse_target(spec: str) -> Target:
     return Target(name=name, url=url, headers=headers)
 
 
-def run(target: Target, *, rate: float, seconds: float, workers: int) -> Outcome:
+def run(target: Target, *, rate: float, seconds: float, workers: int, warmup: int) -> Outcome:
     parts = urllib.parse.urlsplit(target.url)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     due: queue.Queue[float | None] = queue.Queue()
@@ -68,6 +68,12 @@ def run(target: Target, *, rate: float, seconds: float, workers: int) -> Outcome
                 outcome.statuses[status] = outcome.statuses.get(status, 0) + 1
         conn.close()
 
+    # Warm-up, untimed: the first request of each worker process fills its caches and connections.
+    for _ in range(warmup):
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        conn.request("GET", path, headers=target.headers)
+        conn.getresponse().read()
+        conn.close()
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
     for t in threads:
         t.start()
@@ -92,10 +98,11 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=32, help="concurrent connections")
+    parser.add_argument("--warmup", type=int, default=10, help="untimed requests per target first")
     args = parser.parse_args()
     print("target,requests,rate_per_s,p50_ms,p99_ms,max_ms,errors,statuses")
     for target in args.targets:
-        out = run(target, rate=args.rate, seconds=args.seconds, workers=args.workers)
+        out = run(target, rate=args.rate, seconds=args.seconds, workers=args.workers, warmup=args.warmup)
         lat = sorted(out.latencies_ms) or [float("nan")]
         statuses = " ".join(f"{code}:{n}" for code, n in sorted(out.statuses.items()))
         print(
