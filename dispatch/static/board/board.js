@@ -1,0 +1,199 @@
+// The dispatch board: timeline per therapist, route map, unassigned visits, plan and apply.
+// Plain JavaScript with no build step, so the page works offline from what the server ships.
+(function () {
+  "use strict";
+  const SETTINGS = { home: "Home", hospital: "Hospital", assisted_living: "Assisted living", hospice: "Hospice", rehab: "Rehab", nursing_home: "Nursing home" };
+  const DAY_START = 7 * 60, DAY_END = 21 * 60;
+  const $ = (sel) => document.querySelector(sel);
+  let data = null, planId = null;
+
+  function csrf() {
+    const m = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+  async function api(method, url, body) {
+    const res = await fetch(url, {
+      method, credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), Accept: "application/json" },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const json = await res.json().catch(() => ({}));
+    return { status: res.status, json };
+  }
+  const minutes = (iso) => { const t = iso.slice(11, 16).split(":"); return +t[0] * 60 + +t[1]; };
+  const hhmm = (iso) => (iso ? iso.slice(11, 16) : "");
+  const pct = (m) => (100 * (Math.min(Math.max(m, DAY_START), DAY_END) - DAY_START)) / (DAY_END - DAY_START);
+  function el(tag, cls, style, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (style) Object.assign(e.style, style);
+    if (text) e.textContent = text;
+    return e;
+  }
+  const span = (a, b) => ({ left: pct(a) + "%", width: Math.max(pct(b) - pct(a), 0.3) + "%" });
+
+  function legend() {
+    const box = $("#legend");
+    box.replaceChildren();
+    for (const [key, label] of Object.entries(SETTINGS)) {
+      const item = el("span", null, null, label);
+      const swatch = el("i", null, { background: `var(--${key})` });
+      item.prepend(swatch);
+      box.append(item);
+    }
+    box.append(el("span", "muted", null, "▭ shift · ▬ travel · light: interruption buffer · hatched: break"));
+  }
+
+  function timeline() {
+    const box = $("#timeline");
+    box.replaceChildren();
+    const hours = el("div", "hours");
+    hours.append(el("div", null, null, "Therapist"));
+    const scale = el("div", "scale");
+    for (let h = DAY_START / 60; h <= DAY_END / 60; h += 1) scale.append(el("span", "tick", { left: pct(h * 60) + "%" }, `${h}:00`));
+    hours.append(scale);
+    box.append(hours);
+    const nowMin = data.date === data.today ? minutes(data.now) : null;
+    for (const t of data.therapists) {
+      const row = el("div", "row");
+      row.dataset.therapist = t.id;
+      const name = el("div", "name", null, t.name);
+      name.title = `${t.visits.length} visits`;
+      const track = el("div", "track");
+      for (const s of t.shifts) track.append(el("div", "shift", span(minutes(s.start), minutes(s.end))));
+      for (const b of t.breaks) {
+        const start = minutes("0000-00-00T" + b.earliest);
+        track.append(el("div", "break", span(start, start + b.duration_min)));
+      }
+      for (const v of t.visits) {
+        const start = minutes(v.start), end = minutes(v.end), busy = minutes(v.busy_until);
+        if (v.travel_min) track.append(el("div", "travel", span(start - v.travel_min, start)));
+        track.append(el("div", "buffer", { ...span(end, busy), background: `var(--${v.care_setting})` }));
+        const block = el("button", "visit", { ...span(start, end), background: `var(--${v.care_setting})` }, `${hhmm(v.start)} ${v.patient}`);
+        block.dataset.visit = v.id;
+        block.title = `${v.location} (${SETTINGS[v.care_setting]})`;
+        block.addEventListener("click", () => details(v, t.name));
+        track.append(block);
+      }
+      if (nowMin !== null) track.append(el("div", "now", { left: pct(nowMin) + "%" }));
+      row.append(name, track);
+      box.append(row);
+    }
+  }
+
+  function details(v, therapist) {
+    const body = $("#details-body");
+    body.replaceChildren(el("h2", null, null, `Visit ${v.id} · ${v.patient}`));
+    const dl = el("dl");
+    const rows = [
+      ["When", v.start ? `${hhmm(v.start)}–${hhmm(v.end)} (buffer to ${hhmm(v.busy_until)})` : "not scheduled"],
+      ["Where", v.location], ["Setting", SETTINGS[v.care_setting]], ["Therapist", therapist || "—"],
+      ["Duration", `${v.duration_min} min + ${v.buffer_min} min buffer`], ["Priority", v.priority],
+      ["Skills", v.skills.join(", ") || "—"], ["Status", v.status],
+      ["Windows", v.windows.map((w) => `${hhmm(w.start)}–${hhmm(w.end)}`).join(", ")],
+    ];
+    if (v.reason) rows.push(["Why open", v.reason]);
+    for (const [k, val] of rows) dl.append(el("dt", null, null, k), el("dd", null, null, val));
+    body.append(dl);
+    $("#details").hidden = false;
+  }
+
+  function map() {
+    const svg = $("#map");
+    if (!svg) return;
+    const NS = "http://www.w3.org/2000/svg";
+    const mk = (tag, attrs, text) => {
+      const e = document.createElementNS(NS, tag);
+      for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+      if (text) { const t = document.createElementNS(NS, "title"); t.textContent = text; e.append(t); }
+      return e;
+    };
+    const points = [];
+    for (const t of data.therapists) { points.push(t.home); t.visits.forEach((v) => points.push(v)); }
+    data.facilities.forEach((f) => points.push(f));
+    data.unassigned.forEach((v) => points.push(v));
+    svg.replaceChildren();
+    if (!points.length) return;
+    const lats = points.map((p) => p.lat), lons = points.map((p) => p.lon);
+    const minLat = Math.min(...lats), maxLat = Math.max(...lats), minLon = Math.min(...lons), maxLon = Math.max(...lons);
+    // Equirectangular with cos(latitude): right for a city, and needs no tile server.
+    const k = Math.cos(((minLat + maxLat) / 2) * Math.PI / 180);
+    const w = Math.max((maxLon - minLon) * k, 1e-6), h = Math.max(maxLat - minLat, 1e-6);
+    const s = Math.min(560 / w, 380 / h);
+    const xy = (p) => [20 + (p.lon - minLon) * k * s, 400 - (p.lat - minLat) * s];
+    data.therapists.forEach((t, i) => {
+      const colour = `hsl(${(i * 137) % 360} 65% 45%)`;
+      const path = [t.home, ...t.visits, t.home].map(xy).map((c) => c.join(",")).join(" ");
+      if (t.visits.length) svg.append(mk("polyline", { points: path, fill: "none", stroke: colour, "stroke-width": 2, opacity: 0.8 }, t.name));
+      const [hx, hy] = xy(t.home);
+      svg.append(mk("circle", { cx: hx, cy: hy, r: 4, fill: "#fff", stroke: colour, "stroke-width": 2 }, `${t.name} (home base)`));
+      for (const v of t.visits) if (v.care_setting === "home") {
+        const [x, y] = xy(v);
+        svg.append(mk("circle", { cx: x, cy: y, r: 3, fill: colour }, `${hhmm(v.start)} ${v.patient}`));
+      }
+    });
+    for (const f of data.facilities) {
+      const [x, y] = xy(f);
+      svg.append(mk("rect", { x: x - 5, y: y - 5, width: 10, height: 10, fill: `var(--${f.kind})`, stroke: "#222" }, f.name));
+    }
+    for (const v of data.unassigned) {
+      const [x, y] = xy(v);
+      svg.append(mk("circle", { cx: x, cy: y, r: 3, fill: "none", stroke: "#999", "stroke-dasharray": "2 2" }, `Unassigned: ${v.patient}`));
+    }
+  }
+
+  function unassigned() {
+    const list = $("#unassigned");
+    if (!list) return;
+    list.replaceChildren();
+    $("#unassigned-count").textContent = `(${data.unassigned.length})`;
+    for (const v of data.unassigned) {
+      const li = el("li", null, null, `${v.patient} · ${v.location} — ${v.reason}`);
+      li.addEventListener("click", () => details(v, null));
+      list.append(li);
+    }
+  }
+
+  async function load() {
+    const day = $("#day").value;
+    const res = await fetch(`/board/data?date=${day}`, { credentials: "same-origin" });
+    data = await res.json();
+    legend(); timeline(); map(); unassigned();
+  }
+
+  async function plan() {
+    const status = $("#plan-status");
+    $("#plan").disabled = true; $("#apply").hidden = true;
+    const started = await api("POST", "/api/v1/plans", { date: $("#day").value, time_limit_s: +$("#time-limit").value || 10 });
+    if (started.status !== 202) { status.textContent = JSON.stringify(started.json); $("#plan").disabled = false; return; }
+    planId = started.json.id;
+    for (;;) {
+      const run = (await api("GET", `/api/v1/plans/${planId}`)).json;
+      const p = run.progress || {};
+      status.textContent = `Plan ${planId}: ${run.status}` + (p.elapsed_s !== undefined ? ` · ${p.elapsed_s} s · best cost ${p.best_cost}` : "");
+      if (run.status === "succeeded") {
+        const k = run.result.kpis;
+        status.textContent = `Plan ${planId} ready: ${k.assigned} assigned, ${k.unassigned} unassigned, ${Math.round(k.travel_min)} min travel.`;
+        $("#apply").hidden = false;
+        break;
+      }
+      if (run.status === "failed") { status.textContent = `Plan ${planId} failed: ${run.error}`; break; }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    $("#plan").disabled = false;
+  }
+
+  async function apply() {
+    const res = await api("POST", `/api/v1/plans/${planId}/apply`);
+    $("#plan-status").textContent = res.status === 200 ? `Plan ${planId} applied.` : `Not applied: ${res.json.detail}`;
+    $("#apply").hidden = true;
+    await load();
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $("#day").addEventListener("change", () => { history.replaceState(null, "", `?date=${$("#day").value}`); load(); });
+    if ($("#plan")) { $("#plan").addEventListener("click", plan); $("#apply").addEventListener("click", apply); }
+    $("#close").addEventListener("click", () => { $("#details").hidden = true; });
+    load();
+  });
+})();

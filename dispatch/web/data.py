@@ -1,0 +1,93 @@
+"""What the board draws for a day: therapists with shifts, breaks and visits, facilities, unassigned visits.
+
+Only what a coordinator may see on a screen others can glance at: initials, never intake or diagnosis.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from dispatch.models import PlanRun, PlanStatus, Role, Visit, VisitStatus
+from dispatch.selectors import scoping
+from dispatch.services.booking import therapist_shifts_on
+
+SHOWN_STATUSES = (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED, VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED)
+
+
+def _visit(v: Visit, tz) -> dict[str, Any]:
+    def local(moment):
+        return moment.astimezone(tz).isoformat() if moment else None
+
+    return {
+        "id": v.pk,
+        "status": v.status,
+        "care_setting": v.care_setting.value,
+        "patient": v.patient.initials,
+        "location": v.location_text,
+        "lat": v.lat,
+        "lon": v.lon,
+        "duration_min": v.duration_min,
+        "buffer_min": v.effective_buffer_min,
+        "priority": v.priority,
+        "skills": [s.code for s in v.required_skills.all()],
+        "windows": [{"start": local(w.start), "end": local(w.end)} for w in v.windows.all()],
+        "start": local(v.planned_start),
+        "end": local(v.planned_end),
+        "busy_until": local(v.planned_busy_until),
+        "travel_min": v.planned_travel_min,
+        "therapist": v.therapist_id,
+    }
+
+
+def board_day(*, user, day: dt.date) -> dict[str, Any]:
+    tz = user.organization.tz
+    therapists = (
+        scoping.therapists_visible_to(user).filter(active=True).select_related("organization")
+        .prefetch_related("weekly_availability", "availability_exceptions", "breaks").order_by("display_name")
+    )
+    visits = (
+        scoping.visits_visible_to(user).filter(date=day)
+        .select_related("patient", "facility").prefetch_related("windows", "required_skills")
+        .order_by("planned_start", "id")
+    )
+    rows = {t.pk: {
+        "id": t.pk, "name": t.display_name, "home": {"lat": t.home_lat, "lon": t.home_lon},
+        "shifts": [{"start": s.astimezone(tz).isoformat(), "end": e.astimezone(tz).isoformat()}
+                   for s, e in therapist_shifts_on(therapist=t, day=day)],
+        "breaks": [{"earliest": b.earliest_start.isoformat(), "latest": b.latest_start.isoformat(),
+                    "duration_min": b.duration_min} for b in t.breaks.all()],
+        "visits": [],
+    } for t in therapists}
+    requested = []
+    for v in visits:
+        if v.status in SHOWN_STATUSES and v.therapist_id in rows:
+            rows[v.therapist_id]["visits"].append(_visit(v, tz))
+        elif v.status == VisitStatus.REQUESTED:
+            requested.append(_visit(v, tz))
+    reasons = {}
+    if user.role == Role.COORDINATOR:
+        latest = (
+            PlanRun.objects.filter(organization=user.organization, date=day, status=PlanStatus.SUCCEEDED)
+            .order_by("-created_at").first()
+        )
+        if latest and latest.result:
+            reasons = {u["visit_id"]: u for u in latest.result.get("unassigned", [])}
+    unassigned = [
+        {**v, "reason": reasons.get(v["id"], {}).get("reason", "Not planned yet."),
+         "code": reasons.get(v["id"], {}).get("code", "not_planned")}
+        for v in requested
+    ] if user.role == Role.COORDINATOR else []
+    facilities = [
+        {"id": f.pk, "name": f.name, "kind": f.kind, "lat": f.lat, "lon": f.lon}
+        for f in scoping.facilities_visible_to(user)
+    ] if user.role == Role.COORDINATOR else []
+    return {
+        "date": day.isoformat(),
+        "timezone": user.organization.timezone,
+        "today": dt.datetime.now(tz).date().isoformat(),
+        "now": dt.datetime.now(tz).isoformat(),
+        "role": user.role,
+        "therapists": list(rows.values()),
+        "unassigned": unassigned,
+        "facilities": facilities,
+    }
