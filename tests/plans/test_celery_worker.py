@@ -1,6 +1,7 @@
 """The broker path, against the local Redis with a real Celery worker started by the test."""
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -28,12 +29,16 @@ def _redis_up() -> bool:
         return False
 
 
-@pytest.fixture
-def worker_queue():
+def _needs_postgres_and_redis() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("the worker is a second process: it needs a shared database (run with DATABASE_URL=postgres://...)")
     if not _redis_up():
         pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+
+
+@contextlib.contextmanager
+def _worker(pool: str):
+    """A real Celery worker on a queue of its own, against the test database; stopped afterwards."""
     queue = f"rounds-test-{uuid.uuid4().hex[:8]}"
     db = connection.settings_dict
     env = {
@@ -41,10 +46,9 @@ def worker_queue():
         "DJANGO_SETTINGS_MODULE": "config.settings.base",
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "REDIS_URL": REDIS_URL,
-        "ROUNDS_PLAN_TIME_LIMIT_S": "1",
     }
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--concurrency=1",
+        [sys.executable, "-m", "celery", "-A", "config", "worker", f"--pool={pool}", "--concurrency=1",
          "--loglevel=warning", "-Q", queue, "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
@@ -56,6 +60,13 @@ def worker_queue():
             worker.wait(timeout=20)
         except subprocess.TimeoutExpired:
             worker.kill()
+
+
+@pytest.fixture
+def worker_queue():
+    _needs_postgres_and_redis()
+    with _worker("solo") as started:
+        yield started
 
 
 def _send(plan_run_id: int, queue: str) -> None:
@@ -92,31 +103,11 @@ def _children(pid: int) -> list[int]:
 
 
 @pytest.fixture
-def prefork_worker_queue(worker_queue):
+def prefork_worker_queue():
     """A prefork worker, whose pool child can be killed mid-solve like an OOM kill."""
-    queue, solo = worker_queue
-    solo.terminate()
-    solo.wait(timeout=20)
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.base",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": REDIS_URL,
-    }
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=prefork", "--concurrency=1",
-         "--loglevel=warning", "-Q", queue, "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
-        yield queue, worker
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+    _needs_postgres_and_redis()
+    with _worker("prefork") as started:
+        yield started
 
 
 def _wait_for(run, statuses, worker, seconds=WAIT_S):
