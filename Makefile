@@ -57,6 +57,7 @@ BENCH_SECONDS ?= 10
 bench: deps-bench
 	$(BIN)/python -m optimizer bench --solomon $(BENCH_SOLOMON) --time-limit $(BENCH_SECONDS) --peers pyvrp,vroom
 	$(BIN)/python -m optimizer bench --therapist-day --time-limit 15 --peers vroom
+	$(BIN)/python bench/replan_bench.py
 
 # Figures, not tests: gunicorn on PostgreSQL under 200 requests/s of schedule reads and feeds.
 load: deps
