@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_deploy_checks_are_clean_with_production_environment():
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "DJANGO_SECRET_KEY": "x" * 30 + "-production-only-secret-0123456789abcdef",
         "DJANGO_ALLOWED_HOSTS": "rounds.example.com",

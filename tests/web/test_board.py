@@ -59,9 +59,12 @@ def test_the_board_shows_the_planners_reason_for_an_unassigned_visit(coordinator
 
 def test_no_health_detail_reaches_the_board(coordinator, day_with_a_visit):
     visit, _ = day_with_a_visit
-    m.Precaution.objects.create(patient=visit.patient, kind="device", note="PICC line left arm")
+    patient = visit.patient
+    patient.last_name, patient.diagnosis, patient.referring_clinician = "Qzxlastname", "Qzxdiagnosis", "Dr. Qzxdoctor"
+    patient.save()
+    m.Precaution.objects.create(patient=patient, kind="device", note="Qzx PICC line left arm")
     raw = _logged_in(coordinator).get(f"/board/data?date={visit.date}").content.decode()
-    for secret in (visit.patient.diagnosis, "PICC", visit.patient.last_name, visit.patient.referring_clinician):
+    for secret in ("Qzxdiagnosis", "Qzx PICC", "Qzxlastname", "Qzxdoctor"):
         assert secret not in raw
     assert "diagnosis" not in json.loads(raw)["therapists"][0]["visits"][0]
 
