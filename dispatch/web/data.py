@@ -35,12 +35,36 @@ def _visit(v: Visit, tz) -> dict[str, Any]:
         "end": local(v.planned_end),
         "busy_until": local(v.planned_busy_until),
         "travel_min": v.planned_travel_min,
+        "travel_km": v.planned_travel_km,
         "therapist": v.therapist_id,
     }
 
 
+def _planned_breaks(*, organization, day: dt.date) -> dict[int, list[dict[str, str]]]:
+    """Breaks as the last applied plan placed them, per therapist; the break rule is only a window."""
+    applied = (
+        PlanRun.objects.filter(organization=organization, date=day, applied_at__isnull=False)
+        .order_by("-applied_at").first()
+    )
+    routes = (applied.result or {}).get("routes", []) if applied else []
+    return {r["therapist_id"]: [{"start": b["start"], "end": b["end"]} for b in r.get("breaks", [])] for r in routes}
+
+
+def _breaks(*, therapist, day: dt.date, tz, planned: dict[int, list[dict[str, str]]]) -> list[dict[str, Any]]:
+    if therapist.pk in planned:
+        return [{**b, "planned": True} for b in planned[therapist.pk]]
+    at = lambda t: dt.datetime.combine(day, t, tzinfo=tz)  # noqa: E731
+    return [
+        {"start": at(b.earliest_start).isoformat(),
+         "end": (at(b.latest_start) + dt.timedelta(minutes=b.duration_min)).isoformat(),
+         "duration_min": b.duration_min, "planned": False}
+        for b in therapist.breaks.all()
+    ]
+
+
 def board_day(*, user, day: dt.date) -> dict[str, Any]:
     tz = user.organization.tz
+    planned = _planned_breaks(organization=user.organization, day=day)
     therapists = (
         scoping.therapists_visible_to(user).filter(active=True).select_related("organization")
         .prefetch_related("weekly_availability", "availability_exceptions", "breaks").order_by("display_name")
@@ -50,14 +74,16 @@ def board_day(*, user, day: dt.date) -> dict[str, Any]:
         .select_related("patient", "facility").prefetch_related("windows", "required_skills")
         .order_by("planned_start", "id")
     )
-    rows = {t.pk: {
-        "id": t.pk, "name": t.display_name, "home": {"lat": t.home_lat, "lon": t.home_lon},
-        "shifts": [{"start": s.astimezone(tz).isoformat(), "end": e.astimezone(tz).isoformat()}
-                   for s, e in therapist_shifts_on(therapist=t, day=day)],
-        "breaks": [{"earliest": b.earliest_start.isoformat(), "latest": b.latest_start.isoformat(),
-                    "duration_min": b.duration_min} for b in t.breaks.all()],
-        "visits": [],
-    } for t in therapists}
+    rows = {}
+    for t in therapists:
+        shifts = therapist_shifts_on(therapist=t, day=day)
+        rows[t.pk] = {
+            "id": t.pk, "name": t.display_name, "home": {"lat": t.home_lat, "lon": t.home_lon},
+            "shifts": [{"start": s.astimezone(tz).isoformat(), "end": e.astimezone(tz).isoformat()} for s, e in shifts],
+            # No shift, no break: a day off shows an empty row.
+            "breaks": _breaks(therapist=t, day=day, tz=tz, planned=planned) if shifts else [],
+            "visits": [],
+        }
     requested = []
     for v in visits:
         if v.status in SHOWN_STATUSES and v.therapist_id in rows:

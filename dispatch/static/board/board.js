@@ -31,6 +31,8 @@
     return e;
   }
   const span = (a, b) => ({ left: pct(a) + "%", width: Math.max(pct(b) - pct(a), 0.3) + "%" });
+  // One colour per therapist, shared by the timeline's name chip and the map's route.
+  const colour = (i) => `hsl(${(i * 137) % 360} 65% 45%)`;
 
   function legend() {
     const box = $("#legend");
@@ -41,7 +43,14 @@
       item.prepend(swatch);
       box.append(item);
     }
-    box.append(el("span", "muted", null, "▭ shift · ▬ travel · light: interruption buffer · hatched: break"));
+    const keys = el("span", "keys muted");
+    for (const [cls, label] of [["shift", "shift"], ["travel", "travel"], ["buffer", "interruption buffer"],
+      ["break", "planned break"], ["break window", "break window"]]) {
+      const item = el("span", null, null, label);
+      item.prepend(el("i", `key ${cls}`));
+      keys.append(item);
+    }
+    box.append(keys);
   }
 
   function timeline() {
@@ -54,31 +63,45 @@
     hours.append(scale);
     box.append(hours);
     const nowMin = data.date === data.today ? minutes(data.now) : null;
-    for (const t of data.therapists) {
+    data.therapists.forEach((t, i) => {
       const row = el("div", "row");
       row.dataset.therapist = t.id;
       const name = el("div", "name", null, t.name);
+      name.prepend(el("i", "chip", { background: colour(i) }));
       name.title = `${t.visits.length} visits`;
       const track = el("div", "track");
       for (const s of t.shifts) track.append(el("div", "shift", span(minutes(s.start), minutes(s.end))));
       for (const b of t.breaks) {
-        const start = minutes("0000-00-00T" + b.earliest);
-        track.append(el("div", "break", span(start, start + b.duration_min)));
+        const start = minutes(b.start), end = minutes(b.end);
+        const block = el("div", b.planned ? "break" : "break window", { ...span(start, end), order: start });
+        const label = b.planned ? `Break ${hhmm(b.start)}–${hhmm(b.end)}` : `Break window ${hhmm(b.start)}–${hhmm(b.end)}`;
+        block.title = label;
+        block.append(el("span", "label", null, label));
+        track.append(block);
       }
       for (const v of t.visits) {
         const start = minutes(v.start), end = minutes(v.end), busy = minutes(v.busy_until);
-        if (v.travel_min) track.append(el("div", "travel", span(start - v.travel_min, start)));
-        track.append(el("div", "buffer", { ...span(end, busy), background: `var(--${v.care_setting})` }));
-        const block = el("button", "visit", { ...span(start, end), background: `var(--${v.care_setting})` }, `${hhmm(v.start)} ${v.patient}`);
+        if (v.travel_min) {
+          const travel = el("div", "travel", span(start - v.travel_min, start));
+          travel.title = `${v.travel_min} min travel`;
+          track.append(travel);
+        }
+        if (busy > end) track.append(el("div", "buffer", { ...span(end, busy), background: `var(--${v.care_setting})` }));
+        const block = el("button", "visit", { ...span(start, end), background: `var(--${v.care_setting})`, order: start });
+        block.append(el("b", null, null, `${hhmm(v.start)}`), el("span", "until", null, `–${hhmm(v.end)}`), ` ${v.patient}`);
+        const where = [v.location, SETTINGS[v.care_setting]];
+        if (v.travel_min) where.push(`${v.travel_min} min travel before`);
+        block.append(el("span", "where", null, where.join(" · ")));
         block.dataset.visit = v.id;
-        block.title = `${v.location} (${SETTINGS[v.care_setting]})`;
+        block.title = `${hhmm(v.start)}–${hhmm(v.end)} ${v.patient} · ${v.location} (${SETTINGS[v.care_setting]})`;
         block.addEventListener("click", () => details(v, t.name));
         track.append(block);
       }
+      if (!t.shifts.length && !t.visits.length) track.append(el("span", "off muted", null, "Not working this day"));
       if (nowMin !== null) track.append(el("div", "now", { left: pct(nowMin) + "%" }));
       row.append(name, track);
       box.append(row);
-    }
+    });
   }
 
   function details(v, therapist) {
@@ -88,6 +111,7 @@
     const rows = [
       ["When", v.start ? `${hhmm(v.start)}–${hhmm(v.end)} (buffer to ${hhmm(v.busy_until)})` : "not scheduled"],
       ["Where", v.location], ["Setting", SETTINGS[v.care_setting]], ["Therapist", therapist || "—"],
+      ["Travel before", v.travel_min ? `${v.travel_min} min` + (v.travel_km ? `, ${v.travel_km} km` : "") : "—"],
       ["Duration", `${v.duration_min} min + ${v.buffer_min} min buffer`], ["Priority", v.priority],
       ["Skills", v.skills.join(", ") || "—"], ["Status", v.status],
       ["Windows", v.windows.map((w) => `${hhmm(w.start)}–${hhmm(w.end)}`).join(", ")],
@@ -121,15 +145,35 @@
     const w = Math.max((maxLon - minLon) * k, 1e-6), h = Math.max(maxLat - minLat, 1e-6);
     const s = Math.min(560 / w, 380 / h);
     const xy = (p) => [20 + (p.lon - minLon) * k * s, 400 - (p.lat - minLat) * s];
+    const key = $("#map-legend");
+    key.replaceChildren();
     data.therapists.forEach((t, i) => {
-      const colour = `hsl(${(i * 137) % 360} 65% 45%)`;
+      const route = colour(i);
+      if (t.visits.length) {
+        const item = el("span", null, null, t.name);
+        item.prepend(el("i", "line", { background: route }));
+        key.append(item);
+      }
+    });
+    for (const [cls, label] of [["square", "facility (hover for its name)"], ["dot", "home visit"],
+      ["ring", "therapist's home base"], ["ring dashed", "unassigned visit"]]) {
+      const item = el("span", null, null, label);
+      item.prepend(el("i", `mark ${cls}`));
+      key.append(item);
+    }
+    data.therapists.forEach((t, i) => {
+      const route = colour(i);
       const path = [t.home, ...t.visits, t.home].map(xy).map((c) => c.join(",")).join(" ");
-      if (t.visits.length) svg.append(mk("polyline", { points: path, fill: "none", stroke: colour, "stroke-width": 2, opacity: 0.8 }, t.name));
+      if (t.visits.length) {
+        const line = mk("polyline", { points: path, fill: "none", stroke: route, "stroke-width": 2, opacity: 0.8 }, t.name);
+        line.dataset.therapist = t.id;
+        svg.append(line);
+      }
       const [hx, hy] = xy(t.home);
-      svg.append(mk("circle", { cx: hx, cy: hy, r: 4, fill: "#fff", stroke: colour, "stroke-width": 2 }, `${t.name} (home base)`));
+      svg.append(mk("circle", { cx: hx, cy: hy, r: 4, fill: "#fff", stroke: route, "stroke-width": 2 }, `${t.name} (home base)`));
       for (const v of t.visits) if (v.care_setting === "home") {
         const [x, y] = xy(v);
-        svg.append(mk("circle", { cx: x, cy: y, r: 3, fill: colour }, `${hhmm(v.start)} ${v.patient}`));
+        svg.append(mk("circle", { cx: x, cy: y, r: 3.5, fill: route }, `${hhmm(v.start)} ${v.patient} (${t.name})`));
       }
     });
     for (const f of data.facilities) {
@@ -156,7 +200,13 @@
 
   async function load() {
     const day = $("#day").value;
-    const res = await fetch(`/board/data?date=${day}`, { credentials: "same-origin" });
+    const res = await fetch(`/board/data?date=${day}`, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (!res.ok || !(res.headers.get("Content-Type") || "").includes("json")) {
+      // An expired session answers with the login page; say so rather than draw nothing.
+      $("#timeline").replaceChildren(el("p", "notice-line", null,
+        res.status === 400 ? "That is not a date the board can show." : "Could not load the board: please reload the page and log in again."));
+      return;
+    }
     data = await res.json();
     legend(); timeline(); map(); unassigned();
   }
