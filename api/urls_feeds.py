@@ -12,4 +12,5 @@ urlpatterns = [
     path("facilities/<int:pk>/feed", views.FacilityFeedManageApi.as_view(), name="facility-feed"),
     path("facilities/<int:pk>/feed/rotate", views.FacilityFeedRotateApi.as_view(), name="facility-feed-rotate"),
     path("visits/<int:pk>/ics", views.VisitIcsApi.as_view(), name="visit-ics"),
+    path("visits/<int:pk>.ics", views.VisitIcsApi.as_view(), name="visit-ics-file"),
 ]

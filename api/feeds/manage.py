@@ -19,8 +19,27 @@ from dispatch.exceptions import ConflictError
 from dispatch.feeds import Audience, calendar_build
 from dispatch.models import Facility, FeedToken, Role, Therapist, Visit
 from dispatch.selectors.feeds import feed_token_active
+from dispatch.selectors.scoping import visits_visible_to
 from dispatch.services.feed_tokens import feed_token_revoke, feed_token_rotate, feed_urls
 
+URL_SHOWN_ONCE = (
+    "Only a SHA-256 of the secret in a feed URL is stored, so the URL (https and webcal://) is in the answer "
+    "only when it is made. "
+)
+MY_FEED_GET = URL_SHOWN_ONCE + (
+    "The first GET makes the URL and returns it; later GETs say whether a feed is active and since when, "
+    "without the URL. To see a URL again (lost, or shared by mistake), rotate: the old URL then answers 404. "
+    "Therapists get their own visits; facility staff their facility's visits; coordinators have no feed of "
+    "their own (403) and manage others' under /therapists/{id}/feed and /facilities/{id}/feed."
+)
+ROTATE = URL_SHOWN_ONCE + "Rotating makes a new URL and revokes the previous one, whose URL then answers 404."
+MANAGED_GET = "Whether the feed is active and since when; never the URL (rotate to get one). Coordinators only."
+MANAGED_DELETE = "Revokes the feed: its URL answers 404 from now on. Rotate to make a new one. Coordinators only."
+VISIT_ICS = (
+    "One visit as a single-event iCalendar file, for whoever may see the visit (its organisation's coordinators, "
+    "its therapist, its facility's staff; anyone else 404). Facility staff get no intake detail (no description). "
+    "409 while the visit is an unscheduled request."
+)
 NO_FEED_FOR_ROLE = "Only therapists and facility staff have a calendar feed of their own."
 VISIT_NOT_SCHEDULED = "Visit {visit} has no planned time yet, so it has no calendar entry."
 
@@ -61,7 +80,7 @@ def _own_feed_owner(user) -> dict:
 class MyFeedApi(APIView):
     """GET makes a feed URL when there is none (the only time it can be shown); else says one is active."""
 
-    @extend_schema(responses=FeedOutputSerializer)
+    @extend_schema(responses=FeedOutputSerializer, description=MY_FEED_GET)
     def get(self, request):
         owner = _own_feed_owner(request.user)
         active = feed_token_active(**owner)
@@ -71,7 +90,7 @@ class MyFeedApi(APIView):
 
 
 class MyFeedRotateApi(APIView):
-    @extend_schema(request=None, responses={201: FeedOutputSerializer})
+    @extend_schema(request=None, responses={201: FeedOutputSerializer}, description=ROTATE)
     def post(self, request):
         return _fresh(_own_feed_owner(request.user))
 
@@ -87,18 +106,18 @@ class _ManagedFeedMixin:
 
 
 class _ManagedFeedApi(_ManagedFeedMixin, APIView):
-    @extend_schema(responses=FeedOutputSerializer)
+    @extend_schema(responses=FeedOutputSerializer, description=MANAGED_GET)
     def get(self, request, pk: int):
         return _existing(feed_token_active(**self.owner(request, pk)))
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=None, responses={204: None}, description=MANAGED_DELETE)
     def delete(self, request, pk: int):
         feed_token_revoke(**self.owner(request, pk))
         return Response(status=204)
 
 
 class _ManagedFeedRotateApi(_ManagedFeedMixin, APIView):
-    @extend_schema(request=None, responses={201: FeedOutputSerializer})
+    @extend_schema(request=None, responses={201: FeedOutputSerializer}, description=ROTATE)
     def post(self, request, pk: int):
         return _fresh(self.owner(request, pk))
 
@@ -120,28 +139,17 @@ class FacilityFeedRotateApi(_ManagedFeedRotateApi):
 
 
 def _visit_visible_to(user, visit_id: int) -> Visit:
-    # TODO(scoping): use dispatch.selectors.scoping.visits_visible_to once it lands; same rules inline until then.
-    role = role_of(user)
-    visits = Visit.objects.filter(organization_id=user.organization_id)
-    if role == Role.THERAPIST:
-        visits = visits.filter(therapist__user=user)
-    elif role == Role.FACILITY_STAFF:
-        visits = visits.filter(facility_id=user.facility_id)
-    elif role != Role.COORDINATOR:
-        visits = visits.none()
-    return get_object_or_404(
-        visits.select_related("organization", "patient", "facility", "therapist").prefetch_related(
-            "patient__precautions"
-        ),
-        pk=visit_id,
-    )
+    visits = visits_visible_to(user).select_related("organization", "patient", "facility", "therapist")
+    return get_object_or_404(visits.prefetch_related("patient__precautions"), pk=visit_id)
 
 
 class VisitIcsApi(APIView):
     renderer_classes = [ICalendarRenderer]
     content_negotiation_class = CalendarOnlyNegotiation
 
-    @extend_schema(responses={(200, "text/calendar"): OpenApiTypes.STR, 404: None, 409: None})
+    @extend_schema(
+        responses={(200, "text/calendar"): OpenApiTypes.STR, 304: None, 404: None, 409: None}, description=VISIT_ICS
+    )
     def get(self, request, pk: int):
         visit = _visit_visible_to(request.user, pk)
         if visit.planned_start is None:

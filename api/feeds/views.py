@@ -18,6 +18,7 @@ from dispatch.selectors.feeds import feed_last_modified, feed_visit_list
 from dispatch.services.feed_tokens import feed_token_hash, feed_token_resolve
 
 FEED_CACHE_S = 60
+TRAVEL_OFF = frozenset({"0", "false", "no", "off"})
 
 
 class FeedRateThrottle(SimpleRateThrottle):
@@ -39,7 +40,11 @@ class _FeedApi(APIView):
 
     @extend_schema(
         auth=[],
-        parameters=[OpenApiParameter("travel", str, description="0 leaves out the travel blocks.")],
+        parameters=[OpenApiParameter(
+                "travel",
+                str,
+                description="Therapist feeds show a Travel block before each visit; 0 (or false) leaves them out.",
+            )],
         responses={(200, "text/calendar"): OpenApiTypes.STR, 304: None, 404: None, 429: None},
     )
     def get(self, request, token: str):
@@ -49,10 +54,10 @@ class _FeedApi(APIView):
             raise NotFound()
         now = timezone.now()
         owner_kw = {self.owner_field: owner}
-        travel = request.query_params.get("travel") != "0"
+        travel = request.query_params.get("travel", "1").lower() not in TRAVEL_OFF
         last_modified = feed_last_modified(**owner_kw, now=now)
-        # Calendar clients poll; rendering hundreds of events costs tens of ms. The key moves with every visit
-        # change and every local midnight; patient or facility edits (precautions, names) show within FEED_CACHE_S.
+        # Calendar clients poll; rendering hundreds of events costs tens of ms. The key moves with every change to
+        # what the feed shows and every local midnight; only organisation edits (slug, zone) wait FEED_CACHE_S.
         key = f"feed:{feed_token.token_hash}:{int(travel)}:{last_modified.isoformat()}"
         body = cache.get(key)
         if body is None:

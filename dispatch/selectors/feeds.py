@@ -60,18 +60,29 @@ def feed_visit_list(
 def feed_last_modified(
     *, therapist: Therapist | None = None, facility: Facility | None = None, now: dt.datetime | None = None
 ) -> dt.datetime:
-    """The latest change to any visit that is or ever was in the feed, or the day's start if later.
+    """The latest change to anything the feed shows, or the day's start if later.
 
-    A visit moved to another therapist or facility leaves the feed without touching the visits still in it;
-    its history rows say it once belonged here, so a client asking If-Modified-Since still sees the change.
+    That is every visit that is or ever was in the feed (a visit moved to another therapist or facility
+    leaves without touching the visits still in it; its history rows say it once belonged here), and
+    the patients, precautions, therapists and facilities those visits show. A client asking
+    If-Modified-Since (without an ETag) must not be told 304 after a precaution was added.
     """
     organization, owner, field, pk = _owner(therapist, facility)
     once_here = Visit.history.filter(**{field: pk}).values("id")
-    latest = Visit.objects.filter(owner | Q(pk__in=once_here), organization=organization).aggregate(
-        latest=Max("updated_at")
+    visits = Visit.objects.filter(owner | Q(pk__in=once_here), organization=organization)
+    latest = visits.aggregate(
+        visit=Max("updated_at"),
+        patient=Max("patient__updated_at"),
+        therapist=Max("therapist__updated_at"),
+        facility=Max("facility__updated_at"),
+    )
+    # Precautions have no timestamp of their own; their history has one for every change, deletions included.
+    latest["precaution"] = Precaution.history.filter(patient_id__in=visits.values("patient_id")).aggregate(
+        latest=Max("history_date")
     )["latest"]
+    owner_obj = therapist if therapist is not None else facility
     day_start = feed_range(organization=organization, now=now).start + dt.timedelta(days=PAST_DAYS)
-    return max(filter(None, [latest, day_start]))
+    return max(filter(None, [*latest.values(), owner_obj.updated_at, day_start]))
 
 
 def feed_token_active(*, therapist: Therapist | None = None, facility: Facility | None = None) -> FeedToken | None:

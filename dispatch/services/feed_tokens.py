@@ -54,14 +54,20 @@ def feed_token_rotate(*, therapist: Therapist | None = None, facility: Facility 
 
 
 def feed_token_resolve(*, token: str) -> FeedToken | None:
-    """The active token for a presented secret, or None. Looked up by hash, then compared in constant time."""
+    """The active token for a presented secret, or None. Looked up by hash, then compared in constant time.
+
+    A therapist who is deactivated (or whose login is) stops reading the feed at once: it carries door codes
+    and precautions. Reactivating them brings the same URL back.
+    """
     presented = feed_token_hash(token)
     feed_token = (
-        FeedToken.objects.select_related("therapist__organization", "facility__organization")
+        FeedToken.objects.select_related("therapist__organization", "therapist__user", "facility__organization")
         .filter(token_hash=presented, revoked_at__isnull=True)
         .first()
     )
     if feed_token is None or not hmac.compare_digest(feed_token.token_hash, presented):
+        return None
+    if feed_token.therapist_id and not (feed_token.therapist.active and feed_token.therapist.user.is_active):
         return None
     return feed_token
 

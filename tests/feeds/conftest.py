@@ -58,6 +58,14 @@ def scheduled_visit(
     return visit
 
 
+def backdate_everything(hours: int = 1) -> None:
+    """HTTP dates have whole seconds: a change is seen by If-Modified-Since only if it is a second later."""
+    earlier = timezone.now() - dt.timedelta(hours=hours)
+    for model in (m.Visit, m.Patient, m.Therapist, m.Facility):
+        model.objects.update(updated_at=earlier)
+    m.Precaution.history.update(history_date=earlier)
+
+
 @pytest.fixture
 def therapist_feed(therapist):
     """(feed token, secret) for the therapist fixture."""

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import datetime as dt
 import logging
 
 import pytest
@@ -10,7 +9,7 @@ from django.test import Client
 from api.feeds.views import FeedRateThrottle
 from config.logging import RedactFeedTokens
 from dispatch.services.feed_tokens import feed_token_revoke, feed_token_rotate
-from tests.feeds.conftest import local_at, parse_both, scheduled_visit
+from tests.feeds.conftest import backdate_everything, local_at, parse_both, scheduled_visit
 
 
 def _url(token: str, kind: str = "therapists") -> str:
@@ -57,13 +56,10 @@ def test_conditional_get_answers_304(anonymous_client, therapist, therapist_feed
 
 def test_a_visit_moved_to_another_therapist_moves_last_modified(anonymous_client, therapist, therapist_feed):
     """The visit leaves this feed without touching what stays in it; its history still dates the change."""
-    from django.utils import timezone
-
-    from dispatch.models import Visit
     from tests import factories as f
 
     visit = scheduled_visit(therapist=therapist, start=local_at(1))
-    Visit.objects.filter(pk=visit.pk).update(updated_at=timezone.now() - dt.timedelta(days=2))
+    backdate_everything(hours=48)
     first = anonymous_client.get(_url(therapist_feed[1]))
     visit.refresh_from_db()
     visit.therapist = f.TherapistFactory(organization=therapist.organization)
