@@ -34,6 +34,21 @@ def browser():
 
 
 @pytest.fixture
+def new_page(browser, live_server):
+    """Pages closed before the live server stops, so no request thread outlives its database connection."""
+    contexts = []
+
+    def make(width: int, height: int):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
 def screenshot():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 

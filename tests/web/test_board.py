@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from dispatch import models as m
 from dispatch.services.booking import visit_book
@@ -63,10 +65,24 @@ def test_no_health_detail_reaches_the_board(coordinator, day_with_a_visit):
     patient.last_name, patient.diagnosis, patient.referring_clinician = "Qzxlastname", "Qzxdiagnosis", "Dr. Qzxdoctor"
     patient.save()
     m.Precaution.objects.create(patient=patient, kind="device", note="Qzx PICC line left arm")
-    raw = _logged_in(coordinator).get(f"/board/data?date={visit.date}").content.decode()
-    for secret in ("Qzxdiagnosis", "Qzx PICC", "Qzxlastname", "Qzxdoctor"):
-        assert secret not in raw
-    assert "diagnosis" not in json.loads(raw)["therapists"][0]["visits"][0]
+    for user in (coordinator, visit.therapist.user):
+        raw = _logged_in(user).get(f"/board/data?date={visit.date}").content.decode()
+        for secret in ("Qzxdiagnosis", "Qzx PICC", "Qzxlastname", "Qzxdoctor"):
+            assert secret not in raw
+        assert not _keys(json.loads(raw)) & HEALTH_KEYS
+
+
+HEALTH_KEYS = {"diagnosis", "intake", "intake_notes", "notes", "precautions", "contraindications", "last_name",
+               "first_name", "date_of_birth", "referring_clinician", "phone"}
+
+
+def _keys(payload) -> set[str]:
+    """Every key at any depth of a JSON payload."""
+    if isinstance(payload, dict):
+        return set(payload) | {k for v in payload.values() for k in _keys(v)}
+    if isinstance(payload, list):
+        return {k for v in payload for k in _keys(v)}
+    return set()
 
 
 def test_a_therapist_sees_only_their_own_row(therapist, day_with_a_visit, organization):
@@ -80,3 +96,52 @@ def test_a_therapist_sees_only_their_own_row(therapist, day_with_a_visit, organi
 def test_a_bad_date_is_a_400(coordinator):
     assert _logged_in(coordinator).get("/board/data?date=1870-01-01").status_code == 400
     assert _logged_in(coordinator).get("/board/data?date=soon").status_code == 400
+
+
+def test_the_board_page_sets_the_csrf_cookie_its_script_sends(coordinator):
+    response = _logged_in(coordinator).get("/board/?date=2026-03-02")
+    assert response.status_code == 200 and "csrftoken" in response.cookies
+    assert b'id="day" value="2026-03-02"' in response.content
+
+
+def test_the_board_defaults_to_tomorrow_in_the_organisations_time_zone(coordinator):
+    response = _logged_in(coordinator).get("/board/")
+    assert f'id="day" value="{f.tomorrow()}"'.encode() in response.content
+
+
+def test_the_login_page_is_ours_and_logging_out_ends_the_session(coordinator):
+    assert b"Log in" in Client().get("/accounts/login/").content
+    client = _logged_in(coordinator)
+    assert client.post("/accounts/logout/").status_code == 302
+    assert client.get("/board/").status_code == 302
+
+
+def test_a_break_is_a_window_until_a_plan_places_it(coordinator, therapist, organization):
+    day = f.tomorrow()
+    m.TherapistBreak.objects.create(
+        therapist=therapist, earliest_start=dt.time(11, 30), latest_start=dt.time(13), duration_min=30
+    )
+    client = _logged_in(coordinator)
+    [row] = client.get(f"/board/data?date={day}").json()["therapists"]
+    assert [(b["start"][11:16], b["end"][11:16], b["planned"]) for b in row["breaks"]] == [("11:30", "13:30", False)]
+
+    m.PlanRun.objects.create(
+        organization=organization, date=day, status=m.PlanStatus.SUCCEEDED, applied_at=timezone.now(),
+        result={"routes": [{"therapist_id": therapist.pk, "stops": [], "breaks": [
+            {"start": f.local(day, "12:10").isoformat(), "end": f.local(day, "12:40").isoformat()}]}]},
+    )
+    [row] = client.get(f"/board/data?date={day}").json()["therapists"]
+    assert [(b["start"][11:16], b["end"][11:16], b["planned"]) for b in row["breaks"]] == [("12:10", "12:40", True)]
+
+
+def test_a_therapist_off_that_day_has_no_shift_and_no_break(coordinator, organization):
+    off = f.TherapistFactory(organization=organization, weekdays=False)
+    m.TherapistBreak.objects.create(therapist=off, earliest_start=dt.time(12), latest_start=dt.time(12), duration_min=30)
+    [row] = _logged_in(coordinator).get(f"/board/data?date={f.tomorrow()}").json()["therapists"]
+    assert row["shifts"] == [] and row["breaks"] == []
+
+
+def test_today_carries_the_time_for_the_now_line(coordinator):
+    today = timezone.localdate(timezone=f.TORONTO)
+    body = _logged_in(coordinator).get(f"/board/data?date={today}").json()
+    assert body["today"] == body["date"] == str(today) and body["now"].startswith(str(today))

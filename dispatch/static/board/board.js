@@ -209,6 +209,7 @@
     }
     data = await res.json();
     legend(); timeline(); map(); unassigned();
+    document.body.dataset.loads = (+document.body.dataset.loads || 0) + 1;  // tests wait on a reload
   }
 
   async function plan() {
