@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from django.utils import timezone
 
 from dispatch import models as m
 from dispatch.demo.seed import DEMO_PASSWORD, demo_seed
@@ -75,6 +76,14 @@ def test_a_coordinator_plans_and_applies_the_day_on_the_board(new_page, live_ser
     assert "Where" in panel and "Duration" in panel
     assert "Metastatic" not in panel and "cancer" not in panel.lower()
     screenshot(page, "board-visit-details")
+
+    # Today carries a now-line on every row; other days do not.
+    assert page.locator(".now").count() == 0
+    loads = page.evaluate("+document.body.dataset.loads")
+    page.fill("#day", str(timezone.localdate(timezone=demo.organization.tz)))
+    page.dispatch_event("#day", "change")
+    page.wait_for_function(f"+document.body.dataset.loads > {loads}")
+    assert page.locator(".now").count() == 12
 
 
 def test_a_therapist_reads_their_own_day_on_a_phone(new_page, live_server, demo, screenshot):

@@ -53,7 +53,9 @@ def test_the_board_shows_the_planners_reason_for_an_unassigned_visit(coordinator
     visit, open_request = day_with_a_visit
     m.PlanRun.objects.create(
         organization=organization, date=visit.date, status=m.PlanStatus.SUCCEEDED,
-        result={"unassigned": [{"visit_id": open_request.pk, "code": "no_skill", "reason": "No therapist has skill mld."}]},
+        result={"unassigned": [
+            {"visit_id": open_request.pk, "code": "no_skill", "reason": "No therapist has skill mld."}
+        ]},
     )
     body = _logged_in(coordinator).get(f"/board/data?date={visit.date}").json()
     assert body["unassigned"][0]["reason"] == "No therapist has skill mld."
@@ -136,7 +138,9 @@ def test_a_break_is_a_window_until_a_plan_places_it(coordinator, therapist, orga
 
 def test_a_therapist_off_that_day_has_no_shift_and_no_break(coordinator, organization):
     off = f.TherapistFactory(organization=organization, weekdays=False)
-    m.TherapistBreak.objects.create(therapist=off, earliest_start=dt.time(12), latest_start=dt.time(12), duration_min=30)
+    m.TherapistBreak.objects.create(
+        therapist=off, earliest_start=dt.time(12), latest_start=dt.time(12), duration_min=30
+    )
     [row] = _logged_in(coordinator).get(f"/board/data?date={f.tomorrow()}").json()["therapists"]
     assert row["shifts"] == [] and row["breaks"] == []
 
