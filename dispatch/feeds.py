@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import zoneinfo
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -88,13 +89,17 @@ def visit_events(visit: Visit, *, audience: Audience, travel: bool = True) -> li
     _event_common(event, visit, uid=visit_uid(visit), status=status)
     event.add("dtstart", start)
     event.add("dtend", end)
-    event.add("summary", visit_summary(visit, audience=audience))
+    cancelled = status == "CANCELLED"
+    # Some clients ignore STATUS and would show a cancelled visit as on; the summary says it too.
+    summary = visit_summary(visit, audience=audience)
+    event.add("summary", f"Cancelled: {summary}" if cancelled else summary)
     event.add("location", visit.location_text)
     event.add("geo", (float(visit.lat), float(visit.lon)))
-    if audience is Audience.THERAPIST:
+    # A cancelled visit no longer needs door codes or precautions on anyone's phone.
+    if audience is Audience.THERAPIST and not cancelled:
         event.add("description", visit_description(visit))
     events = [event]
-    if audience is Audience.THERAPIST and travel and visit.planned_travel_min and status != "CANCELLED":
+    if audience is Audience.THERAPIST and travel and visit.planned_travel_min and not cancelled:
         block = icalendar.Event()
         _event_common(block, visit, uid=visit_uid(visit, prefix="travel"), status=status)
         block.add("dtstart", start - dt.timedelta(minutes=visit.planned_travel_min))
@@ -103,6 +108,51 @@ def visit_events(visit: Visit, *, audience: Audience, travel: bool = True) -> li
         block.add("description", f"{visit.planned_travel_min} min to {visit.patient.initials}")
         events.append(block)
     return events
+
+
+def _zone_state(tz: zoneinfo.ZoneInfo, instant: dt.datetime) -> tuple[dt.timedelta, str]:
+    local = instant.astimezone(tz)
+    return local.utcoffset(), local.tzname()
+
+
+def vtimezone(tz: zoneinfo.ZoneInfo, *, first: dt.date, last: dt.date) -> icalendar.Timezone:
+    """The zone's offsets from first to last: one STANDARD or DAYLIGHT per change, each with its own DTSTART.
+
+    icalendar's Timezone.from_tzinfo lists later changes as RDATE values, which vobject (dateutil) misreads
+    after the first one, and puts a spring-forward onset an hour late (in the new offset, not the old).
+    """
+    start = dt.datetime.combine(first, dt.time(0), tzinfo=dt.UTC)
+    end = dt.datetime.combine(last, dt.time(0), tzinfo=dt.UTC)
+    state = _zone_state(tz, start)
+    changes = [(start, state[0], state)]  # (onset, offset before it, offset and name after it)
+    day = start
+    while day < end:
+        if _zone_state(tz, day + dt.timedelta(days=1)) != state:
+            # Bisect the day to the minute: offsets change on whole minutes.
+            low, high = 0, 24 * 60
+            while high - low > 1:
+                middle = (low + high) // 2
+                if _zone_state(tz, day + dt.timedelta(minutes=middle)) == state:
+                    low = middle
+                else:
+                    high = middle
+            onset = day + dt.timedelta(minutes=high)
+            changes.append((onset, state[0], _zone_state(tz, onset)))
+            state = changes[-1][2]
+        day += dt.timedelta(days=1)
+    # The lowest offset is standard time; tzdata's own dst() flag is negative in winter for Europe/Dublin.
+    standard = min(offset for _, _, (offset, _) in changes)
+    component = icalendar.Timezone()
+    component.add("tzid", tz.key)
+    for onset, offset_from, (offset_to, name) in changes:
+        observance = icalendar.TimezoneDaylight() if offset_to > standard else icalendar.TimezoneStandard()
+        # RFC 5545 3.6.5: the onset is local time in the offset that was in force before it.
+        observance.add("dtstart", (onset + offset_from).replace(tzinfo=None))
+        observance.add("tzoffsetfrom", offset_from)
+        observance.add("tzoffsetto", offset_to)
+        observance.add("tzname", name)
+        component.add_component(observance)
+    return component
 
 
 def calendar_build(
@@ -127,11 +177,10 @@ def calendar_build(
     # Rules for a fixed span around today (not the feed's own contents) so the body only changes with the visits.
     year_start = dt.date(now.year, 1, 1)
     cal.add_component(
-        icalendar.Timezone.from_tzinfo(
+        vtimezone(
             organization.tz,
-            tzid=organization.timezone,
-            first_date=year_start - dt.timedelta(days=366),
-            last_date=year_start + dt.timedelta(days=2 * 366),
+            first=year_start - dt.timedelta(days=366),
+            last=year_start + dt.timedelta(days=2 * 366),
         )
     )
     for visit in visits:

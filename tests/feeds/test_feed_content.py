@@ -1,12 +1,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 
 from django.utils import timezone
 
 from dispatch import models as m
-from dispatch.feeds import Audience, calendar_build
 from dispatch.selectors.feeds import feed_visit_list
 from tests import factories as f
 from tests.feeds.conftest import events_by_uid, local_at, parse_both, scheduled_visit
@@ -102,14 +100,21 @@ def test_statuses_map_to_ical_and_requested_visits_stay_out(anonymous_client, th
     assert f"visit-{requested.pk}@{slug}.rounds" not in events
 
 
-def test_cancelled_visits_show_as_cancelled_for_14_days_then_go(anonymous_client, therapist, therapist_feed):
-    recent = scheduled_visit(therapist=therapist, start=local_at(2), status=m.VisitStatus.CANCELLED)
+def test_cancelled_visits_show_as_cancelled_for_14_days_then_go(
+    anonymous_client, therapist, therapist_feed, home_patient
+):
+    recent = scheduled_visit(
+        therapist=therapist, start=local_at(2), status=m.VisitStatus.CANCELLED, patient=home_patient
+    )
     old = scheduled_visit(therapist=therapist, start=local_at(3), status=m.VisitStatus.CANCELLED)
     m.Visit.objects.filter(pk=recent.pk).update(updated_at=timezone.now() - dt.timedelta(days=13))
     m.Visit.objects.filter(pk=old.pk).update(updated_at=timezone.now() - dt.timedelta(days=16))
     events = events_by_uid(parse_both(_get(anonymous_client, therapist_feed[1]).content)[0])
     slug = therapist.organization.slug
-    assert str(events[f"visit-{recent.pk}@{slug}.rounds"]["STATUS"]) == "CANCELLED"
+    cancelled = events[f"visit-{recent.pk}@{slug}.rounds"]
+    assert str(cancelled["STATUS"]) == "CANCELLED"
+    assert str(cancelled["SUMMARY"]) == "Cancelled: Massage visit (home) — M.C."
+    assert "DESCRIPTION" not in cancelled  # no door code or precautions for a visit that will not happen
     assert f"travel-{recent.pk}@{slug}.rounds" not in events
     assert f"visit-{old.pk}@{slug}.rounds" not in events
 
@@ -120,36 +125,6 @@ def test_feed_covers_the_last_14_days_and_the_next_60(therapist):
     ids = set(feed_visit_list(therapist=therapist).values_list("id", flat=True))
     assert ids == {v.pk for v in inside}
     assert not ids & {v.pk for v in outside}
-
-
-def test_visits_either_side_of_the_dst_change_keep_their_wall_clock_time(therapist):
-    toronto = zoneinfo.ZoneInfo("America/Toronto")
-    before = scheduled_visit(therapist=therapist, start=dt.datetime(2026, 10, 30, 10, 0, tzinfo=toronto))
-    after = scheduled_visit(therapist=therapist, start=dt.datetime(2026, 11, 2, 10, 0, tzinfo=toronto))
-    now = dt.datetime(2026, 10, 31, 12, 0, tzinfo=toronto)
-    cal = calendar_build(
-        organization=therapist.organization,
-        name="t",
-        visits=feed_visit_list(therapist=therapist, now=now),
-        audience=Audience.THERAPIST,
-        now=now,
-    )
-    body = cal.to_ical()
-    icals, vcal = parse_both(body)
-    events = events_by_uid(icals)
-    slug = therapist.organization.slug
-    assert b"DTSTART;TZID=America/Toronto:20261030T100000" in body
-    assert b"DTSTART;TZID=America/Toronto:20261102T100000" in body
-    assert events[f"visit-{before.pk}@{slug}.rounds"].decoded("DTSTART").astimezone(UTC) == dt.datetime(
-        2026, 10, 30, 14, tzinfo=UTC
-    )
-    assert events[f"visit-{after.pk}@{slug}.rounds"].decoded("DTSTART").astimezone(UTC) == dt.datetime(
-        2026, 11, 2, 15, tzinfo=UTC
-    )
-    # vobject resolves the TZID through the VTIMEZONE in the feed, not through its own database.
-    v_starts = {e.uid.value: e.dtstart.value.astimezone(UTC) for e in vcal.vevent_list}
-    assert v_starts[f"visit-{before.pk}@{slug}.rounds"] == dt.datetime(2026, 10, 30, 14, tzinfo=UTC)
-    assert v_starts[f"visit-{after.pk}@{slug}.rounds"] == dt.datetime(2026, 11, 2, 15, tzinfo=UTC)
 
 
 def test_a_rescheduled_visit_keeps_its_uid_with_a_higher_sequence(anonymous_client, therapist, therapist_feed):
