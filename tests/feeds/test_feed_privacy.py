@@ -1,0 +1,166 @@
+"""What each calendar may carry, swept over a small organisation with every sensitive field filled in.
+
+Each sensitive value is a marker that cannot occur by chance; bodies are unfolded (RFC 5545 folds lines
+at 75 octets, which could split a marker) before they are searched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pytest
+
+from dispatch import models as m
+from dispatch.services.feed_tokens import feed_token_rotate
+from tests import factories as f
+from tests.conftest import _client_for
+from tests.feeds.conftest import local_at, parse_both, scheduled_visit
+
+NEVER = ("diagnosis", "clinician", "payer", "phone", "contra", "reason", "first", "last")
+BEDSIDE = ("precaution", "site", "access", "instructions")
+
+
+def _markers(tag: str) -> dict[str, str]:
+    return {field: f"Qz{field}{tag}" for field in NEVER + BEDSIDE}
+
+
+@dataclass
+class World:
+    org: m.Organization
+    facilities: dict[str, m.Facility]
+    therapists: dict[str, m.Therapist]
+    markers: dict[str, dict[str, str]]  # patient tag -> field -> marker
+    visits: dict[str, m.Visit]  # name -> visit; the name says therapist, patient tag and status
+
+
+def _patient(org: m.Organization, tag: str, facility: m.Facility | None) -> tuple[m.Patient, dict[str, str]]:
+    mk = _markers(tag)
+    patient = f.PatientFactory(
+        organization=org,
+        facility=facility,
+        first_name=mk["first"],
+        last_name=mk["last"],
+        diagnosis=mk["diagnosis"],
+        referring_clinician=mk["clinician"],
+        payer=mk["payer"],
+        phone=mk["phone"],
+        access_notes=mk["access"],
+        date_of_birth=dt.date(1931, 5, 17),
+    )
+    m.Precaution.objects.create(patient=patient, kind="device", body_site=mk["site"], note=mk["precaution"])
+    m.Contraindication.objects.create(
+        patient=patient,
+        kind="other",
+        note=mk["contra"],
+        active_from=dt.date(2020, 1, 1),
+        active_until=dt.date(2020, 1, 2),
+    )
+    return patient, mk
+
+
+@pytest.fixture
+def world(organization) -> World:
+    facilities = {tag: f.FacilityFactory(organization=organization) for tag in ("A", "B")}
+    therapists = {tag: f.TherapistFactory(organization=organization) for tag in ("T1", "T2")}
+    patients, markers = {}, {}
+    for tag, facility in (("home", None), ("A", facilities["A"]), ("B", facilities["B"])):
+        patients[tag], markers[tag] = _patient(organization, tag, facility)
+
+    def visit(therapist: str, tag: str, day: int, hhmm: str, **extra) -> m.Visit:
+        return scheduled_visit(
+            therapist=therapists[therapist],
+            start=local_at(day, hhmm),
+            patient=patients[tag],
+            instructions=markers[tag]["instructions"],
+            **extra,
+        )
+
+    visits = {
+        "T1-home": visit("T1", "home", 1, "09:00"),
+        "T1-A": visit("T1", "A", 1, "11:00"),
+        "T2-B": visit("T2", "B", 1, "09:00"),
+        "T2-A": visit("T2", "A", 2, "09:00"),
+        "T1-B-cancelled": visit(
+            "T1", "B", 3, "09:00", status=m.VisitStatus.CANCELLED, status_reason=markers["B"]["reason"]
+        ),
+    }
+    return World(organization, facilities, therapists, markers, visits)
+
+
+def _unfolded(body: bytes) -> str:
+    return body.replace(b"\r\n ", b"").replace(b"\r\n\t", b"").decode("utf-8")
+
+
+def _uids(body: bytes) -> set[str]:
+    cal, vcal = parse_both(body)
+    uids = {str(e["UID"]) for e in cal.walk("VEVENT") if str(e["UID"]).startswith("visit-")}
+    assert uids == {e.uid.value for e in vcal.vevent_list if e.uid.value.startswith("visit-")}
+    return uids
+
+
+def _uid(world: World, name: str) -> str:
+    return f"visit-{world.visits[name].pk}@{world.org.slug}.rounds"
+
+
+def _all_markers(world: World, fields: tuple[str, ...]) -> list[str]:
+    return [mk[field] for mk in world.markers.values() for field in fields]
+
+
+@pytest.mark.parametrize(
+    ("therapist", "own"),
+    [("T1", {"T1-home", "T1-A", "T1-B-cancelled"}), ("T2", {"T2-B", "T2-A"})],
+)
+def test_a_therapist_feed_has_their_visits_and_bedside_notes_and_nothing_else(
+    world, anonymous_client, therapist, own
+):
+    _, token = feed_token_rotate(therapist=world.therapists[therapist])
+    body = anonymous_client.get(f"/feeds/therapists/{token}.ics").content
+    text = _unfolded(body)
+
+    assert _uids(body) == {_uid(world, name) for name in own}
+    for secret in _all_markers(world, NEVER):
+        assert secret not in text
+    assert "19310517" not in text and "1931-05-17" not in text
+    # Bedside notes only for the visits that will happen, and only for their own patients.
+    live_tags = {name.split("-")[1] for name in own if not name.endswith("cancelled")}
+    for tag, mk in world.markers.items():
+        for field in BEDSIDE:
+            assert (mk[field] in text) == (tag in live_tags), (tag, field)
+
+
+@pytest.mark.parametrize(
+    ("facility", "own"),
+    [("A", {"T1-A", "T2-A"}), ("B", {"T2-B", "T1-B-cancelled"})],
+)
+def test_a_facility_feed_has_its_visits_and_no_intake_detail(world, anonymous_client, facility, own):
+    _, token = feed_token_rotate(facility=world.facilities[facility])
+    body = anonymous_client.get(f"/feeds/facilities/{token}.ics").content
+    text = _unfolded(body)
+
+    assert _uids(body) == {_uid(world, name) for name in own}
+    for secret in _all_markers(world, NEVER + BEDSIDE):
+        assert secret not in text
+    other = world.facilities["B" if facility == "A" else "A"]
+    assert other.name not in text
+    assert "DESCRIPTION" not in text
+    assert "Travel" not in text
+
+
+def test_single_visit_downloads_follow_the_same_rules(world):
+    visit = world.visits["T1-A"]
+    path = f"/api/v1/visits/{visit.pk}.ics"
+    staff_a = f.FacilityStaffFactory(organization=world.org, facility=world.facilities["A"])
+    staff_b = f.FacilityStaffFactory(organization=world.org, facility=world.facilities["B"])
+    coordinator = f.UserFactory(organization=world.org, role=m.Role.COORDINATOR)
+
+    for user, bedside in ((world.therapists["T1"].user, True), (coordinator, True), (staff_a, False)):
+        response = _client_for(user).get(path)
+        assert response.status_code == 200, user
+        text = _unfolded(response.content)
+        assert _uids(response.content) == {_uid(world, "T1-A")}
+        for secret in _all_markers(world, NEVER):
+            assert secret not in text
+        assert (world.markers["A"]["precaution"] in text) is bedside
+    for user in (world.therapists["T2"].user, staff_b, f.UserFactory(role=m.Role.COORDINATOR)):
+        assert _client_for(user).get(path).status_code == 404
