@@ -14,6 +14,11 @@ class FeedToken(models.Model):
     facility = models.ForeignKey(
         "dispatch.Facility", on_delete=models.CASCADE, null=True, blank=True, related_name="feed_tokens"
     )
+    # Facility staff each hold their own URL to the facility's feed (blank: the facility's shared URL), so one
+    # of them leaving or rotating touches nobody else's calendar.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="feed_tokens"
+    )
     token_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -24,7 +29,10 @@ class FeedToken(models.Model):
                 name="feed_token_has_one_owner",
                 condition=Q(therapist__isnull=False, facility__isnull=True)
                 | Q(therapist__isnull=True, facility__isnull=False),
-            )
+            ),
+            models.CheckConstraint(
+                name="feed_token_user_only_for_facility", condition=Q(user__isnull=True) | Q(facility__isnull=False)
+            ),
         ]
 
 
