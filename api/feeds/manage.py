@@ -18,7 +18,7 @@ from api.permissions import IsCoordinator, role_of
 from dispatch.exceptions import ConflictError
 from dispatch.feeds import Audience, calendar_build
 from dispatch.models import Facility, FeedToken, Role, Therapist, Visit
-from dispatch.selectors.feeds import feed_token_active
+from dispatch.selectors.feeds import feed_staff_token_count, feed_token_active
 from dispatch.selectors.scoping import visits_visible_to
 from dispatch.services.feed_tokens import feed_token_revoke, feed_token_rotate, feed_urls
 
@@ -29,12 +29,21 @@ URL_SHOWN_ONCE = (
 MY_FEED_GET = URL_SHOWN_ONCE + (
     "The first GET makes the URL and returns it; later GETs say whether a feed is active and since when, "
     "without the URL. To see a URL again (lost, or shared by mistake), rotate: the old URL then answers 404. "
-    "Therapists get their own visits; facility staff their facility's visits; coordinators have no feed of "
-    "their own (403) and manage others' under /therapists/{id}/feed and /facilities/{id}/feed."
+    "Therapists get their own visits. Facility staff get their facility's visits through a URL of their own, "
+    "so rotating it touches no colleague's calendar, and it stops working when they leave or move facility. "
+    "Coordinators have no feed of their own (403) and manage others' under /therapists/{id}/feed and "
+    "/facilities/{id}/feed."
 )
 ROTATE = URL_SHOWN_ONCE + "Rotating makes a new URL and revokes the previous one, whose URL then answers 404."
-MANAGED_GET = "Whether the feed is active and since when; never the URL (rotate to get one). Coordinators only."
-MANAGED_DELETE = "Revokes the feed: its URL answers 404 from now on. Rotate to make a new one. Coordinators only."
+MANAGED_GET = (
+    "Whether the feed's URL is active and since when; never the URL (rotate to get one). For a facility: its "
+    "shared URL, and how many staff members hold a URL of their own. Coordinators only."
+)
+MANAGED_ROTATE = ROTATE + " For a facility this is its shared URL (say, a ward's screen); staff URLs stay."
+MANAGED_DELETE = (
+    "Revokes the feed: its URLs answer 404 from now on (for a facility, the shared one and every staff "
+    "member's). Rotate to make a new one. Coordinators only."
+)
 VISIT_ICS = (
     "One visit as a single-event iCalendar file, for whoever may see the visit (its organisation's coordinators, "
     "its therapist, its facility's staff; anyone else 404). Facility staff get no intake detail (no description). "
@@ -49,6 +58,7 @@ class FeedOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(allow_null=True)
     https_url = serializers.CharField(required=False)
     webcal_url = serializers.CharField(required=False)
+    staff_feeds_active = serializers.IntegerField(required=False, help_text="Facilities only.")
 
 
 def _fresh(owner: dict, status: int = 201) -> Response:
@@ -63,8 +73,8 @@ def _fresh(owner: dict, status: int = 201) -> Response:
     return Response(FeedOutputSerializer(data).data, status=status)
 
 
-def _existing(feed_token: FeedToken | None) -> Response:
-    data = {"active": feed_token is not None, "created_at": feed_token.created_at if feed_token else None}
+def _existing(feed_token: FeedToken | None, **extra) -> Response:
+    data = {"active": feed_token is not None, "created_at": feed_token.created_at if feed_token else None, **extra}
     return Response(FeedOutputSerializer(data).data)
 
 
@@ -73,7 +83,7 @@ def _own_feed_owner(user) -> dict:
     if role == Role.THERAPIST and hasattr(user, "therapist"):
         return {"therapist": user.therapist}
     if role == Role.FACILITY_STAFF and user.facility_id:
-        return {"facility": user.facility}
+        return {"facility": user.facility, "user": user}
     raise PermissionDenied(NO_FEED_FOR_ROLE)
 
 
@@ -108,16 +118,18 @@ class _ManagedFeedMixin:
 class _ManagedFeedApi(_ManagedFeedMixin, APIView):
     @extend_schema(responses=FeedOutputSerializer, description=MANAGED_GET)
     def get(self, request, pk: int):
-        return _existing(feed_token_active(**self.owner(request, pk)))
+        owner = self.owner(request, pk)
+        extra = {"staff_feeds_active": feed_staff_token_count(**owner)} if "facility" in owner else {}
+        return _existing(feed_token_active(**owner), **extra)
 
     @extend_schema(request=None, responses={204: None}, description=MANAGED_DELETE)
     def delete(self, request, pk: int):
-        feed_token_revoke(**self.owner(request, pk))
+        feed_token_revoke(**self.owner(request, pk), every_user=True)
         return Response(status=204)
 
 
 class _ManagedFeedRotateApi(_ManagedFeedMixin, APIView):
-    @extend_schema(request=None, responses={201: FeedOutputSerializer}, description=ROTATE)
+    @extend_schema(request=None, responses={201: FeedOutputSerializer}, description=MANAGED_ROTATE)
     def post(self, request, pk: int):
         return _fresh(self.owner(request, pk))
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.db.models import Max, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from dispatch.models import Facility, FeedToken, Organization, Precaution, Therapist, Visit, VisitStatus
+from dispatch.models import Facility, FeedToken, Organization, Precaution, Therapist, User, Visit, VisitStatus
 
 PAST_DAYS = 14
 FUTURE_DAYS = 60
@@ -85,6 +85,24 @@ def feed_last_modified(
     return max(filter(None, [*latest.values(), owner_obj.updated_at, day_start]))
 
 
-def feed_token_active(*, therapist: Therapist | None = None, facility: Facility | None = None) -> FeedToken | None:
-    owner = {"therapist": therapist} if therapist is not None else {"facility": facility}
+def feed_token_owner(
+    *, therapist: Therapist | None = None, facility: Facility | None = None, user: User | None = None
+) -> dict:
+    """The filter for one feed slot: a therapist's, a facility's shared one, or one staff member's."""
+    assert (therapist is None) != (facility is None), "A feed belongs to one therapist or one facility."
+    if therapist is not None:
+        assert user is None, "A therapist's feed is theirs; only facility feeds have one URL per staff member."
+        return {"therapist": therapist}
+    return {"facility": facility, "user": user}
+
+
+def feed_token_active(
+    *, therapist: Therapist | None = None, facility: Facility | None = None, user: User | None = None
+) -> FeedToken | None:
+    owner = feed_token_owner(therapist=therapist, facility=facility, user=user)
     return FeedToken.objects.filter(**owner, revoked_at__isnull=True).order_by("-created_at").first()
+
+
+def feed_staff_token_count(*, facility: Facility) -> int:
+    """How many staff members hold an active URL of their own to the facility's feed."""
+    return FeedToken.objects.filter(facility=facility, user__isnull=False, revoked_at__isnull=True).count()

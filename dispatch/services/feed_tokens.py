@@ -12,7 +12,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from dispatch.models import Facility, FeedToken, Therapist
+from dispatch.models import Facility, FeedToken, Role, Therapist, User
+from dispatch.selectors.feeds import feed_token_owner
 
 TOKEN_BYTES = 32  # 256 bits, well over the 128 the issue asks for
 
@@ -27,49 +28,65 @@ def feed_token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _owner_filter(*, therapist: Therapist | None, facility: Facility | None) -> dict:
-    assert (therapist is None) != (facility is None), "A feed belongs to one therapist or one facility."
-    return {"therapist": therapist} if therapist is not None else {"facility": facility}
-
-
 @transaction.atomic
-def feed_token_revoke(*, therapist: Therapist | None = None, facility: Facility | None = None) -> int:
-    owner = _owner_filter(therapist=therapist, facility=facility)
+def feed_token_revoke(
+    *,
+    therapist: Therapist | None = None,
+    facility: Facility | None = None,
+    user: User | None = None,
+    every_user: bool = False,
+) -> int:
+    """Revoke one slot's URL, or with every_user every URL to a facility's feed (the shared and the staff's)."""
+    owner = feed_token_owner(therapist=therapist, facility=facility, user=user)
+    if every_user:
+        owner.pop("user", None)
     return FeedToken.objects.filter(**owner, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
 @transaction.atomic
-def feed_token_rotate(*, therapist: Therapist | None = None, facility: Facility | None = None) -> tuple[FeedToken, str]:
-    """Revoke the active token (its URL then answers 404) and make a new one; returns it with the secret."""
+def feed_token_rotate(
+    *, therapist: Therapist | None = None, facility: Facility | None = None, user: User | None = None
+) -> tuple[FeedToken, str]:
+    """Revoke the slot's active token (its URL then answers 404) and make a new one; returns it with the secret."""
+    owner = feed_token_owner(therapist=therapist, facility=facility, user=user)
     # Lock the owner so two rotations at once (or two first GETs of /me/feed) leave one active token.
-    owner_kw = _owner_filter(therapist=therapist, facility=facility)
-    (owner,) = owner_kw.values()
-    type(owner).objects.select_for_update().filter(pk=owner.pk).first()
-    feed_token_revoke(therapist=therapist, facility=facility)
+    locked = therapist if therapist is not None else facility
+    type(locked).objects.select_for_update().filter(pk=locked.pk).first()
+    feed_token_revoke(therapist=therapist, facility=facility, user=user)
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    feed_token = FeedToken(**owner_kw, token_hash=feed_token_hash(token))
+    feed_token = FeedToken(**owner, token_hash=feed_token_hash(token))
     feed_token.full_clean()
     feed_token.save()
     return feed_token, token
 
 
+def _holder_may_read(feed_token: FeedToken) -> bool:
+    """The feed carries door codes and precautions (therapist) or who is where (facility): only while entitled."""
+    if feed_token.therapist_id:
+        return feed_token.therapist.active and feed_token.therapist.user.is_active
+    holder = feed_token.user
+    if holder is None:
+        return True
+    return holder.is_active and holder.role == Role.FACILITY_STAFF and holder.facility_id == feed_token.facility_id
+
+
 def feed_token_resolve(*, token: str) -> FeedToken | None:
     """The active token for a presented secret, or None. Looked up by hash, then compared in constant time.
 
-    A therapist who is deactivated (or whose login is) stops reading the feed at once: it carries door codes
-    and precautions. Reactivating them brings the same URL back.
+    A deactivated therapist, or a staff member who left or moved to another facility, stops reading at once;
+    reactivating a therapist brings the same URL back.
     """
     presented = feed_token_hash(token)
     feed_token = (
-        FeedToken.objects.select_related("therapist__organization", "therapist__user", "facility__organization")
+        FeedToken.objects.select_related(
+            "therapist__organization", "therapist__user", "facility__organization", "user"
+        )
         .filter(token_hash=presented, revoked_at__isnull=True)
         .first()
     )
     if feed_token is None or not hmac.compare_digest(feed_token.token_hash, presented):
         return None
-    if feed_token.therapist_id and not (feed_token.therapist.active and feed_token.therapist.user.is_active):
-        return None
-    return feed_token
+    return feed_token if _holder_may_read(feed_token) else None
 
 
 def feed_urls(*, feed_token: FeedToken, token: str) -> FeedUrls:

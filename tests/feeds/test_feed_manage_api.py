@@ -55,7 +55,8 @@ def test_coordinator_rotates_and_revokes_feeds_in_their_org(
 
     assert coordinator_client.delete(f"/api/v1/{kind}/{owner.pk}/feed").status_code == 204
     assert anonymous_client.get(_feed_path(rotated.data["https_url"])).status_code == 404
-    assert coordinator_client.get(f"/api/v1/{kind}/{owner.pk}/feed").data == {"active": False, "created_at": None}
+    after = coordinator_client.get(f"/api/v1/{kind}/{owner.pk}/feed").data
+    assert (after["active"], after["created_at"]) == (False, None)
 
 
 @pytest.mark.parametrize("kind", ["therapists", "facilities"])
@@ -102,3 +103,50 @@ def test_visit_ics_is_404_for_a_visit_that_is_not_yours(organization, therapist,
         assert _client_for(user).get(path).status_code == 404
     requested = f.VisitFactory(organization=organization)
     assert coordinator_client.get(f"/api/v1/visits/{requested.pk}/ics").status_code == 409
+
+
+def _staff_url(user) -> str:
+    response = _client_for(user).get("/api/v1/me/feed")
+    assert response.status_code == 200
+    return _feed_path(response.data["https_url"])
+
+
+def test_each_staff_member_has_their_own_url_to_the_facility_feed(facility, anonymous_client):
+    ann, bob = (f.FacilityStaffFactory(organization=facility.organization, facility=facility) for _ in range(2))
+    ann_url, bob_url = _staff_url(ann), _staff_url(bob)
+    assert ann_url != bob_url
+    assert anonymous_client.get(ann_url).content == anonymous_client.get(bob_url).content
+
+    rotated = _client_for(ann).post("/api/v1/me/feed/rotate")
+    assert anonymous_client.get(ann_url).status_code == 404
+    assert anonymous_client.get(_feed_path(rotated.data["https_url"])).status_code == 200
+    assert anonymous_client.get(bob_url).status_code == 200  # a colleague's rotation breaks nobody's calendar
+
+
+def test_a_staff_members_url_stops_when_they_leave_or_move(organization, facility, anonymous_client):
+    leaver, mover, stayer = (f.FacilityStaffFactory(organization=organization, facility=facility) for _ in range(3))
+    urls = {user.pk: _staff_url(user) for user in (leaver, mover, stayer)}
+    leaver.is_active = False
+    leaver.save()
+    mover.facility = f.FacilityFactory(organization=organization)
+    mover.save()
+    assert anonymous_client.get(urls[leaver.pk]).status_code == 404
+    assert anonymous_client.get(urls[mover.pk]).status_code == 404
+    assert anonymous_client.get(urls[stayer.pk]).status_code == 200
+    assert "/feeds/facilities/" in _staff_url(mover)  # the new facility's feed, a new URL
+
+
+def test_coordinator_sees_staff_urls_counted_and_revokes_them_all(facility, coordinator_client, anonymous_client):
+    staff_urls = [
+        _staff_url(f.FacilityStaffFactory(organization=facility.organization, facility=facility)) for _ in range(2)
+    ]
+    shared = coordinator_client.post(f"/api/v1/facilities/{facility.pk}/feed/rotate").data
+    assert all(anonymous_client.get(url).status_code == 200 for url in staff_urls)  # rotating the shared URL
+    state = coordinator_client.get(f"/api/v1/facilities/{facility.pk}/feed").data
+    assert (state["active"], state["staff_feeds_active"]) == (True, 2)
+
+    assert coordinator_client.delete(f"/api/v1/facilities/{facility.pk}/feed").status_code == 204
+    for url in [*staff_urls, _feed_path(shared["https_url"])]:
+        assert anonymous_client.get(url).status_code == 404
+    state = coordinator_client.get(f"/api/v1/facilities/{facility.pk}/feed").data
+    assert (state["active"], state["staff_feeds_active"]) == (False, 0)

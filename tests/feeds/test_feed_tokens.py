@@ -37,9 +37,20 @@ def test_revoke_kills_the_url(facility):
     assert feed_token_revoke(facility=facility) == 0
 
 
-def test_a_token_belongs_to_one_owner(therapist, facility):
+def test_a_token_belongs_to_one_owner(therapist, facility, facility_staff):
     with pytest.raises(AssertionError):
         feed_token_rotate(therapist=therapist, facility=facility)
+    with pytest.raises(AssertionError):
+        feed_token_rotate(therapist=therapist, user=facility_staff)
+
+
+def test_a_staff_members_token_and_the_shared_one_are_separate_slots(facility, facility_staff):
+    shared, shared_secret = feed_token_rotate(facility=facility)
+    own, own_secret = feed_token_rotate(facility=facility, user=facility_staff)
+    feed_token_rotate(facility=facility, user=facility_staff)
+    assert feed_token_resolve(token=shared_secret) == shared
+    assert feed_token_resolve(token=own_secret) is None
+    assert feed_token_revoke(facility=facility, every_user=True) == 2
 
 
 @pytest.mark.parametrize(
