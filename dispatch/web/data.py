@@ -62,6 +62,30 @@ def _breaks(*, therapist, day: dt.date, tz, planned: dict[int, list[dict[str, st
     ]
 
 
+NOT_PLANNED_CODE = "not_planned"
+NOT_PLANNED = "Not planned yet."
+PENDING_CODE = "planned_not_applied"
+PENDING = "Placed by plan {plan}, which is not applied yet."
+
+
+def _open_reasons(*, organization, day: dt.date) -> dict[int, dict[str, str]]:
+    """Why each open request is open, as the latest succeeded plan for the day says."""
+    latest = (
+        PlanRun.objects.filter(organization=organization, date=day, status=PlanStatus.SUCCEEDED)
+        .order_by("-created_at").first()
+    )
+    if latest is None or not latest.result:
+        return {}
+    reasons = {u["visit_id"]: {"code": u["code"], "reason": u["reason"]} for u in latest.result.get("unassigned", [])}
+    if latest.applied_at is None:
+        # A request the pending plan placed is not "not planned": applying it books the visit.
+        pending = {"code": PENDING_CODE, "reason": PENDING.format(plan=latest.pk)}
+        for route in latest.result.get("routes", []):
+            for stop in route.get("stops", []):
+                reasons.setdefault(stop["visit_id"], pending)
+    return reasons
+
+
 def board_day(*, user, day: dt.date) -> dict[str, Any]:
     tz = user.organization.tz
     planned = _planned_breaks(organization=user.organization, day=day)
@@ -90,17 +114,9 @@ def board_day(*, user, day: dt.date) -> dict[str, Any]:
             rows[v.therapist_id]["visits"].append(_visit(v, tz))
         elif v.status == VisitStatus.REQUESTED:
             requested.append(_visit(v, tz))
-    reasons = {}
-    if user.role == Role.COORDINATOR:
-        latest = (
-            PlanRun.objects.filter(organization=user.organization, date=day, status=PlanStatus.SUCCEEDED)
-            .order_by("-created_at").first()
-        )
-        if latest and latest.result:
-            reasons = {u["visit_id"]: u for u in latest.result.get("unassigned", [])}
+    reasons = _open_reasons(organization=user.organization, day=day) if user.role == Role.COORDINATOR else {}
     unassigned = [
-        {**v, "reason": reasons.get(v["id"], {}).get("reason", "Not planned yet."),
-         "code": reasons.get(v["id"], {}).get("code", "not_planned")}
+        {**v, **reasons.get(v["id"], {"code": NOT_PLANNED_CODE, "reason": NOT_PLANNED})}
         for v in requested
     ] if user.role == Role.COORDINATOR else []
     facilities = [

@@ -25,12 +25,16 @@ def _login(page, live_server, username: str, path: str) -> None:
     page.click("button[type=submit]")
 
 
-def _plan(page, seconds: str) -> None:
+def _plan(page, seconds: str, screenshot=None) -> None:
     page.fill("#time-limit", seconds)
     page.click("#plan")
     page.wait_for_selector("#plan-status:has-text('best cost')", timeout=30_000)
+    assert f"of {seconds} s" in page.locator("#plan-status").inner_text()
+    if screenshot:
+        screenshot(page, "board-plan-running")
     page.wait_for_selector("#apply:not([hidden])", timeout=60_000)
     assert "ready" in page.locator("#plan-status").inner_text()
+    assert page.locator("#plan-progress").is_hidden()
     # The solver's thread may still hold a read on SQLite's shared in-memory database; writes wait for it.
     for thread in threading.enumerate():
         if thread.name.startswith("plan-run-"):
@@ -47,6 +51,13 @@ def test_a_coordinator_plans_and_applies_the_day_on_the_board(new_page, live_ser
     assert {page.locator(".row .name").nth(i).inner_text() for i in range(12)} == names
     assert page.locator(".visit").count() == 0
     page.wait_for_selector("#unassigned li")
+    # The time axis starts at the hour of the earliest shift, not at a fixed hour.
+    earliest = page.evaluate(
+        f"fetch('/board/data?date={demo.day}').then(r => r.json())"
+        ".then(d => Math.min(...d.therapists.flatMap(t => t.shifts.map(s => +s.start.slice(11, 13)))))"
+    )
+    assert page.locator(".hours .tick").first.inner_text() == f"{earliest}:00"
+    assert "150 × not planned" in page.locator("#unassigned-summary").inner_text()
     screenshot(page, "board-before-plan")
 
     # A request that arrives while the plan runs makes it stale: the 409's detail is shown, nothing changes.
@@ -59,7 +70,10 @@ def test_a_coordinator_plans_and_applies_the_day_on_the_board(new_page, live_ser
     page.wait_for_function(f"+document.body.dataset.loads > {loads}")
     assert page.locator(".visit").count() == 0
 
-    _plan(page, "2")  # the late request is part of this one
+    _plan(page, "2", screenshot)  # the late request is part of this one
+    # Before the apply, requests the plan placed say so; the rest carry the planner's reason.
+    assert "planned not applied" in page.locator("#unassigned-summary").inner_text()
+    assert "× not planned" not in page.locator("#unassigned-summary").inner_text()
     page.click("#apply")
     page.wait_for_selector(".visit", timeout=30_000)
     assert "applied" in page.locator("#plan-status").inner_text()

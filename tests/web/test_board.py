@@ -61,6 +61,24 @@ def test_the_board_shows_the_planners_reason_for_an_unassigned_visit(coordinator
     assert body["unassigned"][0]["reason"] == "No therapist has skill mld."
 
 
+def test_a_request_placed_by_a_plan_not_yet_applied_says_so(coordinator, day_with_a_visit, organization):
+    visit, open_request = day_with_a_visit
+    run = m.PlanRun.objects.create(
+        organization=organization, date=visit.date, status=m.PlanStatus.SUCCEEDED,
+        result={"unassigned": [], "routes": [{"therapist_id": visit.therapist_id, "stops": [
+            {"visit_id": open_request.pk}]}]},
+    )
+    client = _logged_in(coordinator)
+    [row] = client.get(f"/board/data?date={visit.date}").json()["unassigned"]
+    assert (row["code"], row["reason"]) == ("planned_not_applied", f"Placed by plan {run.pk}, which is not applied yet.")
+
+    # Applied (and the request still open, as after a later change): the plan no longer speaks for it.
+    run.applied_at = timezone.now()
+    run.save()
+    [row] = client.get(f"/board/data?date={visit.date}").json()["unassigned"]
+    assert (row["code"], row["reason"]) == ("not_planned", "Not planned yet.")
+
+
 def test_no_health_detail_reaches_the_board(coordinator, day_with_a_visit):
     visit, _ = day_with_a_visit
     patient = visit.patient

@@ -3,7 +3,8 @@
 (function () {
   "use strict";
   const SETTINGS = { home: "Home", hospital: "Hospital", assisted_living: "Assisted living", hospice: "Hospice", rehab: "Rehab", nursing_home: "Nursing home" };
-  const DAY_START = 7 * 60, DAY_END = 21 * 60;
+  // The x axis runs from the earliest shift start (or travel) to the latest shift end, in whole hours.
+  let DAY_START = 7 * 60, DAY_END = 21 * 60;
   const $ = (sel) => document.querySelector(sel);
   let data = null, planId = null;
 
@@ -53,22 +54,38 @@
     box.append(keys);
   }
 
+  function axis(nowMin) {
+    const marks = [];
+    for (const t of data.therapists) {
+      for (const s of t.shifts) marks.push(minutes(s.start), minutes(s.end));
+      for (const b of t.breaks) marks.push(minutes(b.start), minutes(b.end));
+      for (const v of t.visits) marks.push(minutes(v.start) - (v.travel_min || 0), minutes(v.busy_until || v.end));
+    }
+    if (nowMin !== null) marks.push(nowMin);
+    if (!marks.length) { DAY_START = 7 * 60; DAY_END = 21 * 60; return; }
+    DAY_START = Math.max(0, Math.floor(Math.min(...marks) / 60) * 60);
+    DAY_END = Math.min(24 * 60, Math.ceil(Math.max(...marks) / 60) * 60);
+    if (DAY_END - DAY_START < 4 * 60) DAY_END = Math.min(24 * 60, DAY_START + 4 * 60);
+  }
+
   function timeline() {
     const box = $("#timeline");
     box.replaceChildren();
+    const nowMin = data.date === data.today ? minutes(data.now) : null;
+    axis(nowMin);
     const hours = el("div", "hours");
     hours.append(el("div", null, null, "Therapist"));
     const scale = el("div", "scale");
-    for (let h = DAY_START / 60; h <= DAY_END / 60; h += 1) scale.append(el("span", "tick", { left: pct(h * 60) + "%" }, `${h}:00`));
+    const step = DAY_END - DAY_START > 14 * 60 ? 2 : 1;
+    for (let h = DAY_START / 60; h <= DAY_END / 60; h += step) scale.append(el("span", "tick", { left: pct(h * 60) + "%" }, `${h}:00`));
     hours.append(scale);
     box.append(hours);
-    const nowMin = data.date === data.today ? minutes(data.now) : null;
     data.therapists.forEach((t, i) => {
       const row = el("div", "row");
       row.dataset.therapist = t.id;
       const name = el("div", "name", null, t.name);
       name.prepend(el("i", "chip", { background: colour(i) }));
-      name.title = `${t.visits.length} visits`;
+      name.title = `${t.name} · ${t.visits.length} visits`;
       const track = el("div", "track");
       for (const s of t.shifts) track.append(el("div", "shift", span(minutes(s.start), minutes(s.end))));
       for (const b of t.breaks) {
@@ -98,7 +115,11 @@
         track.append(block);
       }
       if (!t.shifts.length && !t.visits.length) track.append(el("span", "off muted", null, "Not working this day"));
-      if (nowMin !== null) track.append(el("div", "now", { left: pct(nowMin) + "%" }));
+      if (nowMin !== null) {
+        const now = el("div", "now", { left: pct(nowMin) + "%" });
+        now.title = `Now ${hhmm(data.now)}`;
+        track.append(now);
+      }
       row.append(name, track);
       box.append(row);
     });
@@ -145,6 +166,14 @@
     const w = Math.max((maxLon - minLon) * k, 1e-6), h = Math.max(maxLat - minLat, 1e-6);
     const s = Math.min(560 / w, 380 / h);
     const xy = (p) => [20 + (p.lon - minLon) * k * s, 400 - (p.lat - minLat) * s];
+    // A scale bar (a degree of latitude is 111.2 km) and north, since there are no tiles to read them from.
+    const km = [1, 2, 5, 10, 20, 50].filter((d) => (d / 111.2) * s <= 140).pop() || 1;
+    const len = (km / 111.2) * s;
+    svg.append(mk("path", { d: `M${590 - len},408 v6 h${len} v-6`, fill: "none", stroke: "#555", "stroke-width": 1.5, class: "scale" }));
+    svg.append(mk("text", { x: 590 - len / 2, y: 404, "text-anchor": "middle", "font-size": 11, fill: "#555" }, null));
+    svg.lastChild.textContent = `${km} km`;
+    svg.append(mk("text", { x: 584, y: 18, "text-anchor": "middle", "font-size": 12, fill: "#555" }, null));
+    svg.lastChild.textContent = "N ↑";
     const key = $("#map-legend");
     key.replaceChildren();
     data.therapists.forEach((t, i) => {
@@ -191,7 +220,19 @@
     if (!list) return;
     list.replaceChildren();
     $("#unassigned-count").textContent = `(${data.unassigned.length})`;
-    for (const v of data.unassigned) {
+    // A count per reason first: what to do about the open requests, before the list itself.
+    const codes = {};
+    for (const v of data.unassigned) codes[v.code] = (codes[v.code] || 0) + 1;
+    const summary = $("#unassigned-summary");
+    summary.replaceChildren();
+    for (const [code, n] of Object.entries(codes).sort((a, b) => b[1] - a[1])) {
+      summary.append(el("span", "reason-count", null, `${n} × ${code.replaceAll("_", " ")}`));
+    }
+    // What needs a coordinator's decision first; requests merely waiting for a plan or its apply last.
+    const waiting = (v) => (v.code === "not_planned" || v.code === "planned_not_applied" ? 1 : 0);
+    const open = [...data.unassigned].sort((a, b) => waiting(a) - waiting(b) || (codes[b.code] - codes[a.code])
+      || a.code.localeCompare(b.code) || a.location.localeCompare(b.location));
+    for (const v of open) {
       const li = el("li", null, null, `${v.patient} · ${v.location} — ${v.reason}`);
       li.addEventListener("click", () => details(v, null));
       list.append(li);
@@ -215,22 +256,32 @@
   async function plan() {
     const status = $("#plan-status");
     $("#plan").disabled = true; $("#apply").hidden = true;
-    const started = await api("POST", "/api/v1/plans", { date: $("#day").value, time_limit_s: +$("#time-limit").value || 10 });
+    const limit = +$("#time-limit").value || 10;
+    const started = await api("POST", "/api/v1/plans", { date: $("#day").value, time_limit_s: limit });
     if (started.status !== 202) { status.textContent = JSON.stringify(started.json); $("#plan").disabled = false; return; }
     planId = started.json.id;
+    const bar = $("#plan-progress");
+    bar.max = limit; bar.value = 0; bar.hidden = false;
     for (;;) {
       const run = (await api("GET", `/api/v1/plans/${planId}`)).json;
       const p = run.progress || {};
-      status.textContent = `Plan ${planId}: ${run.status}` + (p.elapsed_s !== undefined ? ` · ${p.elapsed_s} s · best cost ${p.best_cost}` : "");
+      const cost = typeof p.best_cost === "number" ? Math.round(p.best_cost).toLocaleString("en-CA") : "—";
+      status.textContent = `Plan ${planId}: ${run.status}` +
+        (p.elapsed_s !== undefined ? ` · ${(+p.elapsed_s).toFixed(1)} of ${limit} s · best cost ${cost}` : "");
+      if (p.elapsed_s !== undefined) bar.value = Math.min(+p.elapsed_s, limit);
       if (run.status === "succeeded") {
         const k = run.result.kpis;
-        status.textContent = `Plan ${planId} ready: ${k.assigned} assigned, ${k.unassigned} unassigned, ${Math.round(k.travel_min)} min travel.`;
+        await load();  // the open requests now carry this plan's reasons
+        status.textContent = `Plan ${planId} ready: ${k.assigned} assigned, ${k.unassigned} unassigned, ` +
+          `${Math.round(k.travel_min)} min travel. Apply it to book the visits.`;
         $("#apply").hidden = false;
         break;
       }
       if (run.status === "failed") { status.textContent = `Plan ${planId} failed: ${run.error}`; break; }
+      if (run.status === undefined) { status.textContent = `Plan ${planId}: could not read its progress.`; break; }
       await new Promise((r) => setTimeout(r, 1000));
     }
+    bar.hidden = true;
     $("#plan").disabled = false;
   }
 
@@ -245,6 +296,7 @@
     $("#day").addEventListener("change", () => { history.replaceState(null, "", `?date=${$("#day").value}`); load(); });
     if ($("#plan")) { $("#plan").addEventListener("click", plan); $("#apply").addEventListener("click", apply); }
     $("#close").addEventListener("click", () => { $("#details").hidden = true; });
+    document.addEventListener("keydown", (e) => { if (e.key === "Escape") $("#details").hidden = true; });
     load();
   });
 })();
