@@ -1,6 +1,7 @@
 """The board in headless Chromium against a live server with the demo region."""
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import pytest
@@ -90,6 +91,26 @@ def test_a_coordinator_plans_and_applies_the_day_on_the_board(new_page, live_ser
     assert "Where" in panel and "Duration" in panel
     assert "Metastatic" not in panel and "cancer" not in panel.lower()
     screenshot(page, "board-visit-details")
+    page.keyboard.press("Escape")
+    assert page.locator("#details").is_hidden()
+
+    # Picking a therapist brings their route forward; a home visit's dot on the map opens its details.
+    row = page.locator(".row", has=page.locator(".visit")).first
+    therapist_id = row.get_attribute("data-therapist")
+    row.locator(".name").click()
+    assert page.locator(f"#map polyline.picked[data-therapist='{therapist_id}']").count() == 1
+    assert page.locator("#map polyline.faded").count() == page.locator("#map polyline").count() - 1
+    screenshot(page, "board-route-picked")
+    page.locator("#map circle.visit-dot").first.dispatch_event("click")
+    page.wait_for_selector("#details:not([hidden])")
+    assert "Home" in page.locator("#details").inner_text()
+
+    # The next day's button moves the board and the address; the plan's apply belongs to its own day.
+    loads = page.evaluate("+document.body.dataset.loads")
+    page.click("#next-day")
+    page.wait_for_function(f"+document.body.dataset.loads > {loads}")
+    assert page.url.endswith(f"?date={demo.day + dt.timedelta(days=1)}")
+    assert page.locator(".visit").count() == 0 and page.locator("#details").is_hidden()
 
     # Today carries a now-line on every row; other days do not.
     assert page.locator(".now").count() == 0

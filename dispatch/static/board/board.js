@@ -7,6 +7,7 @@
   let DAY_START = 7 * 60, DAY_END = 21 * 60;
   const $ = (sel) => document.querySelector(sel);
   let data = null, planId = null;
+  let ready = null;  // {id, day} of a succeeded plan not yet applied
 
   function csrf() {
     const m = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
@@ -85,7 +86,8 @@
       row.dataset.therapist = t.id;
       const name = el("div", "name", null, t.name);
       name.prepend(el("i", "chip", { background: colour(i) }));
-      name.title = `${t.name} · ${t.visits.length} visits`;
+      name.title = `${t.name} · ${t.visits.length} visits (click to show the route on the map)`;
+      name.addEventListener("click", () => pick(t.id));
       const track = el("div", "track");
       for (const s of t.shifts) track.append(el("div", "shift", span(minutes(s.start), minutes(s.end))));
       for (const b of t.breaks) {
@@ -104,13 +106,13 @@
           track.append(travel);
         }
         if (busy > end) track.append(el("div", "buffer", { ...span(end, busy), background: `var(--${v.care_setting})` }));
-        const block = el("button", "visit", { ...span(start, end), background: `var(--${v.care_setting})`, order: start });
+        const block = el("button", `visit ${v.status}`, { ...span(start, end), background: `var(--${v.care_setting})`, order: start });
         block.append(el("b", null, null, `${hhmm(v.start)}`), el("span", "until", null, `–${hhmm(v.end)}`), ` ${v.patient}`);
         const where = [v.location, SETTINGS[v.care_setting]];
         if (v.travel_min) where.push(`${v.travel_min} min travel before`);
         block.append(el("span", "where", null, where.join(" · ")));
         block.dataset.visit = v.id;
-        block.title = `${hhmm(v.start)}–${hhmm(v.end)} ${v.patient} · ${v.location} (${SETTINGS[v.care_setting]})`;
+        block.title = `${hhmm(v.start)}–${hhmm(v.end)} ${v.patient} · ${v.location} (${SETTINGS[v.care_setting]}) · ${v.status.replace("_", " ")}`;
         block.addEventListener("click", () => details(v, t.name));
         track.append(block);
       }
@@ -179,8 +181,10 @@
     data.therapists.forEach((t, i) => {
       const route = colour(i);
       if (t.visits.length) {
-        const item = el("span", null, null, t.name);
+        const item = el("button", "quiet route-key", null, t.name);
+        item.type = "button";
         item.prepend(el("i", "line", { background: route }));
+        item.addEventListener("click", () => pick(t.id));
         key.append(item);
       }
     });
@@ -199,10 +203,15 @@
         svg.append(line);
       }
       const [hx, hy] = xy(t.home);
-      svg.append(mk("circle", { cx: hx, cy: hy, r: 4, fill: "#fff", stroke: route, "stroke-width": 2 }, `${t.name} (home base)`));
+      const base = mk("circle", { cx: hx, cy: hy, r: 4, fill: "#fff", stroke: route, "stroke-width": 2 }, `${t.name} (home base)`);
+      base.dataset.therapist = t.id;
+      svg.append(base);
       for (const v of t.visits) if (v.care_setting === "home") {
         const [x, y] = xy(v);
-        svg.append(mk("circle", { cx: x, cy: y, r: 3.5, fill: route }, `${hhmm(v.start)} ${v.patient} (${t.name})`));
+        const dot = mk("circle", { cx: x, cy: y, r: 3.5, fill: route, class: "visit-dot" }, `${hhmm(v.start)} ${v.patient} (${t.name})`);
+        dot.dataset.therapist = t.id;
+        dot.addEventListener("click", () => details(v, t.name));
+        svg.append(dot);
       }
     });
     for (const f of data.facilities) {
@@ -213,6 +222,18 @@
       const [x, y] = xy(v);
       svg.append(mk("circle", { cx: x, cy: y, r: 3, fill: "none", stroke: "#999", "stroke-dasharray": "2 2" }, `Unassigned: ${v.patient}`));
     }
+  }
+
+  // One therapist's route stands out on the map and their row on the timeline; picking them again clears it.
+  let picked = null;
+  function pick(id) {
+    picked = picked === id ? null : id;
+    document.querySelectorAll(".row").forEach((r) => r.classList.toggle("picked", +r.dataset.therapist === picked));
+    document.querySelectorAll("#map [data-therapist]").forEach((e) => {
+      const mine = +e.dataset.therapist === picked;
+      e.classList.toggle("picked", mine);
+      e.classList.toggle("faded", picked !== null && !mine);
+    });
   }
 
   function unassigned() {
@@ -250,15 +271,21 @@
     }
     data = await res.json();
     legend(); timeline(); map(); unassigned();
+    if (picked !== null) { const again = picked; picked = null; pick(again); }
     document.body.dataset.loads = (+document.body.dataset.loads || 0) + 1;  // tests wait on a reload
   }
 
   async function plan() {
     const status = $("#plan-status");
-    $("#plan").disabled = true; $("#apply").hidden = true;
-    const limit = +$("#time-limit").value || 10;
-    const started = await api("POST", "/api/v1/plans", { date: $("#day").value, time_limit_s: limit });
-    if (started.status !== 202) { status.textContent = JSON.stringify(started.json); $("#plan").disabled = false; return; }
+    $("#plan").disabled = true; $("#apply").hidden = true; ready = null;
+    const limit = +$("#time-limit").value || 10, planDay = $("#day").value;
+    const started = await api("POST", "/api/v1/plans", { date: planDay, time_limit_s: limit });
+    if (started.status !== 202) {
+      const j = started.json;
+      status.textContent = `Not started: ${j.detail || Object.entries(j).map(([k, v]) => `${k}: ${[].concat(v).join(" ")}`).join("; ")}`;
+      $("#plan").disabled = false;
+      return;
+    }
     planId = started.json.id;
     const bar = $("#plan-progress");
     bar.max = limit; bar.value = 0; bar.hidden = false;
@@ -271,6 +298,8 @@
       if (p.elapsed_s !== undefined) bar.value = Math.min(+p.elapsed_s, limit);
       if (run.status === "succeeded") {
         const k = run.result.kpis;
+        ready = { id: planId, day: planDay };
+        if ($("#day").value !== planDay) { status.textContent = `Plan ${planId} for ${planDay} is ready: open that day to apply it.`; break; }
         await load();  // the open requests now carry this plan's reasons
         status.textContent = `Plan ${planId} ready: ${k.assigned} assigned, ${k.unassigned} unassigned, ` +
           `${Math.round(k.travel_min)} min travel. Apply it to book the visits.`;
@@ -286,6 +315,8 @@
   }
 
   async function apply() {
+    planId = ready.id;
+    ready = null;
     const res = await api("POST", `/api/v1/plans/${planId}/apply`);
     $("#plan-status").textContent = res.status === 200 ? `Plan ${planId} applied.` : `Not applied: ${res.json.detail}`;
     $("#apply").hidden = true;
@@ -293,7 +324,22 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    $("#day").addEventListener("change", () => { history.replaceState(null, "", `?date=${$("#day").value}`); load(); });
+    const show = () => {
+      history.replaceState(null, "", `?date=${$("#day").value}`);
+      // A ready plan can be applied only on its own day.
+      if ($("#apply")) $("#apply").hidden = !(ready && ready.day === $("#day").value);
+      $("#details").hidden = true;
+      load();
+    };
+    $("#day").addEventListener("change", show);
+    const step = (days) => () => {
+      const d = new Date(`${$("#day").value}T12:00:00Z`);
+      d.setUTCDate(d.getUTCDate() + days);
+      $("#day").value = d.toISOString().slice(0, 10);
+      show();
+    };
+    $("#prev-day").addEventListener("click", step(-1));
+    $("#next-day").addEventListener("click", step(1));
     if ($("#plan")) { $("#plan").addEventListener("click", plan); $("#apply").addEventListener("click", apply); }
     $("#close").addEventListener("click", () => { $("#details").hidden = true; });
     document.addEventListener("keydown", (e) => { if (e.key === "Escape") $("#details").hidden = true; });
