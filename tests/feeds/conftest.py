@@ -17,6 +17,11 @@ def parse_both(body: bytes) -> tuple[icalendar.Calendar, object]:
     return icalendar.Calendar.from_ical(body), vobject.readOne(body.decode("utf-8"))
 
 
+def unfolded(body: bytes) -> str:
+    """RFC 5545 folds lines at 75 octets, which can split a word: search the unfolded text."""
+    return body.replace(b"\r\n ", b"").replace(b"\r\n\t", b"").decode("utf-8")
+
+
 def events_by_uid(cal: icalendar.Calendar) -> dict[str, icalendar.Event]:
     return {str(e["UID"]): e for e in cal.walk("VEVENT")}
 

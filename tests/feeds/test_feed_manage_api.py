@@ -32,10 +32,11 @@ def test_my_feed_shows_the_url_once_then_only_that_one_is_active(settings, thera
     assert anonymous_client.get(_feed_path(rotated.data["https_url"])).status_code == 200
 
 
-def test_facility_staff_get_their_facilitys_feed(facility_staff_client, facility, anonymous_client):
+def test_facility_staff_get_their_facilitys_feed(facility_staff_client, facility, facility_staff):
     response = facility_staff_client.get("/api/v1/me/feed")
     assert "/feeds/facilities/" in response.data["https_url"]
-    assert m.FeedToken.objects.get(revoked_at__isnull=True).facility == facility
+    feed_token = m.FeedToken.objects.get(revoked_at__isnull=True)
+    assert (feed_token.facility, feed_token.user) == (facility, facility_staff)
 
 
 def test_coordinators_have_no_feed_of_their_own(coordinator_client, anonymous_client):

@@ -15,7 +15,7 @@ from dispatch import models as m
 from dispatch.services.feed_tokens import feed_token_rotate
 from tests import factories as f
 from tests.conftest import _client_for
-from tests.feeds.conftest import local_at, parse_both, scheduled_visit
+from tests.feeds.conftest import local_at, parse_both, scheduled_visit, unfolded
 
 NEVER = ("diagnosis", "clinician", "payer", "phone", "contra", "reason", "first", "last")
 BEDSIDE = ("precaution", "site", "access", "instructions")
@@ -88,10 +88,6 @@ def world(organization) -> World:
     return World(organization, facilities, therapists, markers, visits)
 
 
-def _unfolded(body: bytes) -> str:
-    return body.replace(b"\r\n ", b"").replace(b"\r\n\t", b"").decode("utf-8")
-
-
 def _uids(body: bytes) -> set[str]:
     cal, vcal = parse_both(body)
     uids = {str(e["UID"]) for e in cal.walk("VEVENT") if str(e["UID"]).startswith("visit-")}
@@ -116,7 +112,7 @@ def test_a_therapist_feed_has_their_visits_and_bedside_notes_and_nothing_else(
 ):
     _, token = feed_token_rotate(therapist=world.therapists[therapist])
     body = anonymous_client.get(f"/feeds/therapists/{token}.ics").content
-    text = _unfolded(body)
+    text = unfolded(body)
 
     assert _uids(body) == {_uid(world, name) for name in own}
     for secret in _all_markers(world, NEVER):
@@ -136,7 +132,7 @@ def test_a_therapist_feed_has_their_visits_and_bedside_notes_and_nothing_else(
 def test_a_facility_feed_has_its_visits_and_no_intake_detail(world, anonymous_client, facility, own):
     _, token = feed_token_rotate(facility=world.facilities[facility])
     body = anonymous_client.get(f"/feeds/facilities/{token}.ics").content
-    text = _unfolded(body)
+    text = unfolded(body)
 
     assert _uids(body) == {_uid(world, name) for name in own}
     for secret in _all_markers(world, NEVER + BEDSIDE):
@@ -157,7 +153,7 @@ def test_single_visit_downloads_follow_the_same_rules(world):
     for user, bedside in ((world.therapists["T1"].user, True), (coordinator, True), (staff_a, False)):
         response = _client_for(user).get(path)
         assert response.status_code == 200, user
-        text = _unfolded(response.content)
+        text = unfolded(response.content)
         assert _uids(response.content) == {_uid(world, "T1-A")}
         for secret in _all_markers(world, NEVER):
             assert secret not in text
