@@ -70,7 +70,8 @@ def test_a_request_placed_by_a_plan_not_yet_applied_says_so(coordinator, day_wit
     )
     client = _logged_in(coordinator)
     [row] = client.get(f"/board/data?date={visit.date}").json()["unassigned"]
-    assert (row["code"], row["reason"]) == ("planned_not_applied", f"Placed by plan {run.pk}, which is not applied yet.")
+    assert row["code"] == "planned_not_applied"
+    assert row["reason"] == f"Placed by plan {run.pk}, which is not applied yet."
 
     # Applied (and the request still open, as after a later change): the plan no longer speaks for it.
     run.applied_at = timezone.now()

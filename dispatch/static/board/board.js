@@ -22,7 +22,11 @@
     const json = await res.json().catch(() => ({}));
     return { status: res.status, json };
   }
-  const minutes = (iso) => { const t = iso.slice(11, 16).split(":"); return +t[0] * 60 + +t[1]; };
+  // Minutes from the board day's midnight: a shift that ends at midnight ends at 1440, not at 0.
+  const minutes = (iso) => {
+    const t = iso.slice(11, 16).split(":"), day = iso.slice(0, 10);
+    return +t[0] * 60 + +t[1] + (day > data.date ? 1440 : day < data.date ? -1440 : 0);
+  };
   const hhmm = (iso) => (iso ? iso.slice(11, 16) : "");
   const pct = (m) => (100 * (Math.min(Math.max(m, DAY_START), DAY_END) - DAY_START)) / (DAY_END - DAY_START);
   function el(tag, cls, style, text) {
