@@ -348,5 +348,7 @@
     $("#close").addEventListener("click", () => { $("#details").hidden = true; });
     document.addEventListener("keydown", (e) => { if (e.key === "Escape") $("#details").hidden = true; });
     load();
+    // Today's board follows the day as therapists start and finish visits; other days stay as drawn.
+    setInterval(() => { if (data && data.date === data.today && !document.hidden) load(); }, 60_000);
   });
 })();
