@@ -20,7 +20,7 @@ from dispatch.feeds import Audience, calendar_build
 from dispatch.models import Facility, FeedToken, Role, Therapist, Visit
 from dispatch.selectors.feeds import feed_staff_token_count, feed_token_active
 from dispatch.selectors.scoping import visits_visible_to
-from dispatch.services.feed_tokens import feed_token_revoke, feed_token_rotate, feed_urls
+from dispatch.services.feed_tokens import feed_owner_of_user, feed_token_revoke, feed_token_rotate, feed_urls
 
 URL_SHOWN_ONCE = (
     "Only a SHA-256 of the secret in a feed URL is stored, so the URL (https and webcal://) is in the answer "
@@ -79,12 +79,10 @@ def _existing(feed_token: FeedToken | None, **extra) -> Response:
 
 
 def _own_feed_owner(user) -> dict:
-    role = role_of(user)
-    if role == Role.THERAPIST and hasattr(user, "therapist"):
-        return {"therapist": user.therapist}
-    if role == Role.FACILITY_STAFF and user.facility_id:
-        return {"facility": user.facility, "user": user}
-    raise PermissionDenied(NO_FEED_FOR_ROLE)
+    owner = feed_owner_of_user(user) if role_of(user) else None
+    if owner is None:
+        raise PermissionDenied(NO_FEED_FOR_ROLE)
+    return owner
 
 
 class MyFeedApi(APIView):

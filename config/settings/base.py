@@ -1,4 +1,7 @@
 """Every setting lives here; test.py and production.py override a few."""
+from importlib.util import find_spec
+from pathlib import Path
+
 from config.env import BASE_DIR, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
@@ -79,7 +82,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/accounts/login/"
-LOGIN_REDIRECT_URL = "/board/"
+LOGIN_REDIRECT_URL = "/"  # each role has its own page; "/" sends them there
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -88,6 +91,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Leaflet's own files from the django-leaflet package (pinned in requirements.txt), not copied in.
+# Not an installed app: its admin module imports GeoDjango, which needs GDAL.
+STATICFILES_DIRS = [("leaflet", Path(find_spec("leaflet").submodule_search_locations[0]) / "static" / "leaflet")]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -166,6 +172,11 @@ ROUNDS_GEOCODER = env("ROUNDS_GEOCODER", default="")
 ROUNDS_GEOCODER_USER_AGENT = env("ROUNDS_GEOCODER_USER_AGENT", default="rounds-dispatch")
 ROUNDS_GEOCODER_MIN_DELAY_S = env.float("ROUNDS_GEOCODER_MIN_DELAY_S", default=1.0)
 ROUNDS_OSRM_URL = env("ROUNDS_OSRM_URL", default="")
+# The board's map: any XYZ tile server; empty draws routes and stops on a blank map (tests, offline).
+ROUNDS_MAP_TILES_URL = env("ROUNDS_MAP_TILES_URL", default="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+ROUNDS_MAP_ATTRIBUTION = env("ROUNDS_MAP_ATTRIBUTION", default="© OpenStreetMap contributors")
+# A booked visit with no check-in this many minutes after its planned start is late.
+ROUNDS_LATE_AFTER_MIN = env.int("ROUNDS_LATE_AFTER_MIN", default=10)
 
 LOGGING = {
     "version": 1,

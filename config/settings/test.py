@@ -10,3 +10,5 @@ ROUNDS_REPLAN_TIME_LIMIT_S = 1.0
 # Serve static files from the apps; tests do not run collectstatic.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+# No tile server in tests: the map still draws routes and stops.
+ROUNDS_MAP_TILES_URL = ""

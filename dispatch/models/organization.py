@@ -19,6 +19,8 @@ class Organization(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(unique=True)
     timezone = models.CharField(max_length=64, default="America/Toronto", validators=[validate_timezone])
+    # How the screens write dates and times (a BCP 47 tag the browser's Intl understands).
+    locale = models.CharField(max_length=16, default="en-CA", help_text="e.g. en-CA, fr-CA, en-GB.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -60,6 +60,15 @@ def feed_token_rotate(
     return feed_token, token
 
 
+def feed_owner_of_user(user: User) -> dict | None:
+    """The feed a user holds a URL to: a therapist their own, facility staff their facility's (a URL of their own)."""
+    if user.role == Role.THERAPIST and hasattr(user, "therapist"):
+        return {"therapist": user.therapist}
+    if user.role == Role.FACILITY_STAFF and user.facility_id:
+        return {"facility": user.facility, "user": user}
+    return None
+
+
 def _holder_may_read(feed_token: FeedToken) -> bool:
     """The feed carries door codes and precautions (therapist) or who is where (facility): only while entitled."""
     if feed_token.therapist_id:

@@ -180,13 +180,14 @@ def plan_day_build(*, run: PlanRun) -> tuple[DayProblem, list[Visit]]:
 def _solve(*, run: PlanRun, day_problem: DayProblem) -> optimizer.Solution:
     last_saved = [0.0]
 
-    def progress(elapsed_s: float, best_cost: int) -> None:
+    def progress(elapsed_s: float, best_cost: int, visits_assigned: int, travel_min: float) -> None:
         now = time.monotonic()
         if now - last_saved[0] >= PROGRESS_EVERY_S:
             last_saved[0] = now
-            PlanRun.objects.filter(pk=run.pk).update(
-                progress={"elapsed_s": round(elapsed_s, 2), "best_cost": best_cost}
-            )
+            PlanRun.objects.filter(pk=run.pk).update(progress={
+                "elapsed_s": round(elapsed_s, 2), "best_cost": best_cost,
+                "visits_assigned": visits_assigned, "travel_min": round(travel_min),
+            })
 
     solution = optimizer.solve(
         day_problem.problem,
@@ -194,7 +195,11 @@ def _solve(*, run: PlanRun, day_problem: DayProblem) -> optimizer.Solution:
         seed=run.parameters.get("seed", 0),
         progress=progress,
     )
-    run.progress = {"elapsed_s": round(solution.solve_time_s, 2), "best_cost": solution.objective, "done": True}
+    kpis = solution.to_dict()["kpis"]
+    run.progress = {
+        "elapsed_s": round(solution.solve_time_s, 2), "best_cost": solution.objective, "done": True,
+        "visits_assigned": kpis.get("assigned"), "travel_min": round(kpis.get("travel_min") or 0),
+    }
     run.save(update_fields=["progress"])
     return solution
 

@@ -7,17 +7,24 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from dispatch.models import PlanRun, PlanStatus, Role, Visit, VisitStatus
+from django.conf import settings
+
+from dispatch.models import PlanRun, PlanStatus, Priority, Role, Visit, VisitStatus
 from dispatch.selectors import scoping
+from dispatch.selectors.live_day import LiveState, visit_live_states
 from dispatch.services.booking import therapist_shifts_on
+from dispatch.web.reasons import reason_group
 
 SHOWN_STATUSES = (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED, VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED)
+BOOKED_STATUSES = SHOWN_STATUSES
+PRIORITY_ORDER = {Priority.URGENT: 0, Priority.SOON: 1, Priority.ROUTINE: 2}
+
+
+def local_iso(moment: dt.datetime | None, tz) -> str | None:
+    return moment.astimezone(tz).isoformat() if moment else None
 
 
 def _visit(v: Visit, tz) -> dict[str, Any]:
-    def local(moment):
-        return moment.astimezone(tz).isoformat() if moment else None
-
     return {
         "id": v.pk,
         "status": v.status,
@@ -30,13 +37,20 @@ def _visit(v: Visit, tz) -> dict[str, Any]:
         "buffer_min": v.effective_buffer_min,
         "priority": v.priority,
         "skills": [s.code for s in v.required_skills.all()],
-        "windows": [{"start": local(w.start), "end": local(w.end)} for w in v.windows.all()],
-        "start": local(v.planned_start),
-        "end": local(v.planned_end),
-        "busy_until": local(v.planned_busy_until),
+        "windows": [{"start": local_iso(w.start, tz), "end": local_iso(w.end, tz)} for w in v.windows.all()],
+        "start": local_iso(v.planned_start, tz),
+        "end": local_iso(v.planned_end, tz),
+        "busy_until": local_iso(v.planned_busy_until, tz),
         "travel_min": v.planned_travel_min,
         "travel_km": v.planned_travel_km,
         "therapist": v.therapist_id,
+        "pinned": v.pinned,
+        "actual_start": local_iso(v.actual_start, tz),
+        "actual_end": local_iso(v.actual_end, tz),
+        "delay_min": v.delay_min,
+        "live": None,
+        "expected_start": None,
+        "late_by_min": 0,
     }
 
 
@@ -68,12 +82,15 @@ PENDING_CODE = "planned_not_applied"
 PENDING = "Placed by plan {plan}, which is not applied yet."
 
 
-def _open_reasons(*, organization, day: dt.date) -> dict[int, dict[str, str]]:
-    """Why each open request is open, as the latest succeeded plan for the day says."""
-    latest = (
+def _latest_succeeded(*, organization, day: dt.date) -> PlanRun | None:
+    return (
         PlanRun.objects.filter(organization=organization, date=day, status=PlanStatus.SUCCEEDED)
         .order_by("-created_at").first()
     )
+
+
+def _open_reasons(latest: PlanRun | None) -> dict[int, dict[str, str]]:
+    """Why each open request is open, as the latest succeeded plan for the day says."""
     if latest is None or not latest.result:
         return {}
     reasons = {u["visit_id"]: {"code": u["code"], "reason": u["reason"]} for u in latest.result.get("unassigned", [])}
@@ -86,9 +103,49 @@ def _open_reasons(*, organization, day: dt.date) -> dict[int, dict[str, str]]:
     return reasons
 
 
+def _kpis(*, rows: list[dict[str, Any]], unassigned: list[dict[str, Any]]) -> dict[str, Any]:
+    """The day at a glance: what is booked, what is open by priority, travel, utilisation, late now."""
+    booked = [v for row in rows for v in row["visits"]]
+    shift_min = sum(
+        (dt.datetime.fromisoformat(s["end"]) - dt.datetime.fromisoformat(s["start"])).total_seconds() / 60
+        for row in rows for s in row["shifts"]
+    )
+    held_min = sum(v["duration_min"] + v["buffer_min"] + (v["travel_min"] or 0) for v in booked)
+    by_priority = {p.value: 0 for p in Priority}
+    for v in unassigned:
+        by_priority[v["priority"]] += 1
+    return {
+        "booked": len(booked),
+        "unassigned": len(unassigned),
+        "unassigned_by_priority": by_priority,
+        "travel_min": sum(v["travel_min"] or 0 for v in booked),
+        "utilisation_pct": round(100 * held_min / shift_min) if shift_min else None,
+        "late": sum(1 for v in booked if v["live"] == LiveState.LATE),
+        "at_risk": sum(1 for v in booked if v["live"] == LiveState.AT_RISK),
+        "checked_in": sum(1 for v in booked if v["live"] == LiveState.CHECKED_IN),
+        "done": sum(1 for v in booked if v["live"] == LiveState.DONE),
+    }
+
+
+def _mark_live(*, row: dict[str, Any], visits: list[Visit], now: dt.datetime, tz) -> None:
+    states = visit_live_states(visits=visits, now=now, late_after=dt.timedelta(minutes=settings.ROUNDS_LATE_AFTER_MIN))
+    for v in row["visits"]:
+        live = states.get(v["id"])
+        if live is not None:
+            v["live"], v["expected_start"], v["late_by_min"] = live.state, local_iso(live.expected_start, tz), live.late_by_min
+
+
+def _pending_plan(latest: PlanRun | None) -> dict[str, Any] | None:
+    if latest is None or latest.applied_at is not None or not latest.result:
+        return None
+    return {"id": latest.pk, "kind": latest.kind, "created_at": latest.created_at.isoformat()}
+
+
 def board_day(*, user, day: dt.date) -> dict[str, Any]:
-    tz = user.organization.tz
-    planned = _planned_breaks(organization=user.organization, day=day)
+    organization = user.organization
+    tz = organization.tz
+    now = dt.datetime.now(tz)
+    planned = _planned_breaks(organization=organization, day=day)
     therapists = (
         scoping.therapists_visible_to(user).filter(active=True).select_related("organization")
         .prefetch_related("weekly_availability", "availability_exceptions", "breaks").order_by("display_name")
@@ -98,7 +155,7 @@ def board_day(*, user, day: dt.date) -> dict[str, Any]:
         .select_related("patient", "facility").prefetch_related("windows", "required_skills")
         .order_by("planned_start", "id")
     )
-    rows = {}
+    rows: dict[int, dict[str, Any]] = {}
     for t in therapists:
         shifts = therapist_shifts_on(therapist=t, day=day)
         rows[t.pk] = {
@@ -108,28 +165,41 @@ def board_day(*, user, day: dt.date) -> dict[str, Any]:
             "breaks": _breaks(therapist=t, day=day, tz=tz, planned=planned) if shifts else [],
             "visits": [],
         }
-    requested = []
+    requested, booked_by_row = [], {}
     for v in visits:
         if v.status in SHOWN_STATUSES and v.therapist_id in rows:
             rows[v.therapist_id]["visits"].append(_visit(v, tz))
+            booked_by_row.setdefault(v.therapist_id, []).append(v)
         elif v.status == VisitStatus.REQUESTED:
             requested.append(_visit(v, tz))
-    reasons = _open_reasons(organization=user.organization, day=day) if user.role == Role.COORDINATOR else {}
-    unassigned = [
-        {**v, **reasons.get(v["id"], {"code": NOT_PLANNED_CODE, "reason": NOT_PLANNED})}
-        for v in requested
-    ] if user.role == Role.COORDINATOR else []
+    if day == now.date():
+        for therapist_id, own in booked_by_row.items():
+            _mark_live(row=rows[therapist_id], visits=own, now=now, tz=tz)
+    coordinator = user.role == Role.COORDINATOR
+    latest = _latest_succeeded(organization=organization, day=day) if coordinator else None
+    reasons = _open_reasons(latest)
+    unassigned = []
+    for v in requested if coordinator else []:
+        why = reasons.get(v["id"], {"code": NOT_PLANNED_CODE, "reason": NOT_PLANNED})
+        unassigned.append({**v, **why, "group": reason_group(code=why["code"], reason=why["reason"], visit=v)})
+    # What is most urgent first, then what must happen soonest.
+    unassigned.sort(key=lambda v: (PRIORITY_ORDER[v["priority"]], min((w["start"] for w in v["windows"]), default=""),
+                                   v["id"]))
     facilities = [
         {"id": f.pk, "name": f.name, "kind": f.kind, "lat": f.lat, "lon": f.lon}
         for f in scoping.facilities_visible_to(user)
-    ] if user.role == Role.COORDINATOR else []
+    ] if coordinator else []
     return {
         "date": day.isoformat(),
-        "timezone": user.organization.timezone,
-        "today": dt.datetime.now(tz).date().isoformat(),
-        "now": dt.datetime.now(tz).isoformat(),
+        "timezone": organization.timezone,
+        "locale": organization.locale,
+        "today": now.date().isoformat(),
+        "now": now.isoformat(),
         "role": user.role,
+        "late_after_min": settings.ROUNDS_LATE_AFTER_MIN,
         "therapists": list(rows.values()),
         "unassigned": unassigned,
         "facilities": facilities,
+        "kpis": _kpis(rows=list(rows.values()), unassigned=unassigned),
+        "pending_plan": _pending_plan(latest),
     }

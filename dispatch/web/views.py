@@ -1,28 +1,36 @@
+"""The coordinator's board, and the start page that sends each role to its own screen."""
 from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from dispatch.models import Role
+from dispatch.models import PlanRun, Role
 from dispatch.web.data import board_day
+from dispatch.web.preview import plan_preview
 
 BOARD_ROLES = (Role.COORDINATOR, Role.THERAPIST)
+HOME_BY_ROLE = {Role.COORDINATOR: "board", Role.THERAPIST: "app", Role.FACILITY_STAFF: "facility"}
+NOT_A_DATE = "Give a date as YYYY-MM-DD between 2000 and 2099."
 
 
-def _day(request: HttpRequest, tz) -> dt.date | None:
-    raw = request.GET.get("date")
+def parse_day(raw: str | None, *, default: dt.date) -> dt.date | None:
     if not raw:
-        return timezone.localdate(timezone=tz) + dt.timedelta(days=1)
+        return default
     try:
         day = dt.date.fromisoformat(raw)
     except ValueError:
         return None
     return day if dt.date(2000, 1, 1) <= day <= dt.date(2099, 12, 31) else None
+
+
+def _day(request: HttpRequest, tz) -> dt.date | None:
+    return parse_day(request.GET.get("date"), default=timezone.localdate(timezone=tz) + dt.timedelta(days=1))
 
 
 def _refused(request: HttpRequest) -> HttpResponse | None:
@@ -32,14 +40,30 @@ def _refused(request: HttpRequest) -> HttpResponse | None:
 
 
 @login_required
+def home(request: HttpRequest) -> HttpResponse:
+    name = HOME_BY_ROLE.get(request.user.role) if request.user.organization_id else None
+    if name is None:
+        return render(request, "board/forbidden.html", {"message": "Your account belongs to no organisation."},
+                      status=403)
+    return redirect(name)
+
+
+@login_required
 @ensure_csrf_cookie
 def board(request: HttpRequest) -> HttpResponse:
     if (refused := _refused(request)) is not None:
         return refused
+    if request.user.role == Role.THERAPIST:
+        # A therapist's own day lives in the phone app, which also works offline.
+        query = f"?date={request.GET['date']}" if request.GET.get("date") else ""
+        return redirect(f"/app/{query}")
     day = _day(request, request.user.organization.tz)
     if day is None:
         return render(request, "board/forbidden.html", {"message": "That is not a date."}, status=400)
-    return render(request, "board/board.html", {"day": day, "role": request.user.role})
+    return render(request, "board/board.html", {
+        "day": day, "role": request.user.role, "locale": request.user.organization.locale,
+        "tiles_url": settings.ROUNDS_MAP_TILES_URL, "tiles_attribution": settings.ROUNDS_MAP_ATTRIBUTION,
+    })
 
 
 @login_required
@@ -48,5 +72,15 @@ def board_data(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"detail": "The board is for coordinators and therapists."}, status=403)
     day = _day(request, request.user.organization.tz)
     if day is None:
-        return JsonResponse({"date": ["Give a date as YYYY-MM-DD between 2000 and 2099."]}, status=400)
+        return JsonResponse({"date": [NOT_A_DATE]}, status=400)
     return JsonResponse(board_day(user=request.user, day=day))
+
+
+@login_required
+def board_plan_preview(request: HttpRequest, plan_id: int) -> HttpResponse:
+    if request.user.organization_id is None or request.user.role != Role.COORDINATOR:
+        return JsonResponse({"detail": "Only dispatch coordinators may preview plans."}, status=403)
+    run = get_object_or_404(PlanRun, pk=plan_id, organization_id=request.user.organization_id)
+    if not run.result:
+        return JsonResponse({"detail": f"Plan {run.pk} is {run.status}; it has nothing to preview yet."}, status=409)
+    return JsonResponse(plan_preview(run=run))

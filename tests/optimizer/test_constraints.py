@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from optimizer import Options, Priority, Solution, check_solution, solve
 from tests.optimizer.builders import lunch, problem, therapist, visit
 
@@ -157,8 +159,16 @@ def test_continuity_penalized_but_overridden_when_too_costly(fast):
 def test_progress_reports_improving_objectives(ok_small):
     """The progress callback sees at least one objective and never a worse one."""
     seen = []
-    solve(ok_small, time_limit_s=0.5, progress=lambda t, cost: seen.append(cost))
+    solve(ok_small, time_limit_s=0.5, progress=lambda t, cost, visits, travel: seen.append(cost))
     assert seen and seen == sorted(seen, reverse=True)
+
+
+def test_progress_counts_the_visits_and_travel_of_the_plan_it_reports():
+    """What a coordinator reads while the plan runs ("best so far: 1 visit, 12 min travel") is the plan's own."""
+    seen = []
+    solution = solve(problem([therapist("t1")], [visit("a")]), time_limit_s=0.5,
+                     progress=lambda t, cost, visits, travel: seen.append((visits, travel)))
+    assert seen[-1] == (1, pytest.approx(solution.kpis.travel_min)) and solution.kpis.assigned == 1
 
 
 def test_same_seed_and_solution_limit_give_the_same_plan(ok_small):
