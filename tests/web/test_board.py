@@ -31,10 +31,31 @@ def test_the_board_asks_for_a_login_first(db):
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
 
-def test_facility_staff_get_a_polite_refusal(facility_staff):
+def test_facility_staff_get_a_polite_refusal_with_the_way_to_their_page(facility_staff):
     response = _logged_in(facility_staff).get("/board/")
     assert response.status_code == 403 and b"coordinators and therapists" in response.content
+    assert b'href="/facility/"' in response.content
     assert _logged_in(facility_staff).get("/board/data").status_code == 403
+
+
+@pytest.mark.parametrize("role, page", [("coordinator", "/board/"), ("therapist", "/app/"), ("staff", "/facility/")])
+def test_the_start_page_sends_each_role_to_its_own_screen(role, page, coordinator, therapist, facility_staff):
+    user = {"coordinator": coordinator, "therapist": therapist.user, "staff": facility_staff}[role]
+    response = _logged_in(user).get("/")
+    assert response.status_code == 302 and response["Location"] == page
+
+
+def test_logging_in_lands_on_the_users_own_screen(therapist):
+    therapist.user.set_password("pw-rounds-test")
+    therapist.user.save()
+    response = Client().post("/accounts/login/", {"username": therapist.user.username, "password": "pw-rounds-test"},
+                             follow=True)
+    assert response.redirect_chain[-1][0] == "/app/"
+
+
+def test_a_therapist_on_the_board_is_sent_to_the_phone_app_for_the_same_day(therapist):
+    response = _logged_in(therapist.user).get("/board/?date=2026-03-02")
+    assert response.status_code == 302 and response["Location"] == "/app/?date=2026-03-02"
 
 
 def test_the_board_data_lists_every_therapist_with_their_visits(coordinator, day_with_a_visit, organization):
@@ -47,6 +68,51 @@ def test_the_board_data_lists_every_therapist_with_their_visits(coordinator, day
     assert rows[visit.therapist_id]["visits"][0]["start"].startswith(f"{visit.date}T09:00")
     assert [u["id"] for u in body["unassigned"]] == [open_request.pk]
     assert body["unassigned"][0]["reason"] == "Not planned yet."
+
+
+def test_the_kpis_count_booked_and_open_visits_travel_and_utilisation(coordinator, day_with_a_visit, organization):
+    visit, open_request = day_with_a_visit
+    m.Visit.objects.filter(pk=visit.pk).update(planned_travel_min=12)
+    m.Visit.objects.filter(pk=open_request.pk).update(priority=m.Priority.URGENT)
+    k = _logged_in(coordinator).get(f"/board/data?date={visit.date}").json()["kpis"]
+    assert (k["booked"], k["unassigned"], k["travel_min"]) == (1, 1, 12)
+    assert k["unassigned_by_priority"] == {"routine": 0, "soon": 0, "urgent": 1}
+    # 30 min session + 5 min home buffer + 12 min travel of a 9-hour shift.
+    assert k["utilisation_pct"] == round(100 * 47 / 540)
+
+
+def test_open_requests_come_most_urgent_first_then_by_their_earliest_window(coordinator, organization):
+    day = f.tomorrow()
+    late_routine = f.VisitFactory(organization=organization, windows=[("14:00", "16:00")])
+    early_routine = f.VisitFactory(organization=organization, windows=[("08:00", "10:00")])
+    urgent = f.VisitFactory(organization=organization, windows=[("15:00", "17:00")], priority=m.Priority.URGENT)
+    soon = f.VisitFactory(organization=organization, windows=[("16:00", "17:00")], priority=m.Priority.SOON)
+    rows = _logged_in(coordinator).get(f"/board/data?date={day}").json()["unassigned"]
+    assert [r["id"] for r in rows] == [urgent.pk, soon.pk, early_routine.pk, late_routine.pk]
+
+
+def test_open_requests_left_out_for_the_same_cause_share_one_group(coordinator, organization):
+    day = f.tomorrow()
+    same = [f.VisitFactory(organization=organization, windows=[("09:00", "11:00")]) for _ in range(3)]
+    other = f.VisitFactory(organization=organization, windows=[("13:00", "15:30")])
+    for v in [*same, other]:
+        v.required_skills.set([m.Skill.objects.get(code="oncology")])
+    m.PlanRun.objects.create(organization=organization, date=day, status=m.PlanStatus.SUCCEEDED, result={
+        "unassigned": [{"visit_id": v.pk, "code": "displaced", "reason": f"Left out: fits alone into {v.pk}'s day."}
+                       for v in [*same, other]]})
+    rows = _logged_in(coordinator).get(f"/board/data?date={day}").json()["unassigned"]
+    groups = [r["group"] for r in rows]
+    assert groups.count("no oncology therapist free 9–11") == 3
+    assert "no oncology therapist free 13–15:30" in groups
+
+
+def test_a_plan_not_yet_applied_is_offered_for_preview(coordinator, day_with_a_visit, organization):
+    visit, _ = day_with_a_visit
+    client = _logged_in(coordinator)
+    assert client.get(f"/board/data?date={visit.date}").json()["pending_plan"] is None
+    run = m.PlanRun.objects.create(organization=organization, date=visit.date, status=m.PlanStatus.SUCCEEDED,
+                                   result={"routes": [], "unassigned": []})
+    assert client.get(f"/board/data?date={visit.date}").json()["pending_plan"]["id"] == run.pk
 
 
 def test_the_board_shows_the_planners_reason_for_an_unassigned_visit(coordinator, day_with_a_visit, organization):
