@@ -12,6 +12,10 @@ ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1400, "height": 1000}
+# Axe's impacts that block a user outright or nearly; minor and moderate ones are reported, not failed.
+BLOCKING_IMPACTS = {"serious", "critical"}
 
 
 @pytest.fixture(scope="session")
@@ -35,26 +39,59 @@ def browser():
 
 @pytest.fixture
 def new_page(browser, live_server):
-    """Pages closed before the live server stops, so no request thread outlives its database connection."""
-    contexts = []
+    """Pages closed before the live server stops, so no request thread outlives its database connection.
 
-    def make(width: int, height: int):
-        context = browser.new_context(viewport={"width": width, "height": height})
+    A script error on any page fails the test: a screen that throws has not done what it shows.
+    """
+    contexts, errors = [], []
+
+    def make(width: int, height: int, **options):
+        context = browser.new_context(viewport={"width": width, "height": height}, **options)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        return page
 
     yield make
     for context in contexts:
         context.close()
+    assert not errors, f"script errors on the page: {errors}"
 
 
 @pytest.fixture
 def screenshot():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
-    def take(page, name: str) -> Path:
+    def take(page, name: str, *, full_page: bool = True) -> Path:
         path = ARTIFACTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=full_page)
         return path
 
     return take
+
+
+@pytest.fixture
+def accessible():
+    """Axe (axe-core, shipped inside axe-playwright-python) finds nothing serious or critical on the page;
+    and the page is ready for a strict Content-Security-Policy: no inline script, no inline handler."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+
+    def check(page, what: str) -> None:
+        results = axe.run(page)
+        blocking = [
+            f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+            for v in results.response["violations"] if v["impact"] in BLOCKING_IMPACTS
+        ]
+        assert not blocking, f"{what}: {blocking}"
+        inline = page.evaluate(
+            """() => ({
+                scripts: [...document.scripts].filter(s => !s.src && s.type !== 'application/json').length,
+                handlers: [...document.querySelectorAll('*')].flatMap(e => [...e.attributes])
+                    .filter(a => a.name.startsWith('on')).map(a => a.name),
+            })"""
+        )
+        assert inline == {"scripts": 0, "handlers": []}, f"{what}: inline code {inline}"
+
+    return check

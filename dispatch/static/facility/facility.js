@@ -32,10 +32,13 @@
     const rest = {};
     for (const [field, errors] of Object.entries(json)) {
       if (!(field in known)) { rest[field] = errors; continue; }
-      if (field === "windows" && Array.isArray(errors) && errors.some((m) => typeof m === "object")) {
-        // One entry per window: put each window's message beside that window.
+      if (field === "windows" && typeof errors === "object" && !Array.isArray(errors)) {
+        // Per window, keyed by its position ({"0": {"end": [...]}}): each message beside its window.
         const rows = document.querySelectorAll(".window-row");
-        errors.forEach((m, i) => { if (m && Object.keys(m).length && rows[i]) rows[i].querySelector(".window-error").textContent = messages(m).join(" "); });
+        for (const [i, m] of Object.entries(errors)) {
+          if (rows[+i]) rows[+i].querySelector(".window-error").textContent = messages(m).join(" ");
+          else $("#err-windows").textContent = messages(m).join(" ");
+        }
         continue;
       }
       $(`#err-${field}`).textContent = messages(errors).join(" ");
