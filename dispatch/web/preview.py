@@ -14,6 +14,7 @@ from dispatch.models import PlanRun, Therapist, Visit, VisitStatus
 from dispatch.web.data import local_iso
 
 BOOKED = (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED)
+KIND_ORDER = {"unbooked": 0, "reassigned": 1, "moved": 2, "added": 3}
 
 
 def _hhmm(iso: str | None) -> str:
@@ -91,6 +92,8 @@ def plan_preview(*, run: PlanRun) -> dict[str, Any]:
             "visit": v.pk, "patient": who, "kind": kind, "status": v.status, "old": old, "new": new,
             "text": texts.get(v.pk) or _words(kind, who=who, old=old, new=new, reason=reasons.get(v.pk, "")),
         })
+    # What costs a patient their booked time first, then what changes for the therapists, then what is new.
+    changes.sort(key=lambda c: (KIND_ORDER[c["kind"]], (c["new"] or c["old"])["start"], c["visit"]))
     counts = {kind: sum(1 for c in changes if c["kind"] == kind) for kind in ("moved", "reassigned", "unbooked", "added")}
     return {
         "plan": run.pk, "kind": run.kind, "date": run.date.isoformat(), "applied": run.applied_at is not None,

@@ -167,7 +167,9 @@
     const box = el("div", "refusal", null, { role: "alert" });
     box.append(el("strong", null, title));
     const ul = el("ul");
-    for (const p of problems(json)) ul.append(el("li", null, named(p)));
+    // With a list of broken rules, the detail only repeats the title.
+    const said = json.extra && json.extra.reasons && json.extra.reasons.length ? json.extra.reasons : problems(json);
+    for (const p of said) ul.append(el("li", null, named(p)));
     box.append(ul);
     const close = el("button", "quiet", "Dismiss", { type: "button" });
     close.addEventListener("click", () => box.remove());

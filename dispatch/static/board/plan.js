@@ -118,9 +118,11 @@
     const name = p.kind === "replan" ? "re-plan" : "plan";
     const dropped = p.changes.filter((c) => c.kind === "unbooked");
     $("#apply-title").textContent = `Apply ${name} ${p.plan}?`;
-    const rest = `It moves ${p.counts.moved}, reassigns ${p.counts.reassigned} and books ${p.counts.added} new visits.`;
+    const rest = `It moves ${p.counts.moved}, reassigns ${p.counts.reassigned} and books ${plural(p.counts.added, "new visit")}.`;
+    const back = dropped.length === 1 ? "it goes back to the open requests and its patient loses the time"
+      : "they go back to the open requests and their patients lose their times";
     $("#apply-text").textContent = dropped.length
-      ? `It unbooks ${plural(dropped.length, "booked visit")}: they go back to the open requests and their patients lose their time. ${rest}`
+      ? `It unbooks ${plural(dropped.length, "booked visit")}: ${back}. ${rest}`
       : `It unbooks no booked visit. ${rest}`;
     $("#apply-dropped").replaceChildren(...dropped.map((c) => el("li", null, c.text)));
     $("#apply-confirm").textContent = dropped.length ? `Apply and unbook ${dropped.length}` : "Apply";
