@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db.models import F
+
 from dispatch.models import Priority, Skill, VisitStatus
 from dispatch.selectors import scoping
 
@@ -24,7 +26,8 @@ def facility_page(*, user) -> dict[str, Any]:
     visits = (
         scoping.visits_visible_to(user).filter(date__gte=today - dt.timedelta(days=PAST_DAYS_SHOWN))
         .select_related("patient", "therapist").prefetch_related("windows", "required_skills")
-        .order_by("date", "planned_start", "id")
+        # Within a day, what is booked in time order first, then the requests still waiting for a time.
+        .order_by("date", F("planned_start").asc(nulls_last=True), "id")
     )
     rows = []
     for v in visits:
