@@ -23,6 +23,8 @@ class Command(BaseCommand):
             "",
             "Rounds is starting. Look here:",
             f"  Dispatch board     {base}/board/   (log in as coordinator / {DEMO_PASSWORD})",
+            f"  Therapist's phone  {base}/app/?date={day}   (therapist1)",
+            f"  Facility requests  {base}/facility/   (staff-st-brigids-hospital)",
             f"  API docs (Swagger) {base}/api/docs/",
             f"  OpenAPI schema     {base}/api/schema/",
             f"  Admin              {base}/admin/   (coordinator / {DEMO_PASSWORD})",
