@@ -296,11 +296,16 @@ def test_the_board_marks_late_and_at_risk_visits_of_the_running_day(new_page, li
     assert late.status == m.VisitStatus.SCHEDULED
 
 
-def test_the_board_on_a_phone(new_page, live_server, coordinator, small_day, screenshot, accessible):
+def test_the_board_on_a_phone_in_the_organisations_locale(new_page, live_server, coordinator, small_day, screenshot,
+                                                           accessible):
     farah, ben, booked, open_request = small_day
+    coordinator.organization.locale = "fr-CA"
+    coordinator.organization.save()
     page = new_page(**PHONE)
     log_in(page, live_server, coordinator.username, f"/board/?date={booked.date}")
     page.wait_for_selector(".visit")
+    french_weekdays = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+    assert page.locator("#day-label").inner_text().split()[0].rstrip(",") in french_weekdays
     assert no_sideways_scroll(page)  # the timeline scrolls inside its panel, not the page
     accessible(page, "board on a phone")
     screenshot(page, "board-phone", full_page=False)

@@ -32,6 +32,8 @@ def test_staff_request_a_visit_see_the_apis_messages_by_the_fields_then_change_a
     new_page, live_server, ward, facility_staff, screenshot, accessible
 ):
     page = new_page(**DESKTOP)
+    page.goto(f"{live_server.url}/accounts/login/")
+    accessible(page, "login page")
     log_in(page, live_server, facility_staff.username, "/facility/")
     assert page.url.endswith("/facility/")
     # Their own patients and visits; another facility's are nowhere.
