@@ -46,6 +46,7 @@
   B.startPlan = async function () {
     const limit = +$("#time-limit").value || 10, planDay = $("#day").value;
     B.closePreview();
+    $("#show-preview").hidden = true;  // an older plan's preview is not what is being made now
     $("#plan").disabled = true;
     const started = await api("POST", "/api/v1/plans", { date: planDay, time_limit_s: limit });
     if (started.status !== 202) {
@@ -59,6 +60,7 @@
   B.startReplan = async function () {
     const planDay = $("#day").value;
     B.closePreview();
+    $("#show-preview").hidden = true;
     $("#replan").disabled = true;
     const started = await api("POST", "/api/v1/replan", { date: planDay });
     if (started.status !== 201) {
