@@ -142,7 +142,9 @@ def solve(
     return _result(problem, routes, status, assignment.ObjectiveValue(), started, "optimal" if optimal else stopped_by)
 
 
-def _route_totals(routing: pywrapcp.RoutingModel, manager: pywrapcp.RoutingIndexManager, data: ModelData) -> tuple[int, float]:
+def _route_totals(
+    routing: pywrapcp.RoutingModel, manager: pywrapcp.RoutingIndexManager, data: ModelData
+) -> tuple[int, float]:
     """Visits served and travel minutes of the plan the search holds now (inside a solution callback)."""
     visits, travel = 0, 0.0
     for v in range(len(data.therapists)):

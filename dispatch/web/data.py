@@ -132,7 +132,8 @@ def _mark_live(*, row: dict[str, Any], visits: list[Visit], now: dt.datetime, tz
     for v in row["visits"]:
         live = states.get(v["id"])
         if live is not None:
-            v["live"], v["expected_start"], v["late_by_min"] = live.state, local_iso(live.expected_start, tz), live.late_by_min
+            v["live"], v["late_by_min"] = live.state, live.late_by_min
+            v["expected_start"] = local_iso(live.expected_start, tz)
 
 
 def _pending_plan(latest: PlanRun | None) -> dict[str, Any] | None:

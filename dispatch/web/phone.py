@@ -16,7 +16,9 @@ from dispatch.services.feed_tokens import feed_owner_of_user, feed_token_rotate,
 from dispatch.web.phone_data import therapist_day
 from dispatch.web.views import NOT_A_DATE, parse_day
 
-FOR_THERAPISTS = "The phone app is for therapists: coordinators plan on the board, facility staff on their request page."
+FOR_THERAPISTS = (
+    "The phone app is for therapists: coordinators plan on the board, facility staff on their request page."
+)
 
 
 def _is_therapist(user) -> bool:

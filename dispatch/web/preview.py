@@ -27,7 +27,8 @@ def _first(name: str) -> str:
 
 def _words(kind: str, *, who: str, old: dict | None, new: dict | None, reason: str = "") -> str:
     if kind == "moved":
-        return f"{who}'s {_hhmm(old['start'])} visit with {_first(old['therapist_name'])} moves to {_hhmm(new['start'])}."
+        with_whom = _first(old["therapist_name"])
+        return f"{who}'s {_hhmm(old['start'])} visit with {with_whom} moves to {_hhmm(new['start'])}."
     if kind == "reassigned":
         return (
             f"{_first(new['therapist_name'])} takes {who}'s {_hhmm(old['start'])} visit "
@@ -94,7 +95,7 @@ def plan_preview(*, run: PlanRun) -> dict[str, Any]:
         })
     # What costs a patient their booked time first, then what changes for the therapists, then what is new.
     changes.sort(key=lambda c: (KIND_ORDER[c["kind"]], (c["new"] or c["old"])["start"], c["visit"]))
-    counts = {kind: sum(1 for c in changes if c["kind"] == kind) for kind in ("moved", "reassigned", "unbooked", "added")}
+    counts = {kind: sum(1 for c in changes if c["kind"] == kind) for kind in KIND_ORDER}
     return {
         "plan": run.pk, "kind": run.kind, "date": run.date.isoformat(), "applied": run.applied_at is not None,
         "counts": counts, "changes": changes, "kpis": result.get("kpis", {}),

@@ -99,7 +99,8 @@ def test_a_coordinator_plans_previews_and_applies_the_day(new_page, live_server,
     assert page.locator("#map .leaflet-tile").count() == 0
     assert page.locator("#map path.route").count() > 0
     assert page.locator("#map path.stop").count() == scheduled
-    assert page.locator("#map .facility-mark").count() == m.Facility.objects.filter(organization=demo.organization).count()
+    facilities = m.Facility.objects.filter(organization=demo.organization).count()
+    assert page.locator("#map .facility-mark").count() == facilities
     accessible(page, "board after apply")
     screenshot(page, "board-after-apply")
 
@@ -255,9 +256,12 @@ def running_day():
     now = timezone.now().astimezone(tz)
     today = now.date()
     # A working day around now (late morning there), so the board's axis reads like a real one.
+    def clock(moment: dt.datetime) -> dt.time:
+        return moment.time().replace(second=0, microsecond=0)
+
     m.WeeklyAvailability.objects.create(therapist=therapist, weekday=today.weekday(),
-                                        start_time=(now - dt.timedelta(hours=2)).time().replace(second=0, microsecond=0),
-                                        end_time=(now + dt.timedelta(hours=5)).time().replace(second=0, microsecond=0))
+                                        start_time=clock(now - dt.timedelta(hours=2)),
+                                        end_time=clock(now + dt.timedelta(hours=5)))
 
     def booked(start: dt.datetime, window_end: dt.datetime) -> m.Visit:
         visit = f.VisitFactory(organization=organization, date=today)

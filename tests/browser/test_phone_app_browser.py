@@ -42,7 +42,8 @@ def day_now():
         if n == 0:
             visit.patient.access_notes = "Side door, ring twice"
             visit.patient.save()
-            m.Precaution.objects.create(patient=visit.patient, kind="device", body_site="chest", note="Port: light touch")
+            m.Precaution.objects.create(patient=visit.patient, kind="device", body_site="chest",
+                                        note="Port: light touch")
         visits.append(visit_book(visit=visit, therapist=therapist, planned_start=start + dt.timedelta(minutes=minutes),
                                  by=coordinator))
     return therapist, visits

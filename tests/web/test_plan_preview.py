@@ -54,7 +54,9 @@ def test_each_kind_of_change_is_counted_and_said_in_words(organization, coordina
     assert kept.pk not in words
     assert words[moved.pk] == f"{moved.patient.initials}'s 09:00 visit with Farah moves to 10:00."
     assert words[reassigned.pk] == f"Ben takes {reassigned.patient.initials}'s 11:00 visit from Farah, at 11:00."
-    assert words[unbooked.pk] == f"{unbooked.patient.initials}'s 13:00 visit with Ben is unbooked: Cannot be reached in time."
+    assert words[unbooked.pk] == (
+        f"{unbooked.patient.initials}'s 13:00 visit with Ben is unbooked: Cannot be reached in time."
+    )
     assert words[added.pk] == f"Ben takes {added.patient.initials}'s new visit at 14:00."
     ghost = next(c for c in preview["changes"] if c["visit"] == added.pk)
     assert ghost["new"]["therapist"] == ben.pk and ghost["old"] is None
