@@ -10,3 +10,9 @@ ROUNDS_REPLAN_TIME_LIMIT_S = 1.0
 # Serve static files from the apps; tests do not run collectstatic.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+ROUNDS_SMS_BACKEND = "dispatch.notifications.sms.LocmemSmsBackend"
+ROUNDS_NOTIFY_IN_PROCESS = "sync"
+ROUNDS_NOTIFY_SCHEDULER = "off"
+# The test receivers listen on 127.0.0.1.
+ROUNDS_WEBHOOK_ALLOW_PRIVATE = True
