@@ -26,8 +26,9 @@ EVENT_TEXT = {
     "visit.at_risk": "expected to start {expected}, outside its window ({therapist})",
     "visit.checkin_far": "checked in {distance_m} m from the visit's place ({therapist})",
 }
-# Reasons are owed to the facility that asked (its staff read them in the API too), to no one else.
-REASON_EVENTS = frozenset({"request.cancelled", "request.unscheduled"})
+# Reasons are owed to the facility that asked (its staff read them in the API too) and to the webhooks
+# of its facility or organisation; a therapist's message never carries one (for_staff is False).
+REASON_EVENTS = frozenset({"request.cancelled", "request.unscheduled", "visit.cancelled", "visit.unscheduled"})
 
 
 def _local(moment: dt.datetime | None, tz) -> str | None:
