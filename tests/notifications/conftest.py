@@ -17,7 +17,9 @@ DAY = dt.date(2031, 3, 4)
 
 
 def at(hhmm: str, day: dt.date = DAY) -> dt.datetime:
-    return f.local(day, hhmm)
+    """09:30 or 09:30:15 on ``day`` in the organisation's time zone."""
+    hh, mm, *ss = (int(part) for part in hhmm.split(":"))
+    return dt.datetime.combine(day, dt.time(hh, mm, *ss), tzinfo=f.TORONTO)
 
 
 def travel(hhmm: str, day: dt.date = DAY, tick: bool = False):
