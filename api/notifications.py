@@ -11,7 +11,14 @@ from rest_framework.views import APIView
 
 from api.fields import ScopedPrimaryKeyRelatedField
 from api.permissions import STAFF, RoleAllowed
-from dispatch.models import Facility, Notification, NotificationPreference, WebhookDelivery, WebhookEvent, WebhookSubscription
+from dispatch.models import (
+    Facility,
+    Notification,
+    NotificationPreference,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
+)
 from dispatch.notifications import services
 from dispatch.selectors import scoping
 from dispatch.selectors.notifications import (

@@ -46,11 +46,12 @@ from dispatch.models.visits import (
 )
 
 __all__ = [
-    "ASSIGNED_STATUSES", "AvailabilityException", "CareSetting", "Channel", "Contraindication", "ContraindicationKind",
-    "CredentialType", "DEFAULT_BUFFER_MIN", "ExceptionKind", "FIXED_STATUSES", "Facility", "FacilityKind",
-    "FeedToken", "Gender", "GeocodeCache", "IdempotencyKey", "MAX_DURATION_MIN", "MIN_DURATION_MIN",
-    "Notification", "NotificationPreference", "OPEN_STATUSES", "Organization", "Patient", "PlanKind", "PlanRun", "PlanStatus", "Precaution",
-    "PrecautionKind", "Priority", "Role", "SPEED_KMH", "SendStatus", "Skill", "SpeedProfile", "Therapist", "TherapistBreak",
-    "TherapistCredential", "User", "Visit", "VisitSeries", "VisitStatus", "VisitWindow", "WebhookDelivery", "WebhookEvent",
-    "WebhookSubscription", "WeeklyAvailability", "Weekday",
+    "ASSIGNED_STATUSES", "AvailabilityException", "CareSetting", "Channel", "Contraindication",
+    "ContraindicationKind", "CredentialType", "DEFAULT_BUFFER_MIN", "ExceptionKind", "FIXED_STATUSES", "Facility",
+    "FacilityKind", "FeedToken", "Gender", "GeocodeCache", "IdempotencyKey", "MAX_DURATION_MIN", "MIN_DURATION_MIN",
+    "Notification", "NotificationPreference", "OPEN_STATUSES", "Organization", "Patient", "PlanKind", "PlanRun",
+    "PlanStatus", "Precaution", "PrecautionKind", "Priority", "Role", "SPEED_KMH", "SendStatus", "Skill",
+    "SpeedProfile", "Therapist", "TherapistBreak", "TherapistCredential", "User", "Visit", "VisitSeries",
+    "VisitStatus", "VisitWindow", "WebhookDelivery", "WebhookEvent", "WebhookSubscription", "Weekday",
+    "WeeklyAvailability",
 ]

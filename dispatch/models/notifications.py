@@ -27,7 +27,9 @@ class SendStatus(models.TextChoices):
 class NotificationPreference(models.Model):
     """Absent: email and in-app, no SMS, no quiet hours."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
+    )
     email = models.BooleanField(default=True)
     sms = models.BooleanField(default=False)
     in_app = models.BooleanField(default=True)

@@ -28,7 +28,8 @@ def alert_send(*, visit: Visit, event: str, key: str, webhook: str | None = None
     therapist = visit.therapist.display_name if visit.therapist_id else ""
     item = visit_item(visit=visit, event=event, previous_start=None, for_staff=False, therapist=therapist, **extra)
     coordinators = User.objects.filter(organization_id=visit.organization_id, role=Role.COORDINATOR, is_active=True)
-    outbox_write(organization=visit.organization, change_key=key, messages={pk: [item] for pk in coordinators.values_list("pk", flat=True)})
+    messages = {pk: [item] for pk in coordinators.values_list("pk", flat=True)}
+    outbox_write(organization=visit.organization, change_key=key, messages=messages)
     if webhook:
         hook_item = {k: v for k, v in item.items() if k != "therapist"}
         webhook_events_write(organization=visit.organization, change_key=key, events=[(visit, webhook, hook_item)])
@@ -36,7 +37,8 @@ def alert_send(*, visit: Visit, event: str, key: str, webhook: str | None = None
 
 
 def alert_check_in_far(*, visit: Visit, distance_m: int) -> None:
-    alert_send(visit=visit, event="visit.checkin_far", key=f"checkin_far:{visit.pk}@{visit.sequence}", distance_m=distance_m)
+    key = f"checkin_far:{visit.pk}@{visit.sequence}"
+    alert_send(visit=visit, event="visit.checkin_far", key=key, distance_m=distance_m)
 
 
 def _visits():
@@ -95,7 +97,8 @@ def _at_risk_send(visit: Visit, start: dt.datetime) -> bool:
 
 def alerts_for_therapist(*, visit: Visit, now: dt.datetime | None = None) -> None:
     """At once after a reported delay, for that therapist's day."""
-    for later, start in at_risk_visits(organization=visit.organization, now=now or timezone.now(), therapist_id=visit.therapist_id):
+    now = now or timezone.now()
+    for later, start in at_risk_visits(organization=visit.organization, now=now, therapist_id=visit.therapist_id):
         _at_risk_send(later, start)
 
 
@@ -110,7 +113,9 @@ def alerts_scan(*, now: dt.datetime | None = None) -> int:
             visit=visit, event="visit.late", key=f"late:{visit.pk}@{visit.sequence}", webhook=WebhookEvent.LATE,
             late_min=late_min,
         )
-    near = Visit.objects.filter(status__in=HELD, planned_start__range=(now - dt.timedelta(hours=18), now + dt.timedelta(hours=18)))
+    near = Visit.objects.filter(
+        status__in=HELD, planned_start__range=(now - dt.timedelta(hours=18), now + dt.timedelta(hours=18))
+    )
     for organization in Organization.objects.filter(pk__in=near.values("organization_id")):
         for visit, start in at_risk_visits(organization=organization, now=now):
             raised += _at_risk_send(visit, start)

@@ -111,7 +111,8 @@ def visit_changes_notify(*, key: str | None, before: dict[int, VisitState], by: 
             )
         hook = webhook_event(old, new)
         if hook:
-            hooks.append((visit, hook, visit_item(visit=visit, event=hook, previous_start=old.planned_start, for_staff=True)))
+            item = visit_item(visit=visit, event=hook, previous_start=old.planned_start, for_staff=True)
+            hooks.append((visit, hook, item))
     if by is not None:
         messages.pop(by.pk, None)
     outbox_write(organization=organization, change_key=key, messages=messages)

@@ -29,7 +29,9 @@ SIGNATURE_HEADER = "X-Rounds-Signature"
 REPLAY_WINDOW_S = 300
 URL_SCHEME = "Use an http or https URL."
 URL_UNRESOLVED = "{host} does not resolve."
-URL_PRIVATE = "{host} resolves to {address}, a loopback, private or reserved address; webhooks go to public endpoints only."
+URL_PRIVATE = (
+    "{host} resolves to {address}, a loopback, private or reserved address; webhooks go to public endpoints only."
+)
 DISABLED = "Disabled after {count} failed deliveries in a row; the last: {error}"
 
 

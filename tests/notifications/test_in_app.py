@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 
 import time_machine
-
 from django.core import mail
 from django.core.management import call_command
 

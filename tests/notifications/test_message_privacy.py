@@ -49,7 +49,9 @@ def test_no_message_carries_health_details_and_only_the_facility_sees_a_reason(
         _client_for(staff).post("/api/v1/webhooks", {"url": facility_hook.url, "events": every}, format="json")
 
         with travel("16:00", DAY - dt.timedelta(days=1), tick=True):
-            plan = _client_for(coordinator).post("/api/v1/plans", {"date": DAY.isoformat(), "time_limit_s": 1}, format="json")
+            plan = _client_for(coordinator).post(
+                "/api/v1/plans", {"date": DAY.isoformat(), "time_limit_s": 1}, format="json"
+            )
             with callbacks(execute=True):
                 assert _client_for(coordinator).post(f"/api/v1/plans/{plan.data['id']}/apply").status_code == 200
         starts = {tag: m.Visit.objects.get(pk=v.pk).planned_start for tag, v in visits.items()}

@@ -22,7 +22,6 @@ from tests.conftest import _client_for
 from tests.notifications.receiver import Receiver
 from tests.plans.test_celery_worker import REDIS_URL, WAIT_S, _children, _needs_postgres_and_redis, _worker
 
-
 LEASE_S = 5
 
 

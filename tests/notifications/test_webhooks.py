@@ -39,16 +39,17 @@ def _verified(secret: str, headers: dict[str, str], body: bytes, now: float) -> 
 
 def _cancel(ward, visit, reason: str, callbacks) -> None:
     with callbacks(execute=True):
-        response = _client_for(ward.coordinator).post(f"/api/v1/visits/{visit.pk}/cancel", {"reason": reason}, format="json")
+        response = _client_for(ward.coordinator).post(
+            f"/api/v1/visits/{visit.pk}/cancel", {"reason": reason}, format="json"
+        )
     assert response.status_code == 200, response.data
 
 
 def test_a_facility_subscription_receives_its_own_visits_signed_and_logged(
     ward, receiver, django_capture_on_commit_callbacks
 ):
-    other_facility_visit = f.VisitFactory(
-        organization=ward.org, patient=f.PatientFactory(organization=ward.org, facility=f.FacilityFactory(organization=ward.org))
-    )
+    elsewhere = f.PatientFactory(organization=ward.org, facility=f.FacilityFactory(organization=ward.org))
+    other_facility_visit = f.VisitFactory(organization=ward.org, patient=elsewhere)
     subscription = _subscribe(ward.asker, receiver.url, ["visit.cancelled", "visit.moved"])
     assert subscription["facility"] == ward.facility.pk and len(subscription["secret"]) == 64
 

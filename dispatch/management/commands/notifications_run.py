@@ -21,7 +21,8 @@ class Command(BaseCommand):
         while True:
             result = notifications_tick()
             self.stdout.write(
-                f"{result['alerts']} alerts raised, {result['sent']} messages sent, {result['delivered']} webhooks delivered"
+                f"{result['alerts']} alerts raised, {result['sent']} messages sent, "
+                f"{result['delivered']} webhooks delivered"
             )
             if opts["once"]:
                 return
