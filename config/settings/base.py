@@ -125,6 +125,7 @@ SPECTACULAR_SETTINGS = {
         "PrecautionKindEnum": "dispatch.models.PrecautionKind",
         "ExceptionKindEnum": "dispatch.models.ExceptionKind",
         "GenderEnum": "dispatch.models.Gender",
+        "WebhookEventEnum": "dispatch.models.WebhookEvent",
     },
 }
 

@@ -101,7 +101,7 @@ def message_compose(items: list[dict[str, Any]], *, tz) -> tuple[str, str, str, 
     else:
         subject = f"Rounds: {len(items)} changes to your visits"
         sms = f"{subject}, first: {lines[0]}. {link}"
-    body = "\n".join(["Hello,", "", f"{len(items)} change{'s' if len(items) > 1 else ''} in Rounds:", ""])
+    body = "\n".join(["Hello,", "", f"{len(items)} change{'s' if len(items) > 1 else ''} in Rounds:", "", ""])
     body += "\n".join(f"- {line}" for line in lines)
     body += f"\n\nOpen Rounds: {link}\n"
     return subject[:200], body, sms[:320], link

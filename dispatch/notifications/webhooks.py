@@ -32,7 +32,7 @@ URL_UNRESOLVED = "{host} does not resolve."
 URL_PRIVATE = (
     "{host} resolves to {address}, a loopback, private or reserved address; webhooks go to public endpoints only."
 )
-DISABLED = "Disabled after {count} failed deliveries in a row; the last: {error}"
+DISABLED = "Disabled after {count} failed delivery attempts in a row; the last: {error}"
 
 
 def webhook_url_problem(url: str) -> str | None:

@@ -115,7 +115,7 @@ def test_a_subscription_that_keeps_failing_is_disabled_until_turned_back_on(
             _cancel(ward, ward.ward, "Discharged", django_capture_on_commit_callbacks)
     assert len(receiver.requests) == 3
     shown = _client_for(ward.coordinator).get(f"/api/v1/webhooks/{subscription['id']}").data
-    assert shown["active"] is False and shown["disabled_reason"].startswith("Disabled after 3 failed deliveries")
+    assert shown["active"] is False and shown["disabled_reason"].startswith("Disabled after 3 failed delivery attempts")
     statuses = [d.status for d in m.WebhookDelivery.objects.order_by("pk")]
     assert statuses == [m.SendStatus.SKIPPED]  # the pending retry dropped; the later change made no delivery
     turned_on = _client_for(ward.coordinator).patch(
