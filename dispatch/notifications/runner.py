@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -72,17 +73,16 @@ def scheduler_start_in_process() -> None:
     with _scheduler_lock:
         if _scheduler is not None:
             return
-        stop = threading.Event()
 
         def loop() -> None:
-            while not stop.is_set():
+            while True:
                 try:
                     notifications_tick()
                 except Exception:
                     logger.exception("Notification tick failed; the next one tries again")
                 finally:
                     close_old_connections()
-                stop.wait(settings.ROUNDS_NOTIFY_TICK_S)
+                time.sleep(settings.ROUNDS_NOTIFY_TICK_S)
 
         _scheduler = threading.Thread(target=loop, name="notifications-scheduler", daemon=True)
         _scheduler.start()
