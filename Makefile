@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?= --create-db
 
-.PHONY: run test bench load venv deps deps-dev deps-bench browser-deps migrate demo serve worker clean
+.PHONY: run test bench load venv deps deps-dev deps-bench browser-deps migrate demo serve worker beat clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,9 +45,13 @@ run: demo
 	$(BIN)/python manage.py demo_banner --host $(HOST) --port $(PORT)
 	$(BIN)/python manage.py runserver $(HOST):$(PORT) --noreload
 
-# A Celery worker for plan runs; needs REDIS_URL (e.g. redis://127.0.0.1:6379/0).
+# A Celery worker for plan runs and notifications; needs REDIS_URL (e.g. redis://127.0.0.1:6379/0).
 worker: deps
 	$(BIN)/celery -A config worker --loglevel info --concurrency 1
+
+# Celery beat: the notifications' minute job (late and at-risk alerts, retries); one per deployment.
+beat: deps
+	$(BIN)/celery -A config beat --loglevel info --schedule $(VENV)/celerybeat-schedule
 
 BENCH_SOLOMON ?= C101,C105,C201,C205,R101,R105,R201,R205,RC101,RC105,RC201,RC205
 BENCH_SECONDS ?= 10

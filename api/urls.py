@@ -7,6 +7,7 @@ urlpatterns = [
     path("v1/", include("api.urls_plans")),
     path("v1/", include("api.urls_feeds")),
     path("v1/", include("api.urls_day")),
+    path("v1/", include("api.urls_notifications")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

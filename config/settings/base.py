@@ -131,6 +131,7 @@ SPECTACULAR_SETTINGS = {
         "PrecautionKindEnum": "dispatch.models.PrecautionKind",
         "ExceptionKindEnum": "dispatch.models.ExceptionKind",
         "GenderEnum": "dispatch.models.Gender",
+        "WebhookEventEnum": "dispatch.models.WebhookEvent",
     },
 }
 
@@ -148,6 +149,10 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("ROUNDS_BROKER_VISIBILITY_TIMEOUT_S", default=CELERY_TASK_TIME_LIMIT + 60)
 }
+# Celery beat (or, without a broker, the in-process scheduler) runs the notifications' minute job:
+# late and at-risk alerts, and messages that are due or were left behind.
+ROUNDS_NOTIFY_TICK_S = env.float("ROUNDS_NOTIFY_TICK_S", default=60.0)
+CELERY_BEAT_SCHEDULE = {"notifications-tick": {"task": "dispatch.notifications_tick", "schedule": ROUNDS_NOTIFY_TICK_S}}
 
 CACHES = {
     "default": (
@@ -175,8 +180,41 @@ ROUNDS_OSRM_URL = env("ROUNDS_OSRM_URL", default="")
 # The board's map: any XYZ tile server; empty draws routes and stops on a blank map (tests, offline).
 ROUNDS_MAP_TILES_URL = env("ROUNDS_MAP_TILES_URL", default="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
 ROUNDS_MAP_ATTRIBUTION = env("ROUNDS_MAP_ATTRIBUTION", default="© OpenStreetMap contributors")
-# A booked visit with no check-in this many minutes after its planned start is late.
+
+# Notifications: email through Django's backend (console here; SMTP or django-anymail in production).
+EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("DJANGO_EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("DJANGO_EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("DJANGO_EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("DJANGO_EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("DJANGO_EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="Rounds <rounds@localhost>")
+# A provider through django-anymail, e.g. DJANGO_EMAIL_BACKEND=anymail.backends.postmark.EmailBackend.
+ANYMAIL = env.dict("ANYMAIL", default={})
+# SMS: console here; dispatch.notifications.sms.TwilioSmsBackend in production.
+ROUNDS_SMS_BACKEND = env("ROUNDS_SMS_BACKEND", default="dispatch.notifications.sms.ConsoleSmsBackend")
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", default="")
+# A therapist hears of a move only when it is larger than this.
+ROUNDS_NOTIFY_MOVE_MIN = env.int("ROUNDS_NOTIFY_MOVE_MIN", default=15)
+# A booked visit with no check-in this many minutes after its planned start is late: the board marks it
+# and coordinators are told.
 ROUNDS_LATE_AFTER_MIN = env.int("ROUNDS_LATE_AFTER_MIN", default=10)
+# Without a broker, messages go out from a thread beside the request ("thread") or inside it ("sync").
+ROUNDS_NOTIFY_IN_PROCESS = env("ROUNDS_NOTIFY_IN_PROCESS", default="thread")
+# Without a broker, the web process runs the minute job itself ("thread") or leaves it to
+# `manage.py notifications_run` ("off").
+ROUNDS_NOTIFY_SCHEDULER = env("ROUNDS_NOTIFY_SCHEDULER", default="thread")
+# A sender holds a claimed message this long; a sender that died lets it go to the next one after it.
+ROUNDS_NOTIFY_LEASE_S = env.float("ROUNDS_NOTIFY_LEASE_S", default=120.0)
+ROUNDS_NOTIFY_MAX_ATTEMPTS = env.int("ROUNDS_NOTIFY_MAX_ATTEMPTS", default=6)
+ROUNDS_WEBHOOK_TIMEOUT_S = env.float("ROUNDS_WEBHOOK_TIMEOUT_S", default=10.0)
+ROUNDS_WEBHOOK_BACKOFF_S = env.float("ROUNDS_WEBHOOK_BACKOFF_S", default=30.0)
+ROUNDS_WEBHOOK_MAX_ATTEMPTS = env.int("ROUNDS_WEBHOOK_MAX_ATTEMPTS", default=8)
+ROUNDS_WEBHOOK_DISABLE_AFTER = env.int("ROUNDS_WEBHOOK_DISABLE_AFTER", default=15)
+# Endpoints on loopback or private addresses are refused unless this is on (tests, a laptop demo).
+ROUNDS_WEBHOOK_ALLOW_PRIVATE = env.bool("ROUNDS_WEBHOOK_ALLOW_PRIVATE", default=False)
 
 LOGGING = {
     "version": 1,

@@ -12,3 +12,9 @@ WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 # No tile server in tests: the map still draws routes and stops.
 ROUNDS_MAP_TILES_URL = ""
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+ROUNDS_SMS_BACKEND = "dispatch.notifications.sms.LocmemSmsBackend"
+ROUNDS_NOTIFY_IN_PROCESS = "sync"
+ROUNDS_NOTIFY_SCHEDULER = "off"
+# The test receivers listen on 127.0.0.1.
+ROUNDS_WEBHOOK_ALLOW_PRIVATE = True

@@ -1,6 +1,15 @@
 from dispatch.models.access import FeedToken, IdempotencyKey
 from dispatch.models.facilities import DEFAULT_BUFFER_MIN, CareSetting, Facility, FacilityKind
 from dispatch.models.geo import GeocodeCache
+from dispatch.models.notifications import (
+    Channel,
+    Notification,
+    NotificationPreference,
+    SendStatus,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
+)
 from dispatch.models.organization import Organization, Role, User
 from dispatch.models.patients import (
     Contraindication,
@@ -37,11 +46,12 @@ from dispatch.models.visits import (
 )
 
 __all__ = [
-    "ASSIGNED_STATUSES", "AvailabilityException", "CareSetting", "Contraindication", "ContraindicationKind",
-    "CredentialType", "DEFAULT_BUFFER_MIN", "ExceptionKind", "FIXED_STATUSES", "Facility", "FacilityKind",
-    "FeedToken", "Gender", "GeocodeCache", "IdempotencyKey", "MAX_DURATION_MIN", "MIN_DURATION_MIN",
-    "OPEN_STATUSES", "Organization", "Patient", "PlanKind", "PlanRun", "PlanStatus", "Precaution",
-    "PrecautionKind", "Priority", "Role", "SPEED_KMH", "Skill", "SpeedProfile", "Therapist", "TherapistBreak",
-    "TherapistCredential", "User", "Visit", "VisitSeries", "VisitStatus", "VisitWindow", "WeeklyAvailability",
-    "Weekday",
+    "ASSIGNED_STATUSES", "AvailabilityException", "CareSetting", "Channel", "Contraindication",
+    "ContraindicationKind", "CredentialType", "DEFAULT_BUFFER_MIN", "ExceptionKind", "FIXED_STATUSES", "Facility",
+    "FacilityKind", "FeedToken", "Gender", "GeocodeCache", "IdempotencyKey", "MAX_DURATION_MIN", "MIN_DURATION_MIN",
+    "Notification", "NotificationPreference", "OPEN_STATUSES", "Organization", "Patient", "PlanKind", "PlanRun",
+    "PlanStatus", "Precaution", "PrecautionKind", "Priority", "Role", "SPEED_KMH", "SendStatus", "Skill",
+    "SpeedProfile", "Therapist", "TherapistBreak", "TherapistCredential", "User", "Visit", "VisitSeries",
+    "VisitStatus", "VisitWindow", "WebhookDelivery", "WebhookEvent", "WebhookSubscription", "Weekday",
+    "WeeklyAvailability",
 ]

@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 
 from dispatch.exceptions import DispatchError, SlotTaken, TransitionNotAllowed
 from dispatch.models import ASSIGNED_STATUSES, ExceptionKind, Therapist, Visit, VisitStatus
+from dispatch.notifications.changes import change_set, changing
 from dispatch.services.visit_status import visit_transition
 
 if TYPE_CHECKING:
@@ -141,6 +142,7 @@ def no_double_booking_check_now(*, therapist: Therapist, start: dt.datetime, end
 
 
 @transaction.atomic
+@change_set()
 def visit_book(
     *, visit: Visit, therapist: Therapist, planned_start: dt.datetime, by: User | None = None, pin: bool = False
 ) -> Visit:
@@ -148,6 +150,7 @@ def visit_book(
     # The therapist row lock serialises every booking for one therapist (SQLite has no exclusion constraint).
     therapist = Therapist.objects.select_for_update(of=("self",)).select_related("organization").get(pk=therapist.pk)
     visit = Visit.objects.select_for_update(of=("self",)).select_related("organization", "facility", "patient").get(pk=visit.pk)
+    changing(visit)
     if visit.status not in (VisitStatus.REQUESTED, VisitStatus.SCHEDULED, VisitStatus.CONFIRMED):
         raise TransitionNotAllowed(NOT_BOOKABLE.format(visit=visit.pk, status=visit.get_status_display().lower()))
     tz = visit.organization.tz

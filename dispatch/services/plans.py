@@ -24,6 +24,7 @@ from dispatch.optimizer_adapter import (
     problem_from_visits,
     solution_assignments,
 )
+from dispatch.notifications.changes import change_set, changing
 from dispatch.services.booking import no_double_booking_check_now, visit_overlapping
 from dispatch.services.visit_status import visit_transition
 
@@ -263,6 +264,7 @@ def plan_result(
 
 
 @transaction.atomic
+@change_set()
 def plan_run_apply(*, plan_run: PlanRun, applied_by: User | None) -> PlanRun:
     """Write every assignment in one transaction, or change nothing (409) if a visit moved since the run read it."""
     run = PlanRun.objects.select_for_update().select_related("organization").get(pk=plan_run.pk)
@@ -284,6 +286,7 @@ def plan_run_apply(*, plan_run: PlanRun, applied_by: User | None) -> PlanRun:
         changed = sorted(stale + added)
         raise ConflictError(STALE.format(visits=", ".join(map(str, changed)), plan=run.pk), {"visits": changed})
     midnight = dt.datetime.fromisoformat(run.result["midnight"])
+    changing(*visits.values(), key=f"plan:{run.pk}")  # one message per person for the whole plan
     therapists = {t.pk: t for t in Therapist.objects.filter(organization=run.organization)}
     placed: set[int] = set()
     reason = f"{'re-plan' if run.kind == PlanKind.REPLAN else 'plan'} {run.pk}"

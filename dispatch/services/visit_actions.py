@@ -11,6 +11,8 @@ from geopy.distance import geodesic
 
 from dispatch.exceptions import ConflictError, DispatchError
 from dispatch.models import Visit, VisitStatus
+from dispatch.notifications.alerts import alert_check_in_far, alerts_for_therapist
+from dispatch.notifications.changes import change_set, changing
 from dispatch.services.booking import no_double_booking_check_now
 from dispatch.services.visit_status import visit_transition
 
@@ -59,6 +61,7 @@ def visit_check_in(
     warning = None
     if distance_m > CHECK_IN_DISTANCE_WARN_M:
         warning = CHECK_IN_FAR.format(distance_m=distance_m, location=visit.location_text, limit_m=CHECK_IN_DISTANCE_WARN_M)
+        alert_check_in_far(visit=visit, distance_m=distance_m)
     return CheckIn(visit=visit, distance_m=distance_m, warning=warning)
 
 
@@ -81,10 +84,12 @@ def visit_report_late(*, visit: Visit, minutes: int, by: User) -> Visit:
     visit._change_reason = f"late: {minutes} min"
     visit._history_user = by
     visit.save(update_fields=["delay_min", "updated_at"])
+    alerts_for_therapist(visit=visit)
     return visit
 
 
 def _shift(*, visit: Visit, start_by: dt.timedelta, end_by: dt.timedelta, reason: str, by: User) -> Visit:
+    changing(visit)
     visit.planned_start += start_by
     visit.planned_end += end_by
     visit.planned_busy_until += end_by
@@ -116,6 +121,7 @@ def _push_later_visits(*, visit: Visit, by: User) -> list[Visit]:
 
 
 @transaction.atomic
+@change_set()
 def visit_record_interruption(*, visit: Visit, minutes: int, kind: str, by: User) -> Interruption:
     """A pause or an extended session keeps the therapist longer; the visits after it are pushed back."""
     assert kind in InterruptionKind.CHOICES, f"kind {kind!r} is not one of {InterruptionKind.CHOICES}"

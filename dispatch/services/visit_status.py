@@ -8,12 +8,14 @@ from django.utils import timezone
 from dispatch.exceptions import DispatchError, TransitionNotAllowed
 from dispatch.lifecycle import REASON_REQUIRED, can_transition
 from dispatch.models import Therapist, Visit, VisitStatus
+from dispatch.notifications.changes import change_set, changing
 
 TRANSITION_REFUSED = "Visit {visit} cannot go from {current} to {target}."
 REASON_MISSING = "A reason is required to mark visit {visit} {target}."
 ASSIGNMENT_MISSING = "Visit {visit} needs a therapist and a planned start to be {target}."
 
 @transaction.atomic
+@change_set()
 def visit_transition(
     *,
     visit: Visit,
@@ -26,6 +28,7 @@ def visit_transition(
 ) -> Visit:
     """The only place that changes visit.status; every status change goes through it."""
     visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    changing(visit)
     target = VisitStatus(target)
     if not can_transition(visit.status, target):
         raise TransitionNotAllowed(

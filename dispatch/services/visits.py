@@ -9,6 +9,7 @@ from django.db import transaction
 
 from dispatch.exceptions import ConflictError
 from dispatch.models import OPEN_STATUSES, Priority, Visit, VisitSeries, VisitStatus, VisitWindow
+from dispatch.notifications.changes import change_set, changing
 from dispatch.services.booking import visit_book
 from dispatch.services.visit_actions import visit_set_pinned
 from dispatch.services.visit_status import visit_transition
@@ -94,9 +95,11 @@ def visit_request_create(
 
 
 @transaction.atomic
+@change_set()
 def visit_update(*, visit: Visit, by: User, **changes: Any) -> Visit:
     """Change what was asked; a new therapist or start goes through booking, so every booking rule holds."""
     visit = Visit.objects.select_for_update(of=("self",)).select_related("organization", "facility").get(pk=visit.pk)
+    changing(visit)
     if visit.status not in OPEN_STATUSES:
         raise ConflictError(VISIT_CLOSED.format(visit=visit.pk, status=visit.get_status_display().lower()))
     assignment = {key: changes.pop(key) for key in ("therapist", "planned_start") if key in changes}

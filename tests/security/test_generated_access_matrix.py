@@ -24,6 +24,7 @@ METHODS = ("get", "post", "put", "patch", "delete")
 REFUSED = {401, 403, 404, 405}
 KIND_OF_COLLECTION = {
     "visits": "Visit", "patients": "Patient", "therapists": "Therapist", "facilities": "Facility", "plans": "PlanRun",
+    "notifications": "Notification", "webhooks": "WebhookSubscription",
 }
 
 
@@ -86,6 +87,13 @@ def orgs(db):
             therapist=therapist, earliest_start=dt.time(12), latest_start=dt.time(13), duration_min=30
         ),
         "replan": None,
+        "notifications": m.Notification.objects.create(
+            organization=a, recipient=therapist.user, channel=m.Channel.IN_APP, change_key="matrix", event="visit.added",
+            subject="s", body="b", link="/", not_before=visit.planned_start,
+        ),
+        "webhooks": m.WebhookSubscription.objects.create(
+            organization=a, facility=facility, url="https://hooks.example.org/rounds", events=["visit.moved"], secret="x"
+        ),
     }
     objects["replan"] = objects["plans"]
     feed_token_rotate(therapist=therapist)
@@ -111,6 +119,8 @@ def _snapshot() -> list:
         m.AvailabilityException.objects.count(),
         m.TherapistBreak.objects.count(),
         m.Facility.objects.count(),
+        list(m.Notification.objects.order_by("pk").values_list("pk", "read_at")),
+        list(m.WebhookSubscription.objects.order_by("pk").values_list("pk", "url", "events", "active")),
     ]
 
 

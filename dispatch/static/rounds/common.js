@@ -77,19 +77,17 @@
     return shown;
   }
 
-  // The badge appears only where the notifications API exists; its count is what is unread.
+  // The server draws the unread badge with the page; a page left open keeps its count fresh.
   async function notifications() {
-    const link = document.getElementById("notifications");
-    if (!link) return;
-    const res = await api("GET", "/api/v1/notifications");
+    const badge = document.querySelector(".unread-badge");
+    if (!badge) return;
+    const res = await api("GET", "/api/v1/notifications/unread-count");
     if (res.status !== 200) return;
-    const j = res.json;
-    const items = Array.isArray(j) ? j : (j.results || []);
-    const unread = typeof j.unread === "number" ? j.unread : typeof j.unread_count === "number" ? j.unread_count
-      : items.filter((n) => !n.read && !n.read_at).length;
-    document.getElementById("notifications-count").textContent = unread;
-    link.setAttribute("aria-label", `Notifications: ${unread} unread`);
-    link.hidden = false;
+    const unread = res.json.unread;
+    badge.textContent = unread;
+    badge.dataset.unread = unread;
+    badge.classList.toggle("none", !unread);
+    badge.title = `${unread} unread notification${unread === 1 ? "" : "s"}`;
   }
 
   document.addEventListener("DOMContentLoaded", () => {
@@ -105,7 +103,9 @@
         caches.keys().then((keys) => Promise.all(keys.map((k) => caches.delete(k)))).finally(() => logout.submit());
       });
     }
-    if (navigator.onLine !== false) notifications();
+    setInterval(() => {
+      if (document.visibilityState === "visible" && navigator.onLine !== false) notifications();
+    }, 60000);
   });
 
   window.Rounds = { api, el, messages, problems, hhmm, dayLabel, offsetOf, flash, locale };
