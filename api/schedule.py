@@ -1,14 +1,12 @@
-"""The day's schedule per therapist, who am I, and token login."""
+"""The day's schedule per therapist, and who am I."""
 from __future__ import annotations
 
 from django.core.cache import cache
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from api.fields import PlanningDateField
@@ -110,9 +108,3 @@ class MeApi(APIView):
         data["role"] = role_of(user)
         return Response(data)
 
-
-class AuthTokenCreateApi(ObtainAuthToken):
-    """Username and password for a token; sent back as ``Authorization: Token <key>``."""
-
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "login"

@@ -37,6 +37,6 @@ class Command(BaseCommand):
             f"Demo region loaded for {s.day}: {s.therapists} therapists, {s.facilities} facilities, "
             f"{s.patients} patients, {s.visits} visit requests."
         ))
-        self.stdout.write(f"Demo users (password '{DEMO_PASSWORD}') and API tokens:")
-        for username, role, token in s.users:
-            self.stdout.write(f"  {username:<42} {role:<15} {token}")
+        self.stdout.write(f"Demo users (password '{DEMO_PASSWORD}'); `manage.py demo_banner` gives them API tokens:")
+        for username, role in s.users:
+            self.stdout.write(f"  {username:<42} {role}")
