@@ -230,6 +230,22 @@ class ContraindicationSerializer(serializers.ModelSerializer):
         return attrs
 
 
+class ContraindicationSummarySerializer(serializers.ModelSerializer):
+    """What a therapist is told: the kind and the dates; the note is free clinical text they are not given."""
+
+    class Meta:
+        model = Contraindication
+        fields = ["kind", "active_from", "active_until"]
+
+
+def contraindications_for(viewer_context: dict, contraindications: list) -> list[dict]:
+    """Coordinators and facility staff read the note; therapists, and any caller not known, do not."""
+    request = viewer_context.get("request")
+    if request is None or request.user.role == Role.THERAPIST:
+        return ContraindicationSummarySerializer(contraindications, many=True).data
+    return ContraindicationSerializer(contraindications, many=True).data
+
+
 class PrecautionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Precaution
@@ -279,7 +295,7 @@ class PatientForTherapistSerializer(serializers.ModelSerializer):
     facility_name = serializers.CharField(source="facility.name", read_only=True, default=None)
     phone = serializers.SerializerMethodField(help_text="Home patients only; at a facility, call the ward.")
     precautions = PrecautionSerializer(many=True, read_only=True)
-    contraindications = serializers.SerializerMethodField(help_text="Those active today.")
+    contraindications = serializers.SerializerMethodField(help_text="Those active today: kind and dates.")
 
     class Meta:
         model = Patient
@@ -294,11 +310,11 @@ class PatientForTherapistSerializer(serializers.ModelSerializer):
     def get_phone(self, patient: Patient) -> str:
         return patient.phone if patient.facility_id is None else ""
 
-    @extend_schema_field(ContraindicationSerializer(many=True))
+    @extend_schema_field(ContraindicationSummarySerializer(many=True))
     def get_contraindications(self, patient: Patient) -> list[dict]:
         today = timezone.localdate(timezone=patient.organization.tz)
         active = [c for c in patient.contraindications.all() if c.active_on(today)]
-        return ContraindicationSerializer(active, many=True).data
+        return ContraindicationSummarySerializer(active, many=True).data
 
 
 FACILITY_STAFF_ONLY_THEIR_FACILITY = "Facility staff can only register patients at their own facility."

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from api.fields import PlanningDateField, PlanningDateTimeField, ScopedPrimaryKeyRelatedField
 from api.permissions import ANY_ROLE, COORDINATOR, STAFF, RoleAllowed, role_of
-from api.records import ContraindicationSerializer, SelectorFilterBackend, skill_codes
+from api.records import ContraindicationSerializer, SelectorFilterBackend, contraindications_for, skill_codes
 from dispatch.models import (
     MAX_DURATION_MIN,
     MIN_DURATION_MIN,
@@ -101,7 +101,9 @@ class VisitOutputSerializer(serializers.ModelSerializer):
     care_setting = serializers.CharField(read_only=True)
     effective_buffer_min = serializers.IntegerField(read_only=True)
     contraindicated = serializers.SerializerMethodField(help_text="An active contraindication on the visit's date.")
-    contraindications = serializers.SerializerMethodField(help_text="Those active on the visit's date.")
+    contraindications = serializers.SerializerMethodField(
+        help_text="Those active on the visit's date. Therapists get the kind and dates, not the note."
+    )
 
     class Meta:
         model = Visit
@@ -121,7 +123,7 @@ class VisitOutputSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ContraindicationSerializer(many=True))
     def get_contraindications(self, visit: Visit) -> list[dict]:
-        return ContraindicationSerializer(self._active(visit), many=True).data
+        return contraindications_for(self.context, self._active(visit))
 
 
 def _context(request) -> dict:
@@ -130,6 +132,10 @@ def _context(request) -> dict:
 
 def visit_for(request, visit_id: int) -> Visit:
     return get_object_or_404(lists.visit_list(user=request.user, params={}), pk=visit_id)
+
+
+def visit_body(request, visit_id: int) -> dict:
+    return VisitOutputSerializer(visit_for(request, visit_id), context=_context(request)).data
 
 
 class VisitListCreateApi(ListAPIView):
@@ -150,7 +156,7 @@ class VisitListCreateApi(ListAPIView):
         serializer = VisitRequestInputSerializer(data=request.data, context=_context(request))
         serializer.is_valid(raise_exception=True)
         visit = visit_request_create(**serializer.validated_data, requested_by=request.user)
-        return Response(VisitOutputSerializer(visit_for(request, visit.pk)).data, status=201)
+        return Response(visit_body(request, visit.pk), status=201)
 
 
 class VisitDetailApi(APIView):
@@ -159,7 +165,7 @@ class VisitDetailApi(APIView):
 
     @extend_schema(responses=VisitOutputSerializer)
     def get(self, request, pk: int) -> Response:
-        return Response(VisitOutputSerializer(visit_for(request, pk)).data)
+        return Response(visit_body(request, pk))
 
     @extend_schema(request=VisitUpdateInputSerializer, responses=VisitOutputSerializer)
     def patch(self, request, pk: int) -> Response:
@@ -173,7 +179,7 @@ class VisitDetailApi(APIView):
         serializer = VisitUpdateInputSerializer(data=request.data, partial=True, context=_context(request))
         serializer.is_valid(raise_exception=True)
         visit = visit_update(visit=visit, by=request.user, **serializer.validated_data)
-        return Response(VisitOutputSerializer(visit_for(request, visit.pk)).data)
+        return Response(visit_body(request, visit.pk))
 
 
 class VisitTransitionApi(APIView):
@@ -198,7 +204,7 @@ class VisitTransitionApi(APIView):
         if role == Role.FACILITY_STAFF and visit.status != VisitStatus.REQUESTED:
             raise PermissionDenied(STAFF_CANCEL_ONLY_REQUESTED)
         visit = visit_transition(visit=visit, target=target, reason=serializer.validated_data["reason"])
-        return Response(VisitOutputSerializer(visit_for(request, visit.pk)).data)
+        return Response(visit_body(request, visit.pk))
 
 
 class VisitAssignApi(APIView):
@@ -225,7 +231,7 @@ class VisitAssignApi(APIView):
             by=request.user,
             pin=data["pinned"],
         )
-        return Response(VisitOutputSerializer(visit_for(request, visit.pk)).data)
+        return Response(visit_body(request, visit.pk))
 
 
 class VisitSeriesCreateApi(APIView):
@@ -270,4 +276,4 @@ class VisitSeriesCreateApi(APIView):
         serializer = self.SeriesInputSerializer(data=request.data, context=_context(request))
         serializer.is_valid(raise_exception=True)
         series = visit_series_create(**serializer.validated_data, created_by=request.user)
-        return Response(self.SeriesOutputSerializer(series).data, status=201)
+        return Response(self.SeriesOutputSerializer(series, context=_context(request)).data, status=201)
