@@ -13,6 +13,7 @@ from api.fields import PlanningDateField, PlanningDateTimeField
 from api.permissions import IsCoordinator, role_of
 from dispatch.models import PlanKind, PlanRun, Role, Visit
 from dispatch.selectors.buffers import BUFFER_MIN_SAMPLES, BUFFER_PERCENTILE, buffer_suggestion_list
+from dispatch.selectors.filters import MAX_ID
 from dispatch.selectors.history import history_list
 from dispatch.selectors.scoping import patients_visible_to, therapists_visible_to, visits_visible_to
 from dispatch.services import visit_actions as actions
@@ -174,7 +175,7 @@ class VisitReassignApi(VisitDayActionApi):
     permission_classes = [IsCoordinator]
 
     class InputSerializer(serializers.Serializer):
-        therapist = serializers.IntegerField()
+        therapist = serializers.IntegerField(min_value=1, max_value=MAX_ID)
         planned_start = PlanningDateTimeField()
 
     def act(self, *, visit, user, data):

@@ -32,6 +32,8 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
             raise NotFound(NOT_FOUND.format(model=queryset.model._meta.verbose_name.capitalize(), pk=data)) from exc
         except (TypeError, ValueError):
             self.fail("incorrect_type", data_type=type(data).__name__)
+        except OverflowError as exc:  # beyond 64 bits (SQLite's driver): no object has that id
+            raise NotFound(NOT_FOUND.format(model=queryset.model._meta.verbose_name.capitalize(), pk=data)) from exc
 
 
 # Plans, visits and schedules live in this century: a year like 1870 is a typo, and its time

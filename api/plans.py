@@ -14,7 +14,8 @@ from rest_framework.views import APIView
 from api.fields import PlanningDateField
 from api.permissions import IsCoordinator
 from dispatch.models import Facility, PlanRun, Therapist
-from dispatch.services.plans import plan_run_apply, plan_run_create
+from dispatch.exceptions import PlanAlreadyRunning
+from dispatch.services.plans import plan_run_apply, plan_run_create, plan_runs_fail_stale
 
 
 class PlanCreateInputSerializer(serializers.Serializer):
@@ -87,20 +88,32 @@ class PlanListCreateApi(ListAPIView):
             return PlanRun.objects.none()
         return _plans_of(self.request.user)
 
-    @extend_schema(request=PlanCreateInputSerializer, responses={202: PlanOutputSerializer})
+    @extend_schema(
+        request=PlanCreateInputSerializer,
+        responses={202: PlanOutputSerializer},
+        description="409 while a plan for the same day runs (``extra.url`` is that plan), or while "
+        "ROUNDS_PLAN_MAX_RUNNING plans of the organisation run (``extra.urls``).",
+    )
     def post(self, request) -> Response:
         serializer = PlanCreateInputSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        run = plan_run_create(
-            organization=request.user.organization,
-            day=data["date"],
-            created_by=request.user,
-            therapists=data["therapists"],
-            facilities=data["facilities"],
-            time_limit_s=data.get("time_limit_s"),
-            seed=data["seed"],
-        )
+        try:
+            run = plan_run_create(
+                organization=request.user.organization,
+                day=data["date"],
+                created_by=request.user,
+                therapists=data["therapists"],
+                facilities=data["facilities"],
+                time_limit_s=data.get("time_limit_s"),
+                seed=data["seed"],
+            )
+        except PlanAlreadyRunning as exc:
+            running = [exc.extra["plan"]] if "plan" in exc.extra else exc.extra["plans"]
+            exc.extra["urls"] = [reverse("plan-detail", kwargs={"plan_id": pk}, request=request) for pk in running]
+            if "plan" in exc.extra:
+                exc.extra["url"] = exc.extra["urls"][0]
+            raise
         body = PlanOutputSerializer(run, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 
@@ -110,6 +123,8 @@ class PlanDetailApi(APIView):
 
     @extend_schema(responses=PlanOutputSerializer)
     def get(self, request, plan_id: int) -> Response:
+        # A client following a run whose worker was lost sees it fail instead of waiting for ever.
+        plan_runs_fail_stale(organization=request.user.organization)
         run = get_object_or_404(_plans_of(request.user), pk=plan_id)
         return Response(PlanOutputSerializer(run, context={"request": request}).data)
 

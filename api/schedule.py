@@ -14,6 +14,7 @@ from api.permissions import ANY_ROLE, RoleAllowed, role_of
 from dispatch.models import Role
 from dispatch.cache_versions import schedule_version
 from dispatch.selectors import scoping
+from dispatch.selectors.filters import MAX_ID
 from dispatch.selectors.schedule import schedule_day
 
 SCHEDULE_CACHE_S = 300
@@ -57,7 +58,7 @@ class ScheduleApi(APIView):
 
     class FilterSerializer(serializers.Serializer):
         date = PlanningDateField()
-        therapist = serializers.IntegerField(required=False)
+        therapist = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
 
     @extend_schema(parameters=[FilterSerializer], responses=TherapistDaySerializer(many=True))
     def get(self, request) -> Response:

@@ -7,3 +7,6 @@ urlpatterns = [
     path("feeds/", include("api.feeds.urls")),
     path("", include("dispatch.web.urls")),
 ]
+
+handler404 = "config.views.not_found"
+handler500 = "config.views.server_error"

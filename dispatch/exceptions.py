@@ -28,3 +28,9 @@ class TransitionNotAllowed(ConflictError):
 
 class SlotTaken(ConflictError):
     code = "slot_taken"
+
+
+class PlanAlreadyRunning(ConflictError):
+    """``extra`` names the running plan (``plan``) or plans (``plans``)."""
+
+    code = "plan_running"

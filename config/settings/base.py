@@ -34,6 +34,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RefuseLargeBodies",
     "config.middleware.ResetTimezone",
+    "config.middleware.AnswerInsteadOf500",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -243,6 +244,10 @@ ROUNDS_PLAN_TIME_LIMIT_S = env.float("ROUNDS_PLAN_TIME_LIMIT_S", default=10.0)
 ROUNDS_PLAN_MAX_TIME_LIMIT_S = env.float("ROUNDS_PLAN_MAX_TIME_LIMIT_S", default=120.0)
 ROUNDS_PLAN_MAX_VISITS = env.int("ROUNDS_PLAN_MAX_VISITS", default=2000)
 ROUNDS_REPLAN_TIME_LIMIT_S = env.float("ROUNDS_REPLAN_TIME_LIMIT_S", default=1.5)
+# Day plans one organisation may have queued or running at once (one per day).
+ROUNDS_PLAN_MAX_RUNNING = env.int("ROUNDS_PLAN_MAX_RUNNING", default=3)
+# A run still queued or running this long after its time limit has lost its worker and is marked failed.
+ROUNDS_PLAN_STALE_MARGIN_S = env.float("ROUNDS_PLAN_STALE_MARGIN_S", default=120.0)
 # Without a broker: "thread" runs a plan beside the request so its progress can be watched;
 # "sync" runs it inside the request (tests, scripts).
 ROUNDS_PLAN_IN_PROCESS = env("ROUNDS_PLAN_IN_PROCESS", default="thread")

@@ -14,8 +14,17 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 import optimizer
-from dispatch.exceptions import ConflictError, DispatchError
-from dispatch.models import OPEN_STATUSES, PlanKind, PlanRun, PlanStatus, Therapist, Visit, VisitStatus
+from dispatch.exceptions import ConflictError, DispatchError, PlanAlreadyRunning
+from dispatch.models import (
+    OPEN_STATUSES,
+    Organization,
+    PlanKind,
+    PlanRun,
+    PlanStatus,
+    Therapist,
+    Visit,
+    VisitStatus,
+)
 from dispatch.optimizer_adapter import (
     THERAPIST_PREFETCH,
     VISIT_PREFETCH,
@@ -29,7 +38,7 @@ from dispatch.services.booking import no_double_booking_check_now, visit_overlap
 from dispatch.services.visit_status import visit_transition
 
 if TYPE_CHECKING:
-    from dispatch.models import Organization, User
+    from dispatch.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +47,12 @@ TIME_LIMIT_TOO_LONG = "time_limit_s must be between 0.5 and {limit} seconds."
 NOT_APPLICABLE = "Plan {plan} is {state}; only a succeeded plan that is not applied yet can be applied."
 STALE = "Visits {visits} changed since plan {plan} read them; start a new plan."
 WORKER_LOST = "The worker running this plan stopped twice; the plan was not retried again."
+ALREADY_RUNNING = "Plan {plan} for {day} is still {status}; follow it instead of starting another."
+TOO_MANY_RUNNING = "{count} plans of this organisation are running (at most {limit} at once); wait for one to finish."
+NOT_FINISHED_IN_TIME = "No worker finished this plan within its time limit plus {margin:.0f} s; start it again."
 PROGRESS_EVERY_S = 0.5
 MAX_ATTEMPTS = 2
+ACTIVE_STATUSES = (PlanStatus.QUEUED, PlanStatus.RUNNING)
 
 
 def plan_scope_visits(*, organization: Organization, day: dt.date, scope: dict[str, Any]):
@@ -82,6 +95,9 @@ def plan_run_create(
     count = plan_scope_visits(organization=organization, day=day, scope=scope).count()
     if count > settings.ROUNDS_PLAN_MAX_VISITS:
         raise DispatchError(TOO_MANY_VISITS.format(count=count, limit=settings.ROUNDS_PLAN_MAX_VISITS))
+    pending = _pending_run(organization=organization, day=day, kind=kind)
+    if pending is not None:
+        return pending
     run = PlanRun.objects.create(
         organization=organization,
         date=day,
@@ -94,6 +110,43 @@ def plan_run_create(
         plan_run_enqueue(run=run)
         run.refresh_from_db()
     return run
+
+
+def _pending_run(*, organization: Organization, day: dt.date, kind: str) -> PlanRun | None:
+    """Each run holds a solver for seconds to minutes, so they are bounded: one day plan per day at a time
+    (another is a 409 naming it), a few days at once, and one re-plan per organisation (a new request for
+    one, such as a second late report, joins it and gets it back). Database constraints back both."""
+    # Concurrent starts for one organisation queue up here (SQLite serialises writers anyway).
+    Organization.objects.select_for_update().filter(pk=organization.pk).first()
+    plan_runs_fail_stale(organization=organization)
+    active = PlanRun.objects.filter(organization=organization, status__in=ACTIVE_STATUSES)
+    if kind == PlanKind.REPLAN:
+        return active.filter(kind=PlanKind.REPLAN).first()
+    same_day = active.filter(kind=PlanKind.DAY, date=day).first()
+    if same_day is not None:
+        raise PlanAlreadyRunning(
+            ALREADY_RUNNING.format(plan=same_day.pk, day=day, status=same_day.status), {"plan": same_day.pk}
+        )
+    running = list(active.filter(kind=PlanKind.DAY).values_list("pk", flat=True))
+    if len(running) >= settings.ROUNDS_PLAN_MAX_RUNNING:
+        raise PlanAlreadyRunning(
+            TOO_MANY_RUNNING.format(count=len(running), limit=settings.ROUNDS_PLAN_MAX_RUNNING), {"plans": running}
+        )
+    return None
+
+
+def plan_runs_fail_stale(*, organization: Organization) -> int:
+    """Runs queued or running past their time limit plus a margin lost their worker: mark them failed,
+    so that the day can be planned again."""
+    now, margin = timezone.now(), settings.ROUNDS_PLAN_STALE_MARGIN_S
+    failed = 0
+    for run in PlanRun.objects.filter(organization=organization, status__in=ACTIVE_STATUSES):
+        limit_s = float(run.parameters.get("time_limit_s", settings.ROUNDS_PLAN_TIME_LIMIT_S))
+        if now - (run.started_at or run.created_at) > dt.timedelta(seconds=limit_s + margin):
+            failed += PlanRun.objects.filter(pk=run.pk, status=run.status).update(
+                status=PlanStatus.FAILED, error=NOT_FINISHED_IN_TIME.format(margin=margin), finished_at=now
+            )
+    return failed
 
 
 def plan_run_enqueue(*, run: PlanRun) -> None:
