@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
-from django.db import transaction
 from django.http import Http404
-from django.utils.decorators import method_decorator
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -23,8 +21,6 @@ class TokenOutputSerializer(serializers.Serializer):
     expiry = serializers.DateTimeField(help_text="Moves on each time the token is used.")
 
 
-# Not one transaction with the request: the failed attempt django-axes records must stay recorded.
-@method_decorator(transaction.non_atomic_requests, name="dispatch")
 class AuthTokenCreateApi(APIView):
     """Username and password for a token; send it as ``Authorization: Token <token>``.
 
@@ -37,26 +33,25 @@ class AuthTokenCreateApi(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
 
-    class InputSerializer(serializers.Serializer):
+    class AuthTokenCreateInputSerializer(serializers.Serializer):
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
 
-    class OutputSerializer(TokenOutputSerializer):
+    class AuthTokenCreatedSerializer(TokenOutputSerializer):
         token = serializers.CharField(help_text="Shown once; only its hash is stored.")
 
-    @extend_schema(request=InputSerializer, responses=OutputSerializer, auth=[])
+    @extend_schema(request=AuthTokenCreateInputSerializer, responses=AuthTokenCreatedSerializer, auth=[])
     def post(self, request) -> Response:
-        # Refusals are answered, not raised: raising would have the exception handler roll back the enclosing
+        # Refusals are answered, not raised: raising would have the exception handler roll back the request's
         # transaction, and with it the failed attempt django-axes has just recorded.
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.AuthTokenCreateInputSerializer(data=request.data)
         if not serializer.is_valid():
             return Response(serializer.errors, status=400)
         # The Django request, not DRF's: django-axes flags a locked-out client on it for its middleware (429).
         user = authenticate(request=request._request, **serializer.validated_data)
         if user is None:
             return Response({"non_field_errors": [BAD_CREDENTIALS]}, status=400)
-        with transaction.atomic():
-            instance, token = api_token_create(user=user)
+        instance, token = api_token_create(user=user)
         return Response({**TokenOutputSerializer(instance).data, "token": token})
 
 
