@@ -241,7 +241,8 @@ class VisitSeriesCreateApi(APIView):
     class SeriesInputSerializer(serializers.Serializer):
         patient = ScopedPrimaryKeyRelatedField(scope=scoping.patients_visible_to, model=Patient)
         weekdays = serializers.ListField(
-            child=serializers.IntegerField(min_value=0, max_value=6), allow_empty=False, help_text="Monday = 0."
+            child=serializers.IntegerField(min_value=0, max_value=6), allow_empty=False, max_length=7,
+            help_text="Monday = 0.",
         )
         window_start = serializers.TimeField()
         window_end = serializers.TimeField()
