@@ -137,7 +137,9 @@ class TherapistInputSerializer(serializers.ModelSerializer):
     username = serializers.CharField(max_length=150, required=False, help_text="Create only: the login name.")
     email = serializers.EmailField(required=False, allow_blank=True, help_text="Create only.")
     skills = skill_codes(required=False)
-    languages = serializers.ListField(child=serializers.CharField(max_length=8), required=False, max_length=MAX_LANGUAGES)
+    languages = serializers.ListField(
+        child=serializers.CharField(max_length=8), required=False, max_length=MAX_LANGUAGES
+    )
     credentials = bounded_list(CredentialSerializer(), max_length=MAX_CREDENTIALS, required=False)
 
     class Meta:

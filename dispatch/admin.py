@@ -106,14 +106,8 @@ class OrganizationScoped(ScopedChoices):
         return super().history_form_view(request, object_id, version_id, extra_context=extra_context)
 
 
-class SuperuserOnly:
-    """Who may use the admin, and which organisation they belong to, is decided by superusers."""
-
-    def has_module_permission(self, request) -> bool:
-        return request.user.is_superuser
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser
+class SuperusersChange:
+    """Only superusers add, change or delete; who else may read is up to the view permission."""
 
     def has_add_permission(self, request) -> bool:
         return request.user.is_superuser
@@ -122,6 +116,16 @@ class SuperuserOnly:
         return request.user.is_superuser
 
     def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+
+class SuperuserOnly(SuperusersChange):
+    """Who may use the admin, and which organisation they belong to, is decided by superusers."""
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None) -> bool:
         return request.user.is_superuser
 
 
@@ -150,20 +154,11 @@ class RoundsUserAdmin(SuperuserOnly, UserAdmin):
 
 
 @admin.register(m.Skill)
-class SkillAdmin(admin.ModelAdmin):
+class SkillAdmin(SuperusersChange, admin.ModelAdmin):
     """Skills are shared by every organisation: coordinators read them, superusers change them."""
 
     list_display = ["code", "name"]
     search_fields = ["code", "name"]
-
-    def has_add_permission(self, request) -> bool:
-        return request.user.is_superuser
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser
 
 
 @admin.register(m.CredentialType)

@@ -130,6 +130,7 @@ REST_KNOX = {
     "AUTO_REFRESH": True,
     "MIN_REFRESH_INTERVAL": 3600,
     "AUTH_HEADER_PREFIX": "Token",
+    # Past this many, a new log-in revokes the user's oldest token (dispatch/services/api_tokens.py).
     "TOKEN_LIMIT_PER_USER": env.int("ROUNDS_TOKENS_PER_USER", default=20),
 }
 

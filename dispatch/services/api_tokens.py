@@ -9,12 +9,8 @@ from django.utils import timezone
 from knox.models import AuthToken
 from knox.settings import knox_settings
 
-from dispatch.exceptions import ConflictError
-
 if TYPE_CHECKING:
     from dispatch.models import User
-
-TOO_MANY_TOKENS = "{user} already holds {limit} API tokens; revoke one (DELETE /api/v1/auth/tokens/<id>) first."
 
 
 def api_token_list(*, user: User) -> QuerySet[AuthToken]:
@@ -23,10 +19,13 @@ def api_token_list(*, user: User) -> QuerySet[AuthToken]:
 
 @transaction.atomic
 def api_token_create(*, user: User) -> tuple[AuthToken, str]:
+    """A new token; expired ones go, and past the per-user limit the oldest goes, so that logging in again
+    and again (a script, a simulator) keeps working while the rows a user can pile up stay bounded."""
     AuthToken.objects.filter(user=user, expiry__lte=timezone.now()).delete()
     limit = knox_settings.TOKEN_LIMIT_PER_USER
-    if limit is not None and api_token_list(user=user).select_for_update().count() >= limit:
-        raise ConflictError(TOO_MANY_TOKENS.format(user=user.username, limit=limit))
+    if limit is not None:
+        keep = api_token_list(user=user).select_for_update().values_list("digest", flat=True)[: limit - 1]
+        AuthToken.objects.filter(user=user).exclude(digest__in=list(keep)).delete()
     return AuthToken.objects.create(user=user)
 
 

@@ -141,7 +141,8 @@ def test_a_database_locked_by_another_writer_is_a_503_with_retry_after_and_nothi
         release.set()
         holder.join(30)
         with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = 0" if connection.vendor == "postgresql" else "PRAGMA busy_timeout = 20000")
+            restore = "SET lock_timeout = 0" if connection.vendor == "postgresql" else "PRAGMA busy_timeout = 20000"
+            cursor.execute(restore)
     assert response.status_code == 503, response.content
     assert response["Retry-After"] == "5"
     assert response.json()["code"] == "database_busy"

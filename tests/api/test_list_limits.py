@@ -29,7 +29,9 @@ def request_arrays() -> list[tuple[str, str, dict]]:
 def test_every_list_in_a_request_has_a_maximum():
     arrays = request_arrays()
     assert len(arrays) >= 15
-    unbounded = [(name, prop) for name, prop, spec in arrays if "maxItems" not in spec and prop not in BOUNDED_ELSEWHERE]
+    unbounded = [
+        (name, prop) for name, prop, spec in arrays if "maxItems" not in spec and prop not in BOUNDED_ELSEWHERE
+    ]
     assert unbounded == []
 
 
@@ -38,9 +40,10 @@ def test_every_list_in_a_request_has_a_maximum():
 )
 def test_a_therapist_with_too_many_entries_is_a_400_naming_the_field(world, skills, field, limit):
     value = ["en"] * (limit + 1) if field == "languages" else ["palliative"] * (limit + 1)
-    response = world.clients["coordinator"].patch(f"/api/v1/therapists/{world.therapist.pk}", {field: value}, format="json")
+    url, client = f"/api/v1/therapists/{world.therapist.pk}", world.clients["coordinator"]
+    response = client.patch(url, {field: value}, format="json")
     assert response.status_code == 400 and field in response.json(), response.content
-    ok = world.clients["coordinator"].patch(f"/api/v1/therapists/{world.therapist.pk}", {field: value[:limit]}, format="json")
+    ok = client.patch(url, {field: value[:limit]}, format="json")
     assert ok.status_code == 200, ok.content
 
 

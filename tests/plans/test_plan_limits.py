@@ -76,7 +76,9 @@ def test_a_run_left_queued_past_its_time_limit_and_the_margin_is_failed_and_the_
     assert _plan(coordinator_client, day).status_code == 202
 
 
-def test_a_running_run_past_its_time_limit_and_the_margin_is_failed(coordinator_client, small_day, queued_runs, settings):
+def test_a_running_run_past_its_time_limit_and_the_margin_is_failed(
+    coordinator_client, small_day, queued_runs, settings
+):
     day, _, _ = small_day
     lost = _plan(coordinator_client, day).data
     started = timezone.now() - dt.timedelta(seconds=1 + settings.ROUNDS_PLAN_STALE_MARGIN_S + 1)
@@ -86,7 +88,9 @@ def test_a_running_run_past_its_time_limit_and_the_margin_is_failed(coordinator_
     assert m.PlanRun.objects.get(pk=lost["id"]).status == m.PlanStatus.FAILED
 
 
-def test_a_run_still_within_its_time_limit_and_margin_is_left_alone(coordinator_client, small_day, queued_runs, settings):
+def test_a_run_still_within_its_time_limit_and_margin_is_left_alone(
+    coordinator_client, small_day, queued_runs, settings
+):
     day, _, _ = small_day
     run = _plan(coordinator_client, day).data
     recent = timezone.now() - dt.timedelta(seconds=settings.ROUNDS_PLAN_STALE_MARGIN_S / 2)
@@ -96,7 +100,8 @@ def test_a_run_still_within_its_time_limit_and_margin_is_left_alone(coordinator_
 
 
 def test_a_second_late_report_joins_the_pending_re_plan(therapist, therapist_client, queued_runs):
-    first, second = (f.VisitFactory(organization=therapist.organization, windows=[("08:00", "16:00")]) for _ in range(2))
+    org = therapist.organization
+    first, second = (f.VisitFactory(organization=org, windows=[("08:00", "16:00")]) for _ in range(2))
     first = visit_book(visit=first, therapist=therapist, planned_start=f.local(first.date, "09:00"))
     second = visit_book(visit=second, therapist=therapist, planned_start=f.local(second.date, "11:00"))
     a = therapist_client.post(f"/api/v1/visits/{first.pk}/late", {"minutes": 15}, format="json")

@@ -101,7 +101,8 @@ def test_the_walk_covers_every_registered_dispatch_model(theirs):
 
 
 def _cases():
-    return [model for model in admin.site._registry if model._meta.app_label == "dispatch" and model not in SHARED_MODELS]
+    registered = admin.site._registry
+    return [model for model in registered if model._meta.app_label == "dispatch" and model not in SHARED_MODELS]
 
 
 @pytest.mark.parametrize("model", _cases(), ids=lambda model: model.__name__)
@@ -138,7 +139,8 @@ def test_changelists_and_add_forms_offer_nothing_of_another_organisation(admin_a
     )
     add = admin_a.get(reverse(f"admin:dispatch_{model._meta.model_name}_add"))
     assert add.status_code == 200
-    forms = [add.context["adminform"].form, *(form for fs in add.context["inline_admin_formsets"] for form in fs.formset)]
+    inline_forms = (form for formset in add.context["inline_admin_formsets"] for form in formset.formset)
+    forms = [add.context["adminform"].form, *inline_forms]
     for form in forms:
         for name, field in form.fields.items():
             if isinstance(field, ModelChoiceField) and field.queryset.model in their_ids:
@@ -188,7 +190,8 @@ def test_the_history_of_another_organisations_patient_is_a_404_and_revert_writes
     url = reverse("admin:dispatch_patient_simple_history", args=[patient.pk, first.history_id])
     assert admin_a.get(reverse("admin:dispatch_patient_history", args=[patient.pk])).status_code == 404
     assert admin_a.get(url).status_code == 404
-    assert admin_a.post(url, {"first_name": "Owned", "last_name": "Owned", "organization": patient.organization_id}).status_code == 404
+    revert = {"first_name": "Owned", "last_name": "Owned", "organization": patient.organization_id}
+    assert admin_a.post(url, revert).status_code == 404
     patient.refresh_from_db()
     assert patient.first_name != "Owned"
 

@@ -99,7 +99,8 @@ def orgs(db):
     }
     objects["replan"] = objects["plans"]
     # A's coordinator's API token, named in URLs by its public id.
-    objects["auth/tokens"] = SimpleNamespace(pk=AuthToken.objects.create(user=f.UserFactory(organization=a))[0].token_key)
+    token, _ = AuthToken.objects.create(user=f.UserFactory(organization=a))
+    objects["auth/tokens"] = SimpleNamespace(pk=token.token_key)
     feed_token_rotate(therapist=therapist)
     b = f.OrganizationFactory()
     b_facility = f.FacilityFactory(organization=b)

@@ -161,4 +161,5 @@ def test_argon2_hashes_new_passwords_outside_the_tests():
     from config.settings import base
 
     assert base.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
-    assert Argon2PasswordHasher().encode("a-long-enough-pass", Argon2PasswordHasher().salt()).startswith("argon2$argon2id$")
+    hasher = Argon2PasswordHasher()
+    assert hasher.encode("a-long-enough-pass", hasher.salt()).startswith("argon2$argon2id$")

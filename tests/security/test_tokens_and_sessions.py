@@ -84,6 +84,41 @@ def test_the_owner_lists_and_revokes_their_tokens_and_nobody_elses(coordinator, 
     assert client.get("/api/v1/me").status_code == 401  # revoked the very token it was using
 
 
+def test_logging_in_past_the_token_limit_revokes_the_oldest_token(coordinator, settings, monkeypatch):
+    from rest_framework.throttling import ScopedRateThrottle
+
+    # More log-ins than the per-minute rate allows; the rate has its own test.
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {**ScopedRateThrottle.THROTTLE_RATES, "login": "100/min"})
+    limit = settings.REST_KNOX["TOKEN_LIMIT_PER_USER"]
+    oldest, _ = token_for(coordinator)
+    for _ in range(limit):
+        newest, _ = token_for(coordinator)
+    assert AuthToken.objects.filter(user=coordinator).count() == limit
+    assert oldest.get("/api/v1/me").status_code == 401
+    assert newest.get("/api/v1/me").status_code == 200
+
+
+def test_the_demo_banner_prints_working_tokens_and_replaces_the_previous_ones(db, capsys):
+    from django.core.management import call_command
+
+    from dispatch.demo.seed import demo_seed
+
+    demo_seed(day=f.tomorrow(), visits=5)
+
+    def coordinator_token() -> str:
+        call_command("demo_banner")
+        line = next(x for x in capsys.readouterr().out.splitlines() if x.split()[:2] == ["coordinator", "coordinator"])
+        return line.split()[-1]
+
+    first = coordinator_token()
+    second = coordinator_token()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {second}")
+    assert client.get("/api/v1/me").json()["username"] == "coordinator"
+    client.credentials(HTTP_AUTHORIZATION=f"Token {first}")
+    assert client.get("/api/v1/me").status_code == 401
+
+
 def test_wrong_credentials_get_no_token(coordinator):
     response = APIClient().post("/api/v1/auth/token", {"username": coordinator.username, "password": "wrong-guess"})
     assert response.status_code == 400 and "token" not in response.json()
@@ -159,7 +194,8 @@ def test_a_switched_off_therapist_is_refused_at_once_with_token_session_and_feed
     assert board.get("/board/data").status_code == 302
     assert board.get("/api/v1/patients").status_code == 401
     assert Client().get(f"/feeds/therapists/{secret}.ics").status_code == 404
-    assert APIClient().post("/api/v1/auth/token", {"username": therapist.user.username, "password": PASSWORD}).status_code == 400
+    login = {"username": therapist.user.username, "password": PASSWORD}
+    assert APIClient().post("/api/v1/auth/token", login).status_code == 400
     visit.refresh_from_db()
     assert visit.status == m.VisitStatus.SCHEDULED
 

@@ -20,7 +20,8 @@ class Command(BaseCommand):
     def handle(self, *args, **opts) -> None:
         base = f"http://{opts['host']}:{opts['port']}"
         tokens = demo_tokens_issue()
-        day = Visit.objects.filter(organization__slug=DEMO_SLUG).order_by("-date").values_list("date", flat=True).first()
+        days = Visit.objects.filter(organization__slug=DEMO_SLUG).order_by("-date").values_list("date", flat=True)
+        day = days.first()
         coordinator = next((token for user, token in tokens if user.role == "coordinator"), "<token>")
         lines = [
             "",
