@@ -2,6 +2,7 @@
 import datetime as dt
 from importlib.util import find_spec
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from config.env import BASE_DIR, env
 
@@ -261,6 +262,10 @@ ROUNDS_OSRM_URL = env("ROUNDS_OSRM_URL", default="")
 # The board's map: any XYZ tile server; empty draws routes and stops on a blank map (tests, offline).
 ROUNDS_MAP_TILES_URL = env("ROUNDS_MAP_TILES_URL", default="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
 ROUNDS_MAP_ATTRIBUTION = env("ROUNDS_MAP_ATTRIBUTION", default="© OpenStreetMap contributors")
+# The tile server is the one other origin the pages load images from ("{s}." subdomains: any of them).
+if ROUNDS_MAP_TILES_URL:
+    _tiles = urlsplit(ROUNDS_MAP_TILES_URL.replace("{s}.", "*."))
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"].append(f"{_tiles.scheme}://{_tiles.netloc}")
 
 # Notifications: email through Django's backend (console here; SMTP or django-anymail in production).
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

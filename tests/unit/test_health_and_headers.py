@@ -62,3 +62,10 @@ def test_pages_carry_a_content_security_policy_without_inline_scripts(db, path):
     assert directives["script-src"] == "'self'"
     assert directives["default-src"] == "'self'"
     assert directives["object-src"] == "'none'" and directives["frame-ancestors"] == "'none'"
+
+
+def test_the_map_tile_server_is_the_one_other_image_origin():
+    from config.settings import base
+
+    assert base.ROUNDS_MAP_TILES_URL.startswith("https://tile.openstreetmap.org/")
+    assert base.CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"] == ["'self'", "data:", "https://tile.openstreetmap.org"]

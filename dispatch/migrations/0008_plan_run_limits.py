@@ -21,7 +21,7 @@ def fail_all_but_the_newest_active_run(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dispatch', '0005_feed_token_user'),
+        ('dispatch', '0007_organization_locale'),
     ]
 
     operations = [
