@@ -389,6 +389,7 @@ class Coordinator(Requester):
                     fits = any(ws <= start and start + session <= we for ws, we in windows)
                     if s <= start and start + held <= e and clear and fits:
                         self.recorder.probe = "issue 11 item 5"
+                        self.recorder.probe_invariants = frozenset({"travel_between_visits"})
                         self.call(
                             "POST",
                             f"/api/v1/visits/{visit['id']}/reassign",

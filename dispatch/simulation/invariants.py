@@ -273,6 +273,26 @@ class Invariants:
                 key=key,
                 ids=(v.pk,),
             )
+        patient = v.patient
+        # The planner holds a patient's gender and language needs as hard rules; a booking must too.
+        if patient.preferred_therapist_gender not in ("", "unspecified") and (
+            therapist.gender != patient.preferred_therapist_gender
+        ):
+            self.fail(
+                "booked_meets_patient_needs",
+                f"visit {v.pk} went to therapist {therapist.pk} "
+                f"({therapist.gender}); the patient needs {patient.preferred_therapist_gender}",
+                key=key,
+                ids=(v.pk,),
+            )
+        if patient.language and patient.language not in therapist.languages:
+            self.fail(
+                "booked_meets_patient_needs",
+                f"visit {v.pk} went to therapist {therapist.pk} "
+                f"({therapist.languages}); the patient needs {patient.language}",
+                key=key,
+                ids=(v.pk,),
+            )
         if any(t.pk == therapist.pk for t in v.patient.excluded_therapists.all()):
             self.fail(
                 "booked_respects_exclusions",

@@ -59,6 +59,8 @@ class Recorder:
     step_label: str = ""
     # The known issue a deliberate probe is about: failures it causes are attributed to it.
     probe: str | None = None
+    # When set, only these invariants are the probe's (a step may break others for other reasons).
+    probe_invariants: frozenset[str] | None = None
     log: list[LoggedRequest] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     seen: set[tuple] = field(default_factory=set)
@@ -69,7 +71,7 @@ class Recorder:
 
     def begin_step(self, *, day: int, at: dt.datetime, label: str) -> None:
         self.step += 1
-        self.day, self.at, self.step_label, self.probe = day, at, label, None
+        self.day, self.at, self.step_label, self.probe, self.probe_invariants = day, at, label, None, None
 
     def request(
         self, *, actor: str, role: str, method: str, path: str, data, status: int, route: str, seconds: float
@@ -95,10 +97,15 @@ class Recorder:
                 day=self.day,
                 step=self.step,
                 at=self.at,
-                known=known or self.probe,
+                known=known or self.probe_of(invariant),
                 replay=self.replay_for(ids),
             )
         )
+
+    def probe_of(self, invariant: str) -> str | None:
+        if self.probe_invariants is not None and invariant not in self.probe_invariants:
+            return None
+        return self.probe
 
     def replay_for(self, ids: tuple) -> list[str]:
         """This step's requests and the earlier ones that named the objects involved: the shortest story."""
