@@ -15,7 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 
 from dispatch.exceptions import DispatchError, SlotTaken, TransitionNotAllowed
-from dispatch.models import ASSIGNED_STATUSES, ExceptionKind, Therapist, Visit, VisitStatus
+from dispatch.models import ASSIGNED_STATUSES, ExceptionKind, Gender, Therapist, Visit, VisitStatus
 from dispatch.notifications.changes import change_set, changing
 from dispatch.services.visit_status import visit_transition
 
@@ -34,6 +34,8 @@ MISSING_CREDENTIAL = "Therapist {therapist} holds no {credential} credential val
 OUTSIDE_WINDOWS = "Visit {visit} would run {start}–{end}, outside every window it may take place in."
 OUTSIDE_SHIFT = "Therapist {therapist} is not available {start}–{end} on {day}."
 EXCLUDED_BY_PATIENT = "The patient of visit {visit} has asked not to be seen by therapist {therapist}."
+WRONG_GENDER = "The patient of visit {visit} needs a {gender} therapist; therapist {therapist} is not."
+NO_COMMON_LANGUAGE = "The patient of visit {visit} needs a therapist who speaks {language}; therapist {therapist} does not."
 
 
 def _hhmm(moment: dt.datetime, tz) -> str:
@@ -121,6 +123,12 @@ def visit_assignment_problems(*, visit: Visit, therapist: Therapist, planned_sta
         }))
     if visit.patient.excluded_therapists.filter(pk=therapist.pk).exists():
         problems.append(EXCLUDED_BY_PATIENT.format(**names))
+    # The planner treats these needs as hard (optimizer_adapter._eligible); a booking by hand must as well.
+    gender = visit.patient.preferred_therapist_gender
+    if gender not in ("", Gender.UNSPECIFIED) and therapist.gender != gender:
+        problems.append(WRONG_GENDER.format(gender=Gender(gender).label.lower(), **names))
+    if visit.patient.language and visit.patient.language not in therapist.languages:
+        problems.append(NO_COMMON_LANGUAGE.format(language=visit.patient.language, **names))
     return problems
 
 

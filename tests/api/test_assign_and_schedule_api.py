@@ -120,3 +120,34 @@ class TestSchedule:
 
     def test_a_missing_date_is_a_400_naming_date(self, world):
         assert "date" in world.clients["coordinator"].get("/api/v1/schedule").json()
+
+
+def test_assigning_a_therapist_of_another_gender_than_the_patient_needs_is_refused(world):
+    # Found by the simulation (seed 1): a reassign by hand gave a patient who needs a woman a male therapist.
+    world.visit_y.patient.preferred_therapist_gender = "female"
+    world.visit_y.patient.save()
+    world.therapist.gender = "male"
+    world.therapist.save()
+    response = _assign(world, world.visit_y, world.therapist, "10:00")
+    assert response.status_code == 400
+    assert any("needs a female therapist" in r for r in response.json()["extra"]["reasons"])
+
+
+def test_assigning_a_therapist_who_does_not_speak_the_patients_language_is_refused(world):
+    world.visit_y.patient.language = "fr"
+    world.visit_y.patient.save()
+    world.therapist.languages = ["en"]
+    world.therapist.save()
+    response = _assign(world, world.visit_y, world.therapist, "10:00")
+    assert response.status_code == 400
+    assert any("speaks fr" in r for r in response.json()["extra"]["reasons"])
+
+
+def test_a_therapist_who_meets_the_patients_needs_is_assigned(world):
+    world.visit_y.patient.preferred_therapist_gender = "female"
+    world.visit_y.patient.language = "fr"
+    world.visit_y.patient.save()
+    world.therapist.gender = "female"
+    world.therapist.languages = ["en", "fr"]
+    world.therapist.save()
+    assert _assign(world, world.visit_y, world.therapist, "10:00").status_code == 200
