@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?= --create-db
 
-.PHONY: run test bench load venv deps deps-dev deps-bench browser-deps migrate demo serve worker beat clean
+.PHONY: run test bench load simulate venv deps deps-dev deps-bench browser-deps migrate demo serve worker beat clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,19 @@ bench: deps-bench
 # Figures, not tests: gunicorn on PostgreSQL under 200 requests/s of schedule reads and feeds.
 load: deps
 	$(BIN)/python bench/load_run.py
+
+DAYS     ?= 3
+SEEDS    ?= 1 2 3
+AGENCIES ?= 3
+SCALE    ?= full
+
+# Generated agencies live through DAYS days per seed through the real API, every invariant checked after every
+# step, in a throwaway database; figures and any failure with its replay. `make simulate DAYS=28` is the long run.
+simulate: deps-dev
+	@status=0; for seed in $(SEEDS); do \
+	    $(BIN)/python manage.py simulate --days $(DAYS) --seed $$seed --agencies $(AGENCIES) --scale $(SCALE) \
+	        || status=1; \
+	done; exit $$status
 
 test: deps-dev browser-deps
 	$(BIN)/pytest $(PYTEST_ARGS)

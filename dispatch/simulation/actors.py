@@ -321,7 +321,10 @@ class Coordinator(Requester):
 
     def apply(self, run: dict, *, fresh: bool) -> bool:
         before = self.sim.invariants.visits_now(self.agency)
-        reply = self.call("POST", f"/api/v1/plans/{run['id']}/apply")
+        # A plan that takes booked visits off the day says so (would_unbook); the coordinator reads it and
+        # confirms (the board asks the same question). Without it, apply refuses such a plan.
+        unbooks = ((run.get("result") or {}).get("would_unbook") or {}).get("count", 0)
+        reply = self.call("POST", f"/api/v1/plans/{run['id']}/apply", {"drop_booked": True} if unbooks else {})
         if reply.ok:
             self.sim.recorder.counters["plans applied"] += 1
             self.sim.invariants.day_plan_applied(run, before=before, agency=self.agency)
@@ -341,7 +344,8 @@ class Coordinator(Requester):
             self.sim.recorder.counters["re-plans rejected"] += 1
             return
         before = self.sim.invariants.visits_now(self.agency)
-        applied = self.call("POST", f"/api/v1/replan/{run['id']}/apply")
+        dropped = (reply.data.get("diff") or {}).get("dropped")
+        applied = self.call("POST", f"/api/v1/replan/{run['id']}/apply", {"drop_booked": True} if dropped else {})
         if applied.ok:
             self.sim.recorder.counters["re-plans applied"] += 1
             self.sim.invariants.replan_applied(reply.data, before=before, agency=self.agency)

@@ -33,6 +33,9 @@ FEED_PAST_DAYS, FEED_FUTURE_DAYS = 14, 60
 ICAL_CANCELLED = "CANCELLED"
 UID = re.compile(r"^(visit|travel)-(\d+)@(.+)\.rounds$")
 INTAKE = ("dx", "ref", "payer", "contra")
+# Apply unbooked only scheduled visits a plan left out, keeping confirmed ones booked against the diff;
+# issue 11's apply (drop_booked) unbooks every booked visit it leaves out.
+UNBOOKED_CONFIRMED = "issue 11 item 1"
 PLAN_FAILURES = (
     ("unknown therapist id", "issue 11 item 2"),
     ("overlap", "issue 11 item 3"),
@@ -421,6 +424,7 @@ class Invariants:
                     f"is still {new['status']} with therapist {new['therapist_id']}",
                     key=(what, visit_id),
                     ids=(visit_id,),
+                    known=UNBOOKED_CONFIRMED if new["status"] == VisitStatus.CONFIRMED else None,
                 )
         self._unchanged(before, after, said, what)
 
@@ -456,6 +460,7 @@ class Invariants:
                     f"{new['status']} with therapist {new['therapist_id']}",
                     key=(what, item["visit"]),
                     ids=(item["visit"],),
+                    known=UNBOOKED_CONFIRMED if new["status"] == VisitStatus.CONFIRMED else None,
                 )
         self._unchanged(before, after, said, what)
 
