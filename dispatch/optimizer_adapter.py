@@ -124,7 +124,9 @@ def _start_windows(visit: Visit, midnight: dt.datetime) -> tuple[optimizer.TimeW
     """A visit window holds the whole session; the optimiser's window is for the start."""
     windows = []
     for w in visit.windows.all():
-        start, end = minutes_after(w.start, midnight), minutes_after(w.end, midnight) - visit.duration_min
+        # The optimiser counts whole minutes: a window opening at 09:00:30 opens for it at 09:01, not 09:00.
+        start = minutes_after(w.start, midnight) + (1 if w.start.second or w.start.microsecond else 0)
+        end = minutes_after(w.end, midnight) - visit.duration_min
         if end >= start:
             windows.append(optimizer.TimeWindow(start, max(end, start + 1)))
     return tuple(windows)

@@ -134,3 +134,19 @@ def test_a_run_whose_worker_died_twice_is_marked_failed(small_day, organization)
     m.PlanRun.objects.filter(pk=run.pk).update(status=m.PlanStatus.RUNNING, attempts=2)
     run = plan_run_execute(plan_run_id=run.pk)
     assert run.status == m.PlanStatus.FAILED and run.error == WORKER_LOST
+
+
+def test_a_window_opening_within_a_minute_is_not_entered_before_it_opens(coordinator_client, organization):
+    # Found by the simulation (seed 2): a window opening at 12:30:00.3 was booked from 12:30:00.
+    import datetime as dt
+
+    day = f.tomorrow()
+    f.TherapistFactory(organization=organization)
+    visit = f.VisitFactory(organization=organization, date=day, duration_min=30, windows=[("09:00", "09:01")])
+    opens = f.local(day, "09:00") + dt.timedelta(seconds=30)
+    visit.windows.update(start=opens, end=opens + dt.timedelta(minutes=35))
+    run = _plan(coordinator_client, day).data
+    assert [s["visit_id"] for r in run["result"]["routes"] for s in r["stops"]] == [visit.pk]
+    assert coordinator_client.post(f"/api/v1/plans/{run['id']}/apply").status_code == 200
+    visit.refresh_from_db()
+    assert opens <= visit.planned_start and visit.planned_end <= opens + dt.timedelta(minutes=35)
