@@ -18,6 +18,9 @@ def throwaway():
     settings_dict = connections["default"].settings_dict
     if settings_dict["ENGINE"] != "django.db.backends.sqlite3":
         settings_dict.setdefault("TEST", {})["NAME"] = f"{settings_dict['NAME']}_simulation_{os.getpid()}"
+        # A throwaway database need not wait for each commit to reach the disk.
+        options = settings_dict.setdefault("OPTIONS", {})
+        options["options"] = f"{options.get('options', '')} -c synchronous_commit=off".strip()
     databases = setup_databases(
         verbosity=0, interactive=False, keepdb=False, aliases={"default"}, serialized_aliases=set()
     )
