@@ -26,7 +26,7 @@ WINDOW_SHAPES = (
     ("14:00", "18:00"),
     ("09:30", "17:00"),
 )
-SKILL_NEEDS = (None,) * 8 + ("mld", "oncology", "geriatric")
+SKILL_NEEDS = (None,) * 12 + ("mld", "oncology", "geriatric")
 HUGE_ID = "99999999999999999999999"
 
 
@@ -53,6 +53,10 @@ class SimActor(Actor):
         return self.sim.local(self.agency, day, hhmm).astimezone(self.sim.tz(self.agency))
 
     def windows_for(self, day: dt.date, duration: int, *, after: dt.datetime | None = None) -> list[dict[str, str]]:
+        if after is None and self.rng.random() < 0.1:
+            # An appointment: this time exactly, for exactly the session.
+            s = self.at(day, self.rng.choice(("09:00", "10:30", "13:00", "14:30")))
+            return [{"start": iso(s), "end": iso(s + dt.timedelta(minutes=duration))}]
         first, last = self.rng.choice(WINDOW_SHAPES)
         shapes = [(first, last)]
         if last <= "12:00" and self.rng.random() < 0.3:
@@ -327,6 +331,9 @@ class Coordinator(Requester):
         reply = self.call("POST", f"/api/v1/plans/{run['id']}/apply", {"drop_booked": True} if unbooks else {})
         if reply.ok:
             self.sim.recorder.counters["plans applied"] += 1
+            self.sim.recorder.counters["visits booked by plans"] += sum(
+                len(r["stops"]) for r in run["result"]["routes"]
+            )
             self.sim.invariants.day_plan_applied(run, before=before, agency=self.agency)
         elif reply.status == 409 and fresh:
             self.sim.invariants.fresh_plan_refused(run, reply, agency=self.agency)
@@ -420,6 +427,19 @@ class Coordinator(Requester):
             "PATCH", f"/api/v1/patients/{patient}", {"contraindications": [*current.data["contraindications"], fever]}
         )
         self.sim.recorder.counters["contraindications recorded"] += 1
+
+    def record_sick_day(self, day: dt.date) -> None:
+        """A therapist calls in sick for tomorrow after the plan is out; their visits must not stay booked on them."""
+        schedule = self.call("GET", f"/api/v1/schedule?date={day}")
+        if not schedule.ok:
+            return
+        busy = [d for d in schedule.data if any(v["status"] in ("scheduled", "confirmed") for v in d["visits"])]
+        if not busy:
+            return
+        sick = self.rng.choice(busy)
+        body = {"therapist": sick["therapist"], "date": day.isoformat(), "kind": "time_off", "note": "Sick"}
+        if self.call("POST", "/api/v1/availability/exceptions", body).ok:
+            self.sim.recorder.counters["sick days recorded"] += 1
 
     def deactivate(self, therapist: Therapist) -> None:
         """A therapist leaves: from this moment their token and feed must open nothing."""

@@ -233,6 +233,9 @@ class Simulation:
             tomorrow = day + dt.timedelta(days=1)
             later("18:00", lambda: self._plan(agency, tomorrow, "18:04"), f"coordinator plans {tomorrow}")
             later("18:30", lambda: cast.coordinator.adjust(tomorrow), "coordinator adjusts tomorrow")
+            if rng.random() < 0.15:
+                later("20:30", lambda: cast.coordinator.record_sick_day(tomorrow), "a therapist calls in sick")
+                later("20:40", lambda: self._plan(agency, tomorrow, "20:44"), f"coordinator re-plans {tomorrow}")
             for therapist in working:
                 later("19:30", lambda t=therapist: t.confirm(tomorrow), f"{therapist.name} confirms tomorrow")
             self._probes(agency, day, tomorrow, working)

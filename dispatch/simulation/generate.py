@@ -23,6 +23,8 @@ PLACES = (
     ("America/Halifax", 44.6488, -63.5752),
 )
 LANGUAGES = ("fr", "es", "pt", "zh", "pa")
+# Most drive; a few walk, who can serve only what is near.
+SPEEDS = {m.SpeedProfile.CAR: 50, m.SpeedProfile.TRANSIT: 30, m.SpeedProfile.BICYCLE: 15, m.SpeedProfile.WALK: 5}
 SHIFT_PATTERNS = (
     # weekdays, periods (start, end), daily break (earliest, latest, minutes) or None
     ((0, 1, 2, 3, 4), (("08:00", "16:00"),), ("11:30", "13:30", 30)),
@@ -54,7 +56,7 @@ class Scale:
 
     @classmethod
     def small(cls) -> Scale:
-        return cls(therapists=4, home_patients=5, patients_per_facility=2, requests_per_day=7)
+        return cls(therapists=5, home_patients=5, patients_per_facility=2, requests_per_day=7)
 
     @classmethod
     def full(cls) -> Scale:
@@ -110,7 +112,7 @@ class _Builder:
     def run_day(self, low: int = 1, high: int | None = None) -> dt.date:
         return self.start + dt.timedelta(days=self.rng.randint(low, max(low, high or self.days)))
 
-    def near(self, centre: tuple[float, float], km: float = 9.0) -> tuple[float, float]:
+    def near(self, centre: tuple[float, float], km: float = 6.0) -> tuple[float, float]:
         # About 111 km a degree of latitude; close enough for a city.
         spread = km / 111.0
         return (
@@ -203,7 +205,7 @@ def _therapists(b: _Builder, org: m.Organization, agency: Agency, credentials) -
     skill_codes = sorted(b.skills)
     for n in range(b.scale.therapists):
         user = b.user(agency.index, org, f"{agency.slug}-therapist-{n}", m.Role.THERAPIST)
-        lat, lon = b.near(agency.centre, km=12)
+        lat, lon = b.near(agency.centre, km=8)
         languages = ["en"] + rng.sample(LANGUAGES, k=rng.choice((0, 0, 1, 2)))
         therapist = m.Therapist(
             organization=org,
@@ -216,12 +218,12 @@ def _therapists(b: _Builder, org: m.Organization, agency: Agency, credentials) -
             gender=rng.choice([m.Gender.FEMALE, m.Gender.FEMALE, m.Gender.MALE, m.Gender.NONBINARY]),
             max_visits_per_day=rng.choice((5, 6, 8, 10)),
             max_working_minutes_per_day=rng.choice((300, 420, 480)),
-            speed_profile=rng.choice(list(m.SpeedProfile)),
+            speed_profile=rng.choices(list(SPEEDS), weights=list(SPEEDS.values()))[0],
         )
         therapist.full_clean()
         therapist.save()
         # Everyone does palliative work; the rest varies.
-        codes = {"palliative", *rng.sample(skill_codes, k=rng.randint(1, 4))}
+        codes = {"palliative", *rng.sample(skill_codes, k=rng.randint(2, 5))}
         therapist.skills.set(b.skills[c] for c in codes)
         weekdays, periods, daily_break = SHIFT_PATTERNS[(agency.index + n) % len(SHIFT_PATTERNS)]
         for weekday in weekdays:
@@ -236,7 +238,7 @@ def _therapists(b: _Builder, org: m.Organization, agency: Agency, credentials) -
                 latest_start=_t(daily_break[1]),
                 duration_min=daily_break[2],
             )
-        if "hospital-based" in codes or n % 2 == 0:
+        if "hospital-based" in codes or rng.random() < 0.7:
             for credential in credentials:
                 # Some credentials lapse during the run: from then on that hospital is not theirs.
                 lapses = rng.random() < 0.35
@@ -244,10 +246,13 @@ def _therapists(b: _Builder, org: m.Organization, agency: Agency, credentials) -
                 m.TherapistCredential.objects.create(
                     therapist=therapist, credential_type=credential, expires_on=expires
                 )
-        for _ in range(rng.choice((0, 1, 2))):
-            m.AvailabilityException.objects.get_or_create(
-                therapist=therapist, date=b.run_day(1), kind=m.ExceptionKind.TIME_OFF, note="Day off"
-            )
+        # About one day off a fortnight beside the weekly pattern.
+        for day in range(1, b.days + 1):
+            if rng.random() < 0.07:
+                m.AvailabilityException.objects.create(
+                    therapist=therapist, date=b.start + dt.timedelta(days=day), kind=m.ExceptionKind.TIME_OFF,
+                    note="Day off",
+                )
         if rng.random() < 0.4:
             m.AvailabilityException.objects.create(
                 therapist=therapist,
@@ -299,8 +304,8 @@ def _patient(b: _Builder, org, agency: Agency, therapists, facility: m.Facility 
         lon=lon,
         room=str(rng.randint(100, 499)) if facility else "",
         bed=rng.choice(("A", "B", "")),
-        preferred_therapist_gender=rng.choice([""] * 6 + [m.Gender.FEMALE, m.Gender.MALE]),
-        language=rng.choice([""] * 7 + list(LANGUAGES[:2])),
+        preferred_therapist_gender=rng.choice([""] * 14 + [m.Gender.FEMALE, m.Gender.MALE]),
+        language=rng.choice([""] * 18 + list(LANGUAGES[:2])),
         referral_date=b.start - dt.timedelta(days=rng.randint(5, 60)),
         # Some referrals and authorisations run out during the run.
         referral_expires=b.run_day(2) if rng.random() < 0.2 else b.start + dt.timedelta(days=200),
@@ -325,7 +330,7 @@ def _patient(b: _Builder, org, agency: Agency, therapists, facility: m.Facility 
             body_site="left arm",
             note=b.marker("precaution", agency.index, patient.pk),
         )
-    if rng.random() < 0.25:
+    if rng.random() < 0.12:
         # A contraindication that starts and (mostly) ends during the run.
         begins = b.run_day(1)
         ends = begins + dt.timedelta(days=rng.randint(0, 3)) if rng.random() < 0.8 else None

@@ -24,12 +24,14 @@ def report_lines(recorder: Recorder, *, days: int, agencies: int, command: str, 
         f"Simulated {days} days in {agencies} agencies (seed {recorder.seed}): {recorder.step} steps, "
         f"{sum(recorder.requests_by_role.values())} requests, {seconds:.0f} s of real time.",
         "Requests per role: " + ", ".join(f"{role} {n}" for role, n in sorted(recorder.requests_by_role.items())),
-        f"Plans: {c['plans run']} run, {c['plans applied']} applied, {c['stale plans planned again']} planned again "
+        f"Plans: {c['plans run']} run, {c['plans applied']} applied ({c['visits booked by plans']} visits placed), "
+        f"{c['stale plans planned again']} planned again "
         f"after a change. Re-plans: {c['re-plans run']} run, {c['re-plans applied']} applied, "
         f"{c['re-plans rejected']} rejected.",
         f"Visits: {c['visits requested']} requested ({c['series requested']} series, {c['idempotent retries']} retried "
         f"with an Idempotency-Key), {c['visits served']} served, {c['never checked in']} never checked in; "
-        f"{c['manual reassigns']} reassigned by hand, {c['contraindications recorded']} fevers recorded.",
+        f"{c['manual reassigns']} reassigned by hand, {c['contraindications recorded']} fevers and "
+        f"{c['sick days recorded']} sick days recorded.",
     ]
     unassigned = {k.split(": ", 1)[1]: n for k, n in c.items() if k.startswith("left unassigned: ")}
     if unassigned:
