@@ -128,7 +128,8 @@ def _start_windows(visit: Visit, midnight: dt.datetime) -> tuple[optimizer.TimeW
         start = minutes_after(w.start, midnight) + (1 if w.start.second or w.start.microsecond else 0)
         end = minutes_after(w.end, midnight) - visit.duration_min
         if end >= start:
-            windows.append(optimizer.TimeWindow(start, max(end, start + 1)))
+            # A window exactly as long as the session allows one start: widening it would run a minute over.
+            windows.append(optimizer.TimeWindow(start, end))
     return tuple(windows)
 
 

@@ -47,7 +47,11 @@ class Location:
 
 @dataclass(frozen=True)
 class TimeWindow:
-    """The visit must *start* inside ``[start_min, end_min]`` (as in Solomon and VROOM)."""
+    """The visit must *start* inside ``[start_min, end_min]`` (as in Solomon and VROOM).
+
+    Both ends are included, so ``end_min == start_min`` is one possible start: an appointment at
+    10:00 sharp, or a window exactly as long as the session.
+    """
 
     start_min: int
     end_min: int
@@ -55,8 +59,8 @@ class TimeWindow:
     def __post_init__(self) -> None:
         _require_non_negative(start_min=self.start_min)
         _require(
-            self.end_min > self.start_min,
-            f"end_min: {self.end_min} is not after start_min {self.start_min}.",
+            self.end_min >= self.start_min,
+            f"end_min: {self.end_min} is before start_min {self.start_min}.",
         )
 
 

@@ -63,7 +63,7 @@ def test_invalid_json_gives_exit_code_2(tmp_path):
         (
             ["visits", 1, "windows", 0],
             {"start_min": 700, "end_min": 600},
-            "visits[1].windows[0].end_min: 600 is not after",
+            "visits[1].windows[0].end_min: 600 is before",
         ),
         (["therapists", 0, "start", "lat"], 95.0, "therapists[0].start.lat: 95.0 is outside -90..90"),
         (["visits", 2, "location"], {"lat": 1.0}, "visits[2].location.lon: is required"),

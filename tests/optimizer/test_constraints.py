@@ -35,6 +35,12 @@ def test_visit_starts_inside_its_window(fast):
     assert 700 <= stop_of(solution, "a").start_min <= 720
 
 
+def test_visit_with_a_one_minute_window_starts_exactly_then(fast):
+    """An appointment at 700 sharp (window 700-700) starts at 700, not a minute later."""
+    solution = solved(problem([therapist()], [visit("a", windows=((700, 700),))]), fast)
+    assert stop_of(solution, "a").start_min == 700
+
+
 def test_visit_with_two_windows_uses_the_one_inside_the_shift(fast):
     """With windows 480-500 and 700-800 and a shift from 600, the visit starts in the second."""
     p = problem([therapist(shift=(600, 1000))], [visit("a", windows=((480, 500), (700, 800)))])

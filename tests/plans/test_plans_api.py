@@ -150,3 +150,14 @@ def test_a_window_opening_within_a_minute_is_not_entered_before_it_opens(coordin
     assert coordinator_client.post(f"/api/v1/plans/{run['id']}/apply").status_code == 200
     visit.refresh_from_db()
     assert opens <= visit.planned_start and visit.planned_end <= opens + dt.timedelta(minutes=35)
+
+
+def test_an_appointment_whose_window_is_exactly_the_session_is_booked_exactly_then(coordinator_client, organization):
+    # Found by the simulation (seed 6): a 90-minute visit in a 14:30-16:00 window was booked 14:31-16:01.
+    day = f.tomorrow()
+    f.TherapistFactory(organization=organization)
+    visit = f.VisitFactory(organization=organization, date=day, duration_min=90, windows=[("14:30", "16:00")])
+    run = _plan(coordinator_client, day).data
+    assert coordinator_client.post(f"/api/v1/plans/{run['id']}/apply").status_code == 200
+    visit.refresh_from_db()
+    assert (visit.planned_start, visit.planned_end) == (f.local(day, "14:30"), f.local(day, "16:00"))
