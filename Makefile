@@ -69,8 +69,8 @@ load: deps
 
 DAYS     ?= 3
 SEEDS    ?= 1 2 3
-AGENCIES ?= 3
-SCALE    ?= full
+AGENCIES ?= 2
+SCALE    ?= small
 
 # Generated agencies live through DAYS days per seed through the real API, every invariant checked after every
 # step, in a throwaway database; figures and any failure with its replay. `make simulate DAYS=28` is the long run.
