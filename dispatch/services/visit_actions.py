@@ -15,6 +15,7 @@ from dispatch.notifications.alerts import alert_check_in_far, alerts_for_therapi
 from dispatch.notifications.changes import change_set, changing
 from dispatch.services.booking import no_double_booking_check_now
 from dispatch.services.visit_status import visit_transition
+from dispatch.travel import visit_leg_min
 
 if TYPE_CHECKING:
     from dispatch.models import User
@@ -101,22 +102,27 @@ def _shift(*, visit: Visit, start_by: dt.timedelta, end_by: dt.timedelta, reason
 
 
 def _push_later_visits(*, visit: Visit, by: User) -> list[Visit]:
-    """Move the therapist's next visits just enough that none starts before the previous one is free."""
+    """Move the therapist's next visits just enough that each starts once the previous one is over and the
+    therapist has travelled there (as the optimiser counts travel and check-in)."""
     pushed: list[Visit] = []
-    free_at = visit.planned_busy_until
-    following = Visit.objects.select_for_update().filter(
+    speed_kmh = visit.therapist.speed_kmh
+    following = Visit.objects.select_for_update(of=("self",)).select_related("facility").filter(
         therapist_id=visit.therapist_id,
         date=visit.date,
         status__in=(VisitStatus.SCHEDULED, VisitStatus.CONFIRMED),
         planned_start__gte=visit.planned_start,
     ).exclude(pk=visit.pk).order_by("planned_start")
+    previous = visit
     for later in following:
+        free_at = previous.planned_busy_until + dt.timedelta(
+            minutes=visit_leg_min(before=previous, after=later, speed_kmh=speed_kmh)
+        )
         if later.planned_start >= free_at:
             break
         shift = free_at - later.planned_start
         reason = f"pushed {round(shift.total_seconds() / 60)} min by an interruption of visit {visit.pk}"
         pushed.append(_shift(visit=later, start_by=shift, end_by=shift, reason=reason, by=by))
-        free_at = later.planned_busy_until
+        previous = later
     return pushed
 
 

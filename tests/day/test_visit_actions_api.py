@@ -108,7 +108,8 @@ def test_late_report_outside_one_to_240_minutes_is_refused(therapist_client, boo
 
 
 def test_interruption_extends_the_session_and_pushes_the_next_visit(therapist, therapist_client, booked_visit):
-    later = f.VisitFactory(organization=therapist.organization)
+    # The same patient again (no travel between the two), so the push is the interruption alone.
+    later = f.VisitFactory(organization=therapist.organization, patient=booked_visit.patient)
     later = visit_book(visit=later, therapist=therapist, planned_start=f.local(later.date, "09:40"))
     therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {}, format="json")
 
@@ -122,6 +123,31 @@ def test_interruption_extends_the_session_and_pushes_the_next_visit(therapist, t
     assert booked_visit.planned_end == f.local(booked_visit.date, "09:45")
     assert booked_visit.planned_busy_until == f.local(booked_visit.date, "09:50")
     assert later.planned_start == f.local(later.date, "09:50")
+    assert [v["id"] for v in response.data["pushed"]] == [later.pk]
+
+
+def test_an_interruption_pushes_the_next_visit_far_enough_to_travel_there(therapist, therapist_client, booked_visit):
+    # Found by the simulation (seeds 3 and 4): the next visit was pushed to the minute the therapist was free
+    # (or not at all), leaving no time to drive to it.
+    from dispatch.travel import visit_leg_min
+
+    here = booked_visit.patient
+    elsewhere = f.PatientFactory(organization=therapist.organization, lat=here.lat + 0.05, lon=here.lon)
+    later = f.VisitFactory(organization=therapist.organization, patient=elsewhere)
+    travel = visit_leg_min(before=booked_visit, after=later, speed_kmh=therapist.speed_kmh)
+    # Booked just far enough after the first visit's buffer (09:35) for the journey.
+    later = visit_book(visit=later, therapist=therapist, planned_start=f.local(later.date, "09:35")
+                       + dt.timedelta(minutes=travel))
+    therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {}, format="json")
+
+    response = therapist_client.post(
+        f"/api/v1/visits/{booked_visit.pk}/interruption", {"minutes": 10, "kind": "extended"}, format="json"
+    )
+
+    assert response.status_code == 200, response.data
+    later.refresh_from_db()
+    assert travel > 0
+    assert later.planned_start == f.local(later.date, "09:45") + dt.timedelta(minutes=travel)
     assert [v["id"] for v in response.data["pushed"]] == [later.pk]
 
 
