@@ -250,7 +250,9 @@ def _therapists(b: _Builder, org: m.Organization, agency: Agency, credentials) -
         for day in range(1, b.days + 1):
             if rng.random() < 0.07:
                 m.AvailabilityException.objects.create(
-                    therapist=therapist, date=b.start + dt.timedelta(days=day), kind=m.ExceptionKind.TIME_OFF,
+                    therapist=therapist,
+                    date=b.start + dt.timedelta(days=day),
+                    kind=m.ExceptionKind.TIME_OFF,
                     note="Day off",
                 )
         if rng.random() < 0.4:

@@ -52,6 +52,7 @@ class Invariants:
         self.max_sequence: dict[str, int] = {}
         self.uid_of: dict[int, str] = {}
         self.step_started: dt.datetime | None = None
+        self.pushed: set[tuple[int, str]] = set()
 
     def fail(self, invariant: str, message: str, **kwargs) -> None:
         self.recorder.fail(invariant, message, **kwargs)
@@ -240,12 +241,16 @@ class Invariants:
         at = f"{v.planned_start.astimezone(tz):%H:%M}-{v.planned_end.astimezone(tz):%H:%M} on {v.date}"
         key = (v.pk, v.therapist_id, v.planned_start)
         windows = list(v.windows.all())
-        if not any(w.start <= v.planned_start and v.planned_end <= w.end for w in windows):
+        if not any(w.start <= v.planned_start and v.planned_end <= w.end for w in windows) and not self._pushed(
+            v, "past its window"
+        ):
             spans = ", ".join(f"{w.start.astimezone(tz):%H:%M}-{w.end.astimezone(tz):%H:%M}" for w in windows)
             self.fail(
                 "booked_inside_windows", f"visit {v.pk} runs {at}, outside its windows {spans}", key=key, ids=(v.pk,)
             )
-        if not any(s <= v.planned_start and v.planned_busy_until <= e for s, e in shifts):
+        if not any(s <= v.planned_start and v.planned_busy_until <= e for s, e in shifts) and not self._pushed(
+            v, "past the shift's end"
+        ):
             self.fail(
                 "booked_inside_shift",
                 f"visit {v.pk} holds therapist {therapist.pk} {at} until "
@@ -303,6 +308,25 @@ class Invariants:
                 key=key,
                 ids=(v.pk,),
             )
+
+    def _pushed(self, v: Visit, what: str) -> bool:
+        """Whether the visit's time was last set by a push (a session ran over), not by a plan or a booking.
+
+        A session that runs long makes the next patient wait: that is the day as it is, which the schedule
+        must show, not a booking decision. It is counted, not failed; travel and overlaps still hold.
+        """
+        setter = None
+        for record in v.history.order_by("-history_id").values("planned_start", "history_change_reason"):
+            if record["planned_start"] != v.planned_start:
+                break
+            setter = record
+        if setter is None or not (setter["history_change_reason"] or "").startswith("pushed"):
+            return False
+        self.pushed.add((v.pk, what))
+        self.recorder.counters[f"visits pushed {what} by a session running over"] = sum(
+            1 for _, w in self.pushed if w == what
+        )
+        return True
 
     def full_sweep(self, days: list[dt.date]) -> None:
         """Every row against the mirror (a write without a history record shows here) and every day's schedule."""
