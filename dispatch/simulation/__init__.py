@@ -33,6 +33,11 @@ RUN_SETTINGS = {
     "ROUNDS_GEOCODER": "",
     "CACHES": {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "simulation"}},
     "PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"],
+    # Notifications are written with each change and sent inside the step, to nowhere.
+    "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+    "ROUNDS_SMS_BACKEND": "dispatch.notifications.sms.LocmemSmsBackend",
+    "ROUNDS_NOTIFY_IN_PROCESS": "sync",
+    "ROUNDS_NOTIFY_SCHEDULER": "off",
 }
 # Refusals are the run's business (it counts them); Django's log line for each 4xx would drown the report.
 QUIET_LOGGERS = ("django.request", "dispatch.services.plans")
