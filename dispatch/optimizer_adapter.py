@@ -218,7 +218,9 @@ def _buffer_min(visit: Visit, learned: dict[str, int]) -> int:
         return visit.buffer_min
     if visit.facility_id and visit.facility.default_buffer_min is not None:
         return visit.facility.default_buffer_min
-    return learned.get(visit.care_setting, visit.effective_buffer_min)
+    # A learned buffer may lengthen what a plan reserves, never shorten it: applying the plan books the care
+    # setting's buffer (effective_buffer_min), and a shorter reservation would overlap the next visit.
+    return max(learned.get(visit.care_setting, 0), visit.effective_buffer_min)
 
 
 def solution_assignments(*, solution: dict[str, Any], midnight: dt.datetime) -> list[Assignment]:

@@ -73,3 +73,26 @@ def test_coordinator_reads_the_suggestions_per_care_setting(organization, facili
 
 def test_therapists_may_not_read_the_suggestions(therapist_client):
     assert therapist_client.get("/api/v1/buffers/suggested").status_code == 403
+
+
+def test_a_plan_never_reserves_less_buffer_than_the_booking_holds(organization, coordinator_client):
+    # Found by the simulation (seed 3, 28 days): once home sessions had ended early twenty times, plans packed
+    # visits by the learned buffer (0 min) while applying booked the home default (5 min); from day 14 fresh
+    # plans were refused ("would overlap"), or booked visits with no time to travel or past the shift's end.
+    _completed(organization, overrun_min=-5, count=BUFFER_MIN_SAMPLES)
+    assert suggested_buffer_min(organization, CareSetting.HOME) == 0
+    day = f.tomorrow()
+    therapist = f.TherapistFactory(organization=organization)
+    patient = f.PatientFactory(organization=organization)
+    first, second = (
+        f.VisitFactory(organization=organization, patient=patient, date=day, duration_min=30, windows=[window])
+        for window in (("09:00", "09:30"), ("09:30", "10:30"))
+    )
+    body = {"date": str(day), "time_limit_s": 1, "therapists": [therapist.pk]}
+    run = coordinator_client.post("/api/v1/plans", body, format="json").data
+    assert {s["visit_id"] for r in run["result"]["routes"] for s in r["stops"]} == {first.pk, second.pk}
+    assert coordinator_client.post(f"/api/v1/plans/{run['id']}/apply").status_code == 200
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.therapist == second.therapist == therapist
+    assert second.planned_start >= first.planned_busy_until == f.local(day, "09:35")
