@@ -182,6 +182,7 @@ def problem_from_visits(
         if not windows:
             excluded.append(ExcludedVisit(str(v.pk), "no_window", NO_WINDOW_FITS.format(duration=v.duration_min)))
             continue
+        allowed = _eligible(v, staff, day)
         fixed = v.therapist_id is not None and (v.pinned or v.status in FIXED_STATUSES)
         pinned_start = minutes_after(v.planned_start, midnight) if fixed and v.planned_start else None
         problem_visits.append(optimizer.Visit(
@@ -191,7 +192,8 @@ def problem_from_visits(
             windows=windows,
             buffer_min=_buffer_min(v, buffers),
             required_skills=frozenset(s.code for s in v.required_skills.all()),
-            allowed_therapists=_eligible(v, staff, day),
+            # Only therapists working that day are in the problem (one off all day is not).
+            allowed_therapists=None if allowed is None else allowed & working,
             forbidden_therapists=frozenset(str(t.pk) for t in v.patient.excluded_therapists.all()) & working,
             preferred_therapists=frozenset(str(t.pk) for t in v.patient.preferred_therapists.all()) & working,
             priority=PRIORITY[Priority(v.priority)],

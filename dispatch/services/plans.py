@@ -152,16 +152,18 @@ def plan_run_execute(*, plan_run_id: int) -> PlanRun:
         return PlanRun.objects.get(pk=plan_run_id)
     try:
         if run.kind == PlanKind.REPLAN:
-            from dispatch.services.replan import plan_diff, replan_build
+            from dispatch.services.replan import replan_build, replan_solve
+            from dispatch.services.replan_diff import replan_diff
 
             day_problem, visits, extra = replan_build(run=run)
+            solution = replan_solve(run=run, day_problem=day_problem, extra=extra)
         else:
             day_problem, visits = plan_day_build(run=run)
             extra = {}
-        solution = _solve(run=run, day_problem=day_problem)
+            solution = _solve(run=run, day_problem=day_problem)
         run.result = {**plan_result(run=run, day_problem=day_problem, visits=visits, solution=solution), **extra}
         if run.kind == PlanKind.REPLAN:
-            run.result["diff"] = plan_diff(visits=visits, solution=run.result["solution"], midnight=day_problem.midnight)
+            run.result["diff"] = replan_diff(run=run, visits=visits, midnight=day_problem.midnight)
         run.input_sequences = {str(v.pk): v.sequence for v in visits}
         run.status = PlanStatus.SUCCEEDED
     except Exception as exc:
@@ -270,6 +272,10 @@ def plan_run_apply(*, plan_run: PlanRun, applied_by: User | None) -> PlanRun:
     run = PlanRun.objects.select_for_update().select_related("organization").get(pk=plan_run.pk)
     if run.status != PlanStatus.SUCCEEDED or run.applied_at is not None:
         raise ConflictError(NOT_APPLICABLE.format(plan=run.pk, state="applied" if run.applied_at else run.status))
+    if run.kind == PlanKind.REPLAN:
+        from dispatch.services.replan import replan_hours_check
+
+        replan_hours_check(run=run)
     ids = [int(pk) for pk in run.input_sequences]
     visits = {
         v.pk: v

@@ -75,15 +75,16 @@ def visit_check_out(*, visit: Visit, by: User, at: dt.datetime | None = None) ->
 
 
 @transaction.atomic
-def visit_report_late(*, visit: Visit, minutes: int, by: User) -> Visit:
-    """Record the delay; times change only through the re-plan proposal it triggers."""
+def visit_report_late(*, visit: Visit, minutes: int, by: User, at: dt.datetime | None = None) -> Visit:
+    """Record the delay and when it was reported; times change only through the re-plan it triggers."""
     visit = _lock(visit)
     if visit.status not in (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED, VisitStatus.IN_PROGRESS):
         raise ConflictError(NOT_UNDER_WAY.format(visit=visit.pk, status=visit.get_status_display().lower()))
     visit.delay_min = minutes
+    visit.delay_reported_at = at or timezone.now()
     visit._change_reason = f"late: {minutes} min"
     visit._history_user = by
-    visit.save(update_fields=["delay_min", "updated_at"])
+    visit.save(update_fields=["delay_min", "delay_reported_at", "updated_at"])
     alerts_for_therapist(visit=visit)
     return visit
 
