@@ -78,11 +78,13 @@ def generated(repeat: int) -> list[str]:
             settled |= {s.visit_id for s in started}
             last = started[-1] if started else None
             where = by_id[last.visit_id] if last else None
+            in_session = last is not None and last.buffer_end_min > now
             states[route.therapist_id] = TherapistNow(
                 therapist_id=0, lat=where.location.lat if where else None, lon=where.location.lon if where else None,
-                free_from_min=max(last.buffer_end_min, now) if last and last.buffer_end_min > now
-                else (last.buffer_end_min if last else 0),
-                delay_min=0, last_visit_id=None, site_id=where.site_id if where else None,
+                free_from_min=max(now, last.buffer_end_min if last else 0), delay_min=0, last_visit_id=None,
+                site_id=where.site_id if where else None,
+                # As the product: on the way since the last visit's buffer ended; at home until the shift.
+                departs_min=None if in_session else (last.buffer_end_min if last else 0),
             )
             rest = [s for s in route.stops if s.start_min > now]
             routes[route.therapist_id] = [s.visit_id for s in rest]
@@ -92,7 +94,7 @@ def generated(repeat: int) -> list[str]:
     def busiest(routes, *, in_session_at: int | None = None, states=None) -> str:
         candidates = [t for t in routes if routes[t]]
         if in_session_at is not None:
-            candidates = [t for t in candidates if states[t].free_from_min > in_session_at]
+            candidates = [t for t in candidates if states[t].departs_min is None]
         return max(candidates, key=lambda t: (len(routes[t]), t))
 
     lines = [f"Generated day: 30 therapists, 250 visits; morning plan {plan.kpis.assigned} assigned "
@@ -104,7 +106,10 @@ def generated(repeat: int) -> list[str]:
         kind = name.split()[0]
         if kind == "late":
             who = busiest(routes)
-            states[who] = dataclasses.replace(states[who], free_from_min=max(states[who].free_from_min, now + 25))
+            states[who] = dataclasses.replace(
+                states[who], free_from_min=max(states[who].free_from_min, now + 25),
+                departs_min=max(states[who].leaves_min, now + 25),
+            )
             not_before = {routes[who][0]: now + 25}
             concerned = [who]
         elif kind == "interruption":

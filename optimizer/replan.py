@@ -9,15 +9,15 @@ the routes in visiting order) and reaches no further than it must:
    every booked visit. Only a therapist whose day was not pushed (time freed by a cancellation)
    takes a waiting request into it; a visit to place is offered to them all.
 2. *Nearby*: visits that still need a home (a local route could not keep them because a window
-   or the shift would break, or a new urgent request to place) go to a few therapists: those
+   or the shift would break, a request to place, any urgent request waiting) go to a few therapists: those
    with room for them at the least added travel first, then the nearest whose day could hold
    them; with those therapists' own booked visits. What the local step kept stays with its
    therapist. Waiting routine requests do not enter other therapists' days here.
 3. *Further*: only if a visit is still without a home, the same with the next few therapists
    with room; a visit no therapist has room for stays out, with its reason.
 
-Without a concerned therapist or a visit to place (a coordinator's "re-plan now") the whole day
-is open from the current plan at once. Every step pays the stability costs of ``Options`` and
+Without a concerned therapist or a visit to place (a coordinator's "re-plan now" on a day that
+holds as booked) the whole day is open from the current plan at once. Every step pays the stability costs of ``Options`` and
 starts from what still fits of the current plan, so none returns a plan costlier than keeping
 it. A pinned visit keeps its therapist and time; when that became impossible its pin is relaxed
 (time first, then therapist) and it is listed in ``conflicts`` for the coordinator to decide.
@@ -34,7 +34,7 @@ from optimizer.analysis import explain_unassigned, fits_alone, kpis_of
 from optimizer.check import check_route
 from optimizer.model_data import ModelData, build_model_data
 from optimizer.options import Options
-from optimizer.problem import Problem, Visit
+from optimizer.problem import Priority, Problem, Visit
 from optimizer.solution import Route, Solution
 from optimizer.solve import solve
 from optimizer.warm_start import PINNED, KeptPlan, RouteWalk, keep_plan
@@ -84,7 +84,8 @@ def replan(
     concerned
         Therapists the report concerns; their routes change first.
     placing
-        Visits to find a home for beyond the concerned routes (a new urgent request).
+        Visits to find a home for beyond the concerned routes (a new request); unbooked urgent
+        requests always are.
     options
         Weights and search settings; ``options.time_limit_s`` bounds the whole re-plan (each
         step gets what is left, at least ``MIN_STEP_S``).
@@ -102,7 +103,9 @@ def replan(
     by_id = {v.id: v for v in problem.visits}
     local = set(concerned) | {b.therapist_id for b in kept.broken.values()}
     local |= {by_id[vid].current_therapist for vid in kept.moved(by_id)}
+    # Urgent requests always look for a home; routine ones only in time a step frees.
     homeless = {vid for vid in placing if vid in by_id}
+    homeless |= {v.id for v in problem.visits if not v.booked and v.priority == Priority.URGENT}
     if not local and not homeless:
         solution = solve(problem, options=_step(options, deadline), initial_routes=kept.routes)
         return Replan(solution, kept, ALL, (), (), conflicts)

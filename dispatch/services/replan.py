@@ -69,6 +69,14 @@ class TherapistNow:
     last_visit_id: int | None
     site_id: str | None = None  # the facility of the last visit: another visit there needs no check-in
     delay_until_min: int | None = None  # a reported delay's end: report time + minutes
+    # When they leave where they are for the rest of the day: after a finished visit they have
+    # been on the way since its buffer ended (before now, unlike free_from_min); before their
+    # first visit, at the shift's start (0 here); else free_from_min.
+    departs_min: int | None = None
+
+    @property
+    def leaves_min(self) -> int:
+        return self.free_from_min if self.departs_min is None else self.departs_min
 
 
 @dataclass(frozen=True)
@@ -83,10 +91,12 @@ def therapist_now_list(
 ) -> dict[int, TherapistNow]:
     """For each therapist with visits on ``day``: their position and the minute they are free from.
 
-    In a session: free when it is over (it runs its full length from the real start, plus any
-    recorded interruption). After a finished visit: on the way since its buffer ended (the
-    re-plan's visits still start no earlier than now). Before the first visit: from the shift's
-    start. A delay reported at ``t`` for ``m`` minutes means free no earlier than ``t + m``.
+    Free (never before now): once the session under way is over (it runs its full length from the
+    real start, plus any recorded interruption), or the last finished visit's buffer has ended. A
+    delay reported at ``t`` for ``m`` minutes means free no earlier than ``t + m`` (not on top of
+    the session). ``departs_min`` is when the re-plan starts them: after a finished visit they
+    have been on the way since its buffer ended, before the first one they leave at the shift's
+    start (the re-plan's visits still start no earlier than now).
     """
     midnight = dt.datetime.combine(day, dt.time(0), tzinfo=organization.tz)
     now_min = minutes_after(now, midnight)
@@ -105,25 +115,27 @@ def therapist_now_list(
         delay_until = max(
             (minutes_after(v.delay_reported_at or now, midnight) + v.delay_min for v in delayed), default=None
         )
-        free_from, last = 0, None
+        busy_until, last = 0, None
         if started:
             last = max(started, key=lambda v: v.actual_start or v.planned_start)
             if last.status == VisitStatus.IN_PROGRESS:
                 late_by = (last.actual_start - last.planned_start) if last.actual_start else dt.timedelta(0)
-                expected_free = last.planned_busy_until + max(late_by, dt.timedelta(0))
-                free_from = max(now_min, minutes_after(expected_free, midnight))
+                busy_until = minutes_after(last.planned_busy_until + max(late_by, dt.timedelta(0)), midnight)
             else:
                 buffer = dt.timedelta(minutes=last.effective_buffer_min)
-                free_from = minutes_after((last.actual_end or last.planned_end) + buffer, midnight)
+                busy_until = minutes_after((last.actual_end or last.planned_end) + buffer, midnight)
+        free_from = max(now_min, busy_until, delay_until or 0)
+        in_session = last is not None and last.status == VisitStatus.IN_PROGRESS
         states[therapist_id] = TherapistNow(
             therapist_id=therapist_id,
             lat=last.lat if last else None,
             lon=last.lon if last else None,
-            free_from_min=max(free_from, delay_until or 0),
+            free_from_min=free_from,
             delay_min=max((v.delay_min for v in delayed), default=0),
             last_visit_id=last.pk if last else None,
             site_id=f"facility-{last.facility_id}" if last and last.facility_id else None,
             delay_until_min=delay_until,
+            departs_min=free_from if in_session else max(busy_until, delay_until or 0),
         )
     return states
 
@@ -150,7 +162,7 @@ def replan_problem(
     therapists = []
     for t in problem.therapists:
         state = by_id.get(t.id)
-        start_min = max(t.shift_start_min, state.free_from_min if state else now_min)
+        start_min = max(t.shift_start_min, state.leaves_min if state else now_min)
         if start_min >= t.shift_end_min:
             continue  # No time left today: their visits look for another therapist.
         changes: dict[str, Any] = {"shift_start_min": start_min}
