@@ -9,18 +9,19 @@ the routes in visiting order) and reaches no further than it must:
    every booked visit. Only a therapist whose day was not pushed (time freed by a cancellation)
    takes a waiting request into it; a visit to place is offered to them all.
 2. *Nearby*: visits that still need a home (a local route could not keep them because a window
-   or the shift would break, a request to place, any urgent request waiting) go to a few therapists: those
-   with room for them at the least added travel first, then the nearest whose day could hold
-   them; with those therapists' own booked visits. What the local step kept stays with its
-   therapist. Waiting routine requests do not enter other therapists' days here.
-3. *Further*: only if a visit is still without a home, the same with the next few therapists
-   with room; a visit no therapist has room for stays out, with its reason.
+   or the shift would break, a request to place, any urgent request waiting) go to a few
+   therapists: those with room for them at the least added travel first, then the nearest whose
+   day could hold them; with those therapists' own booked visits. What the local step kept stays
+   with its therapist. Waiting routine requests do not enter other therapists' days here.
+3. *Further*: only if a visit is still without a home, the same with the next few therapists;
+   a visit no therapist has room for stays out, with its reason.
 
 Without a concerned therapist or a visit to place (a coordinator's "re-plan now" on a day that
-holds as booked) the whole day is open from the current plan at once. Every step pays the stability costs of ``Options`` and
-starts from what still fits of the current plan, so none returns a plan costlier than keeping
-it. A pinned visit keeps its therapist and time; when that became impossible its pin is relaxed
-(time first, then therapist) and it is listed in ``conflicts`` for the coordinator to decide.
+holds as booked) the whole day is open from the current plan at once. Every step pays the
+stability costs of ``Options`` and starts from what still fits of the current plan, so none
+returns a plan costlier than keeping it. A pinned visit keeps its therapist and time; when that
+became impossible its pin is relaxed (time first, then therapist) and it is listed in
+``conflicts`` for the coordinator to decide.
 """
 
 from __future__ import annotations
