@@ -277,6 +277,12 @@ def _django_on_a_throwaway_database() -> None:
     os.environ["DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
     os.environ["ROUNDS_PLAN_IN_PROCESS"] = "sync"  # the proposal is solved inside the timed call
     os.environ["CELERY_BROKER_URL"] = ""
+    # Messages to therapists are kept in memory and sent in the caller, not from a thread that
+    # would write to the same SQLite file (and a rolled-back scenario sends nothing anyway).
+    os.environ["ROUNDS_NOTIFY_IN_PROCESS"] = "sync"
+    os.environ["ROUNDS_NOTIFY_SCHEDULER"] = "off"
+    os.environ["DJANGO_EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
+    os.environ["ROUNDS_SMS_BACKEND"] = "dispatch.notifications.sms.LocmemSmsBackend"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
     import django
 

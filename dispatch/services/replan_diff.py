@@ -143,10 +143,17 @@ class _Context:
 
     def dropped(self, visit: Visit, unassigned: dict[str, Any]) -> dict[str, Any]:
         row = self._base(visit, "dropped")
-        rule, because = self.because(visit, "dropped", None)
+        broken = self.info.get("broken", {}).get(str(visit.pk))
+        if broken is not None:
+            # Why it could not stay, then why nobody else took it.
+            rule, because = self.because(visit, "dropped", None)
+            why = f"{because}. {unassigned['reason']}"
+        else:
+            rule, because = unassigned["code"], unassigned["reason"].rstrip(".")
+            why = unassigned["reason"]
         text = (
             f"{visit.patient.initials}'s {self.hhmm(visit.planned_start)} visit with {self.name(visit.therapist_id)} "
-            f"is left unassigned: {because}. {unassigned['reason']}"
+            f"is left unassigned: {why}"
         )
         return row | {
             "therapist": visit.therapist_id, "new_therapist": None, "new_start": None, "new_end": None,
