@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from api.fields import PlanningDateField, PlanningDateTimeField
 from api.permissions import IsCoordinator, role_of
+from api.plans import PlanApplyInputSerializer
 from dispatch.models import PlanKind, PlanRun, Role, Visit
 from dispatch.selectors.buffers import BUFFER_MIN_SAMPLES, BUFFER_PERCENTILE, buffer_suggestion_list
 from dispatch.selectors.filters import MAX_ID
@@ -40,14 +41,24 @@ class VisitDayOutputSerializer(serializers.ModelSerializer):
 class ReplanOutputSerializer(serializers.ModelSerializer):
     diff = serializers.SerializerMethodField()
     solve_time_s = serializers.SerializerMethodField()
+    would_unbook = serializers.SerializerMethodField(
+        help_text="Booked visits applying would unbook (count, visit_ids); apply refuses them without drop_booked."
+    )
 
     class Meta:
         model = PlanRun
-        fields = ["id", "kind", "date", "status", "parameters", "created_at", "applied_at", "solve_time_s", "diff"]
+        fields = [
+            "id", "kind", "date", "status", "error", "parameters", "created_at", "applied_at", "solve_time_s", "diff",
+            "would_unbook",
+        ]
 
     @extend_schema_field(serializers.DictField(allow_null=True))
     def get_diff(self, run: PlanRun) -> dict | None:
         return (run.result or {}).get("diff")
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_would_unbook(self, run: PlanRun) -> dict | None:
+        return (run.result or {}).get("would_unbook")
 
     def get_solve_time_s(self, run: PlanRun) -> float | None:
         return ((run.result or {}).get("solution") or {}).get("solve_time_s")
@@ -250,10 +261,13 @@ class ReplanApplyApi(APIView):
 
     permission_classes = [IsCoordinator]
 
-    @extend_schema(request=None, responses=ReplanOutputSerializer)
+    @extend_schema(request=PlanApplyInputSerializer, responses=ReplanOutputSerializer)
     def post(self, request, plan_id: int) -> Response:
         run = get_object_or_404(PlanRun, pk=plan_id, organization_id=request.user.organization_id)
-        return Response(ReplanOutputSerializer(replan_apply(run=run, by=request.user)).data)
+        serializer = PlanApplyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = replan_apply(run=run, by=request.user, **serializer.validated_data)
+        return Response(ReplanOutputSerializer(run).data)
 
 
 class HistoryOutputSerializer(serializers.Serializer):

@@ -129,11 +129,21 @@ class PlanDetailApi(APIView):
         return Response(PlanOutputSerializer(run, context={"request": request}).data)
 
 
+class PlanApplyInputSerializer(serializers.Serializer):
+    drop_booked = serializers.BooleanField(
+        default=False,
+        help_text="Unbook the booked visits the plan leaves unassigned (its result's would_unbook); "
+        "without it such a plan is refused with 409.",
+    )
+
+
 class PlanApplyApi(APIView):
     permission_classes = [IsCoordinator]
 
-    @extend_schema(request=None, responses={200: PlanOutputSerializer})
+    @extend_schema(request=PlanApplyInputSerializer, responses={200: PlanOutputSerializer})
     def post(self, request, plan_id: int) -> Response:
         run = get_object_or_404(_plans_of(request.user), pk=plan_id)
-        run = plan_run_apply(plan_run=run, applied_by=request.user)
+        serializer = PlanApplyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = plan_run_apply(plan_run=run, applied_by=request.user, **serializer.validated_data)
         return Response(PlanOutputSerializer(run, context={"request": request}).data)

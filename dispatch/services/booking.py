@@ -64,9 +64,19 @@ def therapist_shifts_on(*, therapist: Therapist, day: dt.date) -> list[tuple[dt.
         periods = [(a.start_time, a.end_time) for a in therapist.weekly_availability.all() if a.weekday == day.weekday()]
     periods += [(e.start_time, e.end_time) for e in exceptions if e.kind == ExceptionKind.EXTRA_SHIFT]
     shifts = [(dt.datetime.combine(day, s, tzinfo=tz), dt.datetime.combine(day, e, tzinfo=tz)) for s, e in periods]
-    for off in (e for e in exceptions if e.kind == ExceptionKind.TIME_OFF and e.start_time is not None):
-        off_start = dt.datetime.combine(day, off.start_time, tzinfo=tz)
-        off_end = dt.datetime.combine(day, off.end_time, tzinfo=tz)
+    time_off = [
+        (dt.datetime.combine(day, off.start_time, tzinfo=tz), dt.datetime.combine(day, off.end_time, tzinfo=tz))
+        for off in exceptions
+        if off.kind == ExceptionKind.TIME_OFF and off.start_time is not None
+    ]
+    return shifts_without(shifts=shifts, taken=time_off)
+
+
+def shifts_without(
+    *, shifts: list[tuple[dt.datetime, dt.datetime]], taken: list[tuple[dt.datetime, dt.datetime]]
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The working periods left once every ``taken`` period (time off, time already spent) is cut out."""
+    for off_start, off_end in taken:
         cut: list[tuple[dt.datetime, dt.datetime]] = []
         for s, e in shifts:
             if off_end <= s or off_start >= e:

@@ -121,9 +121,17 @@ def replan_problem(
         therapists.append(dataclasses.replace(t, **changes))
         free_from[t.id] = start_min
     visits = []
+    left = frozenset(free_from)
     for v in problem.visits:
         if v.id in settled:
             continue
+        # A therapist with no time left is out of the problem: no visit may still name them.
+        v = dataclasses.replace(
+            v,
+            allowed_therapists=None if v.allowed_therapists is None else v.allowed_therapists & left,
+            forbidden_therapists=v.forbidden_therapists & left,
+            preferred_therapists=v.preferred_therapists & left,
+        )
         if v.pinned_therapist is not None and v.pinned_therapist not in free_from:
             v = dataclasses.replace(v, pinned_therapist=None, pinned_start_min=None)
         elif v.pinned_start_min is not None and v.pinned_start_min < free_from.get(v.pinned_therapist, now_min):
@@ -209,8 +217,9 @@ def replan_propose(
     )
 
 
-def replan_apply(*, run: PlanRun, by: User) -> PlanRun:
-    """Apply a proposal in one step, or refuse (409) if any visit it read has changed since."""
+def replan_apply(*, run: PlanRun, by: User, drop_booked: bool = False) -> PlanRun:
+    """Apply a proposal in one step, or refuse (409) if any visit it read has changed since
+    or if it would unbook booked visits without ``drop_booked``."""
     if run.kind != PlanKind.REPLAN:
         raise ConflictError(NOT_APPLICABLE.format(plan=run.pk, kind=run.kind, status=run.status))
-    return plan_run_apply(plan_run=run, applied_by=by)
+    return plan_run_apply(plan_run=run, applied_by=by, drop_booked=drop_booked)
