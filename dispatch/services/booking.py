@@ -87,7 +87,14 @@ def shifts_without(
             if off_end < e:
                 cut.append((off_end, e))
         shifts = cut
-    return sorted(shifts)
+    # An extra shift may overlap the weekly one: one period, not two (the day's end is the later end).
+    merged: list[tuple[dt.datetime, dt.datetime]] = []
+    for s, e in sorted(shifts):
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        else:
+            merged.append((s, e))
+    return merged
 
 
 def visit_assignment_problems(*, visit: Visit, therapist: Therapist, planned_start: dt.datetime) -> list[str]:

@@ -333,6 +333,9 @@ def plan_result(
         "kpis": kpis,
         "routes": routes,
         "unassigned": unassigned,
+        "therapists_left_out": [
+            {"therapist_id": t.therapist_id, "reason": t.reason} for t in day_problem.left_out
+        ],
         "solution": raw,
         "midnight": midnight.isoformat(),
     }

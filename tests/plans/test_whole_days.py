@@ -226,3 +226,16 @@ def test_every_day_of_a_generated_fortnight_is_planned_and_applied(spec):
         assert placed | left == set(m.Visit.objects.filter(organization=org, date=day).values_list("pk", flat=True))
         applied = client.post(f"/api/v1/plans/{run.data['id']}/apply", format="json")
         assert applied.status_code == 200, (day, applied.data)
+
+
+def test_an_extra_shift_inside_the_weekly_one_keeps_the_whole_day(coordinator_client, organization):
+    day = f.tomorrow()
+    therapist = f.TherapistFactory(organization=organization)
+    m.AvailabilityException.objects.create(
+        therapist=therapist, date=day, kind=m.ExceptionKind.EXTRA_SHIFT, start_time=dt.time(9), end_time=dt.time(10)
+    )
+    afternoon = f.VisitFactory(organization=organization, date=day, windows=[("14:00", "16:00")])
+
+    run = coordinator_client.post("/api/v1/plans", {"date": str(day), "time_limit_s": 1}, format="json").data
+
+    assert [s["visit_id"] for r in run["result"]["routes"] for s in r["stops"]] == [afternoon.pk]
