@@ -34,7 +34,7 @@ class VisitDayOutputSerializer(serializers.ModelSerializer):
         model = Visit
         fields = [
             "id", "status", "status_reason", "therapist", "date", "planned_start", "planned_end",
-            "planned_busy_until", "actual_start", "actual_end", "delay_min", "pinned", "sequence",
+            "planned_busy_until", "actual_start", "actual_end", "ended_early", "delay_min", "pinned", "sequence",
         ]
 
 
@@ -67,7 +67,9 @@ class ReplanOutputSerializer(serializers.ModelSerializer):
 class VisitActionOutputSerializer(serializers.Serializer):
     visit = VisitDayOutputSerializer()
     distance_m = serializers.FloatField(required=False, allow_null=True, help_text="check-in only")
-    warning = serializers.CharField(required=False, allow_null=True, help_text="check-in only")
+    warning = serializers.CharField(
+        required=False, allow_null=True, help_text="check-in: far from the place; check-out: ended early"
+    )
     replan = ReplanOutputSerializer(required=False, help_text="late only: the re-plan proposal it triggered")
     pushed = VisitDayOutputSerializer(many=True, required=False, help_text="interruption only: visits moved later")
 
@@ -122,7 +124,8 @@ class VisitCheckOutApi(VisitDayActionApi):
         at = PlanningDateTimeField(required=False)
 
     def act(self, *, visit, user, data):
-        return {"visit": VisitDayOutputSerializer(actions.visit_check_out(visit=visit, by=user, **data)).data}
+        result = actions.visit_check_out(visit=visit, by=user, **data)
+        return {"visit": VisitDayOutputSerializer(result.visit).data, "warning": result.warning}
 
 
 class VisitReasonInputSerializer(serializers.Serializer):

@@ -28,6 +28,7 @@ from dispatch.models import (
 )
 from dispatch.selectors import filters, lists, scoping
 from dispatch.services.booking import visit_book
+from dispatch.services.visit_actions import visit_check_in, visit_check_out
 from dispatch.services.visit_status import visit_transition
 from dispatch.services.visits import (
     MAX_WINDOWS,
@@ -140,6 +141,7 @@ class VisitOutputSerializer(serializers.ModelSerializer):
             "duration_min", "windows", "required_skills", "priority", "buffer_min", "effective_buffer_min",
             "status", "status_reason", "therapist", "planned_start", "planned_end", "planned_busy_until",
             "planned_travel_min", "planned_travel_km", "pinned", "series", "instructions", "requested_by",
+            "actual_start", "actual_end", "ended_early",
             "sequence", "contraindicated", "contraindications", "created_at", "updated_at",
         ]
 
@@ -231,7 +233,12 @@ class VisitTransitionApi(APIView):
             raise PermissionDenied(TRANSITION_NOT_YOURS.format(role=Role(role).label.lower(), target=target))
         if role == Role.FACILITY_STAFF and visit.status != VisitStatus.REQUESTED:
             raise PermissionDenied(STAFF_CANCEL_ONLY_REQUESTED)
-        visit = visit_transition(visit=visit, target=target, reason=serializer.validated_data["reason"])
+        if target == VisitStatus.IN_PROGRESS:  # the clock rules of check-in and check-out hold here too
+            visit = visit_check_in(visit=visit, by=request.user).visit
+        elif target == VisitStatus.COMPLETED:
+            visit = visit_check_out(visit=visit, by=request.user).visit
+        else:
+            visit = visit_transition(visit=visit, target=target, reason=serializer.validated_data["reason"])
         return Response(visit_body(request, visit.pk))
 
 
