@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from dispatch.exceptions import DispatchError, SlotTaken, TransitionNotAllowed
 from dispatch.models import ASSIGNED_STATUSES, ExceptionKind, Therapist, Visit, VisitStatus
 from dispatch.notifications.changes import change_set, changing
+from dispatch.services.day_travel import day_travel_refresh, travel_problems
 from dispatch.services.visit_status import visit_transition
 
 if TYPE_CHECKING:
@@ -136,6 +137,10 @@ def visit_assignment_problems(*, visit: Visit, therapist: Therapist, planned_sta
         problems.append(OUTSIDE_SHIFT.format(day=visit.date, end=_hhmm(busy_until, tz), **{
             k: v for k, v in names.items() if k != "end"
         }))
+    elif visit.lat is not None and visit.lon is not None:
+        problems += travel_problems(
+            visit=visit, therapist=therapist, planned_start=planned_start, busy_until=busy_until, shifts=shifts
+        )
     if visit.patient.excluded_therapists.filter(pk=therapist.pk).exists():
         problems.append(EXCLUDED_BY_PATIENT.format(**names))
     return problems
@@ -171,6 +176,7 @@ def visit_book(
     if visit.status not in (VisitStatus.REQUESTED, VisitStatus.SCHEDULED, VisitStatus.CONFIRMED):
         raise TransitionNotAllowed(NOT_BOOKABLE.format(visit=visit.pk, status=visit.get_status_display().lower()))
     tz = visit.organization.tz
+    before = (visit.therapist, visit.date)
     planned_end = planned_start + dt.timedelta(minutes=visit.duration_min)
     busy_until = planned_end + dt.timedelta(minutes=visit.effective_buffer_min)
     problems = visit_assignment_problems(visit=visit, therapist=therapist, planned_start=planned_start)
@@ -207,4 +213,9 @@ def visit_book(
         visit.pinned = True
         visit.save(update_fields=["pinned", "updated_at"])
     no_double_booking_check_now(therapist=therapist, start=planned_start, end=busy_until)
+    # Travel as booked, here and at the stop after it; and on the day the visit left, if it moved.
+    day_travel_refresh(therapist=therapist, day=visit.date, by=by)
+    if before[0] is not None and before[0].pk != therapist.pk:
+        day_travel_refresh(therapist=before[0], day=before[1], by=by)
+    visit.refresh_from_db()
     return visit

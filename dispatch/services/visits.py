@@ -11,6 +11,7 @@ from dispatch.exceptions import ConflictError
 from dispatch.models import OPEN_STATUSES, Priority, Visit, VisitSeries, VisitStatus, VisitWindow
 from dispatch.notifications.changes import change_set, changing
 from dispatch.services.booking import visit_book
+from dispatch.services.day_travel import day_travel_refresh
 from dispatch.services.visit_actions import visit_set_pinned
 from dispatch.services.visit_status import visit_transition
 
@@ -159,7 +160,10 @@ def _visit_reassign(*, visit: Visit, by: User, assignment: dict[str, Any], moved
     if "therapist" in assignment and assignment["therapist"] is None:
         if visit.status == VisitStatus.REQUESTED:
             return visit
-        return visit_transition(visit=visit, target=VisitStatus.REQUESTED, reason="unassigned by a coordinator")
+        held_by = visit.therapist
+        visit = visit_transition(visit=visit, target=VisitStatus.REQUESTED, reason="unassigned by a coordinator")
+        day_travel_refresh(therapist=held_by, day=visit.date, by=by)  # the next stop now comes from further back
+        return visit
     if not assignment and not (moved and visit.therapist_id):
         return visit
     therapist: Therapist | None = assignment.get("therapist", visit.therapist)
