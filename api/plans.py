@@ -12,6 +12,7 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from api.fields import PlanningDateField
+from api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from api.permissions import IsCoordinator
 from dispatch.models import Facility, PlanRun, Therapist
 from dispatch.exceptions import PlanAlreadyRunning
@@ -91,9 +92,11 @@ class PlanListCreateApi(ListAPIView):
     @extend_schema(
         request=PlanCreateInputSerializer,
         responses={202: PlanOutputSerializer},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
         description="409 while a plan for the same day runs (``extra.url`` is that plan), or while "
         "ROUNDS_PLAN_MAX_RUNNING plans of the organisation run (``extra.urls``).",
     )
+    @idempotent
     def post(self, request) -> Response:
         serializer = PlanCreateInputSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)

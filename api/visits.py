@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.fields import PlanningDateField, PlanningDateTimeField, ScopedPrimaryKeyRelatedField
+from api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from api.permissions import ANY_ROLE, COORDINATOR, STAFF, RoleAllowed, role_of
 from api.records import ContraindicationSerializer, SelectorFilterBackend, contraindications_for, skill_codes
 from dispatch.models import (
@@ -181,7 +182,11 @@ class VisitListCreateApi(ListAPIView):
     def get_queryset(self):
         return lists.visit_list(user=self.request.user, params=self.request.query_params)
 
-    @extend_schema(request=VisitRequestInputSerializer, responses={201: VisitOutputSerializer})
+    @extend_schema(
+        request=VisitRequestInputSerializer, responses={201: VisitOutputSerializer},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+    )
+    @idempotent
     def post(self, request) -> Response:
         serializer = VisitRequestInputSerializer(data=request.data, context=_context(request))
         serializer.is_valid(raise_exception=True)
@@ -310,7 +315,10 @@ class VisitSeriesCreateApi(APIView):
                 "required_skills", "starts_on", "ends_on", "created_at", "visits",
             ]
 
-    @extend_schema(request=SeriesInputSerializer, responses={201: SeriesOutputSerializer})
+    @extend_schema(
+        request=SeriesInputSerializer, responses={201: SeriesOutputSerializer}, parameters=[IDEMPOTENCY_KEY_PARAMETER]
+    )
+    @idempotent
     def post(self, request) -> Response:
         serializer = self.SeriesInputSerializer(data=request.data, context=_context(request))
         serializer.is_valid(raise_exception=True)

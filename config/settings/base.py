@@ -307,6 +307,8 @@ ROUNDS_CHECK_IN_EARLY_MIN = env.int("ROUNDS_CHECK_IN_EARLY_MIN", default=120)
 ROUNDS_CHECK_IN_LATE_MIN = env.int("ROUNDS_CHECK_IN_LATE_MIN", default=None)
 # A check-out before this share of the session flags the visit (ended_early) for the coordinator.
 ROUNDS_CHECK_OUT_MIN_SHARE = env.float("ROUNDS_CHECK_OUT_MIN_SHARE", default=0.5)
+# An Idempotency-Key is remembered this long; `manage.py purge_idempotency_keys` deletes older ones.
+ROUNDS_IDEMPOTENCY_KEY_TTL_H = env.int("ROUNDS_IDEMPOTENCY_KEY_TTL_H", default=24)
 
 LOGGING = {
     "version": 1,
