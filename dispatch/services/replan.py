@@ -126,12 +126,13 @@ def replan_problem(
         if v.id in settled:
             continue
         # A therapist with no time left is out of the problem: no visit may still name them.
-        v = dataclasses.replace(
-            v,
-            allowed_therapists=None if v.allowed_therapists is None else v.allowed_therapists & left,
-            forbidden_therapists=v.forbidden_therapists & left,
-            preferred_therapists=v.preferred_therapists & left,
-        )
+        if not ((v.allowed_therapists or frozenset()) | v.forbidden_therapists | v.preferred_therapists) <= left:
+            v = dataclasses.replace(
+                v,
+                allowed_therapists=None if v.allowed_therapists is None else v.allowed_therapists & left,
+                forbidden_therapists=v.forbidden_therapists & left,
+                preferred_therapists=v.preferred_therapists & left,
+            )
         if v.pinned_therapist is not None and v.pinned_therapist not in free_from:
             v = dataclasses.replace(v, pinned_therapist=None, pinned_start_min=None)
         elif v.pinned_start_min is not None and v.pinned_start_min < free_from.get(v.pinned_therapist, now_min):

@@ -239,3 +239,23 @@ def test_an_extra_shift_inside_the_weekly_one_keeps_the_whole_day(coordinator_cl
     run = coordinator_client.post("/api/v1/plans", {"date": str(day), "time_limit_s": 1}, format="json").data
 
     assert [s["visit_id"] for r in run["result"]["routes"] for s in r["stops"]] == [afternoon.pk]
+
+
+def test_a_replan_after_a_preferred_therapists_day_ended_still_proposes(coordinator_client, organization):
+    from django.utils import timezone
+
+    today = timezone.localdate(timezone=f.TORONTO)
+    morning_only = f.TherapistFactory(organization=organization, weekdays=False)
+    m.WeeklyAvailability.objects.create(
+        therapist=morning_only, weekday=today.weekday(), start_time=dt.time(8), end_time=dt.time(10)
+    )
+    f.TherapistFactory(organization=organization)
+    patient = f.PatientFactory(organization=organization, language="en", preferred_therapist_gender="")
+    patient.preferred_therapists.add(morning_only)
+    patient.excluded_therapists.add(f.TherapistFactory(organization=organization, weekdays=False))
+    visit = f.VisitFactory(organization=organization, patient=patient, date=today, windows=[("12:00", "16:00")])
+
+    proposal = coordinator_client.post("/api/v1/replan", {"now": f.local(today, "11:00").isoformat()}, format="json")
+
+    assert proposal.data["status"] == "succeeded", proposal.data.get("error")
+    assert [row["visit"] for row in proposal.data["diff"]["added"]] == [visit.pk]
