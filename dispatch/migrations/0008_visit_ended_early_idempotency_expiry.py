@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dispatch', '0005_feed_token_user'),
+        ('dispatch', '0007_organization_locale'),
     ]
 
     operations = [
