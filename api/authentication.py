@@ -2,12 +2,22 @@
 
 DRF authenticates inside the view, after every middleware has run, so a middleware cannot know a
 token user's organisation; doing it here makes every datetime in a response read in local time.
+Tokens are django-rest-knox's (hashed at rest, expiring when unused); a user switched off, or whose
+therapist record is, is refused with either kind of credential on the next request.
 """
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.authentication import SessionScheme, TokenScheme
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from drf_spectacular.authentication import SessionScheme
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
+from knox.auth import TokenAuthentication
+from rest_framework import exceptions
+from rest_framework.authentication import SessionAuthentication
+
+from dispatch.auth_backends import user_is_active
+
+USER_INACTIVE = "This account is switched off."
 
 
 class _OrganizationTimezone:
@@ -19,15 +29,32 @@ class _OrganizationTimezone:
 
 
 class OrgTokenAuthentication(_OrganizationTimezone, TokenAuthentication):
-    pass
+    def _cleanup_token(self, auth_token) -> bool:
+        # knox also sweeps the user's other expired tokens here, one query on every request; logging in
+        # (api_token_create) sweeps them instead. Only the presented token's expiry matters now.
+        if auth_token.expiry is not None and auth_token.expiry < timezone.now():
+            auth_token.delete()
+            return True
+        return False
+
+    def validate_user(self, auth_token):
+        if not user_is_active(auth_token.user):
+            raise exceptions.AuthenticationFailed(USER_INACTIVE)
+        return auth_token.user, auth_token
 
 
 class OrgSessionAuthentication(_OrganizationTimezone, SessionAuthentication):
     pass
 
 
-class OrgTokenScheme(TokenScheme):
+class OrgTokenScheme(OpenApiAuthenticationExtension):
     target_class = OrgTokenAuthentication
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(
+            header_name="Authorization", token_prefix=self.target.authenticate_header(None)
+        )
 
 
 class OrgSessionScheme(SessionScheme):

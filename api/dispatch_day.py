@@ -12,8 +12,10 @@ from rest_framework.views import APIView
 
 from api.fields import PlanningDateField, PlanningDateTimeField
 from api.permissions import IsCoordinator, role_of
+from api.plans import PlanApplyInputSerializer
 from dispatch.models import PlanKind, PlanRun, Role, Therapist, Visit
 from dispatch.selectors.buffers import BUFFER_MIN_SAMPLES, BUFFER_PERCENTILE, buffer_suggestion_list
+from dispatch.selectors.filters import MAX_ID
 from dispatch.selectors.history import history_list
 from dispatch.selectors.scoping import patients_visible_to, therapists_visible_to, visits_visible_to
 from dispatch.services import visit_actions as actions
@@ -35,7 +37,7 @@ class VisitDayOutputSerializer(serializers.ModelSerializer):
         model = Visit
         fields = [
             "id", "status", "status_reason", "therapist", "date", "planned_start", "planned_end",
-            "planned_busy_until", "actual_start", "actual_end", "delay_min", "pinned", "sequence",
+            "planned_busy_until", "actual_start", "actual_end", "ended_early", "delay_min", "pinned", "sequence",
         ]
 
 
@@ -53,12 +55,15 @@ class ReplanOutputSerializer(serializers.ModelSerializer):
     diff = serializers.SerializerMethodField()
     solve_time_s = serializers.SerializerMethodField()
     affected = serializers.SerializerMethodField(help_text="Therapists and facilities the proposal changes.")
+    would_unbook = serializers.SerializerMethodField(
+        help_text="Booked visits applying would unbook (count, visit_ids); apply refuses them without drop_booked."
+    )
 
     class Meta:
         model = PlanRun
         fields = [
-            "id", "kind", "date", "status", "parameters", "created_at", "applied_at", "solve_time_s",
-            "diff", "affected",
+            "id", "kind", "date", "status", "error", "parameters", "created_at", "applied_at", "solve_time_s",
+            "diff", "affected", "would_unbook",
         ]
 
     @extend_schema_field(serializers.DictField(allow_null=True))
@@ -75,6 +80,10 @@ class ReplanOutputSerializer(serializers.ModelSerializer):
             "facilities": [{"id": f.pk, "name": f.name} for f in affected.facilities],
         }
 
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_would_unbook(self, run: PlanRun) -> dict | None:
+        return (run.result or {}).get("would_unbook")
+
     def get_solve_time_s(self, run: PlanRun) -> float | None:
         return ((run.result or {}).get("solution") or {}).get("solve_time_s")
 
@@ -82,7 +91,9 @@ class ReplanOutputSerializer(serializers.ModelSerializer):
 class VisitActionOutputSerializer(serializers.Serializer):
     visit = VisitDayOutputSerializer()
     distance_m = serializers.FloatField(required=False, allow_null=True, help_text="check-in only")
-    warning = serializers.CharField(required=False, allow_null=True, help_text="check-in only")
+    warning = serializers.CharField(
+        required=False, allow_null=True, help_text="check-in: far from the place; check-out: ended early"
+    )
     replan = ReplanOutputSerializer(
         required=False, help_text="late and interruption: the re-plan proposal it triggered"
     )
@@ -139,7 +150,8 @@ class VisitCheckOutApi(VisitDayActionApi):
         at = PlanningDateTimeField(required=False)
 
     def act(self, *, visit, user, data):
-        return {"visit": VisitDayOutputSerializer(actions.visit_check_out(visit=visit, by=user, **data)).data}
+        result = actions.visit_check_out(visit=visit, by=user, **data)
+        return {"visit": VisitDayOutputSerializer(result.visit).data, "warning": result.warning}
 
 
 class VisitReasonInputSerializer(serializers.Serializer):
@@ -211,7 +223,7 @@ class VisitReassignApi(VisitDayActionApi):
     permission_classes = [IsCoordinator]
 
     class InputSerializer(serializers.Serializer):
-        therapist = serializers.IntegerField()
+        therapist = serializers.IntegerField(min_value=1, max_value=MAX_ID)
         planned_start = PlanningDateTimeField()
 
     def act(self, *, visit, user, data):
@@ -343,10 +355,13 @@ class ReplanApplyApi(APIView):
 
     permission_classes = [IsCoordinator]
 
-    @extend_schema(request=None, responses=ReplanOutputSerializer)
+    @extend_schema(request=PlanApplyInputSerializer, responses=ReplanOutputSerializer)
     def post(self, request, plan_id: int) -> Response:
         run = get_object_or_404(PlanRun, pk=plan_id, organization_id=request.user.organization_id)
-        return Response(ReplanOutputSerializer(replan_apply(run=run, by=request.user)).data)
+        serializer = PlanApplyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = replan_apply(run=run, by=request.user, **serializer.validated_data)
+        return Response(ReplanOutputSerializer(run).data)
 
 
 class HistoryOutputSerializer(serializers.Serializer):

@@ -121,7 +121,9 @@ class NotificationPreferenceApi(APIView):
 
 class WebhookInputSerializer(serializers.Serializer):
     url = serializers.URLField(max_length=500)
-    events = serializers.ListField(child=serializers.ChoiceField(choices=WebhookEvent.choices), allow_empty=False)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WebhookEvent.choices), allow_empty=False, max_length=len(WebhookEvent)
+    )
     facility = ScopedPrimaryKeyRelatedField(
         scope=scoping.facilities_visible_to, model=Facility, required=False, allow_null=True,
         help_text="Only this facility's visits; blank: the whole organisation (coordinators only).",
@@ -131,7 +133,8 @@ class WebhookInputSerializer(serializers.Serializer):
 class WebhookUpdateSerializer(serializers.Serializer):
     url = serializers.URLField(max_length=500, required=False)
     events = serializers.ListField(
-        child=serializers.ChoiceField(choices=WebhookEvent.choices), allow_empty=False, required=False
+        child=serializers.ChoiceField(choices=WebhookEvent.choices), allow_empty=False, required=False,
+        max_length=len(WebhookEvent),
     )
     active = serializers.BooleanField(required=False, help_text="true turns a disabled subscription back on.")
 

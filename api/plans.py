@@ -12,9 +12,11 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from api.fields import PlanningDateField
+from api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from api.permissions import IsCoordinator
 from dispatch.models import Facility, PlanRun, Therapist
-from dispatch.services.plans import plan_run_apply, plan_run_create
+from dispatch.exceptions import PlanAlreadyRunning
+from dispatch.services.plans import plan_run_apply, plan_run_create, plan_runs_fail_stale
 
 
 class PlanCreateInputSerializer(serializers.Serializer):
@@ -87,20 +89,34 @@ class PlanListCreateApi(ListAPIView):
             return PlanRun.objects.none()
         return _plans_of(self.request.user)
 
-    @extend_schema(request=PlanCreateInputSerializer, responses={202: PlanOutputSerializer})
+    @extend_schema(
+        request=PlanCreateInputSerializer,
+        responses={202: PlanOutputSerializer},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        description="409 while a plan for the same day runs (``extra.url`` is that plan), or while "
+        "ROUNDS_PLAN_MAX_RUNNING plans of the organisation run (``extra.urls``).",
+    )
+    @idempotent
     def post(self, request) -> Response:
         serializer = PlanCreateInputSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        run = plan_run_create(
-            organization=request.user.organization,
-            day=data["date"],
-            created_by=request.user,
-            therapists=data["therapists"],
-            facilities=data["facilities"],
-            time_limit_s=data.get("time_limit_s"),
-            seed=data["seed"],
-        )
+        try:
+            run = plan_run_create(
+                organization=request.user.organization,
+                day=data["date"],
+                created_by=request.user,
+                therapists=data["therapists"],
+                facilities=data["facilities"],
+                time_limit_s=data.get("time_limit_s"),
+                seed=data["seed"],
+            )
+        except PlanAlreadyRunning as exc:
+            running = [exc.extra["plan"]] if "plan" in exc.extra else exc.extra["plans"]
+            exc.extra["urls"] = [reverse("plan-detail", kwargs={"plan_id": pk}, request=request) for pk in running]
+            if "plan" in exc.extra:
+                exc.extra["url"] = exc.extra["urls"][0]
+            raise
         body = PlanOutputSerializer(run, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 
@@ -110,15 +126,27 @@ class PlanDetailApi(APIView):
 
     @extend_schema(responses=PlanOutputSerializer)
     def get(self, request, plan_id: int) -> Response:
+        # A client following a run whose worker was lost sees it fail instead of waiting for ever.
+        plan_runs_fail_stale(organization=request.user.organization)
         run = get_object_or_404(_plans_of(request.user), pk=plan_id)
         return Response(PlanOutputSerializer(run, context={"request": request}).data)
+
+
+class PlanApplyInputSerializer(serializers.Serializer):
+    drop_booked = serializers.BooleanField(
+        default=False,
+        help_text="Unbook the booked visits the plan leaves unassigned (its result's would_unbook); "
+        "without it such a plan is refused with 409.",
+    )
 
 
 class PlanApplyApi(APIView):
     permission_classes = [IsCoordinator]
 
-    @extend_schema(request=None, responses={200: PlanOutputSerializer})
+    @extend_schema(request=PlanApplyInputSerializer, responses={200: PlanOutputSerializer})
     def post(self, request, plan_id: int) -> Response:
         run = get_object_or_404(_plans_of(request.user), pk=plan_id)
-        run = plan_run_apply(plan_run=run, applied_by=request.user)
+        serializer = PlanApplyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = plan_run_apply(plan_run=run, applied_by=request.user, **serializer.validated_data)
         return Response(PlanOutputSerializer(run, context={"request": request}).data)

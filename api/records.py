@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.response import Response
 
-from api.fields import ScopedPrimaryKeyRelatedField
+from api.fields import BoundedSlugRelatedField, ScopedPrimaryKeyRelatedField, bounded_list
 from api.permissions import ANY_ROLE, COORDINATOR, STAFF, RoleAllowed
 from dispatch.models import (
     AvailabilityException,
@@ -89,22 +89,29 @@ class RecordViewSet(
         return self.update(request, *args, partial=True, **kwargs)
 
 
-class OrgSlugRelatedField(serializers.SlugRelatedField):
+MAX_SKILLS = 20
+MAX_CREDENTIALS = 20
+MAX_LANGUAGES = 20
+
+
+class OrgSlugRelatedField(BoundedSlugRelatedField):
     """A credential type by its code, in the user's organisation."""
 
     def get_queryset(self):
         return CredentialType.objects.filter(organization_id=self.context["request"].user.organization_id)
 
 
-def skill_codes(**kwargs) -> serializers.SlugRelatedField:
+def skill_codes(**kwargs) -> BoundedSlugRelatedField:
     if not kwargs.get("read_only"):
         kwargs["queryset"] = Skill.objects.all()
-    return serializers.SlugRelatedField(slug_field="code", many=True, **kwargs)
+    return BoundedSlugRelatedField(slug_field="code", many=True, max_items=MAX_SKILLS, **kwargs)
 
 
 def credential_codes(**kwargs) -> OrgSlugRelatedField:
     if not kwargs.get("read_only"):
         kwargs["queryset"] = CredentialType.objects.all()
+    if kwargs.get("many"):
+        kwargs["max_items"] = MAX_CREDENTIALS
     return OrgSlugRelatedField(slug_field="code", **kwargs)
 
 
@@ -130,8 +137,10 @@ class TherapistInputSerializer(serializers.ModelSerializer):
     username = serializers.CharField(max_length=150, required=False, help_text="Create only: the login name.")
     email = serializers.EmailField(required=False, allow_blank=True, help_text="Create only.")
     skills = skill_codes(required=False)
-    languages = serializers.ListField(child=serializers.CharField(max_length=8), required=False)
-    credentials = CredentialSerializer(many=True, required=False)
+    languages = serializers.ListField(
+        child=serializers.CharField(max_length=8), required=False, max_length=MAX_LANGUAGES
+    )
+    credentials = bounded_list(CredentialSerializer(), max_length=MAX_CREDENTIALS, required=False)
 
     class Meta:
         model = Therapist
@@ -230,6 +239,22 @@ class ContraindicationSerializer(serializers.ModelSerializer):
         return attrs
 
 
+class ContraindicationSummarySerializer(serializers.ModelSerializer):
+    """What a therapist is told: the kind and the dates; the note is free clinical text they are not given."""
+
+    class Meta:
+        model = Contraindication
+        fields = ["kind", "active_from", "active_until"]
+
+
+def contraindications_for(viewer_context: dict, contraindications: list) -> list[dict]:
+    """Coordinators and facility staff read the note; therapists, and any caller not known, do not."""
+    request = viewer_context.get("request")
+    if request is None or request.user.role == Role.THERAPIST:
+        return ContraindicationSummarySerializer(contraindications, many=True).data
+    return ContraindicationSerializer(contraindications, many=True).data
+
+
 class PrecautionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Precaution
@@ -255,8 +280,8 @@ class PatientInputSerializer(serializers.ModelSerializer):
     excluded_therapists = ScopedPrimaryKeyRelatedField(
         scope=scoping.therapists_visible_to, model=Therapist, many=True, required=False
     )
-    contraindications = ContraindicationSerializer(many=True, required=False, help_text="Replaces the list.")
-    precautions = PrecautionSerializer(many=True, required=False, help_text="Replaces the list.")
+    contraindications = bounded_list(ContraindicationSerializer(), required=False, help_text="Replaces the list.")
+    precautions = bounded_list(PrecautionSerializer(), required=False, help_text="Replaces the list.")
 
     class Meta:
         model = Patient
@@ -279,7 +304,7 @@ class PatientForTherapistSerializer(serializers.ModelSerializer):
     facility_name = serializers.CharField(source="facility.name", read_only=True, default=None)
     phone = serializers.SerializerMethodField(help_text="Home patients only; at a facility, call the ward.")
     precautions = PrecautionSerializer(many=True, read_only=True)
-    contraindications = serializers.SerializerMethodField(help_text="Those active today.")
+    contraindications = serializers.SerializerMethodField(help_text="Those active today: kind and dates.")
 
     class Meta:
         model = Patient
@@ -294,11 +319,11 @@ class PatientForTherapistSerializer(serializers.ModelSerializer):
     def get_phone(self, patient: Patient) -> str:
         return patient.phone if patient.facility_id is None else ""
 
-    @extend_schema_field(ContraindicationSerializer(many=True))
+    @extend_schema_field(ContraindicationSummarySerializer(many=True))
     def get_contraindications(self, patient: Patient) -> list[dict]:
         today = timezone.localdate(timezone=patient.organization.tz)
         active = [c for c in patient.contraindications.all() if c.active_on(today)]
-        return ContraindicationSerializer(active, many=True).data
+        return ContraindicationSummarySerializer(active, many=True).data
 
 
 FACILITY_STAFF_ONLY_THEIR_FACILITY = "Facility staff can only register patients at their own facility."

@@ -1,14 +1,12 @@
-"""The day's schedule per therapist, who am I, and token login."""
+"""The day's schedule per therapist, and who am I."""
 from __future__ import annotations
 
 from django.core.cache import cache
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from api.fields import PlanningDateField
@@ -16,6 +14,7 @@ from api.permissions import ANY_ROLE, RoleAllowed, role_of
 from dispatch.models import Role
 from dispatch.cache_versions import schedule_version
 from dispatch.selectors import scoping
+from dispatch.selectors.filters import MAX_ID
 from dispatch.selectors.schedule import schedule_day
 
 SCHEDULE_CACHE_S = 300
@@ -59,7 +58,7 @@ class ScheduleApi(APIView):
 
     class FilterSerializer(serializers.Serializer):
         date = PlanningDateField()
-        therapist = serializers.IntegerField(required=False)
+        therapist = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
 
     @extend_schema(parameters=[FilterSerializer], responses=TherapistDaySerializer(many=True))
     def get(self, request) -> Response:
@@ -110,9 +109,3 @@ class MeApi(APIView):
         data["role"] = role_of(user)
         return Response(data)
 
-
-class AuthTokenCreateApi(ObtainAuthToken):
-    """Username and password for a token; sent back as ``Authorization: Token <key>``."""
-
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "login"

@@ -2,7 +2,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from api import records, schedule, visits
+from api import auth, records, schedule, visits
 
 router = SimpleRouter(trailing_slash=False)
 router.register("therapists", records.TherapistViewSet, basename="therapist")
@@ -13,7 +13,9 @@ router.register("availability/exceptions", records.AvailabilityExceptionViewSet,
 router.register("availability/breaks", records.TherapistBreakViewSet, basename="break")
 
 urlpatterns = [
-    path("auth/token", schedule.AuthTokenCreateApi.as_view(), name="auth-token"),
+    path("auth/token", auth.AuthTokenCreateApi.as_view(), name="auth-token"),
+    path("auth/tokens", auth.AuthTokenListApi.as_view(), name="auth-token-list"),
+    path("auth/tokens/<str:token_id>", auth.AuthTokenRevokeApi.as_view(), name="auth-token-revoke"),
     path("me", schedule.MeApi.as_view(), name="me"),
     path("schedule", schedule.ScheduleApi.as_view(), name="schedule"),
     path("visits", visits.VisitListCreateApi.as_view(), name="visit-list"),

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.http import JsonResponse
+
+logger = logging.getLogger(__name__)
 
 BODY_TOO_LARGE = "The request body is {size} bytes; at most {limit} bytes are accepted."
 
@@ -40,3 +44,44 @@ class ResetTimezone:
             from django.utils import timezone
 
             timezone.deactivate()
+
+
+DATABASE_BUSY = "The database is busy or unreachable; nothing was changed. Try again in {seconds} seconds."
+RETRY_AFTER_S = 5
+NOT_FOUND = "Not found."
+
+
+class AnswerInsteadOf500:
+    """Two failures that are no fault of the code handling the request get a 4xx/5xx that says so.
+
+    - A database that is locked (SQLite's "database is locked"), times out on a lock or has gone away:
+      503 with Retry-After. The request's transaction was rolled back whole.
+    - An id beyond 64 bits in a path (``/api/v1/visits/99999999999999999999999``): SQLite's driver
+      raises OverflowError when such a number reaches a query; no object can have it, so 404.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.db import OperationalError
+
+        if isinstance(exception, OperationalError):
+            logger.warning("Database unavailable for %s %s: %s", request.method, request.path, exception)
+            return database_busy_response()
+        if isinstance(exception, OverflowError):
+            from django.http import Http404
+            from django.views import defaults
+
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": NOT_FOUND, "code": "not_found"}, status=404)
+            return defaults.page_not_found(request, Http404(NOT_FOUND))
+        return None
+
+
+def database_busy_response() -> JsonResponse:
+    body = {"detail": DATABASE_BUSY.format(seconds=RETRY_AFTER_S), "code": "database_busy"}
+    return JsonResponse(body, status=503, headers={"Retry-After": str(RETRY_AFTER_S)})

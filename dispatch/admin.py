@@ -1,45 +1,162 @@
-"""The admin for coordinators: every record, searchable; audited models show their history."""
+"""The admin for coordinators: their own organisation's records, searchable; audited models show their history.
+
+A coordinator with admin access (``is_staff`` and the ``dispatch`` permissions) reaches only their
+organisation, everywhere the admin looks an object up: lists, filters, change and delete pages, the
+history and history-form (revert) pages, and every choice a form offers. An id of another
+organisation's object in a URL is a 404; in a form it is "not one of the available choices".
+Users, organisations and the skills all organisations share are for superusers.
+"""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
+from django.db.models import Model, QuerySet
+from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
 from dispatch import models as m
 
+# How each model reaches its organisation. A relation to a model that is neither here nor shared offers
+# no choice at all to a coordinator, so a model added later is closed until it is listed.
+ORGANIZATION_PATHS: dict[type[Model], str] = {
+    m.Organization: "pk",
+    m.User: "organization",
+    m.CredentialType: "organization",
+    m.Facility: "organization",
+    m.Therapist: "organization",
+    m.Patient: "organization",
+    m.Visit: "organization",
+    m.VisitSeries: "organization",
+    m.PlanRun: "organization",
+    m.AvailabilityException: "therapist__organization",
+    m.TherapistCredential: "therapist__organization",
+    m.WeeklyAvailability: "therapist__organization",
+    m.TherapistBreak: "therapist__organization",
+    m.Contraindication: "patient__organization",
+    m.Precaution: "patient__organization",
+    m.VisitWindow: "visit__organization",
+}
+SHARED_MODELS = frozenset({m.Skill})
 
-class OrganizationScoped:
+
+def scoped_to(model: type[Model], request) -> QuerySet:
+    queryset = model._default_manager.all()
+    if request.user.is_superuser or model in SHARED_MODELS:
+        return queryset
+    path = ORGANIZATION_PATHS.get(model)
+    return queryset.filter(**{path: request.user.organization_id}) if path else queryset.none()
+
+
+class ScopedChoices:
+    """Every foreign-key and many-to-many choice limited to the user's organisation (shared skills aside).
+
+    The form field's queryset is also what its ``clean`` checks a posted id against, so a foreign id is
+    refused even when it is typed into a raw-id box or posted by hand.
+    """
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        kwargs["queryset"] = scoped_to(db_field.related_model, request)
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.related_model is m.Organization and not request.user.is_superuser and field is not None:
+            # Set for the coordinator, never chosen: their own organisation is the only value it takes.
+            field.disabled = True
+            field.initial = request.user.organization_id
+        return field
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs["queryset"] = scoped_to(db_field.related_model, request)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class OrganizationScoped(ScopedChoices):
     """A coordinator with admin access sees their own organisation's rows; a superuser sees all."""
-
-    organization_path = "organization"
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
         if request.user.is_superuser:
             return queryset
-        return queryset.filter(**{self.organization_path: request.user.organization_id})
+        return queryset.filter(**{ORGANIZATION_PATHS[self.model]: request.user.organization_id})
+
+    def get_list_filter(self, request):
+        filters = super().get_list_filter(request)
+        if request.user.is_superuser:
+            return filters
+        # Another organisation's name is not a coordinator's to read, not even as a filter choice.
+        return [f for f in filters if f != "organization"]
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        if not request.user.is_superuser and "organization" in {f.name for f in self.model._meta.fields}:
+            initial["organization"] = request.user.organization_id
+        return initial
+
+    def _refuse_if_not_ours(self, request, object_id) -> None:
+        # simple_history looks the object up without get_queryset (and falls back to its last historical
+        # version), so it would show and revert another organisation's records.
+        if not request.user.is_superuser and not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
+            raise Http404
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._refuse_if_not_ours(request, object_id)
+        return super().history_view(request, object_id, extra_context=extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self._refuse_if_not_ours(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context=extra_context)
+
+
+class SuperusersChange:
+    """Only superusers add, change or delete; who else may read is up to the view permission."""
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+
+class SuperuserOnly(SuperusersChange):
+    """Who may use the admin, and which organisation they belong to, is decided by superusers."""
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+
+class ScopedInline(ScopedChoices, admin.TabularInline):
+    extra = 0
 
 
 def tabular(model: type) -> type[admin.TabularInline]:
-    return type(f"{model.__name__}Inline", (admin.TabularInline,), {"model": model, "extra": 0})
+    return type(f"{model.__name__}Inline", (ScopedInline,), {"model": model})
+
+
+RELATED_ONLY = admin.RelatedOnlyFieldListFilter
 
 
 @admin.register(m.Organization)
-class OrganizationAdmin(OrganizationScoped, admin.ModelAdmin):
-    organization_path = "pk"
+class OrganizationAdmin(SuperuserOnly, admin.ModelAdmin):
     list_display = ["name", "slug", "timezone"]
     search_fields = ["name", "slug"]
 
 
 @admin.register(m.User)
-class RoundsUserAdmin(OrganizationScoped, UserAdmin):
+class RoundsUserAdmin(SuperuserOnly, UserAdmin):
     list_display = ["username", "email", "role", "organization", "facility", "is_active"]
     list_filter = ["role", "organization", "is_active"]
     fieldsets = [*UserAdmin.fieldsets, ("Rounds", {"fields": ["organization", "role", "facility"]})]
 
 
 @admin.register(m.Skill)
-class SkillAdmin(admin.ModelAdmin):
+class SkillAdmin(SuperusersChange, admin.ModelAdmin):
+    """Skills are shared by every organisation: coordinators read them, superusers change them."""
+
     list_display = ["code", "name"]
     search_fields = ["code", "name"]
 
@@ -70,7 +187,6 @@ class TherapistAdmin(OrganizationScoped, admin.ModelAdmin):
 
 @admin.register(m.AvailabilityException)
 class AvailabilityExceptionAdmin(OrganizationScoped, admin.ModelAdmin):
-    organization_path = "therapist__organization"
     list_display = ["therapist", "date", "kind", "start_time", "end_time", "note"]
     list_filter = ["kind"]
     search_fields = ["therapist__display_name", "note"]
@@ -80,7 +196,7 @@ class AvailabilityExceptionAdmin(OrganizationScoped, admin.ModelAdmin):
 @admin.register(m.Patient)
 class PatientAdmin(OrganizationScoped, SimpleHistoryAdmin):
     list_display = ["last_name", "first_name", "facility", "room", "bed", "referral_expires", "active"]
-    list_filter = ["active", "organization", "facility"]
+    list_filter = ["active", "organization", ("facility", RELATED_ONLY)]
     search_fields = ["first_name", "last_name", "address", "room"]
     filter_horizontal = ["preferred_therapists", "excluded_therapists"]
     inlines = [tabular(m.Contraindication), tabular(m.Precaution)]
@@ -88,7 +204,6 @@ class PatientAdmin(OrganizationScoped, SimpleHistoryAdmin):
 
 @admin.register(m.Contraindication)
 class ContraindicationAdmin(OrganizationScoped, SimpleHistoryAdmin):
-    organization_path = "patient__organization"
     list_display = ["patient", "kind", "active_from", "active_until"]
     list_filter = ["kind"]
     search_fields = ["patient__first_name", "patient__last_name", "note"]
@@ -96,7 +211,6 @@ class ContraindicationAdmin(OrganizationScoped, SimpleHistoryAdmin):
 
 @admin.register(m.Precaution)
 class PrecautionAdmin(OrganizationScoped, SimpleHistoryAdmin):
-    organization_path = "patient__organization"
     list_display = ["patient", "kind", "body_site"]
     list_filter = ["kind"]
     search_fields = ["patient__first_name", "patient__last_name", "body_site", "note"]
@@ -105,7 +219,7 @@ class PrecautionAdmin(OrganizationScoped, SimpleHistoryAdmin):
 @admin.register(m.Visit)
 class VisitAdmin(OrganizationScoped, SimpleHistoryAdmin):
     list_display = ["id", "date", "patient", "status", "therapist", "planned_start", "priority", "pinned"]
-    list_filter = ["status", "priority", "pinned", "organization", "facility"]
+    list_filter = ["status", "priority", "pinned", "organization", ("facility", RELATED_ONLY)]
     search_fields = ["patient__first_name", "patient__last_name", "location_text", "therapist__display_name"]
     date_hierarchy = "date"
     raw_id_fields = ["patient", "therapist", "series", "requested_by"]

@@ -28,3 +28,15 @@ class TransitionNotAllowed(ConflictError):
 
 class SlotTaken(ConflictError):
     code = "slot_taken"
+
+
+class PlanAlreadyRunning(ConflictError):
+    """``extra`` names the running plan (``plan``) or plans (``plans``)."""
+
+    code = "plan_running"
+
+
+class BookedVisitsDropped(ConflictError):
+    """Applying would unbook visits a therapist holds; the caller must say so explicitly."""
+
+    code = "drops_booked_visits"

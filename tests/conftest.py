@@ -55,3 +55,14 @@ def facility_staff_client(facility_staff) -> APIClient:
 @pytest.fixture
 def anonymous_client() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The local-memory cache outlives each test's transaction: rate-limit counts and cached schedules
+    from one test must not reach the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

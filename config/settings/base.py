@@ -1,6 +1,8 @@
 """Every setting lives here; test.py and production.py override a few."""
+import datetime as dt
 from importlib.util import find_spec
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from config.env import BASE_DIR, env
 
@@ -18,9 +20,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
+    "csp",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "simple_history",
     "dispatch",
     "api",
@@ -30,14 +35,19 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RefuseLargeBodies",
     "config.middleware.ResetTimezone",
+    "config.middleware.AnswerInsteadOf500",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.sessions.SessionLimits",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, so that it sees the login views' answers and replaces them when a client is locked out.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -75,14 +85,72 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "dispatch.User"
+# Axes first: it refuses a locked-out client before any password is checked.
+AUTHENTICATION_BACKENDS = ["dispatch.auth_backends.SignInLimitBackend", "dispatch.auth_backends.ActiveUserBackend"]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+PASSWORD_MIN_LENGTH = 12
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": PASSWORD_MIN_LENGTH},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"  # each role has its own page; "/" sends them there
+
+# Sign-in limits (django-axes): a username, or a client address, that fails this many times in a row is
+# refused for the cool-off period, on the board's and the admin's login pages and on the API token login.
+AXES_FAILURE_LIMIT = env.int("ROUNDS_LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("ROUNDS_LOGIN_COOLOFF_MIN", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# A success does not wipe the failures: it would also wipe those an attacker's address made against others.
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "config.client.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "config.client.client_address"
+# How many reverse proxies in front of Django append to X-Forwarded-For. 0 (the default): the header is
+# the client's own and is ignored, so a forged one cannot pose as a new address and reset the counters.
+ROUNDS_NUM_PROXIES = env.int("ROUNDS_NUM_PROXIES", default=0)
+
+# Board and admin sessions: logged out after 30 minutes without a request, and 12 hours after log-in.
+SESSION_COOKIE_AGE = env.int("ROUNDS_SESSION_IDLE_S", default=30 * 60)
+ROUNDS_SESSION_MAX_AGE_S = env.int("ROUNDS_SESSION_MAX_AGE_S", default=12 * 3600)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# API tokens (django-rest-knox): only a hash is stored; a token unused for 30 days expires.
+REST_KNOX = {
+    "TOKEN_TTL": dt.timedelta(days=env.int("ROUNDS_TOKEN_IDLE_DAYS", default=30)),
+    "AUTO_REFRESH": True,
+    "MIN_REFRESH_INTERVAL": 3600,
+    "AUTH_HEADER_PREFIX": "Token",
+    # Past this many, a new log-in revokes the user's oldest token (dispatch/services/api_tokens.py).
+    "TOKEN_LIMIT_PER_USER": env.int("ROUNDS_TOKENS_PER_USER", default=20),
+}
+
+# Content-Security-Policy (django-csp): the board, the admin and the API docs load only their own scripts,
+# styles and images, so an injected script tag or a borrowed CDN cannot run.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -106,6 +174,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.exception_handlers.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "NUM_PROXIES": ROUNDS_NUM_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
         "feed": env("ROUNDS_FEED_THROTTLE", default="120/min"),
         "login": env("ROUNDS_LOGIN_THROTTLE", default="20/min"),
@@ -117,6 +191,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Scheduling and dispatch for mobile palliative and clinical massage therapists.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from our own static files (drf-spectacular-sidecar), not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -168,6 +246,10 @@ ROUNDS_PLAN_TIME_LIMIT_S = env.float("ROUNDS_PLAN_TIME_LIMIT_S", default=10.0)
 ROUNDS_PLAN_MAX_TIME_LIMIT_S = env.float("ROUNDS_PLAN_MAX_TIME_LIMIT_S", default=120.0)
 ROUNDS_PLAN_MAX_VISITS = env.int("ROUNDS_PLAN_MAX_VISITS", default=2000)
 ROUNDS_REPLAN_TIME_LIMIT_S = env.float("ROUNDS_REPLAN_TIME_LIMIT_S", default=1.5)
+# Day plans one organisation may have queued or running at once (one per day).
+ROUNDS_PLAN_MAX_RUNNING = env.int("ROUNDS_PLAN_MAX_RUNNING", default=3)
+# A run still queued or running this long after its time limit has lost its worker and is marked failed.
+ROUNDS_PLAN_STALE_MARGIN_S = env.float("ROUNDS_PLAN_STALE_MARGIN_S", default=120.0)
 # Without a broker: "thread" runs a plan beside the request so its progress can be watched;
 # "sync" runs it inside the request (tests, scripts).
 ROUNDS_PLAN_IN_PROCESS = env("ROUNDS_PLAN_IN_PROCESS", default="thread")
@@ -180,6 +262,10 @@ ROUNDS_OSRM_URL = env("ROUNDS_OSRM_URL", default="")
 # The board's map: any XYZ tile server; empty draws routes and stops on a blank map (tests, offline).
 ROUNDS_MAP_TILES_URL = env("ROUNDS_MAP_TILES_URL", default="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
 ROUNDS_MAP_ATTRIBUTION = env("ROUNDS_MAP_ATTRIBUTION", default="© OpenStreetMap contributors")
+# The tile server is the one other origin the pages load images from ("{s}." subdomains: any of them).
+if ROUNDS_MAP_TILES_URL:
+    _tiles = urlsplit(ROUNDS_MAP_TILES_URL.replace("{s}.", "*."))
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"].append(f"{_tiles.scheme}://{_tiles.netloc}")
 
 # Notifications: email through Django's backend (console here; SMTP or django-anymail in production).
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -215,6 +301,14 @@ ROUNDS_WEBHOOK_MAX_ATTEMPTS = env.int("ROUNDS_WEBHOOK_MAX_ATTEMPTS", default=8)
 ROUNDS_WEBHOOK_DISABLE_AFTER = env.int("ROUNDS_WEBHOOK_DISABLE_AFTER", default=15)
 # Endpoints on loopback or private addresses are refused unless this is on (tests, a laptop demo).
 ROUNDS_WEBHOOK_ALLOW_PRIVATE = env.bool("ROUNDS_WEBHOOK_ALLOW_PRIVATE", default=False)
+# Check-in is accepted from this many minutes before the planned start until the end of the visit's
+# day, or until ROUNDS_CHECK_IN_LATE_MIN minutes after the planned start when that is set.
+ROUNDS_CHECK_IN_EARLY_MIN = env.int("ROUNDS_CHECK_IN_EARLY_MIN", default=120)
+ROUNDS_CHECK_IN_LATE_MIN = env.int("ROUNDS_CHECK_IN_LATE_MIN", default=None)
+# A check-out before this share of the session flags the visit (ended_early) for the coordinator.
+ROUNDS_CHECK_OUT_MIN_SHARE = env.float("ROUNDS_CHECK_OUT_MIN_SHARE", default=0.5)
+# An Idempotency-Key is remembered this long; `manage.py purge_idempotency_keys` deletes older ones.
+ROUNDS_IDEMPOTENCY_KEY_TTL_H = env.int("ROUNDS_IDEMPOTENCY_KEY_TTL_H", default=24)
 
 LOGGING = {
     "version": 1,

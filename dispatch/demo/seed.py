@@ -7,14 +7,15 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils.text import slugify
-from rest_framework.authtoken.models import Token
 
 from dispatch import models as m
 from dispatch.demo import region
+from dispatch.services.api_tokens import api_tokens_reissue
 from dispatch.skills import skill_ensure_standard
 
 DEMO_SLUG = "rounds-demo"
-DEMO_PASSWORD = "rounds-demo"
+# Long enough for the password validators (12 characters at least), and easy to type in a demo.
+DEMO_PASSWORD = "calm-hands-at-nine"
 
 DURATIONS = [15, 20, 20, 20, 25, 30, 30, 30, 30, 45, 60, 90]  # 20 to 30 minutes is typical
 PRIORITIES = [m.Priority.ROUTINE] * 15 + [m.Priority.SOON] * 4 + [m.Priority.URGENT] * 1
@@ -24,7 +25,7 @@ PRIORITIES = [m.Priority.ROUTINE] * 15 + [m.Priority.SOON] * 4 + [m.Priority.URG
 class SeedSummary:
     organization: m.Organization
     day: dt.date
-    users: list[tuple[str, str, str]] = field(default_factory=list)  # username, role, token
+    users: list[tuple[str, str]] = field(default_factory=list)  # username, role
     therapists: int = 0
     facilities: int = 0
     patients: int = 0
@@ -50,6 +51,12 @@ def _demo_user(org: m.Organization, username: str, role: str, *, first: str, las
 
         user.user_permissions.set(Permission.objects.filter(content_type__app_label="dispatch"))
     return user
+
+
+def demo_tokens_issue() -> list[tuple[m.User, str]]:
+    """A fresh API token for every demo user (tokens are stored hashed, so old ones cannot be shown again)."""
+    users = m.User.objects.filter(organization__slug=DEMO_SLUG).order_by("pk")
+    return [(user, api_tokens_reissue(user=user)) for user in users]
 
 
 def demo_reset() -> None:
@@ -97,7 +104,7 @@ def demo_seed(
     skills = skill_ensure_standard()
 
     coordinator = _demo_user(org, "coordinator", m.Role.COORDINATOR, first="Dana", last="Whitfield")
-    summary.users.append(("coordinator", m.Role.COORDINATOR, Token.objects.create(user=coordinator).key))
+    summary.users.append(("coordinator", m.Role.COORDINATOR))
 
     facilities, credentials = _seed_facilities(org, b)
     summary.facilities = len(facilities)
@@ -105,7 +112,7 @@ def demo_seed(
     summary.therapists = len(therapists)
     for fac in facilities:
         user = _demo_user(org, f"staff-{slugify(fac.name)[:40]}", m.Role.FACILITY_STAFF, first="Front", last="Desk", facility=fac)
-        summary.users.append((user.username, m.Role.FACILITY_STAFF, Token.objects.create(user=user).key))
+        summary.users.append((user.username, m.Role.FACILITY_STAFF))
 
     patients = _seed_patients(org, b, facilities, therapists)
     summary.patients = len(patients)
@@ -151,7 +158,7 @@ def _seed_therapists(org, b: _Builder, skills, credentials, summary: SeedSummary
     for i, (name, gender, langs, skill_codes, speed, (start, end), days, hood) in enumerate(region.THERAPISTS, 1):
         first, last = name.split(" ", 1)
         user = _demo_user(org, f"therapist{i}", m.Role.THERAPIST, first=first, last=last)
-        summary.users.append((user.username, m.Role.THERAPIST, Token.objects.create(user=user).key))
+        summary.users.append((user.username, m.Role.THERAPIST))
         lat, lon = b.point_in(hood)
         t = m.Therapist.objects.create(
             organization=org, user=user, display_name=name, home_address=f"{b.address()}, {region.CITY}",

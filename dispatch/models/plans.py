@@ -46,5 +46,16 @@ class PlanRun(models.Model):
             models.CheckConstraint(
                 name="plan_applied_only_if_succeeded",
                 condition=Q(applied_at__isnull=True) | Q(status="succeeded"),
-            )
+            ),
+            # Each run holds a solver: one day plan per day at a time, one re-plan per organisation.
+            models.UniqueConstraint(
+                fields=["organization", "date"],
+                condition=Q(kind="day", status__in=["queued", "running"]),
+                name="plan_one_active_day_plan_per_day",
+            ),
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=Q(kind="replan", status__in=["queued", "running"]),
+                name="plan_one_pending_replan_per_organization",
+            ),
         ]

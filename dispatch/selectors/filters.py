@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.db.models import Q, QuerySet
 
 from dispatch.models import (
@@ -16,15 +17,31 @@ from dispatch.models import (
 )
 
 
+# Primary keys are 64-bit: a larger number in a filter is a 400 naming it, not an overflow in the database.
+MAX_ID = 2**63 - 1
+
+
+class IdField(forms.IntegerField):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+class IdFilter(django_filters.NumberFilter):
+    """An id to filter by. Only the id is compared (no lookup of the object), so an id of another
+    organisation's object reads like one that does not exist: an empty list."""
+
+    field_class = IdField
+
+
 class VisitFilter(django_filters.FilterSet):
     date = django_filters.DateFilter()
     date_from = django_filters.DateFilter(field_name="date", lookup_expr="gte")
     date_to = django_filters.DateFilter(field_name="date", lookup_expr="lte")
     status = django_filters.MultipleChoiceFilter(choices=VisitStatus.choices)
     priority = django_filters.MultipleChoiceFilter(choices=Priority.choices)
-    therapist = django_filters.NumberFilter()
-    facility = django_filters.NumberFilter()
-    patient = django_filters.NumberFilter()
+    therapist = IdFilter()
+    facility = IdFilter()
+    patient = IdFilter()
 
     class Meta:
         model = Visit
@@ -32,7 +49,7 @@ class VisitFilter(django_filters.FilterSet):
 
 
 class PatientFilter(django_filters.FilterSet):
-    facility = django_filters.NumberFilter()
+    facility = IdFilter()
     home = django_filters.BooleanFilter(field_name="facility", lookup_expr="isnull", help_text="Seen at home.")
     name = django_filters.CharFilter(method="filter_name", help_text="Part of the first or last name.")
     active = django_filters.BooleanFilter()
@@ -55,12 +72,15 @@ class TherapistFilter(django_filters.FilterSet):
 
 
 class WeeklyAvailabilityFilter(django_filters.FilterSet):
+    therapist = IdFilter()
+
     class Meta:
         model = WeeklyAvailability
         fields = ["therapist", "weekday"]
 
 
 class AvailabilityExceptionFilter(django_filters.FilterSet):
+    therapist = IdFilter()
     date_from = django_filters.DateFilter(field_name="date", lookup_expr="gte")
     date_to = django_filters.DateFilter(field_name="date", lookup_expr="lte")
 
@@ -70,6 +90,8 @@ class AvailabilityExceptionFilter(django_filters.FilterSet):
 
 
 class TherapistBreakFilter(django_filters.FilterSet):
+    therapist = IdFilter()
+
     class Meta:
         model = TherapistBreak
         fields = ["therapist"]

@@ -335,8 +335,9 @@ def replan_hours_check(*, run: PlanRun) -> None:
         raise ConflictError(AVAILABILITY_CHANGED.format(day=run.date, plan=run.pk))
 
 
-def replan_apply(*, run: PlanRun, by: User) -> PlanRun:
-    """Apply a proposal in one step, or refuse (409) if a visit it read or a therapist's hours changed since."""
+def replan_apply(*, run: PlanRun, by: User, drop_booked: bool = False) -> PlanRun:
+    """Apply a proposal in one step, or refuse (409) if a visit it read or a therapist's hours changed since,
+    or if it would unbook booked visits without ``drop_booked``."""
     if run.kind != PlanKind.REPLAN:
         raise ConflictError(NOT_APPLICABLE.format(plan=run.pk, kind=run.kind, status=run.status))
-    return plan_run_apply(plan_run=run, applied_by=by)
+    return plan_run_apply(plan_run=run, applied_by=by, drop_booked=drop_booked)

@@ -1,7 +1,18 @@
 """Steps every browser test takes the way a person does: log in through the form."""
 from __future__ import annotations
 
+import time
+
 PASSWORD = "pw-rounds-test"  # the factories' password
+
+
+def wait_until(page, expression: str, timeout_s: float = 30) -> None:
+    """Poll ``expression`` until it is true. Playwright's wait_for_function compiles its predicate with eval,
+    which the pages' Content-Security-Policy refuses; page.evaluate is not subject to it."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {timeout_s} s: {expression}"
+        page.wait_for_timeout(100)
 
 
 def log_in(page, live_server, username: str, path: str, password: str = PASSWORD) -> None:

@@ -12,7 +12,7 @@ from dispatch.demo.seed import DEMO_PASSWORD, demo_seed
 from dispatch.services.booking import visit_book
 from tests import factories as f
 from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.helpers import log_in, no_sideways_scroll
+from tests.browser.helpers import log_in, no_sideways_scroll, wait_until
 from tests.browser.test_phone_app_browser import late_morning_zone
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -24,7 +24,7 @@ def demo():
 
 
 def _loaded(page, before: int) -> None:
-    page.wait_for_function(f"+document.body.dataset.loads > {before}")
+    wait_until(page, f"+document.body.dataset.loads > {before}")
 
 
 def _loads(page) -> int:
@@ -128,7 +128,7 @@ def test_a_coordinator_plans_previews_and_applies_the_day(new_page, live_server,
 
     # Status messages belong to their day: the next day has none, and no now-line.
     page.click("#next-day")
-    page.wait_for_function(f"location.search.endsWith('{demo.day + dt.timedelta(days=1)}')")
+    wait_until(page, f"location.search.endsWith('{demo.day + dt.timedelta(days=1)}')")
     page.wait_for_selector("#plan-status:text-is('')")
     assert page.locator(".visit").count() == 0 and page.locator(".now").count() == 0
     loads = _loads(page)
@@ -263,8 +263,11 @@ def running_day():
                                         start_time=clock(now - dt.timedelta(hours=2)),
                                         end_time=clock(now + dt.timedelta(hours=5)))
 
+    # One patient round the corner (200 m): the 5 minutes between the two visits hold the minute of travel.
+    patient = f.PatientFactory(organization=organization, lat=therapist.home_lat + 0.002, lon=therapist.home_lon)
+
     def booked(start: dt.datetime, window_end: dt.datetime) -> m.Visit:
-        visit = f.VisitFactory(organization=organization, date=today)
+        visit = f.VisitFactory(organization=organization, date=today, patient=patient)
         visit.windows.all().delete()
         m.VisitWindow.objects.create(visit=visit, start=start - dt.timedelta(minutes=30), end=window_end)
         return visit_book(visit=visit, therapist=therapist, planned_start=start, by=coordinator)

@@ -11,7 +11,7 @@ from dispatch import models as m
 from dispatch.services.booking import visit_book
 from tests import factories as f
 from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.helpers import log_in, no_sideways_scroll
+from tests.browser.helpers import log_in, no_sideways_scroll, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -59,7 +59,7 @@ def _act(page, visit, action: str, **fields) -> None:
             page.fill(f"#sheet-{name}", str(value))
     loads = page.evaluate("+document.body.dataset.loads")
     page.click("#sheet-confirm")
-    page.wait_for_function(f"+document.body.dataset.loads > {loads}")
+    wait_until(page, f"+document.body.dataset.loads > {loads}")
 
 
 def test_a_therapist_works_through_the_day_on_a_phone(new_page, live_server, day_now, screenshot, accessible):
@@ -118,7 +118,7 @@ def test_a_therapist_works_through_the_day_on_a_phone(new_page, live_server, day
 
     # The service worker has the day: with no signal the page still opens, says how old it is, and
     # refuses an action rather than pretending to send it.
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    wait_until(page, "navigator.serviceWorker.controller !== null")
     page.reload()
     page.wait_for_selector(".card")
     page.context.set_offline(True)

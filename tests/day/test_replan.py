@@ -24,8 +24,12 @@ def today():
 def morning(therapist, today):
     """09:00 done, 09:50 under way since 09:52, 10:40 and 11:30 still to come (home visits, 30 min + 5 buffer)."""
     visits = []
+    # One street: the 15 minutes between visits need no travel (manual bookings check travel).
     for hhmm in ("09:00", "09:50", "10:40", "11:30"):
-        visit = f.VisitFactory(organization=therapist.organization, date=today, windows=[("08:00", "16:00")])
+        patient = f.PatientFactory(organization=therapist.organization, lat=43.66, lon=-79.40)
+        visit = f.VisitFactory(
+            organization=therapist.organization, patient=patient, date=today, windows=[("08:00", "16:00")]
+        )
         visits.append(visit_book(visit=visit, therapist=therapist, planned_start=f.local(today, hhmm)))
     visit_check_in(visit=visits[0], by=therapist.user, at=f.local(today, "09:01"))
     visit_check_out(visit=visits[0], by=therapist.user, at=f.local(today, "09:31"))

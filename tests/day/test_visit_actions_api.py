@@ -39,7 +39,7 @@ def test_therapist_checks_in_and_out_of_their_own_visit(therapist_client, booked
 def test_check_in_far_from_the_visit_answers_with_a_warning(therapist_client, booked_visit):
     response = therapist_client.post(
         f"/api/v1/visits/{booked_visit.pk}/check-in",
-        {"lat": booked_visit.lat + 0.01, "lon": booked_visit.lon},
+        {"at": f.local(booked_visit.date, "08:58").isoformat(), "lat": booked_visit.lat + 0.01, "lon": booked_visit.lon},
         format="json",
     )
 
@@ -108,9 +108,10 @@ def test_late_report_outside_one_to_240_minutes_is_refused(therapist_client, boo
 
 
 def test_interruption_extends_the_session_and_pushes_the_next_visit(therapist, therapist_client, booked_visit):
-    later = f.VisitFactory(organization=therapist.organization)
+    later = f.VisitFactory(organization=therapist.organization, patient=booked_visit.patient)  # no travel between
     later = visit_book(visit=later, therapist=therapist, planned_start=f.local(later.date, "09:40"))
-    therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {}, format="json")
+    at = f.local(booked_visit.date, "09:00").isoformat()
+    therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {"at": at}, format="json")
 
     response = therapist_client.post(
         f"/api/v1/visits/{booked_visit.pk}/interruption", {"minutes": 15, "kind": "paused"}, format="json"

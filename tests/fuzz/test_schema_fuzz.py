@@ -49,7 +49,7 @@ def _keep_the_test_connection():
 def coordinator_token(db, settings):
     settings.ROUNDS_PLAN_MAX_TIME_LIMIT_S = 1.0  # a fuzzed plan may not keep the suite waiting
     settings.ROUNDS_REPLAN_TIME_LIMIT_S = 0.5
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     org = f.OrganizationFactory()
     coordinator = f.UserFactory(organization=org)
@@ -60,7 +60,7 @@ def coordinator_token(db, settings):
         f.VisitFactory(organization=org, patient=patient)
     f.VisitFactory(organization=org)
     _ = therapist
-    return Token.objects.create(user=coordinator).key
+    return AuthToken.objects.create(user=coordinator)[1]
 
 
 @schema.parametrize()

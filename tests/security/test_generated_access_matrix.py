@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from types import SimpleNamespace
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from dispatch import models as m
@@ -96,6 +98,9 @@ def orgs(db):
         ),
     }
     objects["replan"] = objects["plans"]
+    # A's coordinator's API token, named in URLs by its public id.
+    token, _ = AuthToken.objects.create(user=f.UserFactory(organization=a))
+    objects["auth/tokens"] = SimpleNamespace(pk=token.token_key)
     feed_token_rotate(therapist=therapist)
     b = f.OrganizationFactory()
     b_facility = f.FacilityFactory(organization=b)
@@ -121,6 +126,7 @@ def _snapshot() -> list:
         m.Facility.objects.count(),
         list(m.Notification.objects.order_by("pk").values_list("pk", "read_at")),
         list(m.WebhookSubscription.objects.order_by("pk").values_list("pk", "url", "events", "active")),
+        sorted(AuthToken.objects.values_list("token_key", flat=True)),
     ]
 
 

@@ -5,8 +5,9 @@ from django.urls import reverse
 
 from tests.factories import PatientFactory, UserFactory, VisitFactory
 
+# Users and organisations are for superusers (tests/security/test_admin_tenancy.py).
 CHANGELISTS = [
-    "organization", "user", "skill", "credentialtype", "facility", "therapist", "availabilityexception",
+    "skill", "credentialtype", "facility", "therapist", "availabilityexception",
     "patient", "contraindication", "precaution", "visit", "visitseries", "planrun",
 ]
 

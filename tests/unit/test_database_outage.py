@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from tests import factories as f
 
@@ -43,7 +43,7 @@ def _get(url: str, token: str) -> int:
 def test_the_service_recovers_when_the_database_drops_its_connections():
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (run with DATABASE_URL=postgres://...)")
-    token = Token.objects.create(user=f.UserFactory()).key
+    token = AuthToken.objects.create(user=f.UserFactory())[1]
     db = connection.settings_dict
     port = _free_port()
     env = {

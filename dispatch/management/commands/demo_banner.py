@@ -2,15 +2,18 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
-from rest_framework.authtoken.models import Token
 
-from dispatch.demo.seed import DEMO_PASSWORD, DEMO_SLUG
+from dispatch.demo.seed import DEMO_PASSWORD, DEMO_SLUG, demo_tokens_issue
 from dispatch.models import Visit, VisitStatus
 
 
 class Command(BaseCommand):
-    help = "Print where to look once the demo server is up: pages, API docs, demo users and their tokens."
+    help = (
+        "Print where to look once the demo server is up: pages, API docs, demo users and fresh API tokens "
+        "(each run replaces the demo users' earlier tokens)."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
@@ -18,9 +21,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts) -> None:
         base = f"http://{opts['host']}:{opts['port']}"
-        tokens = Token.objects.filter(user__organization__slug=DEMO_SLUG).select_related("user").order_by("user__id")
-        day = Visit.objects.filter(organization__slug=DEMO_SLUG).order_by("-date").values_list("date", flat=True).first()
-        coordinator = next((t.key for t in tokens if t.user.role == "coordinator"), "<token>")
+        tokens = demo_tokens_issue()
+        days = Visit.objects.filter(organization__slug=DEMO_SLUG).order_by("-date").values_list("date", flat=True)
+        day = days.first()
+        coordinator = next((token for user, token in tokens if user.role == "coordinator"), "<token>")
         lines = [
             "",
             "Rounds is starting. Look here:",
@@ -32,7 +36,9 @@ class Command(BaseCommand):
             f"  Admin              {base}/admin/   (coordinator / {DEMO_PASSWORD})",
             "",
             f"Demo users (password '{DEMO_PASSWORD}') and API tokens:",
-            *(f"  {t.user.username:<42} {t.user.role:<15} {t.key}" for t in tokens),
+            *(f"  {user.username:<42} {user.role:<15} {token}" for user, token in tokens),
+            f"Tokens expire after {settings.REST_KNOX['TOKEN_TTL'].days} days unused; POST {base}/api/v1/auth/token "
+            "gives a new one.",
             "",
             "Try:",
             f'  curl -H "Authorization: Token {coordinator}" "{base}/api/v1/visits?date={day}"',
@@ -53,7 +59,7 @@ class Command(BaseCommand):
         after = Visit.objects.filter(
             therapist=started.therapist, date=started.date, status=VisitStatus.SCHEDULED
         ).order_by("planned_start").first()
-        token = next((t.key for t in tokens if t.user_id == started.therapist.user_id), "<token>")
+        token = next((token for user, token in tokens if user.pk == started.therapist.user_id), "<token>")
         at = (started.planned_start + dt.timedelta(minutes=20)).astimezone(started.organization.tz).isoformat()
         json = "-H 'Content-Type: application/json'"
         lines = ["Today is under way: the morning's therapists are checked in at their first visit. Re-plan it:"]

@@ -6,10 +6,10 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from dispatch.demo.seed import DEMO_SLUG
 from dispatch.models import Therapist, Visit, VisitStatus, VisitWindow
+from dispatch.services.api_tokens import api_tokens_reissue
 from dispatch.services.feed_tokens import feed_token_rotate, feed_urls
 
 SLOTS = ("08:00", "10:00", "13:00")
@@ -53,12 +53,12 @@ class Command(BaseCommand):
         )
         feed_token, secret = feed_token_rotate(therapist=therapist)
         feed_path = feed_urls(feed_token=feed_token, token=secret).https_url.split("/feeds/", 1)[1]
-        coordinator = Token.objects.get(user__organization=org, user__username="coordinator")
+        coordinator_token = api_tokens_reissue(user=org.users.get(username="coordinator"))
         day = Visit.objects.filter(organization=org).exclude(pk__in=[v.pk for v in visits]).latest("date").date
         base = opts["base"].rstrip("/")
         self.stdout.write(json.dumps({
             "feed_url": f"{base}/feeds/{feed_path}",
             "feed_events": have + len(visits),
             "schedule_url": f"{base}/api/v1/schedule?date={day}",
-            "coordinator_token": coordinator.key,
+            "coordinator_token": coordinator_token,
         }))

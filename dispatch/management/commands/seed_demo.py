@@ -44,6 +44,6 @@ class Command(BaseCommand):
             f"{s.patients} patients, {s.visits} visit requests"
             + (f"; {s.today_visits} for today ({s.today})." if s.today else ".")
         ))
-        self.stdout.write(f"Demo users (password '{DEMO_PASSWORD}') and API tokens:")
-        for username, role, token in s.users:
-            self.stdout.write(f"  {username:<42} {role:<15} {token}")
+        self.stdout.write(f"Demo users (password '{DEMO_PASSWORD}'); `manage.py demo_banner` gives them API tokens:")
+        for username, role in s.users:
+            self.stdout.write(f"  {username:<42} {role}")

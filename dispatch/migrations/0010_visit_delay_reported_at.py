@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dispatch', '0007_organization_locale'),
+        ('dispatch', '0009_visit_ended_early_idempotency_expiry'),
     ]
 
     operations = [

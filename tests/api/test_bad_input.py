@@ -1,0 +1,149 @@
+"""Bad input is a 4xx with JSON, never a 5xx: ids beyond 64 bits, words where ids go, JSON nested thousands
+of levels deep, and a database locked by someone else (503 with Retry-After, nothing half-written)."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from dispatch import models as m
+from tests import factories as f
+
+HUGE = "99999999999999999999999"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/api/v1/visits?therapist={HUGE}",
+        f"/api/v1/visits?facility={HUGE}",
+        f"/api/v1/visits?patient={HUGE}",
+        f"/api/v1/visits?patient=-{HUGE}",
+        "/api/v1/visits?therapist=0",
+        f"/api/v1/patients?facility={HUGE}",
+        f"/api/v1/availability/weekly?therapist={HUGE}",
+        f"/api/v1/availability/exceptions?therapist={HUGE}",
+        f"/api/v1/availability/breaks?therapist={HUGE}",
+        f"/api/v1/schedule?date=2030-01-02&therapist={HUGE}",
+    ],
+)
+def test_an_id_filter_beyond_64_bits_is_a_400_naming_the_parameter(world, path):
+    response = world.clients["coordinator"].get(path)
+    assert response.status_code == 400, response.content
+    assert response["Content-Type"] == "application/json"
+    name = path.split("?")[1].split("&")[-1].split("=")[0]
+    assert name in response.json()
+
+
+def test_an_id_of_another_organisation_in_a_filter_reads_like_none(world):
+    other_therapist = f.TherapistFactory()
+    response = world.clients["coordinator"].get(f"/api/v1/availability/weekly?therapist={other_therapist.pk}")
+    assert response.status_code == 200 and response.json()["count"] == 0
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("get", f"/api/v1/visits/{HUGE}"),
+        ("get", f"/api/v1/patients/{HUGE}"),
+        ("get", f"/api/v1/therapists/{HUGE}"),
+        ("get", f"/api/v1/plans/{HUGE}"),
+        ("post", f"/api/v1/plans/{HUGE}/apply"),
+        ("post", f"/api/v1/visits/{HUGE}/check-in"),
+        ("get", f"/api/v1/visits/{HUGE}/history"),
+        ("get", "/api/v1/visits/abc"),
+        ("get", "/api/v1/patients/abc"),
+        ("post", "/api/v1/plans/abc/apply"),
+        ("get", "/api/v1/visits/12abc/history"),
+        ("get", "/api/v1/no-such-thing"),
+        ("delete", "/api/v1/auth/tokens/no-such-token"),
+    ],
+)
+def test_a_path_id_that_cannot_exist_is_a_json_404(world, method, path):
+    response = getattr(world.clients["coordinator"], method)(path, {}, format="json")
+    assert response.status_code == 404, response.content
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["detail"]
+
+
+def test_a_body_id_beyond_64_bits_is_a_404_like_any_unknown_id(world):
+    body = {"patient": int(HUGE), "date": "2030-01-02", "duration_min": 30,
+            "windows": [{"start": "2030-01-02T09:00:00-05:00", "end": "2030-01-02T12:00:00-05:00"}]}
+    response = world.clients["coordinator"].post("/api/v1/visits", body, format="json")
+    assert response.status_code == 404 and "was not found" in response.json()["detail"]
+
+
+def test_an_admin_url_with_an_id_beyond_64_bits_is_a_404(client, organization):
+    from django.contrib.auth.models import Permission
+
+    user = f.UserFactory(organization=organization, is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="dispatch"))
+    client.force_login(user)
+    assert client.get(f"/admin/dispatch/visit/{HUGE}/change/").status_code in (302, 404)
+    assert client.get(f"/admin/dispatch/patient/{HUGE}/history/").status_code == 404
+
+
+@pytest.mark.parametrize("body", ["[" * 5000, '{"a":' * 5000, '{"windows": ' + "[" * 100 + "]" * 100 + "}"])
+@pytest.mark.parametrize("path", ["/api/v1/visits", "/api/v1/plans", "/api/v1/auth/token"])
+def test_json_nested_deeper_than_the_limit_is_a_400(world, body, path):
+    response = world.clients["coordinator"].post(path, body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert "nested deeper than" in response.json()["detail"]
+
+
+def test_json_nested_within_the_limit_is_read_as_usual(world):
+    body = '{"date": "2030-01-02", "therapists": [[[[1]]]]}'
+    response = world.clients["coordinator"].post("/api/v1/plans", body, content_type="application/json")
+    assert response.status_code == 400 and "therapists" in response.json()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_locked_by_another_writer_is_a_503_with_retry_after_and_nothing_written(settings):
+    """A second connection holds a write lock on the plan runs while a coordinator starts a plan."""
+    settings.ROUNDS_PLAN_IN_PROCESS = "thread"
+    coordinator = f.UserFactory()
+    client = Client()
+    client.force_login(coordinator)
+    locked, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        from django.db import connections
+
+        other = connections.create_connection("default")
+        try:
+            with other.cursor() as cursor:
+                if other.vendor == "postgresql":
+                    other.set_autocommit(False)
+                    cursor.execute(f"LOCK TABLE {m.PlanRun._meta.db_table} IN ACCESS EXCLUSIVE MODE")
+                else:
+                    cursor.execute("BEGIN IMMEDIATE")
+                    cursor.execute(f"DELETE FROM {m.PlanRun._meta.db_table} WHERE id = -1")
+                locked.set()
+                release.wait(30)
+                cursor.execute("ROLLBACK")
+        finally:
+            other.close()
+            done.set()
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    assert locked.wait(30)
+    try:
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SET lock_timeout = '300ms'")
+            else:
+                cursor.execute("PRAGMA busy_timeout = 300")
+        response = client.post("/api/v1/plans", {"date": "2030-01-02"}, content_type="application/json")
+    finally:
+        release.set()
+        holder.join(30)
+        with connection.cursor() as cursor:
+            restore = "SET lock_timeout = 0" if connection.vendor == "postgresql" else "PRAGMA busy_timeout = 20000"
+            cursor.execute(restore)
+    assert response.status_code == 503, response.content
+    assert response["Retry-After"] == "5"
+    assert response.json()["code"] == "database_busy"
+    assert not m.PlanRun.objects.exists()
