@@ -304,7 +304,8 @@ def test_therapists_may_not_mark_anyone_off(therapist, therapist_client):
 
 
 def test_coordinator_asks_for_a_replan_and_reads_its_diff(therapist, coordinator_client, morning, today):
-    Visit.objects.filter(pk=morning[2].pk).update(delay_min=40, delay_reported_at=f.local(today, "10:00"))
+    # Free from 11:00: the 10:40 and 11:30 visits must move (all on one street, so travel moves nothing).
+    Visit.objects.filter(pk=morning[2].pk).update(delay_min=60, delay_reported_at=f.local(today, "10:00"))
     created = coordinator_client.post("/api/v1/replan", {"now": f.local(today, "10:00").isoformat()}, format="json")
     diff = coordinator_client.get(f"/api/v1/plans/{created.data['id']}/diff")
 
