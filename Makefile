@@ -41,6 +41,7 @@ demo: migrate
 
 run: demo
 	$(BIN)/python manage.py plan_day
+	$(BIN)/python manage.py demo_today
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py demo_banner --host $(HOST) --port $(PORT)
 	$(BIN)/python manage.py runserver $(HOST):$(PORT) --noreload

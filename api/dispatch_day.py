@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
@@ -11,14 +12,17 @@ from rest_framework.views import APIView
 
 from api.fields import PlanningDateField, PlanningDateTimeField
 from api.permissions import IsCoordinator, role_of
-from dispatch.models import PlanKind, PlanRun, Role, Visit
+from api.plans import PlanApplyInputSerializer
+from dispatch.models import PlanKind, PlanRun, Role, Therapist, Visit
 from dispatch.selectors.buffers import BUFFER_MIN_SAMPLES, BUFFER_PERCENTILE, buffer_suggestion_list
 from dispatch.selectors.filters import MAX_ID
 from dispatch.selectors.history import history_list
 from dispatch.selectors.scoping import patients_visible_to, therapists_visible_to, visits_visible_to
 from dispatch.services import visit_actions as actions
+from dispatch.services.availability import therapist_mark_off
 from dispatch.services.booking import visit_book
 from dispatch.services.replan import replan_apply, replan_propose
+from dispatch.services.replan_diff import replan_affected
 
 
 def visit_for_actor(*, user, visit_id: int) -> Visit:
@@ -33,21 +37,52 @@ class VisitDayOutputSerializer(serializers.ModelSerializer):
         model = Visit
         fields = [
             "id", "status", "status_reason", "therapist", "date", "planned_start", "planned_end",
-            "planned_busy_until", "actual_start", "actual_end", "delay_min", "pinned", "sequence",
+            "planned_busy_until", "actual_start", "actual_end", "ended_early", "delay_min", "pinned", "sequence",
         ]
+
+
+class NamedRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class AffectedSerializer(serializers.Serializer):
+    therapists = NamedRefSerializer(many=True)
+    facilities = NamedRefSerializer(many=True)
 
 
 class ReplanOutputSerializer(serializers.ModelSerializer):
     diff = serializers.SerializerMethodField()
     solve_time_s = serializers.SerializerMethodField()
+    affected = serializers.SerializerMethodField(help_text="Therapists and facilities the proposal changes.")
+    would_unbook = serializers.SerializerMethodField(
+        help_text="Booked visits applying would unbook (count, visit_ids); apply refuses them without drop_booked."
+    )
 
     class Meta:
         model = PlanRun
-        fields = ["id", "kind", "date", "status", "parameters", "created_at", "applied_at", "solve_time_s", "diff"]
+        fields = [
+            "id", "kind", "date", "status", "error", "parameters", "created_at", "applied_at", "solve_time_s",
+            "diff", "affected", "would_unbook",
+        ]
 
     @extend_schema_field(serializers.DictField(allow_null=True))
     def get_diff(self, run: PlanRun) -> dict | None:
         return (run.result or {}).get("diff")
+
+    @extend_schema_field(AffectedSerializer(allow_null=True))
+    def get_affected(self, run: PlanRun) -> dict | None:
+        if not (run.result or {}).get("diff"):
+            return None
+        affected = replan_affected(run=run)
+        return {
+            "therapists": [{"id": t.pk, "name": t.display_name} for t in affected.therapists],
+            "facilities": [{"id": f.pk, "name": f.name} for f in affected.facilities],
+        }
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_would_unbook(self, run: PlanRun) -> dict | None:
+        return (run.result or {}).get("would_unbook")
 
     def get_solve_time_s(self, run: PlanRun) -> float | None:
         return ((run.result or {}).get("solution") or {}).get("solve_time_s")
@@ -56,8 +91,12 @@ class ReplanOutputSerializer(serializers.ModelSerializer):
 class VisitActionOutputSerializer(serializers.Serializer):
     visit = VisitDayOutputSerializer()
     distance_m = serializers.FloatField(required=False, allow_null=True, help_text="check-in only")
-    warning = serializers.CharField(required=False, allow_null=True, help_text="check-in only")
-    replan = ReplanOutputSerializer(required=False, help_text="late only: the re-plan proposal it triggered")
+    warning = serializers.CharField(
+        required=False, allow_null=True, help_text="check-in: far from the place; check-out: ended early"
+    )
+    replan = ReplanOutputSerializer(
+        required=False, help_text="late and interruption: the re-plan proposal it triggered"
+    )
     pushed = VisitDayOutputSerializer(many=True, required=False, help_text="interruption only: visits moved later")
 
 
@@ -111,7 +150,8 @@ class VisitCheckOutApi(VisitDayActionApi):
         at = PlanningDateTimeField(required=False)
 
     def act(self, *, visit, user, data):
-        return {"visit": VisitDayOutputSerializer(actions.visit_check_out(visit=visit, by=user, **data)).data}
+        result = actions.visit_check_out(visit=visit, by=user, **data)
+        return {"visit": VisitDayOutputSerializer(result.visit).data, "warning": result.warning}
 
 
 class VisitReasonInputSerializer(serializers.Serializer):
@@ -138,10 +178,11 @@ class VisitLateApi(VisitDayActionApi):
         at = PlanningDateTimeField(required=False, help_text="When the therapist knew; default now.")
 
     def act(self, *, visit, user, data):
-        at = data.pop("at", None)
-        visit = actions.visit_report_late(visit=visit, by=user, **data)
+        at = data.get("at") or timezone.now()
+        visit = actions.visit_report_late(visit=visit, by=user, minutes=data["minutes"], at=at)
         run = replan_propose(
-            organization=visit.organization, day=visit.date, now=at, by=user, trigger=f"late:{visit.pk}"
+            organization=visit.organization, day=visit.date, now=at, by=user, trigger=f"late:{visit.pk}",
+            concerned=[visit.therapist_id],
         )
         return {"visit": VisitDayOutputSerializer(visit).data, "replan": ReplanOutputSerializer(run).data}
 
@@ -153,9 +194,16 @@ class VisitInterruptionApi(VisitDayActionApi):
 
     def act(self, *, visit, user, data):
         result = actions.visit_record_interruption(visit=visit, by=user, **data)
+        # The push keeps the therapist's own day free of overlaps at once; the proposal then
+        # re-plans it properly (travel, windows), touching others only if it must.
+        run = replan_propose(
+            organization=visit.organization, day=visit.date, by=user, trigger=f"interruption:{visit.pk}",
+            concerned=[visit.therapist_id],
+        )
         return {
             "visit": VisitDayOutputSerializer(result.visit).data,
             "pushed": VisitDayOutputSerializer(result.pushed, many=True).data,
+            "replan": ReplanOutputSerializer(run).data,
         }
 
 
@@ -222,16 +270,70 @@ class ReplanCreateApi(APIView):
     class ReplanCreateInputSerializer(serializers.Serializer):
         date = PlanningDateField(required=False)
         now = PlanningDateTimeField(required=False)
+        therapists = serializers.ListField(
+            child=serializers.IntegerField(), required=False, max_length=200,
+            help_text="Therapists the change concerns (a cancellation's, a no-show's): their days change first.",
+        )
+        place = serializers.ListField(
+            child=serializers.IntegerField(), required=False, max_length=200,
+            help_text="New visits to find a home for (an urgent same-day request), disturbing as few others as it can.",
+        )
 
     @extend_schema(request=ReplanCreateInputSerializer, responses={201: ReplanOutputSerializer})
     def post(self, request) -> Response:
         serializer = self.ReplanCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        organization = request.user.organization
+        therapists = data.get("therapists", [])
+        place = data.get("place", [])
+        unknown = {
+            "therapists": sorted(set(therapists) - set(
+                Therapist.objects.filter(organization=organization, pk__in=therapists).values_list("pk", flat=True)
+            )),
+            "place": sorted(set(place) - set(
+                Visit.objects.filter(organization=organization, pk__in=place).values_list("pk", flat=True)
+            )),
+        }
+        errors = {field: [f"Unknown id {ids[0]}."] for field, ids in unknown.items() if ids}
+        if errors:
+            raise serializers.ValidationError(errors)
         run = replan_propose(
-            organization=request.user.organization, by=request.user, day=data.get("date"), now=data.get("now")
+            organization=organization, by=request.user, day=data.get("date"), now=data.get("now"),
+            concerned=therapists, placing=place,
         )
         return Response(ReplanOutputSerializer(run).data, status=201)
+
+
+class TherapistOffApi(APIView):
+    """A therapist goes home (sick, an emergency): off from a time for the rest of the day, and a re-plan follows."""
+
+    permission_classes = [IsCoordinator]
+
+    class TherapistOffInputSerializer(serializers.Serializer):
+        start = PlanningDateTimeField(required=False, help_text="From when; default now.")
+        end = serializers.TimeField(required=False, help_text="Back at (local time); default the end of the day.")
+        note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="Went home")
+
+    class TherapistOffOutputSerializer(serializers.Serializer):
+        exception = serializers.IntegerField(help_text="The time-off entry created.")
+        replan = ReplanOutputSerializer()
+
+    @extend_schema(request=TherapistOffInputSerializer, responses=TherapistOffOutputSerializer)
+    def post(self, request, therapist_id: int) -> Response:
+        therapist = get_object_or_404(therapists_visible_to(request.user), pk=therapist_id)
+        serializer = self.TherapistOffInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        start = data.get("start") or timezone.now()
+        off = therapist_mark_off(
+            therapist=therapist, start=start, end=data.get("end"), note=data["note"], by=request.user
+        )
+        run = replan_propose(
+            organization=therapist.organization, day=off.date, now=start, by=request.user,
+            trigger=f"off:{therapist.pk}", concerned=[therapist.pk],
+        )
+        return Response({"exception": off.pk, "replan": ReplanOutputSerializer(run).data})
 
 
 class PlanDiffApi(APIView):
@@ -246,14 +348,20 @@ class PlanDiffApi(APIView):
 
 
 class ReplanApplyApi(APIView):
-    """Until the day plan's apply endpoint takes re-plans too (plan_run_apply), re-plans apply here."""
+    """Until the day plan's apply endpoint takes re-plans too (plan_run_apply), re-plans apply here.
+
+    The answer's ``affected`` lists the therapists and facilities whose visits changed, to be told.
+    """
 
     permission_classes = [IsCoordinator]
 
-    @extend_schema(request=None, responses=ReplanOutputSerializer)
+    @extend_schema(request=PlanApplyInputSerializer, responses=ReplanOutputSerializer)
     def post(self, request, plan_id: int) -> Response:
         run = get_object_or_404(PlanRun, pk=plan_id, organization_id=request.user.organization_id)
-        return Response(ReplanOutputSerializer(replan_apply(run=run, by=request.user)).data)
+        serializer = PlanApplyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = replan_apply(run=run, by=request.user, **serializer.validated_data)
+        return Response(ReplanOutputSerializer(run).data)
 
 
 class HistoryOutputSerializer(serializers.Serializer):

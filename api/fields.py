@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from django.core.validators import MaxLengthValidator
 from django.db.models import Model, QuerySet
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.relations import MANY_RELATION_KWARGS
@@ -80,6 +81,7 @@ class ScopedPrimaryKeyRelatedField(BoundedMany, serializers.PrimaryKeyRelatedFie
 EARLIEST_DAY = dt.date(2000, 1, 1)
 LATEST_DAY = dt.date(2099, 12, 31)
 OUT_OF_RANGE = f"Give a date between {EARLIEST_DAY} and {LATEST_DAY}."
+OFFSET_MISSING = "Give the time with its UTC offset (e.g. 2025-03-02T09:00:00-05:00 or ...Z); {value!r} has none."
 
 
 class PlanningDateField(serializers.DateField):
@@ -91,7 +93,15 @@ class PlanningDateField(serializers.DateField):
 
 
 class PlanningDateTimeField(serializers.DateTimeField):
+    """An instant: a time without an offset is refused, never guessed (the server's zone is not the caller's)."""
+
     def to_internal_value(self, value):
+        try:
+            parsed = parse_datetime(value) if isinstance(value, str) else value
+        except ValueError:  # a well-formed but impossible time: DRF below refuses it with its own message
+            parsed = None
+        if isinstance(parsed, dt.datetime) and parsed.utcoffset() is None:
+            raise serializers.ValidationError(OFFSET_MISSING.format(value=value))
         moment = super().to_internal_value(value)
         if not EARLIEST_DAY <= moment.date() <= LATEST_DAY:
             raise serializers.ValidationError(OUT_OF_RANGE)

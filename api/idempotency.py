@@ -4,6 +4,8 @@ from __future__ import annotations
 from functools import wraps
 
 from django.db import IntegrityError, transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
 from dispatch.services.idempotency import (
@@ -15,6 +17,15 @@ from dispatch.services.idempotency import (
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
+REPLAYED_HEADERS = ("Location",)
+# For the schema: how a client makes a create safe to retry.
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Retry safely: the same key and body within 24 h replay the first response "
+    "(header Idempotent-Replayed: true); the same key with another body is refused with 422.",
+)
 
 
 class _TwinRecordedFirst(Exception):
@@ -22,7 +33,8 @@ class _TwinRecordedFirst(Exception):
 
 
 def _replay(stored) -> Response:
-    return Response(stored.response_body, status=stored.response_status, headers={REPLAYED_HEADER: "true"})
+    headers = {**stored.response_headers, REPLAYED_HEADER: "true"}
+    return Response(stored.response_body, status=stored.response_status, headers=headers)
 
 
 def idempotent(handler):
@@ -50,6 +62,7 @@ def idempotent(handler):
                                 request_hash=digest,
                                 response_status=response.status_code,
                                 response_body=response.data,
+                                response_headers={h: response[h] for h in REPLAYED_HEADERS if response.has_header(h)},
                             )
                     except IntegrityError as exc:
                         raise _TwinRecordedFirst from exc

@@ -12,6 +12,7 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from api.fields import PlanningDateField
+from api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from api.permissions import IsCoordinator
 from dispatch.models import Facility, PlanRun, Therapist
 from dispatch.exceptions import PlanAlreadyRunning
@@ -91,9 +92,11 @@ class PlanListCreateApi(ListAPIView):
     @extend_schema(
         request=PlanCreateInputSerializer,
         responses={202: PlanOutputSerializer},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
         description="409 while a plan for the same day runs (``extra.url`` is that plan), or while "
         "ROUNDS_PLAN_MAX_RUNNING plans of the organisation run (``extra.urls``).",
     )
+    @idempotent
     def post(self, request) -> Response:
         serializer = PlanCreateInputSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
@@ -129,11 +132,21 @@ class PlanDetailApi(APIView):
         return Response(PlanOutputSerializer(run, context={"request": request}).data)
 
 
+class PlanApplyInputSerializer(serializers.Serializer):
+    drop_booked = serializers.BooleanField(
+        default=False,
+        help_text="Unbook the booked visits the plan leaves unassigned (its result's would_unbook); "
+        "without it such a plan is refused with 409.",
+    )
+
+
 class PlanApplyApi(APIView):
     permission_classes = [IsCoordinator]
 
-    @extend_schema(request=None, responses={200: PlanOutputSerializer})
+    @extend_schema(request=PlanApplyInputSerializer, responses={200: PlanOutputSerializer})
     def post(self, request, plan_id: int) -> Response:
         run = get_object_or_404(_plans_of(request.user), pk=plan_id)
-        run = plan_run_apply(plan_run=run, applied_by=request.user)
+        serializer = PlanApplyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = plan_run_apply(plan_run=run, applied_by=request.user, **serializer.validated_data)
         return Response(PlanOutputSerializer(run, context={"request": request}).data)

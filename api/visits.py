@@ -1,7 +1,10 @@
 """Visits: requests, changes, status transitions, manual assignment and weekly series."""
 from __future__ import annotations
 
+import datetime as dt
+
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
@@ -10,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.fields import PlanningDateField, PlanningDateTimeField, ScopedPrimaryKeyRelatedField
+from api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from api.permissions import ANY_ROLE, COORDINATOR, STAFF, RoleAllowed, role_of
 from api.records import ContraindicationSerializer, SelectorFilterBackend, contraindications_for, skill_codes
 from dispatch.models import (
@@ -25,14 +29,22 @@ from dispatch.models import (
 )
 from dispatch.selectors import filters, lists, scoping
 from dispatch.services.booking import visit_book
+from dispatch.services.visit_actions import visit_check_in, visit_check_out
 from dispatch.services.visit_status import visit_transition
-from dispatch.services.visits import WINDOW_ORDER, visit_request_create, visit_series_create, visit_update
+from dispatch.services.visits import (
+    MAX_WINDOWS,
+    WINDOW_ORDER,
+    visit_request_create,
+    visit_series_create,
+    visit_update,
+)
 
 COORDINATOR_ONLY_FIELDS = ("therapist", "planned_start", "pinned", "status")
 FIELDS_FOR_COORDINATORS = "Only dispatch coordinators may set {fields}."
 TRANSITION_NOT_YOURS = "As {role} you may not mark a visit {target}."
 STAFF_CHANGE_ONLY_REQUESTED = "Facility staff may change a visit only while it is still a request; ask the coordinator."
 STAFF_CANCEL_ONLY_REQUESTED = "Facility staff may cancel a visit only while it is still a request."
+DATE_PASSED = "{day} has passed in {tz}; a visit can be requested for today or later."
 # What each role may move a visit to through /transition; coordinators may use every allowed transition.
 TARGETS_BY_ROLE = {
     Role.THERAPIST: frozenset(
@@ -52,6 +64,18 @@ class WindowSerializer(serializers.Serializer):
         return attrs
 
 
+def not_past_for_staff(serializer: serializers.Serializer, day: dt.date) -> dt.date:
+    """Facility staff request visits to come; coordinators may record one after the fact."""
+    user = serializer.context["request"].user
+    if role_of(user) == Role.FACILITY_STAFF and day < timezone.localdate(timezone=user.organization.tz):
+        raise serializers.ValidationError(DATE_PASSED.format(day=day, tz=user.organization.timezone))
+    return day
+
+
+def windows_field(**kwargs) -> WindowSerializer:
+    return WindowSerializer(many=True, allow_empty=False, max_length=MAX_WINDOWS, **kwargs)
+
+
 def duration_field(**kwargs) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=MIN_DURATION_MIN, max_value=MAX_DURATION_MIN, **kwargs)
 
@@ -66,17 +90,20 @@ class VisitRequestInputSerializer(serializers.Serializer):
     patient = ScopedPrimaryKeyRelatedField(scope=scoping.patients_visible_to, model=Patient)
     date = PlanningDateField(help_text="The visit's local day in the organisation's time zone.")
     duration_min = duration_field()
-    windows = WindowSerializer(many=True, allow_empty=False)
+    windows = windows_field(help_text=f"1 to {MAX_WINDOWS} windows, none overlapping, each as long as the session.")
     required_skills = skill_codes(required=False, help_text="Skill codes.")
     priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.ROUTINE)
     buffer_min = buffer_field()
     instructions = serializers.CharField(max_length=500, required=False, allow_blank=True)
 
+    def validate_date(self, value: dt.date) -> dt.date:
+        return not_past_for_staff(self, value)
+
 
 class VisitUpdateInputSerializer(serializers.Serializer):
     date = PlanningDateField(required=False)
     duration_min = duration_field(required=False)
-    windows = WindowSerializer(many=True, allow_empty=False, required=False, help_text="Replaces the windows.")
+    windows = windows_field(required=False, help_text="Replaces the windows.")
     required_skills = skill_codes(required=False)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
     buffer_min = buffer_field()
@@ -87,6 +114,9 @@ class VisitUpdateInputSerializer(serializers.Serializer):
     )
     planned_start = PlanningDateTimeField(required=False, help_text="Coordinators only.")
     pinned = serializers.BooleanField(required=False, help_text="Coordinators only.")
+
+    def validate_date(self, value: dt.date) -> dt.date:
+        return not_past_for_staff(self, value)
 
 
 class VisitWindowOutputSerializer(serializers.Serializer):
@@ -112,6 +142,7 @@ class VisitOutputSerializer(serializers.ModelSerializer):
             "duration_min", "windows", "required_skills", "priority", "buffer_min", "effective_buffer_min",
             "status", "status_reason", "therapist", "planned_start", "planned_end", "planned_busy_until",
             "planned_travel_min", "planned_travel_km", "pinned", "series", "instructions", "requested_by",
+            "actual_start", "actual_end", "ended_early",
             "sequence", "contraindicated", "contraindications", "created_at", "updated_at",
         ]
 
@@ -151,7 +182,11 @@ class VisitListCreateApi(ListAPIView):
     def get_queryset(self):
         return lists.visit_list(user=self.request.user, params=self.request.query_params)
 
-    @extend_schema(request=VisitRequestInputSerializer, responses={201: VisitOutputSerializer})
+    @extend_schema(
+        request=VisitRequestInputSerializer, responses={201: VisitOutputSerializer},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+    )
+    @idempotent
     def post(self, request) -> Response:
         serializer = VisitRequestInputSerializer(data=request.data, context=_context(request))
         serializer.is_valid(raise_exception=True)
@@ -203,7 +238,12 @@ class VisitTransitionApi(APIView):
             raise PermissionDenied(TRANSITION_NOT_YOURS.format(role=Role(role).label.lower(), target=target))
         if role == Role.FACILITY_STAFF and visit.status != VisitStatus.REQUESTED:
             raise PermissionDenied(STAFF_CANCEL_ONLY_REQUESTED)
-        visit = visit_transition(visit=visit, target=target, reason=serializer.validated_data["reason"])
+        if target == VisitStatus.IN_PROGRESS:  # the clock rules of check-in and check-out hold here too
+            visit = visit_check_in(visit=visit, by=request.user).visit
+        elif target == VisitStatus.COMPLETED:
+            visit = visit_check_out(visit=visit, by=request.user).visit
+        else:
+            visit = visit_transition(visit=visit, target=target, reason=serializer.validated_data["reason"])
         return Response(visit_body(request, visit.pk))
 
 
@@ -254,6 +294,9 @@ class VisitSeriesCreateApi(APIView):
         starts_on = PlanningDateField()
         ends_on = PlanningDateField()
 
+        def validate_starts_on(self, value: dt.date) -> dt.date:
+            return not_past_for_staff(self, value)
+
         def validate(self, attrs: dict) -> dict:
             if attrs["window_end"] <= attrs["window_start"]:
                 raise serializers.ValidationError({"window_end": [WINDOW_ORDER]})
@@ -272,7 +315,10 @@ class VisitSeriesCreateApi(APIView):
                 "required_skills", "starts_on", "ends_on", "created_at", "visits",
             ]
 
-    @extend_schema(request=SeriesInputSerializer, responses={201: SeriesOutputSerializer})
+    @extend_schema(
+        request=SeriesInputSerializer, responses={201: SeriesOutputSerializer}, parameters=[IDEMPOTENCY_KEY_PARAMETER]
+    )
+    @idempotent
     def post(self, request) -> Response:
         serializer = self.SeriesInputSerializer(data=request.data, context=_context(request))
         serializer.is_valid(raise_exception=True)

@@ -34,3 +34,9 @@ class PlanAlreadyRunning(ConflictError):
     """``extra`` names the running plan (``plan``) or plans (``plans``)."""
 
     code = "plan_running"
+
+
+class BookedVisitsDropped(ConflictError):
+    """Applying would unbook visits a therapist holds; the caller must say so explicitly."""
+
+    code = "drops_booked_visits"

@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import optimizer
-from dispatch.models import FIXED_STATUSES, OPEN_STATUSES, Gender, Priority, VisitStatus
+from dispatch.models import ASSIGNED_STATUSES, FIXED_STATUSES, OPEN_STATUSES, Gender, Priority, Visit, VisitStatus
 from dispatch.selectors.buffers import suggested_buffer_map
-from dispatch.services.booking import therapist_shifts_on
+from dispatch.services.booking import shifts_without, therapist_shifts_on
 from dispatch.travel import travel_provider
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from dispatch.models import Organization, Therapist, Visit
+    from dispatch.models import Organization, Therapist
 
 DAY_MIN = 24 * 60
 PRIORITY = {
@@ -30,6 +30,9 @@ PRIORITY = {
 }
 CONTRAINDICATED = "Patient has an active contraindication ({kinds}) on {day}; the visit cannot be scheduled."
 NO_WINDOW_FITS = "No time window is long enough for the {duration}-minute session."
+NO_MATCH_WORKING = "No therapist working on {day} meets this visit's needs ({needs})."
+CANNOT_MODEL = "This visit's data cannot be planned ({error}); correct it and plan again."
+THERAPIST_CANNOT_MODEL = "{name}'s day cannot be planned ({error}); their open visits go to others."
 VISIT_PREFETCH = (
     "windows",
     "required_skills",
@@ -51,11 +54,19 @@ class ExcludedVisit:
 
 
 @dataclass(frozen=True)
+class LeftOutTherapist:
+    therapist_id: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class DayProblem:
     problem: optimizer.Problem
     midnight: dt.datetime
     # Visits kept out of the problem, each with the reason a coordinator reads.
     excluded: tuple[ExcludedVisit, ...]
+    # Therapists whose day could not be modelled (their data is wrong); the others are planned.
+    left_out: tuple[LeftOutTherapist, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,9 +94,15 @@ def _clock(t: dt.time) -> int:
     return t.hour * 60 + t.minute
 
 
-def therapist_for_day(*, therapist: Therapist, day: dt.date, midnight: dt.datetime) -> optimizer.Therapist | None:
-    """Weekly availability with the day's exceptions as one shift; gaps between shifts become fixed breaks."""
-    shifts = therapist_shifts_on(therapist=therapist, day=day)
+def therapist_for_day(
+    *, therapist: Therapist, day: dt.date, midnight: dt.datetime, held: Iterable[tuple[dt.datetime, dt.datetime]] = ()
+) -> optimizer.Therapist | None:
+    """Weekly availability with the day's exceptions as one shift; gaps between shifts become fixed breaks.
+
+    ``held`` is time already taken by visits outside the problem (started, finished, out of the
+    plan's scope): it is cut out of the shift, so the plan and apply's overlap check agree.
+    """
+    shifts = shifts_without(shifts=therapist_shifts_on(therapist=therapist, day=day), taken=list(held))
     if not shifts:
         return None
     periods = [(minutes_after(s, midnight), minutes_after(e, midnight)) for s, e in shifts]
@@ -133,15 +150,15 @@ def _start_windows(visit: Visit, midnight: dt.datetime) -> tuple[optimizer.TimeW
     return tuple(windows)
 
 
-def _eligible(visit: Visit, therapists: list[Therapist], day: dt.date) -> frozenset[str] | None:
-    """Credentials and the patient's gender and language needs, as the set of therapists allowed."""
+def _eligible(visit: Visit, working: list[Therapist], day: dt.date) -> frozenset[str] | None:
+    """Credentials and the patient's gender and language needs, as the set of working therapists allowed."""
     patient = visit.patient
     required = {c.pk for c in visit.facility.required_credentials.all()} if visit.facility_id else set()
     gender = patient.preferred_therapist_gender
     if not required and gender in ("", Gender.UNSPECIFIED) and not patient.language:
         return None
     allowed = set()
-    for t in therapists:
+    for t in working:
         held = {c.credential_type_id for c in t.credentials.all() if c.expires_on is None or c.expires_on >= day}
         if not required <= held:
             continue
@@ -151,6 +168,17 @@ def _eligible(visit: Visit, therapists: list[Therapist], day: dt.date) -> frozen
             continue
         allowed.add(str(t.pk))
     return frozenset(allowed)
+
+
+def _needs(visit: Visit) -> str:
+    patient, needs = visit.patient, []
+    if visit.facility_id:
+        needs += [f"{c.code} credential" for c in visit.facility.required_credentials.all()]
+    if patient.preferred_therapist_gender not in ("", Gender.UNSPECIFIED):
+        needs.append(f"a {Gender(patient.preferred_therapist_gender).label.lower()} therapist")
+    if patient.language:
+        needs.append(f"language {patient.language}")
+    return ", ".join(needs)
 
 
 def _active_contraindications(visit: Visit, day: dt.date) -> list[str]:
@@ -165,11 +193,24 @@ def problem_from_visits(
     therapists: Iterable[Therapist],
     buffers: dict[str, int] | None = None,
 ) -> DayProblem:
+    """The day as an optimiser problem; one visit's or therapist's bad data never fails the whole day."""
     midnight = local_midnight(organization=organization, day=day)
     buffers = buffers if buffers is not None else suggested_buffer_map(organization=organization)
+    visits = list(visits)
     staff = list(therapists)
-    day_therapists = [ot for t in staff if (ot := therapist_for_day(therapist=t, day=day, midnight=midnight))]
+    held = _held_elsewhere(organization=organization, day=day, visits=visits)
+    day_therapists: list[optimizer.Therapist] = []
+    left_out: list[LeftOutTherapist] = []
+    for t in staff:
+        try:
+            modelled = therapist_for_day(therapist=t, day=day, midnight=midnight, held=held.get(t.pk, ()))
+        except ValueError as exc:
+            left_out.append(LeftOutTherapist(t.pk, THERAPIST_CANNOT_MODEL.format(name=t.display_name, error=exc)))
+            continue
+        if modelled is not None:
+            day_therapists.append(modelled)
     working = {t.id for t in day_therapists}
+    working_staff = [t for t in staff if str(t.pk) in working]
     excluded: list[ExcludedVisit] = []
     problem_visits: list[optimizer.Visit] = []
     for v in visits:
@@ -181,28 +222,22 @@ def problem_from_visits(
                 str(v.pk), "contraindicated", CONTRAINDICATED.format(kinds=", ".join(kinds), day=day)
             ))
             continue
-        windows = _start_windows(v, midnight)
-        if not windows:
+        allowed = _eligible(v, working_staff, day)
+        if allowed is not None and not allowed:
+            excluded.append(ExcludedVisit(
+                str(v.pk), "no_eligible_therapist", NO_MATCH_WORKING.format(day=day, needs=_needs(v))
+            ))
+            continue
+        try:
+            visit = _problem_visit(v, midnight=midnight, buffers=buffers, allowed=allowed, working=working)
+        except ValueError as exc:
+            # The optimiser names the field it refused; the rest of the day is planned without this visit.
+            excluded.append(ExcludedVisit(str(v.pk), "invalid_data", CANNOT_MODEL.format(error=exc)))
+            continue
+        if visit is None:
             excluded.append(ExcludedVisit(str(v.pk), "no_window", NO_WINDOW_FITS.format(duration=v.duration_min)))
             continue
-        fixed = v.therapist_id is not None and (v.pinned or v.status in FIXED_STATUSES)
-        pinned_start = minutes_after(v.planned_start, midnight) if fixed and v.planned_start else None
-        problem_visits.append(optimizer.Visit(
-            id=str(v.pk),
-            location=optimizer.Location(v.lat, v.lon),
-            duration_min=v.duration_min,
-            windows=windows,
-            buffer_min=_buffer_min(v, buffers),
-            required_skills=frozenset(s.code for s in v.required_skills.all()),
-            allowed_therapists=_eligible(v, staff, day),
-            forbidden_therapists=frozenset(str(t.pk) for t in v.patient.excluded_therapists.all()) & working,
-            preferred_therapists=frozenset(str(t.pk) for t in v.patient.preferred_therapists.all()) & working,
-            priority=PRIORITY[Priority(v.priority)],
-            pinned_therapist=str(v.therapist_id) if fixed and str(v.therapist_id) in working else None,
-            pinned_start_min=pinned_start if fixed and str(v.therapist_id) in working else None,
-            site_id=f"facility-{v.facility_id}" if v.facility_id else None,
-            overhead_min=v.facility.checkin_overhead_min if v.facility_id else 0,
-        ))
+        problem_visits.append(visit)
     problem = optimizer.Problem(
         therapists=tuple(day_therapists),
         visits=tuple(problem_visits),
@@ -210,7 +245,57 @@ def problem_from_visits(
             locations=[t.start for t in day_therapists] + [v.location for v in problem_visits]
         ),
     )
-    return DayProblem(problem=problem, midnight=midnight, excluded=tuple(excluded))
+    return DayProblem(problem=problem, midnight=midnight, excluded=tuple(excluded), left_out=tuple(left_out))
+
+
+def _held_elsewhere(
+    *, organization: Organization, day: dt.date, visits: list[Visit]
+) -> dict[int, list[tuple[dt.datetime, dt.datetime]]]:
+    """Per therapist, the time held by visits the plan does not move: started, finished or out of its scope.
+
+    These are the very ranges apply's overlap check (and PostgreSQL's exclusion constraint) compare
+    against; once a visit starts they follow its recorded actual times (see visit_actions).
+    """
+    moved = [v.pk for v in visits if v.status != VisitStatus.IN_PROGRESS]
+    rows = (
+        Visit.objects.filter(organization=organization, date=day, status__in=ASSIGNED_STATUSES, therapist__isnull=False)
+        .exclude(pk__in=moved)
+        .values_list("therapist_id", "planned_start", "planned_busy_until")
+    )
+    held: dict[int, list[tuple[dt.datetime, dt.datetime]]] = {}
+    for therapist_id, start, busy_until in rows:
+        held.setdefault(therapist_id, []).append((start, busy_until))
+    return held
+
+
+def _problem_visit(
+    v: Visit, *, midnight: dt.datetime, buffers: dict[str, int], allowed: frozenset[str] | None, working: set[str]
+) -> optimizer.Visit | None:
+    """One visit for the optimiser, or None when no window holds the session; ValueError for bad data."""
+    windows = _start_windows(v, midnight)
+    if not windows:
+        return None
+    fixed = v.therapist_id is not None and (v.pinned or v.status in FIXED_STATUSES) and str(v.therapist_id) in working
+    pinned_start = minutes_after(v.planned_start, midnight) if fixed and v.planned_start else None
+    if pinned_start is not None and not any(w.start_min <= pinned_start <= w.end_min for w in windows):
+        # A booked time outside the windows (moved by an interruption, booked by hand) stays booked.
+        windows = tuple(sorted((*windows, optimizer.TimeWindow(pinned_start, pinned_start + 1)), key=lambda w: w.start_min))
+    return optimizer.Visit(
+        id=str(v.pk),
+        location=optimizer.Location(v.lat, v.lon),
+        duration_min=v.duration_min,
+        windows=windows,
+        buffer_min=_buffer_min(v, buffers),
+        required_skills=frozenset(s.code for s in v.required_skills.all()),
+        allowed_therapists=allowed,
+        forbidden_therapists=frozenset(str(t.pk) for t in v.patient.excluded_therapists.all()) & working,
+        preferred_therapists=frozenset(str(t.pk) for t in v.patient.preferred_therapists.all()) & working,
+        priority=PRIORITY[Priority(v.priority)],
+        pinned_therapist=str(v.therapist_id) if fixed else None,
+        pinned_start_min=pinned_start,
+        site_id=f"facility-{v.facility_id}" if v.facility_id else None,
+        overhead_min=v.facility.checkin_overhead_min if v.facility_id else 0,
+    )
 
 
 def _buffer_min(visit: Visit, learned: dict[str, int]) -> int:

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from django.conf import settings
 
 import optimizer
-from optimizer.model_data import ceil_min
 
 logger = logging.getLogger(__name__)
 
@@ -38,16 +37,3 @@ def osrm_matrix(*, base_url: str, locations: Sequence[optimizer.Location]) -> op
     minutes = [[(s or 0) / 60 for s in row] for row in body["durations"]]
     km = [[(m or 0) / 1000 for m in row] for row in body["distances"]]
     return optimizer.MatrixTravel(minutes=minutes, km=km, locations=tuple(unique))
-
-
-def visit_leg_min(*, before, after, speed_kmh: float) -> int:
-    """Minutes a therapist needs from the end of ``before`` (its buffer over) to the start of ``after``.
-
-    As the optimiser counts them: the provider's travel rounded up to a whole minute, plus the check-in at
-    a new site; nothing between two visits at one facility.
-    """
-    if before.facility_id is not None and before.facility_id == after.facility_id:
-        return 0
-    start, end = optimizer.Location(before.lat, before.lon), optimizer.Location(after.lat, after.lon)
-    leg = travel_provider(locations=[start, end]).travel_min(start, end, speed_kmh)
-    return ceil_min(leg) + (after.facility.checkin_overhead_min if after.facility_id else 0)

@@ -3,6 +3,7 @@
 from optimizer.check import Violation, check_solution
 from optimizer.options import Options
 from optimizer.problem import Break, Location, Priority, Problem, Therapist, TimeWindow, Visit
+from optimizer.replan import Replan, replan
 from optimizer.solution import Kpis, PlacedBreak, Route, Solution, Stop, Unassigned
 from optimizer.solve import solve
 from optimizer.travel import GeodesicTravel, MatrixTravel, TravelProvider
@@ -17,6 +18,7 @@ __all__ = [
     "PlacedBreak",
     "Priority",
     "Problem",
+    "Replan",
     "Route",
     "Solution",
     "Stop",
@@ -27,5 +29,6 @@ __all__ = [
     "Violation",
     "Visit",
     "check_solution",
+    "replan",
     "solve",
 ]

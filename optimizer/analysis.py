@@ -23,6 +23,8 @@ def fits_alone(problem: Problem, visit: Visit, therapist: Therapist) -> bool:
         return False
     travel = problem.travel
     out = ceil_min(travel.travel_min(therapist.start, visit.location, therapist.speed_kmh)) + visit.overhead_min
+    if visit.site_id is not None and visit.site_id == therapist.start_site_id:
+        out = 0
     back = ceil_min(travel.travel_min(visit.location, therapist.end, therapist.speed_kmh))
     service = visit.duration_min + visit.buffer_min
     for w in visit.windows:

@@ -127,7 +127,7 @@ def check_route(problem: Problem, therapist: Therapist, route: Route, visits: li
     found += _check_breaks(therapist, route)
 
     travel = problem.travel
-    here, site, free_at = therapist.start, None, float(route.start_min)
+    here, site, free_at = therapist.start, therapist.start_site_id, float(route.start_min)
     for stop, visit in zip(route.stops, visits, strict=True):
         vid = visit.id
         same_site = visit.site_id is not None and visit.site_id == site

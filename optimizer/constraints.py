@@ -11,6 +11,9 @@ from optimizer.model_data import COST_SCALE, ModelData
 if TYPE_CHECKING:
     from ortools.constraint_solver import pywrapcp
 
+    from optimizer.options import Options
+    from optimizer.problem import Visit
+
 TIME = "Time"
 
 
@@ -161,22 +164,27 @@ def add_travel_cost(routing: pywrapcp.RoutingModel, manager: pywrapcp.RoutingInd
     """Soft constraint: travel costs (minutes times the therapist's cost weight, plus km).
 
     Soft constraint: serving a visit that has preferred therapists with someone else costs
-    ``continuity_cost``. Both live in one arc cost per vehicle class so the search stays in C++.
+    ``continuity_cost``; serving a booked visit with another therapist than its current one
+    costs ``reassign_cost`` (see ``add_plan_stability``). All live in one arc cost per vehicle
+    class so the search stays in C++.
     """
     with_preferences = [(i, v.preferred_therapists) for i, v in enumerate(data.visits) if v.preferred_therapists]
     base: dict[tuple[float, float], np.ndarray] = {}  # travel cost per (speed, cost weight), built once
     classes: dict[tuple, int] = {}
+    booked = booked_nodes(data)
     for v, therapist in enumerate(data.therapists):
         outsider = tuple(i for i, p in with_preferences if therapist.id not in p)
+        reassigned = tuple(i for i, current in booked if current != therapist.id)
         speed_weight = (therapist.speed_kmh, therapist.cost_weight)
-        key = (*speed_weight, outsider)
+        key = (*speed_weight, outsider, reassigned)
         if key not in classes:
             if speed_weight not in base:
                 base[speed_weight] = _cost_matrix(data, v)
             cost = base[speed_weight]
-            if outsider:
+            if outsider or reassigned:
                 cost = cost.copy()
                 cost[:, list(outsider)] += round(data.options.continuity_cost * COST_SCALE)
+                cost[:, list(reassigned)] += round(data.options.reassign_cost * COST_SCALE)
             classes[key] = routing.RegisterTransitMatrix(cost.tolist())
         routing.SetArcCostEvaluatorOfVehicle(classes[key], v)
     if len(classes) == 1:
@@ -199,7 +207,46 @@ def add_unassigned_penalties(
         penalty = data.options.penalty(visit.priority)
         if visit.pinned_therapist is not None or visit.pinned_start_min is not None:
             penalty *= 10  # pinned work was promised; drop it only if it cannot be done
+        penalty += unbook_cost(visit, data.options)
         routing.AddDisjunction([manager.NodeToIndex(node)], round(penalty * COST_SCALE))
+
+
+# Soft constraints of a re-plan: the current plan is what patients, facilities and therapists
+# were told; every change to it has a price (weights and their reasons in ``Options``).
+
+
+def add_plan_stability(
+    routing: pywrapcp.RoutingModel, manager: pywrapcp.RoutingIndexManager, data: ModelData
+) -> None:
+    """Soft constraint: a booked visit that starts more than the tolerance from its booked time pays per minute.
+
+    Reassigning a booked visit is priced in the arc costs (``add_travel_cost``) and unbooking it
+    in its disjunction (``add_unassigned_penalties``), each through the helpers below. Inside the
+    tolerance a move is free here; ``warm_start.keep_booked_times`` then brings the start back
+    as close to the booked one as the route allows, which a cost band alone cannot ask of the
+    solver's schedule.
+    """
+    options = data.options
+    per_min = round(options.move_cost_per_min * COST_SCALE)
+    if per_min == 0:
+        return
+    time = routing.GetDimensionOrDie(TIME)
+    for node, visit in enumerate(data.visits):
+        if visit.current_start_min is None:
+            continue
+        index = manager.NodeToIndex(node)
+        time.SetCumulVarSoftUpperBound(index, visit.current_start_min + options.move_tolerance_min, per_min)
+        time.SetCumulVarSoftLowerBound(index, max(visit.current_start_min - options.move_tolerance_min, 0), per_min)
+
+
+def booked_nodes(data: ModelData) -> list[tuple[int, str]]:
+    """``(node, current therapist)`` of every booked visit: serving it with anyone else is a reassignment."""
+    return [(node, v.current_therapist) for node, v in enumerate(data.visits) if v.current_therapist is not None]
+
+
+def unbook_cost(visit: Visit, options: Options) -> float:
+    """What leaving a booked visit out costs on top of its priority's penalty (nothing for a request)."""
+    return options.unbook_cost if visit.booked else 0.0
 
 
 HARD_CONSTRAINTS = (
@@ -212,4 +259,4 @@ HARD_CONSTRAINTS = (
     add_capacity,
     add_max_working_time,
 )
-SOFT_CONSTRAINTS = (add_travel_cost, add_unassigned_penalties)
+SOFT_CONSTRAINTS = (add_travel_cost, add_unassigned_penalties, add_plan_stability)

@@ -89,7 +89,7 @@ def build_model_data(problem: Problem, options: Options, visits: list[Visit]) ->
     site_ids: list[str | None] = [v.site_id for v in visits]
     for t in therapists:
         locations += [t.start, t.end]
-        site_ids += [None, None]
+        site_ids += [t.start_site_id, None]
     unique = list(dict.fromkeys(locations))
     where = _positions(locations, unique)
     km = km_matrix(problem.travel, unique)[np.ix_(where, where)]  # fancy indexing copies

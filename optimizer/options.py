@@ -47,6 +47,18 @@ class Options:
     benchmarks use it, to compare with peers at equal time). An explicit ``solution_limit``
     replaces the calibrated budget. ``seed`` permutes the order in which visits enter the
     model (0 keeps the input order), which changes ties in the search.
+
+    Re-plans: a visit with a ``current_therapist`` is booked, and changing it costs (in the same
+    travel minutes): ``move_cost_per_min`` for every minute its start moves, earlier or later,
+    beyond ``move_tolerance_min`` (default 15: a patient told 11:00 is not upset by 11:10);
+    ``reassign_cost`` when another therapist serves it; ``unbook_cost`` on top of its
+    priority's penalty when it is left out. The defaults rank the changes as a coordinator does:
+    a few minutes of travel never outweigh a minute of a patient's waiting beyond the tolerance
+    (30); handing a visit to a colleague (300) costs what ten such minutes do; unbooking a
+    routine visit (1,000 + 6,000) costs more than leaving out a new routine (1,000) or even two
+    new "soon" requests (6,000), but less than an urgent one (10,000), so booked visits are
+    dropped only for urgent work or when they cannot be kept. Visits without a current
+    therapist (day plans, new requests) pay none of these.
     """
 
     time_limit_s: float = 10.0
@@ -64,7 +76,11 @@ class Options:
     extra_lns: bool = True
     ruin_avg_removed: int = 15
     ruin_max_sequence: int = 10
-    deterministic: bool = True  # last, so positional construction keeps working
+    deterministic: bool = True  # before the re-plan weights, so positional construction keeps working
+    move_tolerance_min: int = 15
+    move_cost_per_min: float = 30.0
+    reassign_cost: float = 300.0
+    unbook_cost: float = 6_000.0
 
     def __post_init__(self) -> None:
         if self.time_limit_s <= 0:
@@ -75,7 +91,16 @@ class Options:
             raise ValueError(f"first_solution_strategy: {self.first_solution_strategy!r} is not supported.")
         if self.metaheuristic not in METAHEURISTICS:
             raise ValueError(f"metaheuristic: {self.metaheuristic!r} is not supported.")
-        for name in ("travel_min_weight", "travel_km_weight", "continuity_cost", "unassigned_penalty_routine"):
+        for name in (
+            "travel_min_weight",
+            "travel_km_weight",
+            "continuity_cost",
+            "unassigned_penalty_routine",
+            "move_tolerance_min",
+            "move_cost_per_min",
+            "reassign_cost",
+            "unbook_cost",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: {getattr(self, name)} is negative.")
         if not self.unassigned_penalty_routine <= self.unassigned_penalty_soon <= self.unassigned_penalty_urgent:

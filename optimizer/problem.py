@@ -92,6 +92,9 @@ class Therapist:
     speed_kmh: float = 30.0
     cost_weight: float = 1.0
     capacity: int | None = None
+    # A re-plan starts a therapist where they are; at a facility, another visit there costs
+    # neither travel nor a second check-in.
+    start_site_id: str | None = None
 
     def __post_init__(self) -> None:
         _require(bool(self.id), "id: must not be empty.")
@@ -112,6 +115,11 @@ class Therapist:
 @dataclass(frozen=True)
 class Visit:
     """One visit to serve.
+
+    ``current_therapist`` and ``current_start_min`` describe a re-plan's current plan: the visit
+    is booked with that therapist at that time, so moving, reassigning or unbooking it costs
+    what ``Options`` says (a current therapist missing from the problem, one gone home, makes
+    any therapist a reassignment). A day plan leaves them unset.
 
     ``strict=False`` exists for benchmark instances only. Solomon service times (10 or 90) and
     fractional distances do not fit the product's 15..90 minute sessions; the benchmark loader
@@ -135,6 +143,8 @@ class Visit:
     overhead_min: int = 0
     demand: int = 0
     strict: bool = field(default=True, repr=False, compare=False)
+    current_therapist: str | None = None
+    current_start_min: int | None = None
 
     def __post_init__(self) -> None:
         _require(bool(self.id), "id: must not be empty.")
@@ -149,6 +159,11 @@ class Visit:
             overhead_min=self.overhead_min,
             demand=self.demand,
             pinned_start_min=self.pinned_start_min,
+            current_start_min=self.current_start_min,
+        )
+        _require(
+            self.current_start_min is None or self.current_therapist is not None,
+            "current_start_min: a current start needs a current_therapist.",
         )
         _require(len(self.windows) >= 1, "windows: at least one window is needed.")
         ordered = sorted(self.windows, key=lambda w: w.start_min)
@@ -159,6 +174,11 @@ class Visit:
                 any(w.start_min <= self.pinned_start_min <= w.end_min for w in self.windows),
                 f"pinned_start_min: {self.pinned_start_min} lies outside every window.",
             )
+
+    @property
+    def booked(self) -> bool:
+        """Whether the current plan has this visit with a therapist (a re-plan pays to change it)."""
+        return self.current_therapist is not None
 
     def eligible(self, therapist: Therapist) -> bool:
         """Whether skills, allowed/forbidden lists and pinning let ``therapist`` serve this visit."""

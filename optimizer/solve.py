@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time as clock
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2, routing_ils_pb2
 from ortools.util import optional_boolean_pb2
@@ -15,6 +15,7 @@ from optimizer.model_data import ModelData, build_model_data, ceil_min
 from optimizer.options import Options
 from optimizer.problem import Problem
 from optimizer.solution import PlacedBreak, Route, Solution, Stop
+from optimizer.warm_start import initial_assignment, keep_booked_times, keep_plan
 
 # The time limit covers the whole call. The search gets what the build left, less a reserve for
 # reading the plan back and for the search overrunning its limit (measured 0.1-0.3 s on the
@@ -59,6 +60,7 @@ def solve(
     time_limit_s: float | None = None,
     seed: int | None = None,
     progress: Callable[[float, int, int, float], None] | None = None,
+    initial_routes: Mapping[str, Sequence[str]] | None = None,
 ) -> Solution:
     """Plan the day: assign visits to therapists and order each therapist's route.
 
@@ -77,6 +79,12 @@ def solve(
         Called as ``progress(elapsed_s, best_objective, visits_assigned, travel_min)`` when the search
         improves its plan: the first plan, then at most every ``PROGRESS_EVERY_S`` (reading the plan's
         routes costs a pass over them), so a coordinator reads "best so far: 87 visits, 940 min travel".
+    initial_routes
+        A re-plan's current plan: therapist id -> visit ids in visiting order. What of it still
+        fits (``warm_start.keep_plan``: windows, shifts, breaks, limits from where each therapist
+        is free now) is the search's first solution and the search only improves on it, so the
+        result never costs more than keeping it. Unknown ids are ignored. Booked visits
+        (``Visit.current_start_min``) end as close to their booked start as their route allows.
 
     Returns
     -------
@@ -109,7 +117,9 @@ def solve(
 
     def on_solution() -> None:
         solutions[0] += 1
-        cost = routing.CostVar().Value()
+        objective = routing.CostVar()
+        # With soft bounds on times (re-plans) the cost is bound only once the schedule is set.
+        cost = objective.Value() if objective.Bound() else objective.Min()
         if best[0] is None or cost < best[0]:
             best[0] = cost
             now = clock.monotonic()
@@ -123,7 +133,10 @@ def solve(
     if options.deterministic and options.solution_limit is None:
         params.solution_limit = solution_budget(data.n_visits, options.time_limit_s)
     search_started = clock.monotonic()
-    assignment = _search(routing, params, options)
+    if initial_routes is not None:
+        assignment = _search_from_current_plan(routing, manager, data, params, initial_routes)
+    else:
+        assignment = _search(routing, params, options)
     stopped_by = _stopped_by(solutions[0], params, clock.monotonic() - search_started)
     if assignment is None and stopped_by == "time_limit":
         # The budget ran out before a first plan (a loaded machine, a tiny budget): a plan late
@@ -137,7 +150,7 @@ def solve(
     if assignment is None:
         return _result(problem, [], "no_solution", 0, started, stopped_by)
     optimal = routing.status() == routing_enums_pb2.RoutingSearchStatus.ROUTING_OPTIMAL
-    routes = read_routes(routing, manager, data, assignment, breaks)
+    routes = keep_booked_times(read_routes(routing, manager, data, assignment, breaks), data)
     status = "optimal" if optimal else "feasible"
     return _result(problem, routes, status, assignment.ObjectiveValue(), started, "optimal" if optimal else stopped_by)
 
@@ -172,6 +185,23 @@ def _build_model(data: ModelData) -> tuple[pywrapcp.RoutingModel, pywrapcp.Routi
         add(routing, manager, data)
     breaks = add_breaks(routing, manager, data)
     return routing, manager, breaks
+
+
+def _search_from_current_plan(
+    routing: pywrapcp.RoutingModel,
+    manager: pywrapcp.RoutingIndexManager,
+    data: ModelData,
+    params: pywrapcp.RoutingSearchParameters,
+    initial_routes: Mapping[str, Sequence[str]],
+) -> pywrapcp.Assignment | None:
+    """Descend from what still fits of the current plan (iterated local search has no such entry
+    in OR-Tools' Python API, so its greedy descent runs from there), or search afresh if OR-Tools
+    accepts none of it."""
+    routing.CloseModelWithParameters(params)
+    start, _ = initial_assignment(routing, manager, data, keep_plan(data, initial_routes))
+    if start is None:
+        return routing.SolveWithParameters(params)
+    return routing.SolveFromAssignmentWithParameters(start, params)
 
 
 def _search(

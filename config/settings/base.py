@@ -301,6 +301,14 @@ ROUNDS_WEBHOOK_MAX_ATTEMPTS = env.int("ROUNDS_WEBHOOK_MAX_ATTEMPTS", default=8)
 ROUNDS_WEBHOOK_DISABLE_AFTER = env.int("ROUNDS_WEBHOOK_DISABLE_AFTER", default=15)
 # Endpoints on loopback or private addresses are refused unless this is on (tests, a laptop demo).
 ROUNDS_WEBHOOK_ALLOW_PRIVATE = env.bool("ROUNDS_WEBHOOK_ALLOW_PRIVATE", default=False)
+# Check-in is accepted from this many minutes before the planned start until the end of the visit's
+# day, or until ROUNDS_CHECK_IN_LATE_MIN minutes after the planned start when that is set.
+ROUNDS_CHECK_IN_EARLY_MIN = env.int("ROUNDS_CHECK_IN_EARLY_MIN", default=120)
+ROUNDS_CHECK_IN_LATE_MIN = env.int("ROUNDS_CHECK_IN_LATE_MIN", default=None)
+# A check-out before this share of the session flags the visit (ended_early) for the coordinator.
+ROUNDS_CHECK_OUT_MIN_SHARE = env.float("ROUNDS_CHECK_OUT_MIN_SHARE", default=0.5)
+# An Idempotency-Key is remembered this long; `manage.py purge_idempotency_keys` deletes older ones.
+ROUNDS_IDEMPOTENCY_KEY_TTL_H = env.int("ROUNDS_IDEMPOTENCY_KEY_TTL_H", default=24)
 
 LOGGING = {
     "version": 1,

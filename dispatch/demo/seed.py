@@ -30,6 +30,8 @@ class SeedSummary:
     facilities: int = 0
     patients: int = 0
     visits: int = 0
+    today: dt.date | None = None
+    today_visits: int = 0
 
 
 def _time(hhmm: str) -> dt.time:
@@ -89,7 +91,11 @@ class _Builder:
 
 
 @transaction.atomic
-def demo_seed(*, day: dt.date, seed: int = 7, visits: int = 150) -> SeedSummary:
+def demo_seed(
+    *, day: dt.date, seed: int = 7, visits: int = 150, today: dt.date | None = None, today_visits: int = 100
+) -> SeedSummary:
+    """The region with ``visits`` requests on ``day``; with ``today``, also ``today_visits`` requests for today
+    (``demo_today_start`` plans them and starts the day, so a re-plan can be tried at once)."""
     demo_reset()
     b = _Builder(day=day, seed=seed)
     org = m.Organization.objects.create(name="Rounds Demo: Toronto Comfort Care", slug=DEMO_SLUG, timezone=region.TIMEZONE)
@@ -111,6 +117,12 @@ def demo_seed(*, day: dt.date, seed: int = 7, visits: int = 150) -> SeedSummary:
     patients = _seed_patients(org, b, facilities, therapists)
     summary.patients = len(patients)
     summary.visits = _seed_visits(org, b, patients, skills, visits, coordinator)
+    if today is not None and today != day:
+        # Its own random stream, so tomorrow's requests stay the same with or without today's.
+        now_builder = _Builder(day=today, seed=seed + 1)
+        now_builder.tz = org.tz
+        summary.today = today
+        summary.today_visits = _seed_visits(org, now_builder, patients, skills, today_visits, coordinator)
     return summary
 
 

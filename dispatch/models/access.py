@@ -37,14 +37,17 @@ class FeedToken(models.Model):
 
 
 class IdempotencyKey(models.Model):
-    """A facility request replayed with the same key gets the first response back."""
+    """A request replayed with the same key gets the first response back, for ROUNDS_IDEMPOTENCY_KEY_TTL_H hours."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=200)
     request_hash = models.CharField(max_length=64)
     response_status = models.PositiveSmallIntegerField()
     response_body = models.JSONField()
+    # Only the headers a replay must repeat (Location of a created plan or visit).
+    response_headers = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_key_created")]  # the purge

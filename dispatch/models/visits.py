@@ -105,7 +105,11 @@ class Visit(models.Model):
     )
     actual_start = models.DateTimeField(null=True, blank=True)
     actual_end = models.DateTimeField(null=True, blank=True)
+    # Checked out before the minimum share of the session (ROUNDS_CHECK_OUT_MIN_SHARE): the coordinator looks.
+    ended_early = models.BooleanField(default=False)
     delay_min = models.PositiveSmallIntegerField(default=0)
+    # When the delay was reported: "running 25 min late" frees the therapist from then + 25 min.
+    delay_reported_at = models.DateTimeField(null=True, blank=True)
     # Grows with every change of time, place or status: iCal SEQUENCE and plan staleness.
     sequence = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from dispatch.exceptions import DispatchError, SlotTaken, TransitionNotAllowed
 from dispatch.models import ASSIGNED_STATUSES, ExceptionKind, Gender, Therapist, Visit, VisitStatus
 from dispatch.notifications.changes import change_set, changing
+from dispatch.services.day_travel import day_travel_refresh, travel_problems
 from dispatch.services.visit_status import visit_transition
 
 if TYPE_CHECKING:
@@ -66,9 +67,19 @@ def therapist_shifts_on(*, therapist: Therapist, day: dt.date) -> list[tuple[dt.
         periods = [(a.start_time, a.end_time) for a in therapist.weekly_availability.all() if a.weekday == day.weekday()]
     periods += [(e.start_time, e.end_time) for e in exceptions if e.kind == ExceptionKind.EXTRA_SHIFT]
     shifts = [(dt.datetime.combine(day, s, tzinfo=tz), dt.datetime.combine(day, e, tzinfo=tz)) for s, e in periods]
-    for off in (e for e in exceptions if e.kind == ExceptionKind.TIME_OFF and e.start_time is not None):
-        off_start = dt.datetime.combine(day, off.start_time, tzinfo=tz)
-        off_end = dt.datetime.combine(day, off.end_time, tzinfo=tz)
+    time_off = [
+        (dt.datetime.combine(day, off.start_time, tzinfo=tz), dt.datetime.combine(day, off.end_time, tzinfo=tz))
+        for off in exceptions
+        if off.kind == ExceptionKind.TIME_OFF and off.start_time is not None
+    ]
+    return shifts_without(shifts=shifts, taken=time_off)
+
+
+def shifts_without(
+    *, shifts: list[tuple[dt.datetime, dt.datetime]], taken: list[tuple[dt.datetime, dt.datetime]]
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The working periods left once every ``taken`` period (time off, time already spent) is cut out."""
+    for off_start, off_end in taken:
         cut: list[tuple[dt.datetime, dt.datetime]] = []
         for s, e in shifts:
             if off_end <= s or off_start >= e:
@@ -79,7 +90,14 @@ def therapist_shifts_on(*, therapist: Therapist, day: dt.date) -> list[tuple[dt.
             if off_end < e:
                 cut.append((off_end, e))
         shifts = cut
-    return sorted(shifts)
+    # An extra shift may overlap the weekly one: one period, not two (the day's end is the later end).
+    merged: list[tuple[dt.datetime, dt.datetime]] = []
+    for s, e in sorted(shifts):
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        else:
+            merged.append((s, e))
+    return merged
 
 
 def visit_assignment_problems(*, visit: Visit, therapist: Therapist, planned_start: dt.datetime) -> list[str]:
@@ -121,6 +139,10 @@ def visit_assignment_problems(*, visit: Visit, therapist: Therapist, planned_sta
         problems.append(OUTSIDE_SHIFT.format(day=visit.date, end=_hhmm(busy_until, tz), **{
             k: v for k, v in names.items() if k != "end"
         }))
+    elif visit.lat is not None and visit.lon is not None:
+        problems += travel_problems(
+            visit=visit, therapist=therapist, planned_start=planned_start, busy_until=busy_until, shifts=shifts
+        )
     if visit.patient.excluded_therapists.filter(pk=therapist.pk).exists():
         problems.append(EXCLUDED_BY_PATIENT.format(**names))
     # The planner treats these needs as hard (optimizer_adapter._eligible); a booking by hand must as well.
@@ -162,6 +184,7 @@ def visit_book(
     if visit.status not in (VisitStatus.REQUESTED, VisitStatus.SCHEDULED, VisitStatus.CONFIRMED):
         raise TransitionNotAllowed(NOT_BOOKABLE.format(visit=visit.pk, status=visit.get_status_display().lower()))
     tz = visit.organization.tz
+    before = (visit.therapist, visit.date)
     planned_end = planned_start + dt.timedelta(minutes=visit.duration_min)
     busy_until = planned_end + dt.timedelta(minutes=visit.effective_buffer_min)
     problems = visit_assignment_problems(visit=visit, therapist=therapist, planned_start=planned_start)
@@ -198,4 +221,9 @@ def visit_book(
         visit.pinned = True
         visit.save(update_fields=["pinned", "updated_at"])
     no_double_booking_check_now(therapist=therapist, start=planned_start, end=busy_until)
+    # Travel as booked, here and at the stop after it; and on the day the visit left, if it moved.
+    day_travel_refresh(therapist=therapist, day=visit.date, by=by)
+    if before[0] is not None and before[0].pk != therapist.pk:
+        day_travel_refresh(therapist=before[0], day=before[1], by=by)
+    visit.refresh_from_db()
     return visit

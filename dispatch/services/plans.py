@@ -14,7 +14,7 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 import optimizer
-from dispatch.exceptions import ConflictError, DispatchError, PlanAlreadyRunning
+from dispatch.exceptions import BookedVisitsDropped, ConflictError, DispatchError, PlanAlreadyRunning
 from dispatch.models import (
     OPEN_STATUSES,
     Organization,
@@ -50,6 +50,16 @@ WORKER_LOST = "The worker running this plan stopped twice; the plan was not retr
 ALREADY_RUNNING = "Plan {plan} for {day} is still {status}; follow it instead of starting another."
 TOO_MANY_RUNNING = "{count} plans of this organisation are running (at most {limit} at once); wait for one to finish."
 NOT_FINISHED_IN_TIME = "No worker finished this plan within its time limit plus {margin:.0f} s; start it again."
+NO_SOLUTION = (
+    "The optimiser found no plan within {limit} s, so nothing was proposed and nothing changes; "
+    "start a new plan, with a longer time limit if the day is large."
+)
+DROPS_BOOKED = (
+    "Plan {plan} would unbook {count} booked visit(s) ({visits}): it leaves them unassigned. Nothing was applied; "
+    "apply with drop_booked set to true to unbook them, or start a new plan."
+)
+# A plan that leaves one of these unassigned takes a promised visit away from its therapist.
+BOOKED_STATUSES = (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED)
 PROGRESS_EVERY_S = 0.5
 MAX_ATTEMPTS = 2
 ACTIVE_STATUSES = (PlanStatus.QUEUED, PlanStatus.RUNNING)
@@ -205,22 +215,32 @@ def plan_run_execute(*, plan_run_id: int) -> PlanRun:
         return PlanRun.objects.get(pk=plan_run_id)
     try:
         if run.kind == PlanKind.REPLAN:
-            from dispatch.services.replan import plan_diff, replan_build
+            from dispatch.services.replan import replan_build, replan_solve
+            from dispatch.services.replan_diff import replan_diff
 
             day_problem, visits, extra = replan_build(run=run)
+            solution = replan_solve(run=run, day_problem=day_problem, extra=extra)
         else:
             day_problem, visits = plan_day_build(run=run)
             extra = {}
-        solution = _solve(run=run, day_problem=day_problem)
+            solution = _solve(run=run, day_problem=day_problem)
+        if solution.status == "no_solution":
+            # Every visit would read as unassigned for a false reason; a failed run proposes nothing.
+            limit = run.parameters.get("time_limit_s", settings.ROUNDS_PLAN_TIME_LIMIT_S)
+            return _finish(run=run, status=PlanStatus.FAILED, error=NO_SOLUTION.format(limit=limit))
         run.result = {**plan_result(run=run, day_problem=day_problem, visits=visits, solution=solution), **extra}
         if run.kind == PlanKind.REPLAN:
-            run.result["diff"] = plan_diff(visits=visits, solution=run.result["solution"], midnight=day_problem.midnight)
+            run.result["diff"] = replan_diff(run=run, visits=visits, midnight=day_problem.midnight)
         run.input_sequences = {str(v.pk): v.sequence for v in visits}
         run.status = PlanStatus.SUCCEEDED
     except Exception as exc:
         logger.exception("Plan run %s failed", run.pk)
         run.status, run.error = PlanStatus.FAILED, f"{type(exc).__name__}: {exc}"
-    run.finished_at = timezone.now()
+    return _finish(run=run, status=run.status, error=run.error)
+
+
+def _finish(*, run: PlanRun, status: str, error: str) -> PlanRun:
+    run.status, run.error, run.finished_at = status, error, timezone.now()
     run.save(update_fields=["result", "input_sequences", "status", "error", "finished_at"])
     return run
 
@@ -304,13 +324,20 @@ def plan_result(
         for u in (*day_problem.excluded, *solution.unassigned)
     ]
     kpis = {**raw["kpis"], "unassigned": len(unassigned)}
+    placed = {int(s.visit_id) for r in solution.routes for s in r.stops}
+    unbooked = sorted(v.pk for v in visits if v.status in BOOKED_STATUSES and v.pk not in placed)
     return {
+        # What apply would take away: clients warn before applying (apply refuses without drop_booked).
+        "would_unbook": {"count": len(unbooked), "visit_ids": unbooked},
         "status": solution.status,
         "objective": solution.objective,
         "solve_time_s": round(solution.solve_time_s, 2),
         "kpis": kpis,
         "routes": routes,
         "unassigned": unassigned,
+        "therapists_left_out": [
+            {"therapist_id": t.therapist_id, "reason": t.reason} for t in day_problem.left_out
+        ],
         "solution": raw,
         "midnight": midnight.isoformat(),
     }
@@ -318,11 +345,19 @@ def plan_result(
 
 @transaction.atomic
 @change_set()
-def plan_run_apply(*, plan_run: PlanRun, applied_by: User | None) -> PlanRun:
-    """Write every assignment in one transaction, or change nothing (409) if a visit moved since the run read it."""
+def plan_run_apply(*, plan_run: PlanRun, applied_by: User | None, drop_booked: bool = False) -> PlanRun:
+    """Write every assignment in one transaction, or change nothing (409) if a visit moved since the run read it.
+
+    A plan that leaves booked (scheduled or confirmed) visits unassigned unbooks them only when
+    ``drop_booked`` says so; otherwise it is refused (409) with their ids, and nothing changes.
+    """
     run = PlanRun.objects.select_for_update().select_related("organization").get(pk=plan_run.pk)
     if run.status != PlanStatus.SUCCEEDED or run.applied_at is not None:
         raise ConflictError(NOT_APPLICABLE.format(plan=run.pk, state="applied" if run.applied_at else run.status))
+    if run.kind == PlanKind.REPLAN:
+        from dispatch.services.replan import replan_hours_check
+
+        replan_hours_check(run=run)
     ids = [int(pk) for pk in run.input_sequences]
     visits = {
         v.pk: v
@@ -339,13 +374,19 @@ def plan_run_apply(*, plan_run: PlanRun, applied_by: User | None) -> PlanRun:
         changed = sorted(stale + added)
         raise ConflictError(STALE.format(visits=", ".join(map(str, changed)), plan=run.pk), {"visits": changed})
     midnight = dt.datetime.fromisoformat(run.result["midnight"])
+    assignments = solution_assignments(solution=run.result["solution"], midnight=midnight)
+    placed = {a.visit_id for a in assignments}
+    unbooked = sorted(pk for pk, v in visits.items() if pk not in placed and v.status in BOOKED_STATUSES)
+    if unbooked and not drop_booked:
+        raise BookedVisitsDropped(
+            DROPS_BOOKED.format(plan=run.pk, count=len(unbooked), visits=", ".join(map(str, unbooked))),
+            {"count": len(unbooked), "visits": unbooked},
+        )
     changing(*visits.values(), key=f"plan:{run.pk}")  # one message per person for the whole plan
     therapists = {t.pk: t for t in Therapist.objects.filter(organization=run.organization)}
-    placed: set[int] = set()
     reason = f"{'re-plan' if run.kind == PlanKind.REPLAN else 'plan'} {run.pk}"
-    for a in solution_assignments(solution=run.result["solution"], midnight=midnight):
+    for a in assignments:
         visit, therapist = visits[a.visit_id], therapists[a.therapist_id]
-        placed.add(visit.pk)
         if visit.status == VisitStatus.REQUESTED:
             visit = visit_transition(
                 visit=visit, target=VisitStatus.SCHEDULED, therapist=therapist,
@@ -360,9 +401,8 @@ def plan_run_apply(*, plan_run: PlanRun, applied_by: User | None) -> PlanRun:
         visit._change_reason = reason
         visit._history_user = applied_by
         visit.save()
-    for visit in visits.values():
-        if visit.pk not in placed and visit.status == VisitStatus.SCHEDULED:
-            visit_transition(visit=visit, target=VisitStatus.REQUESTED, reason=f"left unassigned by {reason}")
+    for pk in unbooked:
+        visit_transition(visit=visits[pk], target=VisitStatus.REQUESTED, reason=f"left unassigned by {reason}")
     _refuse_double_booking(visit_ids=placed, therapists=therapists, midnight=midnight)
     run.applied_at, run.applied_by = timezone.now(), applied_by
     run.save(update_fields=["applied_at", "applied_by"])

@@ -5,17 +5,19 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from geopy.distance import geodesic
 
 from dispatch.exceptions import ConflictError, DispatchError
 from dispatch.models import Visit, VisitStatus
+from dispatch.lifecycle import can_transition
 from dispatch.notifications.alerts import alert_check_in_far, alerts_for_therapist
 from dispatch.notifications.changes import change_set, changing
-from dispatch.services.booking import no_double_booking_check_now
+from dispatch.services.booking import _hhmm, no_double_booking_check_now
+from dispatch.services.day_travel import visit_leg
 from dispatch.services.visit_status import visit_transition
-from dispatch.travel import visit_leg_min
 
 if TYPE_CHECKING:
     from dispatch.models import User
@@ -26,6 +28,13 @@ CHECK_OUT_BEFORE_CHECK_IN = "Visit {visit} cannot end at {at}, before it started
 NOT_UNDER_WAY = "Visit {visit} is {status}; lateness can only be reported for a visit still to come or under way."
 NOT_IN_PROGRESS = "Visit {visit} is {status}; an interruption can only be recorded during the session."
 NOT_ASSIGNED = "Visit {visit} has no therapist and time to pin."
+CHECK_IN_TOO_EARLY = (
+    "Visit {visit} is planned for {start} on {day}; check-in opens {margin} before, at {opens}. "
+    "Nothing was recorded."
+)
+CHECK_IN_TOO_LATE = "Visit {visit} was planned for {start} on {day}; check-in closed at {closes}. Nothing was recorded."
+STILL_IN_ANOTHER = "Therapist {therapist} is still in visit {other} (checked in at {at}); check out of it first."
+ENDED_EARLY = "Checked out after {spent} of a {duration}-minute session; flagged for the coordinator."
 
 
 class InterruptionKind:
@@ -42,6 +51,12 @@ class CheckIn:
 
 
 @dataclass(frozen=True)
+class CheckOut:
+    visit: Visit
+    warning: str | None
+
+
+@dataclass(frozen=True)
 class Interruption:
     visit: Visit
     pushed: list[Visit]
@@ -51,11 +66,94 @@ def _lock(visit: Visit) -> Visit:
     return Visit.objects.select_for_update(of=("self",)).select_related("organization", "facility").get(pk=visit.pk)
 
 
+def check_in_window(visit: Visit) -> tuple[dt.datetime, dt.datetime]:
+    """When check-in is accepted: from the configured margin before the planned start to the day's end."""
+    tz = visit.organization.tz
+    opens = visit.planned_start - dt.timedelta(minutes=settings.ROUNDS_CHECK_IN_EARLY_MIN)
+    day_end = dt.datetime.combine(visit.date + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
+    late = settings.ROUNDS_CHECK_IN_LATE_MIN
+    closes = day_end if late is None else min(day_end, visit.planned_start + dt.timedelta(minutes=late))
+    return opens, closes
+
+
+def _refuse_off_the_clock(visit: Visit, moment: dt.datetime) -> None:
+    tz = visit.organization.tz
+    opens, closes = check_in_window(visit)
+    names = {"visit": visit.pk, "start": _hhmm(visit.planned_start, tz), "day": visit.date}
+    if moment < opens:
+        margin = dt.timedelta(minutes=settings.ROUNDS_CHECK_IN_EARLY_MIN)
+        raise ConflictError(
+            CHECK_IN_TOO_EARLY.format(margin=_duration(margin), opens=_when(opens, tz), **names),
+            {"opens_at": opens.astimezone(tz).isoformat(), "closes_at": closes.astimezone(tz).isoformat()},
+        )
+    if moment >= closes:
+        raise ConflictError(
+            CHECK_IN_TOO_LATE.format(closes=_when(closes, tz), **names),
+            {"opens_at": opens.astimezone(tz).isoformat(), "closes_at": closes.astimezone(tz).isoformat()},
+        )
+    under_way = (
+        Visit.objects.filter(therapist_id=visit.therapist_id, status=VisitStatus.IN_PROGRESS).exclude(pk=visit.pk).first()
+    )
+    if under_way is not None:
+        raise ConflictError(STILL_IN_ANOTHER.format(
+            therapist=visit.therapist_id, other=under_way.pk, at=_when(under_way.actual_start, tz)
+        ))
+
+
+def _when(moment: dt.datetime, tz) -> str:
+    return moment.astimezone(tz).strftime("%H:%M on %Y-%m-%d")
+
+
+def _duration(delta: dt.timedelta) -> str:
+    seconds = round(delta.total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    hours, minutes = divmod(seconds // 60, 60)
+    if not hours:
+        return f"{minutes} min"
+    return f"{hours} h" + (f" {minutes} min" if minutes else "")
+
+
+def _hold_from(*, visit: Visit, start: dt.datetime, end: dt.datetime, reason: str, by: User | None) -> list[Visit]:
+    """The therapist's held time follows what really happened: [start, end + buffer).
+
+    The optimiser (through the adapter and the re-plan) and apply's overlap check both read the
+    held range, so recording the real times here is what keeps them agreeing. Finished visits whose
+    unused buffer the new range starts in give it up; open visits it now runs into move later.
+    """
+    visit.planned_start, visit.planned_end = start, end
+    visit.planned_busy_until = end + dt.timedelta(minutes=visit.effective_buffer_min)
+    visit._change_reason = reason
+    visit._history_user = by
+    visit.save()
+    for done in Visit.objects.select_for_update().filter(
+        therapist_id=visit.therapist_id, status=VisitStatus.COMPLETED, planned_busy_until__gt=start,
+        planned_start__lt=start,
+    ).exclude(pk=visit.pk):
+        done.planned_busy_until = max(done.planned_end, start)
+        done._change_reason = f"buffer released: visit {visit.pk} started at {_hhmm(start, visit.organization.tz)}"
+        done.save(update_fields=["planned_busy_until", "updated_at"])
+    pushed = _push_later_visits(visit=visit, by=by, cause=reason)
+    no_double_booking_check_now(therapist=visit.therapist, start=visit.planned_start, end=visit.planned_busy_until)
+    return pushed
+
+
 @transaction.atomic
+@change_set()  # visits pushed by the real times hear of it
 def visit_check_in(
     *, visit: Visit, by: User, at: dt.datetime | None = None, lat: float | None = None, lon: float | None = None
 ) -> CheckIn:
-    visit = visit_transition(visit=visit, target=VisitStatus.IN_PROGRESS, at=at)
+    """Refused (409) outside the check-in window; the session's held time starts when the therapist does."""
+    at = at or timezone.now()
+    current = _lock(visit)
+    if can_transition(current.status, VisitStatus.IN_PROGRESS):  # otherwise the lifecycle says why not
+        _refuse_off_the_clock(current, at)
+    visit = visit_transition(visit=current, target=VisitStatus.IN_PROGRESS, at=at)
+    visit = _lock(visit)
+    _hold_from(
+        visit=visit, start=at, end=at + dt.timedelta(minutes=visit.duration_min),
+        reason=f"checked in at {_hhmm(at, visit.organization.tz)}", by=by,
+    )
     if lat is None or lon is None:
         return CheckIn(visit=visit, distance_m=None, warning=None)
     distance_m = round(geodesic((lat, lon), (visit.lat, visit.lon)).meters)
@@ -67,24 +165,39 @@ def visit_check_in(
 
 
 @transaction.atomic
-def visit_check_out(*, visit: Visit, by: User, at: dt.datetime | None = None) -> Visit:
+@change_set()  # visits pushed by the real times hear of it
+def visit_check_out(*, visit: Visit, by: User, at: dt.datetime | None = None) -> CheckOut:
+    """Completes the visit at ``at``; before the minimum share of the session it is flagged ``ended_early``."""
     at = at or timezone.now()
     current = _lock(visit)
     if current.actual_start and at < current.actual_start:
         raise DispatchError(CHECK_OUT_BEFORE_CHECK_IN.format(visit=visit.pk, at=at, started=current.actual_start))
-    return visit_transition(visit=current, target=VisitStatus.COMPLETED, at=at)
+    visit = _lock(visit_transition(visit=current, target=VisitStatus.COMPLETED, at=at))
+    started = visit.actual_start or visit.planned_start
+    spent = at - started
+    warning = None
+    if spent < dt.timedelta(minutes=visit.duration_min * settings.ROUNDS_CHECK_OUT_MIN_SHARE):
+        warning = ENDED_EARLY.format(spent=_duration(spent), duration=visit.duration_min)
+        visit.ended_early, visit.status_reason = True, warning
+    # The held range ends at the check-out (a session of seconds still holds its first minute).
+    _hold_from(
+        visit=visit, start=started, end=max(at, started + dt.timedelta(minutes=1)),
+        reason=f"checked out at {_hhmm(at, visit.organization.tz)}", by=by,
+    )
+    return CheckOut(visit=visit, warning=warning)
 
 
 @transaction.atomic
-def visit_report_late(*, visit: Visit, minutes: int, by: User) -> Visit:
-    """Record the delay; times change only through the re-plan proposal it triggers."""
+def visit_report_late(*, visit: Visit, minutes: int, by: User, at: dt.datetime | None = None) -> Visit:
+    """Record the delay and when it was reported; times change only through the re-plan it triggers."""
     visit = _lock(visit)
     if visit.status not in (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED, VisitStatus.IN_PROGRESS):
         raise ConflictError(NOT_UNDER_WAY.format(visit=visit.pk, status=visit.get_status_display().lower()))
     visit.delay_min = minutes
+    visit.delay_reported_at = at or timezone.now()
     visit._change_reason = f"late: {minutes} min"
     visit._history_user = by
-    visit.save(update_fields=["delay_min", "updated_at"])
+    visit.save(update_fields=["delay_min", "delay_reported_at", "updated_at"])
     alerts_for_therapist(visit=visit)
     return visit
 
@@ -101,26 +214,27 @@ def _shift(*, visit: Visit, start_by: dt.timedelta, end_by: dt.timedelta, reason
     return visit
 
 
-def _push_later_visits(*, visit: Visit, by: User) -> list[Visit]:
-    """Move the therapist's next visits just enough that each starts once the previous one is over and the
-    therapist has travelled there (as the optimiser counts travel and check-in)."""
+def _push_later_visits(*, visit: Visit, by: User | None, cause: str | None = None) -> list[Visit]:
+    """Move the therapist's open visits that ``visit`` now runs into just enough that each starts once the
+    previous one is over and the therapist has travelled there (as the optimiser counts travel and check-in)."""
     pushed: list[Visit] = []
     speed_kmh = visit.therapist.speed_kmh
     following = Visit.objects.select_for_update(of=("self",)).select_related("facility").filter(
         therapist_id=visit.therapist_id,
         date=visit.date,
         status__in=(VisitStatus.SCHEDULED, VisitStatus.CONFIRMED),
-        planned_start__gte=visit.planned_start,
+        planned_busy_until__gt=visit.planned_start,
     ).exclude(pk=visit.pk).order_by("planned_start")
     previous = visit
+    cause = cause or f"an interruption of visit {visit.pk}"
     for later in following:
         free_at = previous.planned_busy_until + dt.timedelta(
-            minutes=visit_leg_min(before=previous, after=later, speed_kmh=speed_kmh)
+            minutes=visit_leg(before=previous, after=later, speed_kmh=speed_kmh).total_min
         )
         if later.planned_start >= free_at:
             break
         shift = free_at - later.planned_start
-        reason = f"pushed {round(shift.total_seconds() / 60)} min by an interruption of visit {visit.pk}"
+        reason = f"pushed {round(shift.total_seconds() / 60)} min by {cause}"
         pushed.append(_shift(visit=later, start_by=shift, end_by=shift, reason=reason, by=by))
         previous = later
     return pushed

@@ -11,6 +11,7 @@ from dispatch.exceptions import ConflictError
 from dispatch.models import OPEN_STATUSES, Priority, Visit, VisitSeries, VisitStatus, VisitWindow
 from dispatch.notifications.changes import change_set, changing
 from dispatch.services.booking import visit_book
+from dispatch.services.day_travel import day_travel_refresh
 from dispatch.services.visit_actions import visit_set_pinned
 from dispatch.services.visit_status import visit_transition
 
@@ -21,6 +22,12 @@ if TYPE_CHECKING:
 
 WINDOW_NOT_ON_DAY = "Window {number} ({start} to {end}) is not on {day} in {tz}."
 WINDOW_ORDER = "The window must end after it starts."
+WINDOW_TOO_SHORT = "Window {number} ({start} to {end}) lasts {length} min; the session needs {duration} min."
+WINDOWS_OVERLAP = "Windows {first} and {second} overlap; give each time range once (join them into one window)."
+WINDOWS_DUPLICATE = "Windows {first} and {second} are the same; give each time range once."
+TOO_MANY_WINDOWS = "A visit may have at most {limit} windows; {count} were given."
+SERIES_WINDOW_TOO_SHORT = "The window {start}–{end} lasts {length} min; the session needs {duration} min."
+MAX_WINDOWS = 8
 VISIT_CLOSED = "Visit {visit} is {status}; only an open visit can be changed."
 ASSIGNMENT_INCOMPLETE = "A therapist and a planned start are both needed to assign visit {visit}."
 SERIES_TOO_LONG = "A series may run at most {weeks} weeks; {starts_on} to {ends_on} is longer."
@@ -40,20 +47,37 @@ def visit_location(*, patient: Patient) -> dict[str, Any]:
     return {"facility": facility, "location_text": place, "lat": facility.lat, "lon": facility.lon}
 
 
-def _windows_replace(*, visit: Visit, windows: list[dict[str, dt.datetime]]) -> None:
-    tz = visit.organization.tz
+def windows_problems(*, windows: list[dict[str, dt.datetime]], day: dt.date, duration_min: int, tz) -> list[str]:
+    """Why these windows cannot hold the visit: each on the day, long enough for the session, none overlapping.
+
+    Overlapping windows are refused rather than merged: the caller meant something, and saying so
+    beats guessing which range was meant.
+    """
+    if len(windows) > MAX_WINDOWS:
+        return [TOO_MANY_WINDOWS.format(limit=MAX_WINDOWS, count=len(windows))]
     errors = []
     for number, window in enumerate(windows, start=1):
         start, end = window["start"], window["end"]
+        names = {"number": number, "start": start.astimezone(tz).isoformat(), "end": end.astimezone(tz).isoformat()}
         if end <= start:
             errors.append(WINDOW_ORDER)
         # A window may end at midnight: its last instant is still on the visit's day.
-        elif {start.astimezone(tz).date(), (end - dt.timedelta(microseconds=1)).astimezone(tz).date()} != {visit.date}:
-            errors.append(
-                WINDOW_NOT_ON_DAY.format(
-                    number=number, start=start.isoformat(), end=end.isoformat(), day=visit.date, tz=tz.key
-                )
-            )
+        elif {start.astimezone(tz).date(), (end - dt.timedelta(microseconds=1)).astimezone(tz).date()} != {day}:
+            errors.append(WINDOW_NOT_ON_DAY.format(day=day, tz=tz.key, **names))
+        elif end - start < dt.timedelta(minutes=duration_min):
+            length = int((end - start).total_seconds() // 60)
+            errors.append(WINDOW_TOO_SHORT.format(length=length, duration=duration_min, **names))
+    ordered = sorted(enumerate(windows, start=1), key=lambda item: (item[1]["start"], item[1]["end"]))
+    for (a, first), (b, second) in zip(ordered, ordered[1:], strict=False):
+        if (first["start"], first["end"]) == (second["start"], second["end"]):
+            errors.append(WINDOWS_DUPLICATE.format(first=min(a, b), second=max(a, b)))
+        elif second["start"] < first["end"]:
+            errors.append(WINDOWS_OVERLAP.format(first=min(a, b), second=max(a, b)))
+    return errors
+
+
+def _windows_replace(*, visit: Visit, windows: list[dict[str, dt.datetime]]) -> None:
+    errors = windows_problems(windows=windows, day=visit.date, duration_min=visit.duration_min, tz=visit.organization.tz)
     if errors:
         raise ValidationError({"windows": errors})
     visit.windows.all().delete()
@@ -121,8 +145,9 @@ def visit_update(*, visit: Visit, by: User, **changes: Any) -> Visit:
     visit.save()
     if skills is not None:
         visit.required_skills.set(skills)
-    if windows is not None or "date" in changes:
-        # A new date with the old windows fails the same-day check: the caller must send new windows.
+    if windows is not None or "date" in changes or "duration_min" in changes:
+        # A new date with the old windows fails the same-day check: the caller must send new windows;
+        # a longer session must still fit the windows it keeps.
         kept = windows if windows is not None else list(visit.windows.values("start", "end"))
         _windows_replace(visit=visit, windows=kept)
     visit = _visit_reassign(visit=visit, by=by, assignment=assignment, moved=moved)
@@ -135,7 +160,10 @@ def _visit_reassign(*, visit: Visit, by: User, assignment: dict[str, Any], moved
     if "therapist" in assignment and assignment["therapist"] is None:
         if visit.status == VisitStatus.REQUESTED:
             return visit
-        return visit_transition(visit=visit, target=VisitStatus.REQUESTED, reason="unassigned by a coordinator")
+        held_by = visit.therapist
+        visit = visit_transition(visit=visit, target=VisitStatus.REQUESTED, reason="unassigned by a coordinator")
+        day_travel_refresh(therapist=held_by, day=visit.date, by=by)  # the next stop now comes from further back
+        return visit
     if not assignment and not (moved and visit.therapist_id):
         return visit
     therapist: Therapist | None = assignment.get("therapist", visit.therapist)
@@ -186,6 +214,11 @@ def visit_series_create(
         created_by=created_by,
     )
     series.full_clean(exclude=["created_by"])
+    length = (dt.datetime.combine(starts_on, window_end) - dt.datetime.combine(starts_on, window_start)).seconds // 60
+    if length < duration_min:
+        raise ValidationError({"window_end": SERIES_WINDOW_TOO_SHORT.format(
+            start=window_start.strftime("%H:%M"), end=window_end.strftime("%H:%M"), length=length, duration=duration_min
+        )})
     days = _series_days(starts_on=starts_on, ends_on=ends_on, weekdays=series.weekdays)
     if not days:
         raise ValidationError({"weekdays": SERIES_NO_DAYS.format(starts_on=starts_on, ends_on=ends_on)})

@@ -220,6 +220,8 @@ class Invariants:
                     known=known,
                 )
                 continue
+            if b.actual_start is not None:
+                continue  # the therapist got there: a recorded check-in is what happened, not a plan to check
             if a.facility_id is not None and a.facility_id == b.facility_id:
                 needed = 0  # same site: no travel and no second check-in
             else:

@@ -263,8 +263,11 @@ def running_day():
                                         start_time=clock(now - dt.timedelta(hours=2)),
                                         end_time=clock(now + dt.timedelta(hours=5)))
 
+    # One patient round the corner (200 m): the 5 minutes between the two visits hold the minute of travel.
+    patient = f.PatientFactory(organization=organization, lat=therapist.home_lat + 0.002, lon=therapist.home_lon)
+
     def booked(start: dt.datetime, window_end: dt.datetime) -> m.Visit:
-        visit = f.VisitFactory(organization=organization, date=today)
+        visit = f.VisitFactory(organization=organization, date=today, patient=patient)
         visit.windows.all().delete()
         m.VisitWindow.objects.create(visit=visit, start=start - dt.timedelta(minutes=30), end=window_end)
         return visit_book(visit=visit, therapist=therapist, planned_start=start, by=coordinator)

@@ -39,9 +39,11 @@ def test_booking_refuses_a_visit_that_overlaps_another_one_buffer_included(thera
 
 
 def test_booking_accepts_a_visit_that_starts_when_the_buffer_ends(therapist):
-    first = f.VisitFactory(organization=therapist.organization)
+    # The same patient twice: no travel between, so only the buffer separates them.
+    patient = f.PatientFactory(organization=therapist.organization)
+    first = f.VisitFactory(organization=therapist.organization, patient=patient)
     visit_book(visit=first, therapist=therapist, planned_start=f.local(first.date, "09:00"))
-    second = f.VisitFactory(organization=therapist.organization)
+    second = f.VisitFactory(organization=therapist.organization, patient=patient)
 
     booked = visit_book(visit=second, therapist=therapist, planned_start=f.local(second.date, "09:35"))
 
@@ -86,8 +88,10 @@ def test_time_off_makes_the_therapist_unavailable(therapist):
 def test_two_hundred_concurrent_conflicting_bookings_leave_no_overlap_and_no_server_error():
     therapist = f.TherapistFactory()
     coordinator = f.UserFactory(organization=therapist.organization)
+    patient = f.PatientFactory(organization=therapist.organization)  # one place: the race is about time only
     visits = [
-        f.VisitFactory(organization=therapist.organization, windows=[("08:00", "16:00")]) for _ in range(200)
+        f.VisitFactory(organization=therapist.organization, patient=patient, windows=[("08:00", "16:00")])
+        for _ in range(200)
     ]
     day = visits[0].date
 
@@ -122,8 +126,9 @@ def test_two_hundred_concurrent_conflicting_bookings_leave_no_overlap_and_no_ser
 def test_the_exclusion_constraint_raises_slot_taken_inside_the_transaction(therapist):
     from dispatch.services.booking import no_double_booking_check_now
 
-    first = f.VisitFactory(organization=therapist.organization)
-    second = f.VisitFactory(organization=therapist.organization)
+    patient = f.PatientFactory(organization=therapist.organization)
+    first = f.VisitFactory(organization=therapist.organization, patient=patient)
+    second = f.VisitFactory(organization=therapist.organization, patient=patient)
     visit_book(visit=first, therapist=therapist, planned_start=f.local(first.date, "09:00"))
     visit_book(visit=second, therapist=therapist, planned_start=f.local(second.date, "10:00"))
     # Bypass the service's own check, as a careless bulk update would.

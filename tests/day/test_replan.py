@@ -5,11 +5,14 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from dispatch.models import PlanKind, PlanStatus, Priority, Visit, VisitStatus
+from dispatch.models import AvailabilityException, PlanKind, PlanRun, PlanStatus, Priority, Visit, VisitStatus
 from dispatch.services.booking import visit_book
 from dispatch.services.replan import replan_propose, therapist_now_list
-from dispatch.services.visit_actions import visit_check_in, visit_check_out
+from dispatch.services.replan_diff import replan_affected
+from dispatch.services.visit_actions import visit_check_in, visit_check_out, visit_report_late
 from tests import factories as f
+
+ROW_KEYS = {"visit", "old_therapist", "new_therapist", "old_start", "new_start", "old_end", "new_end", "rule", "text"}
 
 
 @pytest.fixture
@@ -21,13 +24,53 @@ def today():
 def morning(therapist, today):
     """09:00 done, 09:50 under way since 09:52, 10:40 and 11:30 still to come (home visits, 30 min + 5 buffer)."""
     visits = []
+    # One street: the 15 minutes between visits need no travel (manual bookings check travel).
     for hhmm in ("09:00", "09:50", "10:40", "11:30"):
-        visit = f.VisitFactory(organization=therapist.organization, date=today, windows=[("08:00", "16:00")])
+        patient = f.PatientFactory(organization=therapist.organization, lat=43.66, lon=-79.40)
+        visit = f.VisitFactory(
+            organization=therapist.organization, patient=patient, date=today, windows=[("08:00", "16:00")]
+        )
         visits.append(visit_book(visit=visit, therapist=therapist, planned_start=f.local(today, hhmm)))
     visit_check_in(visit=visits[0], by=therapist.user, at=f.local(today, "09:01"))
     visit_check_out(visit=visits[0], by=therapist.user, at=f.local(today, "09:31"))
     visit_check_in(visit=visits[1], by=therapist.user, at=f.local(today, "09:52"))
     return visits
+
+
+def _home_visit(organization, day, lon: float, windows=(("08:00", "16:00"),), **fields):
+    return f.VisitFactory(
+        organization=organization, date=day, windows=list(windows), patient__lat=43.65, patient__lon=lon, **fields
+    )
+
+
+@pytest.fixture
+def colleague(organization):
+    """A second therapist living on the same street, a few hundred metres east."""
+    return f.TherapistFactory(organization=organization, home_lat=43.65, home_lon=-79.385, display_name="Farah Haddad")
+
+
+@pytest.fixture
+def street(therapist, colleague, today):
+    """Two therapists' days on one street: the therapist's 09:00 visit done; 10:30, 11:30, 13:00 to come;
+    the colleague's 10:45, 12:00 and 14:00. Every visit 30 min, home, a minute or two apart."""
+    therapist.home_lat, therapist.home_lon, therapist.display_name = 43.65, -79.40, "Amara Okafor"
+    therapist.save()
+    org = therapist.organization
+    def booked(who, lon: float, hhmm: str) -> Visit:
+        return visit_book(visit=_home_visit(org, today, lon), therapist=who, planned_start=f.local(today, hhmm))
+
+    mine = [booked(therapist, -79.40 + 0.002 * i, t) for i, t in enumerate(("09:00", "10:30", "11:30", "13:00"))]
+    theirs = [booked(colleague, -79.385 + 0.002 * i, t) for i, t in enumerate(("10:45", "12:00", "14:00"))]
+    visit_check_in(visit=mine[0], by=therapist.user, at=f.local(today, "09:00"))
+    visit_check_out(visit=mine[0], by=therapist.user, at=f.local(today, "09:30"))
+    return mine, theirs
+
+
+def rows(run, kind: str) -> dict[int, dict]:
+    return {row["visit"]: row for row in run.result["diff"][kind]}
+
+
+# Where and when a therapist is free
 
 
 def test_a_therapist_starts_from_the_visit_under_way_once_it_and_its_buffer_are_over(therapist, morning, today):
@@ -39,60 +82,242 @@ def test_a_therapist_starts_from_the_visit_under_way_once_it_and_its_buffer_are_
     assert state.last_visit_id == morning[1].pk
 
 
-def test_a_reported_delay_is_added_to_where_the_therapist_is_free(therapist, morning, today):
-    Visit.objects.filter(pk=morning[2].pk).update(delay_min=25)
+def test_running_late_frees_the_therapist_from_the_report_plus_the_delay(therapist, morning, today):
+    visit_report_late(visit=morning[2], minutes=40, by=therapist.user, at=f.local(today, "10:00"))
 
     states = therapist_now_list(organization=therapist.organization, day=today, now=f.local(today, "10:00"))
 
-    assert states[therapist.pk].free_from_min == 10 * 60 + 27 + 25
+    assert states[therapist.pk].free_from_min == 10 * 60 + 40
 
 
-def test_replan_keeps_finished_and_started_visits_and_moves_the_rest_after_the_delay(
-    therapist, coordinator, morning, today
-):
-    Visit.objects.filter(pk=morning[2].pk).update(delay_min=25)
+def test_a_delay_is_not_added_on_top_of_the_session_under_way(therapist, morning, today):
+    """Late 25 min at 10:00 while the session runs to 10:27: free at 10:27, not at 10:52."""
+    visit_report_late(visit=morning[2], minutes=25, by=therapist.user, at=f.local(today, "10:00"))
 
-    run = replan_propose(organization=therapist.organization, now=f.local(today, "10:00"), by=coordinator)
+    states = therapist_now_list(organization=therapist.organization, day=today, now=f.local(today, "10:00"))
 
-    assert run.kind == PlanKind.REPLAN
-    assert run.status == PlanStatus.SUCCEEDED, run.error
-    touched = {row["visit"] for rows in run.result["diff"].values() for row in rows}
-    assert morning[0].pk not in touched and morning[1].pk not in touched
-    assert set(run.input_sequences) == {str(morning[2].pk), str(morning[3].pk)}
-    moved = {row["visit"]: row for row in run.result["diff"]["moved"]}
-    assert dt.datetime.fromisoformat(moved[morning[2].pk]["new_start"]) >= f.local(today, "10:52")
+    assert states[therapist.pk].free_from_min == 10 * 60 + 27
 
 
-def test_replan_inserts_an_urgent_same_day_request(therapist, coordinator, morning, today):
-    urgent = f.VisitFactory(
-        organization=therapist.organization, date=today, priority=Priority.URGENT, windows=[("10:00", "14:00")]
+def test_a_delay_reported_long_ago_no_longer_holds_the_therapist(therapist, morning, today):
+    visit_report_late(visit=morning[2], minutes=30, by=therapist.user, at=f.local(today, "08:00"))
+
+    states = therapist_now_list(organization=therapist.organization, day=today, now=f.local(today, "10:00"))
+
+    assert states[therapist.pk].free_from_min == 10 * 60 + 27
+
+
+def test_a_therapist_whose_last_visit_is_done_is_free_after_its_buffer(therapist, today):
+    visit = f.VisitFactory(organization=therapist.organization, date=today, windows=[("08:00", "16:00")])
+    visit = visit_book(visit=visit, therapist=therapist, planned_start=f.local(today, "09:00"))
+    visit_check_in(visit=visit, by=therapist.user, at=f.local(today, "09:00"))
+    visit_check_out(visit=visit, by=therapist.user, at=f.local(today, "09:50"))
+
+    states = therapist_now_list(organization=therapist.organization, day=today, now=f.local(today, "09:30"))
+
+    assert states[therapist.pk].free_from_min == 9 * 60 + 55
+
+
+# The delay where it belongs, local first
+
+
+def test_a_late_report_moves_only_the_late_therapists_visits(therapist, therapist_client, street, today):
+    mine, theirs = street
+
+    response = therapist_client.post(
+        f"/api/v1/visits/{mine[1].pk}/late", {"minutes": 40, "at": f.local(today, "10:20").isoformat()}, format="json"
     )
 
-    run = replan_propose(organization=therapist.organization, now=f.local(today, "10:00"), by=coordinator)
+    assert response.status_code == 200, response.data
+    run = PlanRun.objects.get(pk=response.data["replan"]["id"])
+    assert run.status == PlanStatus.SUCCEEDED, run.error
+    diff = run.result["diff"]
+    assert diff["scope"] == "local"
+    assert diff["counts"]["others_disturbed"] == 0 and diff["counts"]["dropped"] == 0
+    moved = rows(run, "moved")
+    assert set(moved) <= {v.pk for v in mine}
+    # Free from 10:20 + 40 min: the visit they are heading to cannot start earlier.
+    assert dt.datetime.fromisoformat(moved[mine[1].pk]["new_start"]) >= f.local(today, "11:00")
+    assert "Amara is running 40 min late" in moved[mine[1].pk]["text"]
 
-    assert [row["visit"] for row in run.result["diff"]["added"]] == [urgent.pk]
+
+def test_a_visit_the_late_route_cannot_keep_goes_to_a_colleague_with_the_rule_that_forced_it(
+    therapist, colleague, therapist_client, street, today
+):
+    mine, theirs = street
+    tight = visit_book(
+        visit=_home_visit(therapist.organization, today, -79.392, windows=(("12:15", "13:00"),)),
+        therapist=therapist, planned_start=f.local(today, "12:20"),
+    )
+
+    response = therapist_client.post(
+        f"/api/v1/visits/{mine[1].pk}/late", {"minutes": 150, "at": f.local(today, "10:00").isoformat()}, format="json"
+    )
+
+    run = PlanRun.objects.get(pk=response.data["replan"]["id"])
+    reassigned = rows(run, "reassigned")
+    assert reassigned[tight.pk]["to_therapist"] == colleague.pk
+    assert reassigned[tight.pk]["rule"] == "window"
+    assert reassigned[tight.pk]["text"].startswith("Farah takes ")
+    assert "window closes at 12:30" in reassigned[tight.pk]["text"]
+    assert run.result["diff"]["scope"] in ("nearby", "further")
+    assert run.result["diff"]["counts"]["others_disturbed"] <= 3
 
 
-def test_replan_drops_what_no_longer_fits_with_a_reason(therapist, coordinator, today):
+def test_a_booked_visit_nobody_can_keep_is_listed_as_dropped_with_its_reason(therapist, coordinator, today):
     visit = f.VisitFactory(organization=therapist.organization, date=today, windows=[("09:00", "10:00")])
     visit_book(visit=visit, therapist=therapist, planned_start=f.local(today, "09:30"))
-    Visit.objects.filter(pk=visit.pk).update(delay_min=120)
+    visit_report_late(visit=visit, minutes=120, by=therapist.user, at=f.local(today, "09:00"))
 
-    run = replan_propose(organization=therapist.organization, now=f.local(today, "09:00"), by=coordinator)
+    run = replan_propose(
+        organization=therapist.organization, now=f.local(today, "09:00"), by=coordinator, concerned=[therapist.pk]
+    )
 
     dropped = run.result["diff"]["dropped"]
     assert [row["visit"] for row in dropped] == [visit.pk]
-    assert dropped[0]["reason"]
+    assert dropped[0]["reason"] and dropped[0]["text"]
+    assert run.result["diff"]["counts"]["booked_unbooked"] == 1
+
+
+def test_a_pinned_visit_whose_time_cannot_be_kept_is_a_conflict_never_a_silent_drop(
+    therapist, coordinator_client, street, today
+):
+    mine, _ = street
+    coordinator_client.post(f"/api/v1/visits/{mine[1].pk}/pin", {}, format="json")
+    visit_report_late(visit=mine[1], minutes=30, by=therapist.user, at=f.local(today, "10:20"))
+
+    created = coordinator_client.post(
+        "/api/v1/replan", {"now": f.local(today, "10:20").isoformat(), "therapists": [therapist.pk]}, format="json"
+    )
+
+    assert created.status_code == 201, created.data
+    conflicts = {row["visit"]: row for row in created.data["diff"]["conflicts"]}
+    assert set(conflicts) == {mine[1].pk}
+    assert conflicts[mine[1].pk]["new_therapist"] == therapist.pk
+    assert "cannot stay pinned" in conflicts[mine[1].pk]["text"] and "Your decision" in conflicts[mine[1].pk]["text"]
+    assert mine[1].pk not in {row["visit"] for row in created.data["diff"]["dropped"]}
+
+
+def test_a_replan_with_nothing_changed_changes_nothing(coordinator_client, street, today):
+    created = coordinator_client.post("/api/v1/replan", {"now": f.local(today, "09:45").isoformat()}, format="json")
+
+    diff = created.data["diff"]
+    assert [diff[k] for k in ("moved", "reassigned", "dropped", "conflicts")] == [[], [], [], []]
+
+
+# The other re-plans: cancellation, urgent request, interruption, a therapist going home
+
+
+def test_a_cancellation_replans_only_that_therapists_day(therapist, coordinator_client, street, today):
+    mine, theirs = street
+    coordinator_client.post(f"/api/v1/visits/{mine[2].pk}/cancel", {"reason": "Family asked"}, format="json")
+
+    created = coordinator_client.post(
+        "/api/v1/replan", {"now": f.local(today, "10:00").isoformat(), "therapists": [therapist.pk]}, format="json"
+    )
+
+    counts = created.data["diff"]["counts"]
+    assert (counts["others_disturbed"], counts["dropped"]) == (0, 0)
+
+
+def test_an_urgent_request_is_placed_without_unbooking_anyone(
+    therapist, colleague, coordinator_client, street, today
+):
+    mine, theirs = street
+    visit_check_in(visit=mine[1], by=therapist.user, at=f.local(today, "10:30"))
+    visit_check_in(visit=theirs[0], by=colleague.user, at=f.local(today, "10:45"))
+    urgent = _home_visit(therapist.organization, today, -79.39, windows=(("11:00", "14:00"),), priority=Priority.URGENT)
+
+    created = coordinator_client.post(
+        "/api/v1/replan", {"now": f.local(today, "11:00").isoformat(), "place": [urgent.pk]}, format="json"
+    )
+
+    diff = created.data["diff"]
+    assert [row["visit"] for row in diff["added"]] == [urgent.pk]
+    assert diff["counts"]["booked_unbooked"] == 0
+    assert created.data["parameters"]["placing"] == [urgent.pk]
+
+
+def test_replan_refuses_unknown_ids_field_by_field(coordinator_client, street):
+    response = coordinator_client.post("/api/v1/replan", {"therapists": [999999], "place": [888888]}, format="json")
+
+    assert response.status_code == 400
+    assert set(response.data) == {"therapists", "place"}
+
+
+def test_an_interruption_pushes_the_day_at_once_and_proposes_a_replan(therapist, therapist_client, street, today):
+    mine, _ = street
+    visit_check_in(visit=mine[1], by=therapist.user, at=f.local(today, "10:30"))
+
+    response = therapist_client.post(
+        f"/api/v1/visits/{mine[1].pk}/interruption", {"minutes": 45, "kind": "extended"}, format="json"
+    )
+
+    assert response.status_code == 200, response.data
+    assert response.data["replan"]["kind"] == PlanKind.REPLAN
+    assert response.data["replan"]["parameters"]["concerned"] == [therapist.pk]
+
+
+def test_a_therapist_going_home_sick_hands_their_afternoon_to_colleagues(
+    therapist, colleague, coordinator_client, street, today
+):
+    mine, _ = street
+    visit_check_in(visit=mine[1], by=therapist.user, at=f.local(today, "10:30"))
+    visit_check_out(visit=mine[1], by=therapist.user, at=f.local(today, "11:00"))
+
+    response = coordinator_client.post(
+        f"/api/v1/therapists/{therapist.pk}/off",
+        {"start": f.local(today, "11:15").isoformat(), "note": "Sick"},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.data
+    off = AvailabilityException.objects.get(pk=response.data["exception"])
+    assert (off.date, off.start_time, off.kind) == (today, dt.time(11, 15), "time_off")
+    diff = response.data["replan"]["diff"]
+    moved_on = {row["visit"]: row for row in diff["reassigned"]}
+    assert set(moved_on) == {mine[2].pk, mine[3].pk}
+    assert {row["to_therapist"] for row in moved_on.values()} == {colleague.pk}
+    assert {row["rule"] for row in moved_on.values()} == {"shift"}
+    assert diff["counts"]["booked_unbooked"] == 0
+
+
+def test_marking_off_refuses_an_end_before_the_start_and_other_organisations(coordinator_client, therapist, today):
+    bad = coordinator_client.post(
+        f"/api/v1/therapists/{therapist.pk}/off",
+        {"start": f.local(today, "14:00").isoformat(), "end": "13:00"},
+        format="json",
+    )
+    stranger = f.TherapistFactory()
+    other = coordinator_client.post(f"/api/v1/therapists/{stranger.pk}/off", {}, format="json")
+
+    assert bad.status_code == 400 and "end" in bad.data
+    assert other.status_code == 404
+    assert not AvailabilityException.objects.filter(therapist=therapist, date=today).exists()
+
+
+def test_therapists_may_not_mark_anyone_off(therapist, therapist_client):
+    assert therapist_client.post(f"/api/v1/therapists/{therapist.pk}/off", {}, format="json").status_code == 403
+
+
+# The proposal: read, previewed, applied once
 
 
 def test_coordinator_asks_for_a_replan_and_reads_its_diff(therapist, coordinator_client, morning, today):
+    # Free from 11:00: the 10:40 and 11:30 visits must move (all on one street, so travel moves nothing).
+    Visit.objects.filter(pk=morning[2].pk).update(delay_min=60, delay_reported_at=f.local(today, "10:00"))
     created = coordinator_client.post("/api/v1/replan", {"now": f.local(today, "10:00").isoformat()}, format="json")
     diff = coordinator_client.get(f"/api/v1/plans/{created.data['id']}/diff")
 
     assert created.status_code == 201, created.data
-    assert set(created.data["diff"]) == {"moved", "reassigned", "dropped", "added"}
+    assert {"moved", "reassigned", "dropped", "added", "conflicts", "counts", "summary", "affected"} <= set(
+        created.data["diff"]
+    )
     assert diff.status_code == 200
     assert diff.data["diff"] == created.data["diff"]
+    rows_ = [row for kind in ("moved", "reassigned", "dropped", "added") for row in created.data["diff"][kind]]
+    assert rows_ and all(ROW_KEYS <= set(row) for row in rows_)
+    assert created.data["diff"]["summary"][0]
 
 
 def test_therapists_may_not_ask_for_a_replan(therapist_client):
@@ -108,11 +333,22 @@ def test_a_late_report_triggers_a_replan_proposal(therapist, therapist_client, m
     assert Visit.objects.get(pk=morning[2].pk).status == VisitStatus.SCHEDULED
 
 
-def test_applying_a_replan_moves_the_visits_and_the_therapist_sees_the_new_times(
-    therapist, coordinator_client, morning, today
-):
-    Visit.objects.filter(pk=morning[2].pk).update(delay_min=25)
-    proposal = coordinator_client.post("/api/v1/replan", {"now": f.local(today, "10:00").isoformat()}, format="json")
+def test_replan_inserts_an_urgent_same_day_request(therapist, coordinator, morning, today):
+    urgent = f.VisitFactory(
+        organization=therapist.organization, date=today, priority=Priority.URGENT, windows=[("10:00", "14:00")]
+    )
+
+    run = replan_propose(organization=therapist.organization, now=f.local(today, "10:00"), by=coordinator)
+
+    assert [row["visit"] for row in run.result["diff"]["added"]] == [urgent.pk]
+
+
+def test_applying_a_replan_moves_the_visits_and_lists_who_to_tell(therapist, coordinator_client, street, today):
+    mine, _ = street
+    visit_report_late(visit=mine[1], minutes=40, by=therapist.user, at=f.local(today, "10:20"))
+    proposal = coordinator_client.post(
+        "/api/v1/replan", {"now": f.local(today, "10:20").isoformat(), "therapists": [therapist.pk]}, format="json"
+    )
 
     applied = coordinator_client.post(f"/api/v1/replan/{proposal.data['id']}/apply", {}, format="json")
 
@@ -124,8 +360,10 @@ def test_applying_a_replan_moves_the_visits_and_the_therapist_sees_the_new_times
         visit = Visit.objects.get(pk=visit_id)
         assert visit.planned_start == dt.datetime.fromisoformat(new_start)
         assert visit.history.first().history_change_reason == f"re-plan {proposal.data['id']}"
-    assert Visit.objects.get(pk=morning[0].pk).status == VisitStatus.COMPLETED
-    assert Visit.objects.get(pk=morning[2].pk).delay_min == 0  # absorbed: a next re-plan must not add it again
+    assert Visit.objects.get(pk=mine[0].pk).status == VisitStatus.COMPLETED
+    assert Visit.objects.get(pk=mine[1].pk).delay_min == 0  # absorbed: a next re-plan must not add it again
+    assert applied.data["affected"]["therapists"] == [{"id": therapist.pk, "name": "Amara Okafor"}]
+    assert [t.pk for t in replan_affected(run=PlanRun.objects.get(pk=proposal.data["id"])).therapists] == [therapist.pk]
 
 
 def test_applying_a_replan_after_a_visit_changed_is_a_conflict(therapist, coordinator_client, morning, today):
@@ -140,6 +378,21 @@ def test_applying_a_replan_after_a_visit_changed_is_a_conflict(therapist, coordi
     assert again.status_code == 409
 
 
+def test_applying_a_replan_after_a_therapists_hours_changed_is_a_conflict(
+    therapist, coordinator_client, street, today
+):
+    proposal = coordinator_client.post("/api/v1/replan", {"now": f.local(today, "10:00").isoformat()}, format="json")
+    AvailabilityException.objects.create(
+        therapist=therapist, date=today, kind="time_off", start_time=dt.time(15), end_time=dt.time(16)
+    )
+
+    applied = coordinator_client.post(f"/api/v1/replan/{proposal.data['id']}/apply", {}, format="json")
+
+    assert applied.status_code == 409
+    assert "hours" in applied.data["detail"]
+    assert PlanRun.objects.get(pk=proposal.data["id"]).applied_at is None
+
+
 def test_a_replan_is_applied_only_once(coordinator_client, morning, today):
     proposal = coordinator_client.post("/api/v1/replan", {"now": f.local(today, "10:00").isoformat()}, format="json")
 
@@ -149,14 +402,3 @@ def test_a_replan_is_applied_only_once(coordinator_client, morning, today):
     assert first.status_code == 200
     assert second.status_code == 409
     assert "not applied yet" in second.data["detail"]
-
-
-def test_a_therapist_whose_last_visit_is_done_is_free_after_its_buffer(therapist, today):
-    visit = f.VisitFactory(organization=therapist.organization, date=today, windows=[("08:00", "16:00")])
-    visit = visit_book(visit=visit, therapist=therapist, planned_start=f.local(today, "09:00"))
-    visit_check_in(visit=visit, by=therapist.user, at=f.local(today, "09:00"))
-    visit_check_out(visit=visit, by=therapist.user, at=f.local(today, "09:50"))
-
-    states = therapist_now_list(organization=therapist.organization, day=today, now=f.local(today, "09:30"))
-
-    assert states[therapist.pk].free_from_min == 9 * 60 + 55

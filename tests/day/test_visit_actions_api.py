@@ -39,7 +39,7 @@ def test_therapist_checks_in_and_out_of_their_own_visit(therapist_client, booked
 def test_check_in_far_from_the_visit_answers_with_a_warning(therapist_client, booked_visit):
     response = therapist_client.post(
         f"/api/v1/visits/{booked_visit.pk}/check-in",
-        {"lat": booked_visit.lat + 0.01, "lon": booked_visit.lon},
+        {"at": f.local(booked_visit.date, "08:58").isoformat(), "lat": booked_visit.lat + 0.01, "lon": booked_visit.lon},
         format="json",
     )
 
@@ -111,7 +111,8 @@ def test_interruption_extends_the_session_and_pushes_the_next_visit(therapist, t
     # The same patient again (no travel between the two), so the push is the interruption alone.
     later = f.VisitFactory(organization=therapist.organization, patient=booked_visit.patient)
     later = visit_book(visit=later, therapist=therapist, planned_start=f.local(later.date, "09:40"))
-    therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {}, format="json")
+    at = f.local(booked_visit.date, "09:00").isoformat()
+    therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {"at": at}, format="json")
 
     response = therapist_client.post(
         f"/api/v1/visits/{booked_visit.pk}/interruption", {"minutes": 15, "kind": "paused"}, format="json"
@@ -129,16 +130,17 @@ def test_interruption_extends_the_session_and_pushes_the_next_visit(therapist, t
 def test_an_interruption_pushes_the_next_visit_far_enough_to_travel_there(therapist, therapist_client, booked_visit):
     # Found by the simulation (seeds 3 and 4): the next visit was pushed to the minute the therapist was free
     # (or not at all), leaving no time to drive to it.
-    from dispatch.travel import visit_leg_min
+    from dispatch.services.day_travel import visit_leg
 
     here = booked_visit.patient
     elsewhere = f.PatientFactory(organization=therapist.organization, lat=here.lat + 0.05, lon=here.lon)
     later = f.VisitFactory(organization=therapist.organization, patient=elsewhere)
-    travel = visit_leg_min(before=booked_visit, after=later, speed_kmh=therapist.speed_kmh)
+    travel = visit_leg(before=booked_visit, after=later, speed_kmh=therapist.speed_kmh).total_min
     # Booked just far enough after the first visit's buffer (09:35) for the journey.
     later = visit_book(visit=later, therapist=therapist, planned_start=f.local(later.date, "09:35")
                        + dt.timedelta(minutes=travel))
-    therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {}, format="json")
+    at = f.local(booked_visit.date, "09:00").isoformat()
+    therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {"at": at}, format="json")
 
     response = therapist_client.post(
         f"/api/v1/visits/{booked_visit.pk}/interruption", {"minutes": 10, "kind": "extended"}, format="json"

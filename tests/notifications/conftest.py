@@ -73,14 +73,17 @@ def ward(organization) -> Ward:
     facility = f.FacilityFactory(organization=organization)
     asker = f.FacilityStaffFactory(organization=organization, facility=facility)
     colleague = f.FacilityStaffFactory(organization=organization, facility=facility)
-    home_patient = f.PatientFactory(organization=organization)
+    # Next door to the ward: the 15 minutes between the two visits hold the check-in, not a drive across town.
+    home_patient = f.PatientFactory(organization=organization, lat=facility.lat, lon=facility.lon)
     ward_patient = f.PatientFactory(organization=organization, facility=facility, room="4", bed="B")
     for patient in (home_patient, ward_patient):
         patient.excluded_therapists.add(t2)  # so a re-plan can only move T1's visits, not hand them to T2
     with travel("07:00"):
         home = booked(therapist=t1, patient=home_patient, hhmm="10:40")
         ward_visit = booked(therapist=t1, patient=ward_patient, hhmm="11:30", requested_by=asker)
-        t2_visit = booked(therapist=t2, patient=f.PatientFactory(organization=organization), hhmm="10:00")
+        # At T2's door: a re-plan at 10:00 (T2 still at home, as far as it knows) can still keep it.
+        t2_patient = f.PatientFactory(organization=organization, lat=t2.home_lat, lon=t2.home_lon)
+        t2_visit = booked(therapist=t2, patient=t2_patient, hhmm="10:00")
         from dispatch.services.visit_status import visit_transition
 
         t2_visit = visit_transition(visit=t2_visit, target=m.VisitStatus.CONFIRMED)

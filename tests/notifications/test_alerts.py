@@ -57,9 +57,10 @@ def test_a_reported_delay_that_pushes_a_later_visit_out_of_its_window_is_an_at_r
     coordinator = f.UserFactory(organization=organization)
     therapist = f.TherapistFactory(organization=organization)
     with travel("07:00"):
-        first = booked(therapist=therapist, patient=f.PatientFactory(organization=organization), hhmm="10:40")
+        street = {"lat": 43.66, "lon": -79.40}  # one street: no travel between the two
+        first = booked(therapist=therapist, patient=f.PatientFactory(organization=organization, **street), hhmm="10:40")
         tight = booked(
-            therapist=therapist, patient=f.PatientFactory(organization=organization), hhmm="11:30",
+            therapist=therapist, patient=f.PatientFactory(organization=organization, **street), hhmm="11:30",
             windows=(("11:00", "12:30"),),
         )
     m.Notification.objects.all().delete()
@@ -79,9 +80,10 @@ def test_a_session_started_late_puts_the_next_visit_at_risk_on_the_next_minute(o
     coordinator = f.UserFactory(organization=organization)
     therapist = f.TherapistFactory(organization=organization)
     with travel("07:00"):
-        first = booked(therapist=therapist, patient=f.PatientFactory(organization=organization), hhmm="10:40")
+        street = {"lat": 43.66, "lon": -79.40}  # one street: no travel between the two
+        first = booked(therapist=therapist, patient=f.PatientFactory(organization=organization, **street), hhmm="10:40")
         tight = booked(
-            therapist=therapist, patient=f.PatientFactory(organization=organization), hhmm="11:30",
+            therapist=therapist, patient=f.PatientFactory(organization=organization, **street), hhmm="11:30",
             windows=(("11:00", "12:10"),),
         )
     _check_in(therapist, first, "10:44")

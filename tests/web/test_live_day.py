@@ -19,7 +19,11 @@ def day():
 
 
 def _booked(*, organization, therapist, coordinator, day, at: str, windows=(("08:00", "17:00"),), duration=30):
-    visit = f.VisitFactory(organization=organization, date=day, windows=list(windows), duration_min=duration)
+    # At the therapist's door: bookings back to back need no travel (a booking checks it).
+    patient = f.PatientFactory(organization=organization, lat=therapist.home_lat, lon=therapist.home_lon)
+    visit = f.VisitFactory(
+        organization=organization, patient=patient, date=day, windows=list(windows), duration_min=duration
+    )
     return visit_book(visit=visit, therapist=therapist, planned_start=f.local(day, at), by=coordinator)
 
 

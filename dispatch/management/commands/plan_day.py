@@ -18,6 +18,10 @@ class Command(BaseCommand):
         parser.add_argument("--date", help="YYYY-MM-DD; default the latest day with visit requests.")
         parser.add_argument("--time-limit", type=float, default=10.0)
         parser.add_argument("--no-apply", action="store_true", help="Plan only; apply later through the API.")
+        parser.add_argument(
+            "--drop-booked", action="store_true",
+            help="Apply even if the plan leaves booked visits unassigned (they go back to requested).",
+        )
 
     def handle(self, *args, **opts) -> None:
         org = Organization.objects.filter(slug=opts["organization"]).first()
@@ -45,5 +49,8 @@ class Command(BaseCommand):
             f"{kpis['travel_min']:.0f} min travel, utilisation {kpis['utilisation']:.0%}."
         )
         if not opts["no_apply"]:
-            plan_run_apply(plan_run=run, applied_by=None)
+            try:
+                plan_run_apply(plan_run=run, applied_by=None, drop_booked=opts["drop_booked"])
+            except DispatchError as exc:
+                raise CommandError(exc.message) from exc
             self.stdout.write(self.style.SUCCESS(f"Plan {run.pk} applied: the schedule and feeds show it."))

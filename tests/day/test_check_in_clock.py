@@ -1,0 +1,199 @@
+"""Check-in and check-out follow the clock, and what they record is what every later plan sees."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from dispatch.models import Visit, VisitStatus
+from dispatch.services.booking import visit_book
+from tests import factories as f
+
+HERE = {"lat": 43.66, "lon": -79.40}
+
+
+def _book(therapist, hhmm: str, *, day=None, windows=(("08:00", "16:00"),), **visit) -> Visit:
+    day = day or f.tomorrow()
+    patient = f.PatientFactory(organization=therapist.organization, **HERE)
+    requested = f.VisitFactory(
+        organization=therapist.organization, patient=patient, date=day, windows=list(windows), **visit
+    )
+    return visit_book(visit=requested, therapist=therapist, planned_start=f.local(day, hhmm))
+
+
+def _check_in(client, visit, at: dt.datetime | None = None):
+    body = {"at": at.isoformat()} if at else {}
+    return client.post(f"/api/v1/visits/{visit.pk}/check-in", body, format="json")
+
+
+def _check_out(client, visit, at: dt.datetime):
+    return client.post(f"/api/v1/visits/{visit.pk}/check-out", {"at": at.isoformat()}, format="json")
+
+
+def test_check_in_a_day_early_is_refused_saying_when_it_opens(therapist, therapist_client):
+    visit = _book(therapist, "09:00")
+
+    response = _check_in(therapist_client, visit)
+
+    assert response.status_code == 409
+    assert response.data["detail"] == (
+        f"Visit {visit.pk} is planned for 09:00 on {visit.date}; check-in opens 2 h before, at 07:00 on {visit.date}. "
+        "Nothing was recorded."
+    )
+    visit.refresh_from_db()
+    assert (visit.status, visit.actual_start) == (VisitStatus.SCHEDULED, None)
+
+
+def test_check_in_opens_two_hours_before_the_planned_start(therapist, therapist_client):
+    visit = _book(therapist, "09:00")
+
+    too_early = _check_in(therapist_client, visit, f.local(visit.date, "06:59"))
+    on_time = _check_in(therapist_client, visit, f.local(visit.date, "07:00"))
+
+    assert too_early.status_code == 409 and too_early.data["extra"]["opens_at"].startswith(f"{visit.date}T07:00")
+    assert on_time.status_code == 200, on_time.data
+
+
+def test_check_in_after_the_planned_day_is_refused(therapist, therapist_client):
+    yesterday = timezone.localdate(timezone=f.TORONTO) - dt.timedelta(days=1)
+    visit = _book(therapist, "15:00", day=yesterday)
+
+    response = _check_in(therapist_client, visit)
+
+    assert response.status_code == 409
+    assert f"check-in closed at 00:00 on {yesterday + dt.timedelta(days=1)}" in response.data["detail"]
+
+
+def test_the_check_in_margin_is_configurable(therapist, therapist_client, settings):
+    settings.ROUNDS_CHECK_IN_EARLY_MIN, settings.ROUNDS_CHECK_IN_LATE_MIN = 15, 30
+    early, late = _book(therapist, "09:00"), _book(therapist, "11:00")
+
+    assert _check_in(therapist_client, early, f.local(early.date, "08:44")).status_code == 409
+    assert _check_in(therapist_client, late, f.local(late.date, "11:30")).status_code == 409
+    assert "check-in closed at 11:30" in _check_in(therapist_client, late, f.local(late.date, "11:31")).data["detail"]
+    assert _check_in(therapist_client, early, f.local(early.date, "08:45")).status_code == 200
+
+
+def test_the_transition_endpoint_keeps_the_check_in_clock(therapist, therapist_client):
+    visit = _book(therapist, "09:00")
+
+    response = therapist_client.post(f"/api/v1/visits/{visit.pk}/transition", {"status": "in_progress"}, format="json")
+
+    assert response.status_code == 409 and "check-in opens" in response.data["detail"]
+
+
+def test_a_second_check_in_while_another_visit_is_under_way_is_refused(therapist, therapist_client):
+    first, second = _book(therapist, "09:00"), _book(therapist, "10:00")
+    _check_in(therapist_client, first, f.local(first.date, "09:00"))
+
+    response = _check_in(therapist_client, second, f.local(second.date, "09:20"))
+
+    assert response.status_code == 409
+    assert response.data["detail"] == (
+        f"Therapist {therapist.pk} is still in visit {first.pk} (checked in at 09:00 on {first.date}); "
+        "check out of it first."
+    )
+
+
+def test_check_out_seconds_after_check_in_flags_the_visit_for_the_coordinator(
+    therapist, therapist_client, coordinator_client
+):
+    visit = _book(therapist, "09:00", duration_min=25)
+    at = f.local(visit.date, "09:00")
+    _check_in(therapist_client, visit, at)
+
+    response = _check_out(therapist_client, visit, at + dt.timedelta(seconds=3))
+    seen = coordinator_client.get(f"/api/v1/visits/{visit.pk}").data
+
+    assert response.status_code == 200
+    assert response.data["warning"] == "Checked out after 3 s of a 25-minute session; flagged for the coordinator."
+    assert response.data["visit"]["ended_early"] is True
+    assert seen["ended_early"] is True and seen["status"] == VisitStatus.COMPLETED
+    assert seen["status_reason"] == response.data["warning"]
+
+
+def test_check_out_after_most_of_the_session_is_not_flagged(therapist, therapist_client, settings):
+    settings.ROUNDS_CHECK_OUT_MIN_SHARE = 0.5
+    visit = _book(therapist, "09:00")
+    _check_in(therapist_client, visit, f.local(visit.date, "09:00"))
+
+    response = _check_out(therapist_client, visit, f.local(visit.date, "09:15"))
+
+    assert response.data["warning"] is None and response.data["visit"]["ended_early"] is False
+
+
+def test_the_held_time_follows_the_real_start_and_end(therapist, therapist_client):
+    visit, later = _book(therapist, "09:00"), _book(therapist, "09:40")
+
+    _check_in(therapist_client, visit, f.local(visit.date, "09:10"))
+    later.refresh_from_db()
+    assert later.planned_start == f.local(later.date, "09:45")  # 09:10 + 30 min + 5 min buffer
+    _check_out(therapist_client, visit, f.local(visit.date, "09:55"))
+
+    visit.refresh_from_db()
+    later.refresh_from_db()
+    assert (visit.planned_start, visit.planned_end) == (visit.actual_start, visit.actual_end)
+    assert visit.planned_busy_until == f.local(visit.date, "10:00")
+    assert later.planned_start == f.local(later.date, "10:00")
+    assert later.history.first().history_change_reason == "pushed 15 min by checked out at 09:55"
+
+
+def _plan_and_apply(client, day):
+    run = client.post("/api/v1/plans", {"date": str(day), "time_limit_s": 1}, format="json").data
+    assert run["status"] == "succeeded", run["error"]
+    return run, client.post(f"/api/v1/plans/{run['id']}/apply", format="json")
+
+
+def test_a_visit_finished_early_does_not_block_the_days_later_plans(
+    therapist, therapist_client, coordinator_client, organization
+):
+    """Checked in and out well before its planned 10:00: the plan may use 10:00, and apply agrees."""
+    finished = _book(therapist, "10:00")
+    _check_in(therapist_client, finished, f.local(finished.date, "08:30"))
+    _check_out(therapist_client, finished, f.local(finished.date, "08:45"))
+    patient = f.PatientFactory(organization=organization, **HERE)
+    request = f.VisitFactory(organization=organization, patient=patient, date=finished.date, windows=[("10:00", "10:40")])
+
+    run, applied = _plan_and_apply(coordinator_client, finished.date)
+
+    assert applied.status_code == 200, applied.data
+    request.refresh_from_db()
+    assert request.therapist_id == therapist.pk and request.planned_start < f.local(request.date, "10:35")
+
+
+def test_a_day_plan_made_while_a_visit_is_under_way_leaves_its_time_alone(
+    therapist, therapist_client, coordinator_client, organization
+):
+    under_way = _book(therapist, "10:00")
+    _check_in(therapist_client, under_way, f.local(under_way.date, "09:50"))
+    patient = f.PatientFactory(organization=organization, **HERE)
+    # It can only start at 10:00, while the therapist is held until 10:25 (09:50 + 30 min + 5 min buffer).
+    request = f.VisitFactory(organization=organization, patient=patient, date=under_way.date, windows=[("10:00", "10:30")])
+    fits_later = f.VisitFactory(
+        organization=organization, patient=patient, date=under_way.date, windows=[("10:00", "11:30")]
+    )
+
+    run, applied = _plan_and_apply(coordinator_client, under_way.date)
+
+    assert applied.status_code == 200, applied.data
+    assert request.pk in {u["visit_id"] for u in run["result"]["unassigned"]}
+    fits_later.refresh_from_db()
+    assert fits_later.planned_start >= f.local(fits_later.date, "10:25")
+    assert Visit.objects.get(pk=under_way.pk).status == VisitStatus.IN_PROGRESS
+
+
+@pytest.mark.parametrize("now", ["09:00", "10:10"])
+def test_a_replan_around_a_finished_visit_applies(therapist, therapist_client, coordinator_client, organization, now):
+    today = timezone.localdate(timezone=f.TORONTO)
+    finished = _book(therapist, "10:00", day=today)
+    _check_in(therapist_client, finished, f.local(today, "08:30"))
+    _check_out(therapist_client, finished, f.local(today, "08:45"))
+    patient = f.PatientFactory(organization=organization, **HERE)
+    f.VisitFactory(organization=organization, patient=patient, date=today, windows=[("10:00", "11:00")])
+
+    proposal = coordinator_client.post("/api/v1/replan", {"now": f.local(today, now).isoformat()}, format="json")
+    applied = coordinator_client.post(f"/api/v1/replan/{proposal.data['id']}/apply", {}, format="json")
+
+    assert proposal.data["status"] == "succeeded", proposal.data["error"]
+    assert applied.status_code == 200, applied.data

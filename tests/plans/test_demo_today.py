@@ -1,0 +1,46 @@
+"""`make run` starts the demo's today, so a newcomer can report a delay and read the proposal."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from dispatch import models as m
+from dispatch.demo.seed import DEMO_SLUG
+from dispatch.demo.today import MORNING
+
+
+@pytest.mark.django_db
+def test_make_run_seeds_today_starts_it_and_a_late_report_gets_a_local_proposal():
+    call_command("seed_demo", "--today-visits", "40", stdout=StringIO())
+    call_command("plan_day", "--time-limit", "2", stdout=StringIO())
+    call_command("demo_today", "--time-limit", "2", stdout=StringIO())
+    org = m.Organization.objects.get(slug=DEMO_SLUG)
+    today = timezone.localdate(timezone=org.tz)
+    morning = dt.datetime.combine(today, MORNING, tzinfo=org.tz)
+
+    under_way = m.Visit.objects.filter(organization=org, date=today, status=m.VisitStatus.IN_PROGRESS)
+    assert under_way.exists()
+    assert all(v.actual_start == v.planned_start < morning for v in under_way)
+    assert m.Visit.objects.filter(organization=org, date=today, status=m.VisitStatus.SCHEDULED).exists()
+    assert m.Visit.objects.filter(organization=org, date=today + dt.timedelta(days=1)).count() == 150
+
+    banner = StringIO()
+    call_command("demo_banner", stdout=banner)
+    late = re.search(r"Token (\w+)\" .*-d '(\{.*\})' http://[^/]+(/api/v1/visits/\d+/late)", banner.getvalue())
+    assert late, banner.getvalue()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {late[1]}")
+    response = client.post(late[3], data=late[2], content_type="application/json")
+
+    assert response.status_code == 200, response.data
+    diff = response.data["replan"]["diff"]
+    therapist = m.Visit.objects.get(pk=int(late[3].split("/")[4])).therapist
+    assert diff["scope"] in ("local", "nearby", "further")
+    assert diff["counts"]["others_disturbed"] <= 3
+    assert {row["old_therapist"] for row in diff["moved"]} <= {therapist.pk}
