@@ -34,7 +34,7 @@ from dispatch.optimizer_adapter import (
     problem_from_visits,
 )
 from dispatch.services.booking import therapist_shifts_on
-from dispatch.services.plans import plan_run_apply, plan_run_create
+from dispatch.services.plans import plan_run_create
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -47,7 +47,6 @@ logger = logging.getLogger(__name__)
 REPLAN_TIME_LIMIT_S = 1.5
 STARTED_STATUSES = (VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED)
 OPEN_ASSIGNED = (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED)
-NOT_APPLICABLE = "Plan {plan} is a {kind} run that is {status}; only a succeeded re-plan not yet applied can be applied."
 AVAILABILITY_CHANGED = (
     "Therapists' hours for {day} changed since re-plan {plan} was proposed; ask for a new re-plan."
 )
@@ -333,11 +332,3 @@ def replan_hours_check(*, run: PlanRun) -> None:
     stored = (run.result or {}).get("availability")
     if stored and stored != availability_fingerprint(organization=run.organization, day=run.date):
         raise ConflictError(AVAILABILITY_CHANGED.format(day=run.date, plan=run.pk))
-
-
-def replan_apply(*, run: PlanRun, by: User, drop_booked: bool = False) -> PlanRun:
-    """Apply a proposal in one step, or refuse (409) if a visit it read or a therapist's hours changed since,
-    or if it would unbook booked visits without ``drop_booked``."""
-    if run.kind != PlanKind.REPLAN:
-        raise ConflictError(NOT_APPLICABLE.format(plan=run.pk, kind=run.kind, status=run.status))
-    return plan_run_apply(plan_run=run, applied_by=by, drop_booked=drop_booked)

@@ -79,7 +79,7 @@ def test_visit_ics_for_those_who_may_see_the_visit(
     m.Precaution.objects.create(patient=patient, kind="wound", body_site="heel", note="Dressing")
     visit = scheduled_visit(therapist=therapist, start=local_at(1), patient=patient)
     uid = f"visit-{visit.pk}@{facility.organization.slug}.rounds"
-    path = f"/api/v1/visits/{visit.pk}/ics"
+    path = f"/api/v1/visits/{visit.pk}.ics"
 
     for client in (coordinator_client, therapist_client):
         response = client.get(path)
@@ -99,11 +99,11 @@ def test_visit_ics_is_404_for_a_visit_that_is_not_yours(organization, therapist,
     other_therapist = f.TherapistFactory(organization=organization)
     other_staff = f.FacilityStaffFactory(organization=organization)
     outsider = f.UserFactory()
-    path = f"/api/v1/visits/{visit.pk}/ics"
+    path = f"/api/v1/visits/{visit.pk}.ics"
     for user in (other_therapist.user, other_staff, outsider):
         assert _client_for(user).get(path).status_code == 404
     requested = f.VisitFactory(organization=organization)
-    assert coordinator_client.get(f"/api/v1/visits/{requested.pk}/ics").status_code == 409
+    assert coordinator_client.get(f"/api/v1/visits/{requested.pk}.ics").status_code == 409
 
 
 def _staff_url(user) -> str:
