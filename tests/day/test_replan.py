@@ -402,3 +402,20 @@ def test_a_replan_is_applied_only_once(coordinator_client, morning, today):
     assert first.status_code == 200
     assert second.status_code == 409
     assert "not applied yet" in second.data["detail"]
+
+
+def test_a_check_out_part_way_through_a_minute_frees_the_therapist_at_the_next_whole_minute(
+    therapist, today, therapist_client
+):
+    """Found by the simulation (seeds 5 and 6): a check-out at 09:50:40 freed the therapist at 09:55 in the
+    optimiser's whole minutes, and the re-plan booked the next visit 40 seconds short of its travel."""
+    visit = f.VisitFactory(organization=therapist.organization, date=today, windows=[("08:00", "16:00")])
+    visit = visit_book(visit=visit, therapist=therapist, planned_start=f.local(today, "09:00"))
+    for action, hhmm in (("check-in", "09:00"), ("check-out", "09:50")):
+        at = f.local(today, hhmm) + dt.timedelta(seconds=40)
+        answer = therapist_client.post(f"/api/v1/visits/{visit.pk}/{action}", {"at": at.isoformat()}, format="json")
+        assert answer.status_code == 200, answer.data
+
+    states = therapist_now_list(organization=therapist.organization, day=today, now=f.local(today, "09:30"))
+
+    assert states[therapist.pk].free_from_min == 9 * 60 + 56  # 09:50:40 and the 5-minute buffer, rounded up
