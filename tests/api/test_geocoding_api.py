@@ -15,24 +15,14 @@ from rest_framework.test import APIClient
 from dispatch import models as m
 from dispatch.geocoding import AMBIGUOUS_KM, GEOCODING_OFF, NOT_FOUND
 from tests import factories as f
+from tests.clients import PASSWORD, signed_in
 from tests.geocoders import BAY_ST, DOWN, KING_ST, QUEENS_PARK, Gazetteer
-
-PASSWORD = "pw-rounds-test"
-
 
 @pytest.fixture(autouse=True)
 def _asked():
     Gazetteer.asked.clear()
     yield Gazetteer.asked
     Gazetteer.asked.clear()
-
-
-def signed_in(user) -> APIClient:
-    response = APIClient().post("/api/v1/auth/token", {"username": user.username, "password": PASSWORD})
-    assert response.status_code == 200, response.content
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
-    return client
 
 
 @pytest.fixture

@@ -30,20 +30,6 @@ def fever_visit(organization, small_day):
     return visit
 
 
-PASSWORD = "pw-rounds-test"
-
-
-def signed_in(user):
-    """An API client holding a token from POST /api/v1/auth/token, as clients sign in."""
-    from rest_framework.test import APIClient
-
-    response = APIClient().post("/api/v1/auth/token", {"username": user.username, "password": PASSWORD})
-    assert response.status_code == 200, response.content
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
-    return client
-
-
 @contextlib.contextmanager
 def celery_broker(settings, url: str):
     """This process publishes plan runs to ``url`` as production does with REDIS_URL (the test settings are eager)."""

@@ -13,7 +13,8 @@ from django.db import connection
 
 from dispatch import models as m
 from dispatch.services.plans import WORKER_LOST
-from tests.plans.conftest import celery_broker, signed_in, wait_for_status
+from tests.clients import signed_in
+from tests.plans.conftest import celery_broker, wait_for_status
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")

@@ -6,7 +6,8 @@ import pytest
 
 from dispatch import models as m
 from tests import factories as f
-from tests.plans.conftest import signed_in, wait_for_status
+from tests.clients import signed_in
+from tests.plans.conftest import wait_for_status
 
 
 def _plan(client, day, **extra):
