@@ -102,7 +102,9 @@ def visit_events(visit: Visit, *, audience: Audience, travel: bool = True) -> li
     if audience is Audience.THERAPIST and travel and visit.planned_travel_min and not cancelled:
         block = icalendar.Event()
         _event_common(block, visit, uid=visit_uid(visit, prefix="travel"), status=status)
-        block.add("dtstart", start - dt.timedelta(minutes=visit.planned_travel_min))
+        # Subtracted from the instant, not the local wall time: across a clock change the wall-time sum
+        # names an hour that does not exist (or exists twice), and calendar apps read it differently.
+        block.add("dtstart", (visit.planned_start - dt.timedelta(minutes=visit.planned_travel_min)).astimezone(tz))
         block.add("dtend", start)
         block.add("summary", "Travel")
         block.add("description", f"{visit.planned_travel_min} min to {visit.patient.initials}")

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import time_machine
+
 from django.utils import timezone
 
 from dispatch import models as m
@@ -85,6 +87,24 @@ def test_travel_block_ends_at_the_visit_start_and_can_be_turned_off(anonymous_cl
 
     without = events_by_uid(parse_both(_get(anonymous_client, therapist_feed[1], query="?travel=0").content)[0])
     assert list(without) == [f"visit-{visit.pk}@{slug}.rounds"]
+
+
+def test_a_travel_block_across_the_spring_clock_change_starts_when_the_therapist_really_leaves(
+    anonymous_client, therapist, therapist_feed
+):
+    """A 03:15 visit on the night clocks go forward, 45 min away: the therapist leaves at 01:30 EST. Adding on
+    the wall clock gave 02:30, an hour that does not exist, which icalendar and vobject read an hour apart."""
+    with time_machine.travel(dt.datetime(2030, 3, 8, 12, tzinfo=UTC), tick=False):
+        start = f.local(dt.date(2030, 3, 10), "03:15")
+        visit = scheduled_visit(therapist=therapist, start=start, travel_min=45)
+        body = _get(anonymous_client, therapist_feed[1]).content
+    mine, theirs = parse_both(body)
+    uid = f"travel-{visit.pk}@{therapist.organization.slug}.rounds"
+    travel = events_by_uid(mine)[uid]
+    other = next(e for e in theirs.contents["vevent"] if e.uid.value == uid)
+    left = start.astimezone(UTC) - dt.timedelta(minutes=45)
+    assert travel.decoded("DTSTART") == left == other.dtstart.value
+    assert left.astimezone(f.TORONTO).strftime("%H:%M %Z") == "01:30 EST"
 
 
 def test_statuses_map_to_ical_and_requested_visits_stay_out(anonymous_client, therapist, therapist_feed):
