@@ -9,7 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2, routing_ils_pb2
 from ortools.util import optional_boolean_pb2
 
-from optimizer.analysis import explain_unassigned, kpis_of, prefilter
+from optimizer.analysis import kpis_of, prefilter
+from optimizer.reasons import explain_unassigned
 from optimizer.constraints import HARD_CONSTRAINTS, SOFT_CONSTRAINTS, TIME, add_breaks
 from optimizer.model_data import ModelData, build_model_data, ceil_min
 from optimizer.options import Options
@@ -152,7 +153,8 @@ def solve(
     optimal = routing.status() == routing_enums_pb2.RoutingSearchStatus.ROUTING_OPTIMAL
     routes = keep_booked_times(read_routes(routing, manager, data, assignment, breaks), data)
     status = "optimal" if optimal else "feasible"
-    return _result(problem, routes, status, assignment.ObjectiveValue(), started, "optimal" if optimal else stopped_by)
+    stop = "optimal" if optimal else stopped_by
+    return _result(problem, routes, status, assignment.ObjectiveValue(), started, stop, data)
 
 
 def _route_totals(
@@ -360,8 +362,9 @@ def _result(
     objective: int,
     started: float,
     stopped_by: str | None = None,
+    data: ModelData | None = None,
 ) -> Solution:
-    unassigned = explain_unassigned(problem, routes)
+    unassigned = explain_unassigned(problem, routes, data)
     return Solution(
         routes=tuple(routes),
         unassigned=tuple(unassigned),
