@@ -204,11 +204,15 @@ def add_unassigned_penalties(
 ) -> None:
     """Soft constraint: leaving a visit out costs its priority's penalty, so urgent ones stay."""
     for node, visit in enumerate(data.visits):
-        penalty = data.options.penalty(visit.priority)
-        if visit.pinned_therapist is not None or visit.pinned_start_min is not None:
-            penalty *= 10  # pinned work was promised; drop it only if it cannot be done
-        penalty += unbook_cost(visit, data.options)
-        routing.AddDisjunction([manager.NodeToIndex(node)], round(penalty * COST_SCALE))
+        routing.AddDisjunction([manager.NodeToIndex(node)], round(unassigned_penalty(visit, data.options) * COST_SCALE))
+
+
+def unassigned_penalty(visit: Visit, options: Options) -> float:
+    """What leaving ``visit`` out costs, in travel minutes."""
+    penalty = options.penalty(visit.priority)
+    if visit.pinned_therapist is not None or visit.pinned_start_min is not None:
+        penalty *= 10  # pinned work was promised; drop it only if it cannot be done
+    return penalty + unbook_cost(visit, options)
 
 
 # Soft constraints of a re-plan: the current plan is what patients, facilities and therapists

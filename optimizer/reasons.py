@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from optimizer.analysis import fits_alone, hhmm, static_reason
 from optimizer.check import check_route
-from optimizer.constraints import unbook_cost
+from optimizer.constraints import unassigned_penalty
 from optimizer.model_data import ModelData, build_model_data
 from optimizer.options import Options
 from optimizer.problem import Priority
@@ -85,6 +85,7 @@ class _Plan:
         vehicle_of = {t.id: k for k, t in enumerate(data.therapists)}
         self.routes: dict[int, list[int]] = {k: [] for k in range(len(data.therapists))}
         self.timed: dict[int, Route] = {}
+        self.prefixes: dict[int, Prefixes] = {}
         for r in routes:
             k = vehicle_of[r.therapist_id]
             self.routes[k] = [self.node_of[s.visit_id] for s in r.stops]
@@ -162,7 +163,14 @@ class _Plan:
         self, vehicle: int, route: list[int], node: int, dropped: int | None = None, near: int | None = None
     ) -> Place | None:
         """The place in ``route`` where ``node`` fits adding the least travel, or None."""
-        return best_insertion(self.data, vehicle, route, node, dropped, self.routes[vehicle], near)
+        full = self._prefixes(vehicle)
+        prefixes = full if near is None else Prefixes(self.data, vehicle, route, full, near)
+        return best_insertion(self.data, vehicle, route, node, dropped, self.routes[vehicle], near, prefixes)
+
+    def _prefixes(self, vehicle: int) -> Prefixes:
+        if vehicle not in self.prefixes:
+            self.prefixes[vehicle] = Prefixes(self.data, vehicle, self.routes[vehicle])
+        return self.prefixes[vehicle]
 
     def _best_drop(self, vehicle: int, node: int) -> Place | None:
         """The cheapest place for ``node`` where one visit leaves ``vehicle``'s route (next to it)."""
@@ -194,22 +202,36 @@ class _Plan:
         return min(float(travel[n, node]) for n in (self.data.start_node(vehicle), *self.routes[vehicle]))
 
     def _penalty(self, node: int) -> float:
-        visit = self.data.visits[node]
-        pinned = visit.pinned_therapist is not None or visit.pinned_start_min is not None
-        options = self.data.options
-        return options.penalty(visit.priority) * (10 if pinned else 1) + unbook_cost(visit, options)
+        return unassigned_penalty(self.data.visits[node], self.data.options)
 
     def _tid(self, place: Place) -> str:
         return self.data.therapists[place.vehicle].id
 
 
-def _prefixes(data: ModelData, vehicle: int, route: list[int]):
-    """``(position, walk of route[:position])`` for every position, each walk its own copy."""
-    walk = RouteWalk(data, vehicle)
-    for position in range(len(route) + 1):
-        yield position, walk.copy()
-        if position < len(route) and walk.add(route[position]) is not None:
-            return
+class Prefixes:
+    """The walks of ``route[:p]`` for every ``p``, each computed once; ``at`` hands out copies.
+
+    A route with one visit dropped shares its walks up to the dropped one with the full route's
+    (``shared``, ``same``: the first positions that agree).
+    """
+
+    def __init__(
+        self, data: ModelData, vehicle: int, route: list[int], shared: Prefixes | None = None, same: int = 0
+    ) -> None:
+        self.route = route
+        self.walks: list[RouteWalk] = [] if shared is None else shared.walks[: same + 1]
+        if not self.walks:
+            self.walks.append(RouteWalk(data, vehicle))
+        self.broken = False
+
+    def at(self, position: int) -> RouteWalk | None:
+        """A copy of the walk of ``route[:position]``, or None when that prefix breaks a rule."""
+        while len(self.walks) <= position and not self.broken:
+            walk = self.walks[-1].copy()
+            self.broken = walk.add(self.route[len(self.walks) - 1]) is not None
+            if not self.broken:
+                self.walks.append(walk)
+        return self.walks[position].copy() if position < len(self.walks) else None
 
 
 def _extended(walk: RouteWalk, nodes: list[int]) -> RouteWalk | None:
@@ -228,11 +250,13 @@ def best_insertion(
     dropped: int | None = None,
     planned: list[int] | None = None,
     near: int | None = None,
+    prefixes: Prefixes | None = None,
 ) -> Place | None:
     """The place in ``route`` where ``node`` fits, every visit of it kept, adding the least travel
     (against ``planned``, the route before ``dropped`` left it; ``route`` itself by default), or None.
 
     ``near``: only the places next to that position (where a dropped visit was) are tried.
+    ``prefixes``: the route's walks when the caller keeps them across calls.
     """
     therapist, visit = data.therapists[vehicle], data.visits[node]
     if therapist.max_visits is not None and len(route) >= therapist.max_visits:
@@ -240,12 +264,13 @@ def best_insertion(
     alone: list[RouteWalk | None] = []  # the route walked without the visit, once needed
     latest = max(w.end_min for w in visit.windows)
     before = travel_along(data, vehicle, route if planned is None else planned)
+    prefixes = prefixes or Prefixes(data, vehicle, route)
     best = None
-    for position, walk in _prefixes(data, vehicle, route):
-        if walk.starts and walk.starts[-1] > latest:
+    positions = range(len(route) + 1) if near is None else range(max(near - 1, 0), min(near + 1, len(route)) + 1)
+    for position in positions:
+        walk = prefixes.at(position)
+        if walk is None or (walk.starts and walk.starts[-1] > latest):
             break  # starts only grow along the route: no later place opens before the window closes
-        if near is not None and abs(position - near) > 1:
-            continue
         if walk.add(node) is not None or not _rest_fits(walk, route, position, alone):
             continue
         added = travel_along(data, vehicle, [*route[:position], node, *route[position:]]) - before

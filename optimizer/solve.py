@@ -11,6 +11,7 @@ from ortools.util import optional_boolean_pb2
 
 from optimizer.analysis import kpis_of, prefilter
 from optimizer.reasons import explain_unassigned
+from optimizer.construction import insert_left_out
 from optimizer.constraints import HARD_CONSTRAINTS, SOFT_CONSTRAINTS, TIME, add_breaks
 from optimizer.model_data import ModelData, build_model_data, ceil_min
 from optimizer.options import Options
@@ -151,6 +152,7 @@ def solve(
     if assignment is None:
         return _result(problem, [], "no_solution", 0, started, stopped_by)
     optimal = routing.status() == routing_enums_pb2.RoutingSearchStatus.ROUTING_OPTIMAL
+    assignment = insert_left_out(routing, manager, data, assignment)
     routes = keep_booked_times(read_routes(routing, manager, data, assignment, breaks), data)
     status = "optimal" if optimal else "feasible"
     stop = "optimal" if optimal else stopped_by
