@@ -2,7 +2,8 @@
 
 ``insert_left_out``: a search stopped by its budget is not always at a local optimum, so a visit
 it left out may still fit some final route as it stands. Every such visit (the costliest to
-leave out first) goes to its cheapest place by the re-plans' walk; OR-Tools then re-reads the
+leave out first) goes to its cheapest place in the routes of the therapists passing nearest
+(``reasons.NEAREST``) by the re-plans' walk; OR-Tools then re-reads the
 routes (``ReadAssignmentFromRoutes``), which checks every rule and times the plan, and the
 result is kept only when the model accepts it and its objective is lower.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from optimizer.constraints import unassigned_penalty
-from optimizer.reasons import Prefixes, best_insertion
+from optimizer.reasons import Prefixes, best_insertion, nearest_vehicles
 
 if TYPE_CHECKING:
     from ortools.constraint_solver import pywrapcp
@@ -48,10 +49,11 @@ def insert_left_out(
     prefixes = {k: Prefixes(data, k, r) for k, r in enumerate(routes)}
     for node in left:
         visit = data.visits[node]
+        able = [k for k, t in enumerate(data.therapists) if visit.eligible(t)]
         places = [
             p
-            for k, t in enumerate(data.therapists)
-            if visit.eligible(t) and (p := best_insertion(data, k, routes[k], node, prefixes=prefixes[k])) is not None
+            for k in nearest_vehicles(data, dict(enumerate(routes)), node, able)
+            if (p := best_insertion(data, k, routes[k], node, prefixes=prefixes[k])) is not None
         ]
         if places:
             best = min(places, key=lambda p: (p.added_travel, p.vehicle))

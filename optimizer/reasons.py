@@ -14,6 +14,7 @@ names in (the Django side does).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -94,7 +95,7 @@ class _Plan:
     def reason(self, visit: Visit) -> Unassigned:
         data, node = self.data, self.node_of[visit.id]
         able = [k for k, t in enumerate(data.therapists) if fits_alone(self.problem, visit, t)]
-        nearest = sorted(able, key=lambda k: (self._distance(k, node), k))[:NEAREST]
+        nearest = nearest_vehicles(data, self.routes, node, able)
         fits = [p for k in nearest if (p := self._best_insertion(k, self.routes[k], node)) is not None]
         fits = [p for p in fits if self._checked(p, node)]
         if fits:
@@ -197,15 +198,22 @@ class _Plan:
         visits = [self.data.visits[n] for n in sequence]
         return not check_route(self.problem, therapist, walk.route(), visits)
 
-    def _distance(self, vehicle: int, node: int) -> float:
-        travel = self.data.travel_min(vehicle)
-        return min(float(travel[n, node]) for n in (self.data.start_node(vehicle), *self.routes[vehicle]))
-
     def _penalty(self, node: int) -> float:
         return unassigned_penalty(self.data.visits[node], self.data.options)
 
     def _tid(self, place: Place) -> str:
         return self.data.therapists[place.vehicle].id
+
+
+def nearest_vehicles(
+    data: ModelData, routes: Mapping[int, list[int]], node: int, vehicles: list[int], count: int = NEAREST
+) -> list[int]:
+    """The ``count`` of ``vehicles`` whose start or route passes nearest to ``node`` (travel minutes)."""
+
+    def distance(k: int) -> float:
+        return float(data.travel_min(k)[[data.start_node(k), *routes[k]], node].min())
+
+    return sorted(vehicles, key=lambda k: (distance(k), k))[:count]
 
 
 class Prefixes:
