@@ -43,6 +43,17 @@ def insert_left_out(
 ) -> pywrapcp.Assignment:
     """``assignment`` with the left-out visits that fit a final route as it stands put there."""
     routes = routes_of(routing, manager, assignment)
+    if not fill_routes(data, routes):
+        return assignment
+    indices = [[manager.NodeToIndex(n) for n in r] for r in routes]
+    candidate = routing.ReadAssignmentFromRoutes(indices, True)  # True: nodes on no route are left out
+    if candidate is None or candidate.ObjectiveValue() >= assignment.ObjectiveValue():
+        return assignment
+    return candidate
+
+
+def fill_routes(data: ModelData, routes: list[list[int]]) -> bool:
+    """Insert every visit on no route where it fits (costliest to leave out first); whether any was."""
     served = {n for r in routes for n in r}
     left = sorted((n for n in range(data.n_visits) if n not in served), key=lambda n: -unassigned_penalty(data.visits[n], data.options))
     changed = False
@@ -60,10 +71,4 @@ def insert_left_out(
             routes[best.vehicle].insert(best.position, node)
             prefixes[best.vehicle] = Prefixes(data, best.vehicle, routes[best.vehicle])
             changed = True
-    if not changed:
-        return assignment
-    indices = [[manager.NodeToIndex(n) for n in r] for r in routes]
-    candidate = routing.ReadAssignmentFromRoutes(indices, True)  # True: nodes on no route are left out
-    if candidate is None or candidate.ObjectiveValue() >= assignment.ObjectiveValue():
-        return assignment
-    return candidate
+    return changed

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from optimizer.analysis import fits_alone, hhmm, static_reason
 from optimizer.check import check_route
 from optimizer.constraints import unassigned_penalty
@@ -209,11 +211,19 @@ def nearest_vehicles(
     data: ModelData, routes: Mapping[int, list[int]], node: int, vehicles: list[int], count: int = NEAREST
 ) -> list[int]:
     """The ``count`` of ``vehicles`` whose start or route passes nearest to ``node`` (travel minutes)."""
-
-    def distance(k: int) -> float:
-        return float(data.travel_min(k)[[data.start_node(k), *routes[k]], node].min())
-
-    return sorted(vehicles, key=lambda k: (distance(k), k))[:count]
+    if len(vehicles) <= count:
+        return sorted(vehicles)
+    places = [[data.start_node(k), *routes[k]] for k in vehicles]
+    offsets = np.cumsum([0, *(len(p) for p in places[:-1])])
+    flat = np.fromiter((n for p in places for n in p), dtype=np.int64)
+    distance = np.empty(len(vehicles))
+    speeds = np.array([data.therapists[k].speed_kmh for k in vehicles])
+    for speed in np.unique(speeds):
+        column = data.travel_min_by_speed[float(speed)][flat, node]
+        nearest = np.minimum.reduceat(column, offsets)
+        distance[speeds == speed] = nearest[speeds == speed]
+    order = np.lexsort((np.array(vehicles), distance))[:count]
+    return [vehicles[i] for i in order]
 
 
 class Prefixes:
