@@ -50,6 +50,7 @@ BINDING = {
     PINNED: "Therapist {therapist} cannot start it at its pinned time {at}",
     LIMIT: "Therapist {therapist} is at the limit of visits or working time",
 }
+UNCHECKED = "Therapist {therapist} has no place for it that keeps every rule, its break included"
 PUSHES = "Therapist {therapist} would push visit {later} past {what}"
 PUSHED = {WINDOW: "its window", SHIFT: "the shift's end", BREAK: "the break", PINNED: "its pinned time", LIMIT: "a limit"}
 
@@ -75,10 +76,12 @@ def explain_unassigned(problem: Problem, routes: list[Route], data: ModelData | 
     left = [v for v in problem.visits if v.id not in served]
     if not left:
         return []
-    if data is None or any(v.id not in {w.id for w in data.visits} for v in left if static_reason(problem, v) is None):
+    static = {v.id: static_reason(problem, v) for v in left}
+    modelled = set() if data is None else {v.id for v in data.visits}
+    if data is None or any(static[v.id] is None and v.id not in modelled for v in left):
         data = build_model_data(problem, data.options if data else Options(), list(problem.visits))
     plan = _Plan(problem, data, routes)
-    return [static_reason(problem, v) or plan.reason(v) for v in left]
+    return [static[v.id] or plan.reason(v) for v in left]
 
 
 class _Plan:
@@ -156,7 +159,8 @@ class _Plan:
                     if furthest is None or i > furthest[0]:
                         furthest = (i, n, broken)
                     break
-        assert furthest is not None, "a route that takes the visit was found full"
+        if furthest is None:  # the walk found a place the independent checker refused (breaks)
+            return UNCHECKED.format(therapist=tid)
         _, failed, (rule, at) = furthest
         if failed != node:
             return PUSHES.format(therapist=tid, later=self.data.visits[failed].id, what=PUSHED[rule])
