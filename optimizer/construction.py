@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from optimizer.check import check_route
 from optimizer.constraints import unassigned_penalty
 from optimizer.reasons import Prefixes, best_insertion, nearest_vehicles
+from optimizer.warm_start import RouteWalk
 
 if TYPE_CHECKING:
     from ortools.constraint_solver import pywrapcp
 
     from optimizer.model_data import ModelData
+    from optimizer.solution import Route
 
 
 def routes_of(
@@ -72,3 +75,22 @@ def fill_routes(data: ModelData, routes: list[list[int]]) -> bool:
             prefixes[best.vehicle] = Prefixes(data, best.vehicle, routes[best.vehicle])
             changed = True
     return changed
+
+
+def constructed_plan(data: ModelData) -> list[Route]:
+    """A plan without OR-Tools: ``fill_routes`` from empty routes, timed by the walk, each route
+    kept only if the independent checker finds it clean (the walk approximates breaks).
+
+    For when OR-Tools' search found no first plan in its time (a loaded machine, a large day).
+    """
+    routes: list[list[int]] = [[] for _ in data.therapists]
+    fill_routes(data, routes)
+    plan = []
+    for k, nodes in enumerate(routes):
+        walk = RouteWalk(data, k)
+        if not nodes or any(walk.add(n) is not None for n in nodes):
+            continue
+        route = walk.route()
+        if not check_route(data.problem, data.therapists[k], route, [data.visits[n] for n in nodes]):
+            plan.append(route)
+    return plan

@@ -11,7 +11,7 @@ from ortools.util import optional_boolean_pb2
 
 from optimizer.analysis import kpis_of, prefilter
 from optimizer.reasons import explain_unassigned
-from optimizer.construction import insert_left_out
+from optimizer.construction import constructed_plan, insert_left_out
 from optimizer.constraints import HARD_CONSTRAINTS, SOFT_CONSTRAINTS, TIME, add_breaks
 from optimizer.model_data import ModelData, build_model_data, ceil_min
 from optimizer.options import Options
@@ -149,6 +149,10 @@ def solve(
         params.time_limit.FromMilliseconds(round(max(options.time_limit_s, FALLBACK_MIN_S) * 1000))
         assignment = _search(routing, params, options)
         stopped_by = "first_plan"
+    if assignment is None and stopped_by == "first_plan":
+        # OR-Tools found no first plan even late: our own construction's, checker clean, beats none.
+        routes = constructed_plan(data)
+        return _result(problem, routes, "feasible" if routes else "no_solution", 0, started, stopped_by, data)
     if assignment is None:
         return _result(problem, [], "no_solution", 0, started, stopped_by)
     optimal = routing.status() == routing_enums_pb2.RoutingSearchStatus.ROUTING_OPTIMAL

@@ -41,3 +41,19 @@ def test_the_solved_plan_stays_valid_after_finishing(ok_small):
 
     solution = solve(ok_small, options=Options(time_limit_s=5, solution_limit=1))
     assert check_solution(ok_small, solution) == [] and solution.kpis.assigned == 4
+
+
+def test_a_search_that_finds_no_first_plan_returns_our_constructed_plan(monkeypatch):
+    """OR-Tools finding nothing even in the fallback (a loaded machine, a large day) still gives a valid plan."""
+    import importlib
+
+    from optimizer import solve
+    from optimizer.benchmarks.therapist_day import generate_day
+
+    solve_module = importlib.import_module("optimizer.solve")
+    monkeypatch.setattr(solve_module, "_search", lambda *args: None)
+    monkeypatch.setattr(solve_module, "_stopped_by", lambda *args: "time_limit")
+    day = generate_day(seed=0, therapists=6, visits=50)
+    solution = solve(day, options=Options(time_limit_s=1))
+    assert solution.status == "feasible" and solution.stopped_by == "first_plan"
+    assert solution.kpis.assigned > 30 and check_solution(day, solution) == []
