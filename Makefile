@@ -62,8 +62,9 @@ BENCH_SECONDS ?= 10
 # Figures, not tests: our optimiser against PyVRP and VROOM at the same time limit in the same run.
 # `make bench BENCH_SOLOMON=all` runs all 56 Solomon instances (about 30 minutes).
 bench: deps-bench
-	$(BIN)/python -m optimizer bench --solomon $(BENCH_SOLOMON) --time-limit $(BENCH_SECONDS) --peers pyvrp,vroom
+	$(BIN)/python -m optimizer bench --solomon $(BENCH_SOLOMON) --time-limit $(BENCH_SECONDS) --peers pyvrp,vroom --processes 2
 	$(BIN)/python -m optimizer bench --therapist-day --time-limit 15 --peers vroom
+	$(BIN)/python -m optimizer bench --therapist-day --therapists 60 --visits 500 --time-limit 15 --peers vroom
 	$(BIN)/python bench/replan_bench.py
 
 # Figures, not tests: gunicorn on PostgreSQL under 200 requests/s of schedule reads and feeds.

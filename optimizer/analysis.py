@@ -8,11 +8,11 @@ from optimizer.solution import Kpis, Route, Unassigned
 
 NO_SKILL = "No therapist has skill {skills}."
 NO_ELIGIBLE = "No eligible therapist (preferences/credentials): {detail}."
-OUTSIDE_SHIFTS = "Every window lies outside every shift of the therapists who may serve it."
+OUTSIDE_SHIFTS = "No eligible therapist is working {span}."
 UNREACHABLE = (
-    "Cannot be reached in time: no eligible therapist can travel there, serve it and get back within the shift."
+    "Cannot be reached in time: no eligible therapist can travel there, start it {span}, serve it and get back "
+    "within the shift."
 )
-DISPLACED = "Left out for more urgent work or for lack of capacity: it fits alone into {therapist}'s day."
 
 
 def fits_alone(problem: Problem, visit: Visit, therapist: Therapist) -> bool:
@@ -40,7 +40,21 @@ def fits_alone(problem: Problem, visit: Visit, therapist: Therapist) -> bool:
     return False
 
 
-def _reason(problem: Problem, visit: Visit) -> Unassigned:
+def hhmm(minute: int) -> str:
+    """Minutes from the horizon start as a clock time, "14:10"."""
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def during(visit: Visit) -> str:
+    """When the visit may start, "between 09:00 and 10:00" or "in its windows 09:00–10:00, 14:00–15:00"."""
+    windows = sorted(visit.windows, key=lambda w: w.start_min)
+    if len(windows) == 1:
+        return f"between {hhmm(windows[0].start_min)} and {hhmm(windows[0].end_min)}"
+    return "in its windows " + ", ".join(f"{hhmm(w.start_min)}–{hhmm(w.end_min)}" for w in windows)
+
+
+def static_reason(problem: Problem, visit: Visit) -> Unassigned | None:
+    """Why no therapist could serve ``visit`` even alone, or None when one could (see ``reasons``)."""
     therapists = problem.therapists
     skilled = [t for t in therapists if visit.required_skills <= t.skills]
     if not skilled:
@@ -59,11 +73,10 @@ def _reason(problem: Problem, visit: Visit) -> Unassigned:
         if any(w.start_min <= t.shift_end_min and w.end_min >= t.shift_start_min for w in visit.windows)
     ]
     if not overlapping:
-        return Unassigned(visit.id, "outside_shifts", OUTSIDE_SHIFTS)
-    fitting = [t for t in overlapping if fits_alone(problem, visit, t)]
-    if not fitting:
-        return Unassigned(visit.id, "unreachable", UNREACHABLE)
-    return Unassigned(visit.id, "displaced", DISPLACED.format(therapist=fitting[0].id))
+        return Unassigned(visit.id, "outside_shifts", OUTSIDE_SHIFTS.format(span=during(visit)))
+    if not any(fits_alone(problem, visit, t) for t in overlapping):
+        return Unassigned(visit.id, "unreachable", UNREACHABLE.format(span=during(visit)))
+    return None
 
 
 def prefilter(problem: Problem) -> tuple[list[Visit], list[Visit]]:
@@ -73,11 +86,6 @@ def prefilter(problem: Problem) -> tuple[list[Visit], list[Visit]]:
         possible = any(fits_alone(problem, visit, t) for t in problem.therapists)
         (modelled if possible else excluded).append(visit)
     return modelled, excluded
-
-
-def explain_unassigned(problem: Problem, routes: list[Route]) -> list[Unassigned]:
-    served = {s.visit_id for r in routes for s in r.stops}
-    return [_reason(problem, v) for v in problem.visits if v.id not in served]
 
 
 def kpis_of(problem: Problem, routes: list[Route], unassigned: list[Unassigned]) -> Kpis:

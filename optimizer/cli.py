@@ -31,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--therapist-day", action="store_true", help="a generated day: 30 therapists, 250 visits")
     bench.add_argument("--time-limit", type=float, default=None, help="seconds per solve (10; 15 for a day)")
     bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--processes", type=int, default=1, help="Solomon: also run ours in this many processes")
+    bench.add_argument("--therapists", type=int, default=30, help="therapists of a generated day (default 30)")
+    bench.add_argument("--visits", type=int, default=250, help="visits of a generated day (default 250)")
     bench.add_argument("--peers", default="pyvrp,vroom", help="comma-separated: pyvrp, vroom, or none")
     bench.add_argument("--data", default=None, help="folder holding solomon/ (default ../shared/benchmarks)")
     return parser
@@ -48,11 +51,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.therapist_day:
         from optimizer.benchmarks.therapist_day import run as run_day
 
-        return run_day(seed=args.seed, time_limit_s=args.time_limit or 15.0, peers=peers)
+        return run_day(
+            seed=args.seed,
+            time_limit_s=args.time_limit or 15.0,
+            peers=peers,
+            therapists=args.therapists,
+            visits=args.visits,
+        )
     from optimizer.benchmarks.solomon import run as run_solomon
 
     try:
-        lines = run_solomon(args.solomon.split(","), time_limit_s=args.time_limit or 10.0, peers=peers, data=args.data)
+        lines = run_solomon(
+            args.solomon.split(","),
+            time_limit_s=args.time_limit or 10.0,
+            peers=peers,
+            data=args.data,
+            processes=args.processes,
+        )
     except FileNotFoundError as exc:
         print(f"error: --solomon: {exc.filename} not found (set --data or ROUNDS_BENCH_DATA).", file=sys.stderr)
         return BAD_INPUT

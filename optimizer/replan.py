@@ -31,11 +31,12 @@ import time as clock
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from optimizer.analysis import explain_unassigned, fits_alone, kpis_of
+from optimizer.analysis import fits_alone, kpis_of
 from optimizer.check import check_route
 from optimizer.model_data import ModelData, build_model_data
 from optimizer.options import Options
 from optimizer.problem import Priority, Problem, Visit
+from optimizer.reasons import cheapest_insertion, explain_unassigned
 from optimizer.solution import Route, Solution
 from optimizer.solve import solve
 from optimizer.warm_start import PINNED, KeptPlan, RouteWalk, keep_plan
@@ -230,25 +231,10 @@ def _candidates(data: ModelData, kept: KeptPlan, visit: Visit) -> list[str]:
         travel = data.travel_min(k)
         nearby.append((min(float(travel[s, node]) for s in (data.start_node(k), *route)), k, route))
     nearby = sorted(nearby)[:CLOSEST]
-    room = [(_cheapest_insertion(data, k, route, node), k) for _, k, route in nearby]
+    room = [(cheapest_insertion(data, k, route, node), k) for _, k, route in nearby]
     with_room = [k for _, k in sorted((added, k) for added, k in room if added is not None)]
     order = with_room + [k for _, k, _ in nearby if k not in with_room]
     return [data.therapists[k].id for k in order]
-
-
-def _cheapest_insertion(data: ModelData, vehicle: int, route: list[int], node: int) -> float | None:
-    """Travel added by the cheapest place for ``node`` in ``route`` that keeps every visit, or None."""
-    travel = data.travel_min(vehicle)
-    path = [data.start_node(vehicle), *route, data.end_node(vehicle)]
-    best = None
-    for p in range(len(route) + 1):
-        walk = RouteWalk(data, vehicle)
-        if any(walk.add(n) is not None for n in [*route[:p], node, *route[p:]]):
-            continue
-        a, b = path[p], path[p + 1]
-        added = float(travel[a, node] + travel[node, b] - travel[a, b])
-        best = added if best is None else min(best, added)
-    return best
 
 
 def _relax_broken_pins(

@@ -63,9 +63,19 @@ class Route:
 
 @dataclass(frozen=True)
 class Unassigned:
+    """A visit left out, with the reason the final plan supports.
+
+    When the reason says the visit fits somewhere, ``therapist_id`` could start it at
+    ``start_min`` once the visits in ``drops`` leave that therapist's route (none: it fits as
+    the route stands); the other rules of that route all still hold.
+    """
+
     visit_id: str
     code: str
     reason: str
+    therapist_id: str | None = None
+    start_min: int | None = None
+    drops: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _require(self.code in UNASSIGNED_CODES, f"code: {self.code!r} is not one of {UNASSIGNED_CODES}.")

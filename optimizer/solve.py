@@ -9,7 +9,9 @@ from collections.abc import Callable, Mapping, Sequence
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2, routing_ils_pb2
 from ortools.util import optional_boolean_pb2
 
-from optimizer.analysis import explain_unassigned, kpis_of, prefilter
+from optimizer.analysis import kpis_of, prefilter
+from optimizer.reasons import explain_unassigned
+from optimizer.construction import constructed_plan, insert_left_out
 from optimizer.constraints import HARD_CONSTRAINTS, SOFT_CONSTRAINTS, TIME, add_breaks
 from optimizer.model_data import ModelData, build_model_data, ceil_min
 from optimizer.options import Options
@@ -147,12 +149,18 @@ def solve(
         params.time_limit.FromMilliseconds(round(max(options.time_limit_s, FALLBACK_MIN_S) * 1000))
         assignment = _search(routing, params, options)
         stopped_by = "first_plan"
+    if assignment is None and stopped_by == "first_plan":
+        # OR-Tools found no first plan even late: our own construction's, checker clean, beats none.
+        routes = constructed_plan(data)
+        return _result(problem, routes, "feasible" if routes else "no_solution", 0, started, stopped_by, data)
     if assignment is None:
         return _result(problem, [], "no_solution", 0, started, stopped_by)
     optimal = routing.status() == routing_enums_pb2.RoutingSearchStatus.ROUTING_OPTIMAL
+    assignment = insert_left_out(routing, manager, data, assignment)
     routes = keep_booked_times(read_routes(routing, manager, data, assignment, breaks), data)
     status = "optimal" if optimal else "feasible"
-    return _result(problem, routes, status, assignment.ObjectiveValue(), started, "optimal" if optimal else stopped_by)
+    stop = "optimal" if optimal else stopped_by
+    return _result(problem, routes, status, assignment.ObjectiveValue(), started, stop, data)
 
 
 def _route_totals(
@@ -360,8 +368,9 @@ def _result(
     objective: int,
     started: float,
     stopped_by: str | None = None,
+    data: ModelData | None = None,
 ) -> Solution:
-    unassigned = explain_unassigned(problem, routes)
+    unassigned = explain_unassigned(problem, routes, data)
     return Solution(
         routes=tuple(routes),
         unassigned=tuple(unassigned),

@@ -103,7 +103,7 @@ def keep_plan(data: ModelData, routes: Mapping[str, Sequence[str]]) -> KeptPlan:
         starts |= {data.visits[n].id: s for n, s in zip(walk.nodes, walk.starts, strict=True)}
         if walk.nodes:
             timed[therapist_id] = walk.route()
-        travel += _travel_along(data, k, [node_of[vid] for vid in ids])
+        travel += travel_along(data, k, [node_of[vid] for vid in ids])
     return KeptPlan(kept, starts, broken, travel, timed)
 
 
@@ -118,6 +118,16 @@ class RouteWalk:
         self.starts: list[int] = []
         self.pending: list[Break] = sorted(self.therapist.breaks, key=lambda b: b.earliest_start_min)
         self.breaks_taken: list[PlacedBreak] = []
+        self.pending_after: list[int] = []  # breaks still owed after each kept stop
+
+    def copy(self) -> RouteWalk:
+        """The walk so far, to try different continuations of one prefix."""
+        twin = object.__new__(RouteWalk)
+        twin.__dict__ = {**self.__dict__}
+        twin.nodes, twin.starts = list(self.nodes), list(self.starts)
+        twin.pending, twin.breaks_taken = list(self.pending), list(self.breaks_taken)
+        twin.pending_after = list(self.pending_after)
+        return twin
 
     def _last(self) -> tuple[int, int, int]:
         """(node, its start, the minute it is over) of the last kept stop, or the route's start."""
@@ -170,6 +180,7 @@ class RouteWalk:
         self.nodes.append(node)
         self.starts.append(start)
         self.pending = pending
+        self.pending_after.append(len(pending))
         self.breaks_taken += taken
         return None
 
@@ -232,7 +243,7 @@ def first_start_from(visit: Visit, minute: int) -> int | None:
     return min(later) if later else None
 
 
-def _travel_along(data: ModelData, vehicle: int, nodes: list[int]) -> float:
+def travel_along(data: ModelData, vehicle: int, nodes: list[int]) -> float:
     travel = data.travel_min(vehicle)
     path = [data.start_node(vehicle), *nodes, data.end_node(vehicle)] if nodes else []
     return float(sum(travel[a, b] for a, b in zip(path, path[1:], strict=False)))

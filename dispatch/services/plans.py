@@ -316,8 +316,11 @@ def plan_result(
         for r in solution.routes
     ]
     def named(reason: str) -> str:
-        # The optimiser speaks of therapist ids; coordinators read names.
-        return re.sub(r"\b(\d+)'s day", lambda m: f"{names.get(int(m[1]), m[1])}'s day", reason)
+        # The optimiser speaks of "Therapist <id>" and "visit <id>"; coordinators read names and initials.
+        reason = re.sub(r"\bTherapist (\d+)\b", lambda m: names.get(int(m[1]), m[0]), reason)
+        return re.sub(
+            r"\bvisit (\d+)\b", lambda m: f"{by_id[m[1]].patient.initials}'s visit" if m[1] in by_id else m[0], reason
+        )
 
     unassigned = [
         {"visit_id": int(u.visit_id), "code": u.code, "reason": named(u.reason)}

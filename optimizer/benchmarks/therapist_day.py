@@ -11,7 +11,7 @@ from optimizer.check import check_solution
 from optimizer.problem import Break, Location, Priority, Problem, Therapist, TimeWindow, Visit
 from optimizer.options import Options
 from optimizer.solution import Solution
-from optimizer.solve import solve
+from optimizer.portfolio import solve_in_processes
 from optimizer.travel import GeodesicTravel, clear_matrix_cache
 
 CENTRE = (52.5200, 13.4050)  # Berlin, Alexanderplatz
@@ -156,7 +156,9 @@ def run_vroom(problem: Problem, time_limit_s: float) -> dict:
         ]
         travel += sum(minutes[t.speed_kmh][a, b] for a, b in zip(path, path[1:], strict=False))
     served = {int(j) for j in jobs["id"]}
+    left = [v for j, v in enumerate(problem.visits) if j not in served]
     return {
+        "cost": travel + _penalties(left),
         "left_out": _left_out([v for j, v in enumerate(problem.visits) if j not in served]),
         "seconds": seconds,
         "assigned": len(jobs),
@@ -169,22 +171,33 @@ REPLAN_BUDGET_S = 1.0
 REPLAN_WALL_GOAL_S = 2.0
 
 
-def run(*, seed: int = 0, time_limit_s: float = 15.0, peers: list[str] | None = None) -> int:
+def run(
+    *,
+    seed: int = 0,
+    time_limit_s: float = 15.0,
+    peers: list[str] | None = None,
+    therapists: int = 30,
+    visits: int = 250,
+) -> int:
     """Rows: ours as the product runs it (deterministic), ours searching until the limit (as the
-    peers do), the 1 s re-plan from a cold travel memo, and the peers."""
-    print("solver,seconds,assigned,unassigned,travel_min,stopped_by,checker,left_out_urgent/soon/routine")
-    problem = generate_day(seed)
+    peers do) in one process and in two (two seeds, the better kept), the 1 s re-plan from a
+    cold travel memo, and the peers. ``cost``: travel minutes plus the default penalties of
+    the visits left out (``Options``), the figure the objective ranks plans by."""
+    print("solver,seconds,assigned,unassigned,travel_min,cost,stopped_by,checker,left_out_urgent/soon/routine")
+    problem = generate_day(seed, therapists=therapists, visits=visits)
     solution, wall, violations = _row("ours", problem, Options(time_limit_s=time_limit_s, seed=seed))
     timed = Options(time_limit_s=time_limit_s, seed=seed, deterministic=False)
-    _, _, timed_violations = _row("ours-timed", problem, timed)
+    _, _, timed_violations = _row("ours-timed (1 process)", problem, timed)
+    _, _, two_violations = _row("ours-timed (2 processes)", problem, timed, processes=2)
+    timed_violations += two_violations
     clear_matrix_cache()
-    replan_problem = generate_day(seed)
+    replan_problem = generate_day(seed, therapists=therapists, visits=visits)
     _, replan_wall, replan_violations = _row(
         f"ours-replan-{REPLAN_BUDGET_S:g}s", replan_problem, Options(time_limit_s=REPLAN_BUDGET_S, seed=seed)
     )
     if "vroom" in (peers or []):
         v = run_vroom(problem, time_limit_s)
-        figures = f"{v['assigned']},{v['unassigned']},{v['travel_min']:.0f}"
+        figures = f"{v['assigned']},{v['unassigned']},{v['travel_min']:.0f},{v['cost']:.0f}"
         print(f"vroom,{v['seconds']:.2f},{figures},,not checked,{v['left_out']}")
     k = solution.kpis
     codes = {}
@@ -204,16 +217,22 @@ def _left_out(visits: list[Visit]) -> str:
     return "/".join(str(sum(1 for v in visits if v.priority == p)) for p in reversed(Priority))
 
 
-def _row(label: str, problem: Problem, options: Options) -> tuple[Solution, float, list]:
+def _penalties(visits: list[Visit]) -> float:
+    """The default objective's price of leaving ``visits`` out, in travel minutes."""
+    return sum(Options().penalty(v.priority) for v in visits)
+
+
+def _row(label: str, problem: Problem, options: Options, processes: int = 1) -> tuple[Solution, float, list]:
     """Solve, check and print one CSV row; the wall time includes the whole solve() call."""
     started = time.monotonic()
-    solution = solve(problem, options=options)
+    solution = solve_in_processes(problem, options=options, processes=processes)
     wall = time.monotonic() - started
     violations = check_solution(problem, solution)
     k = solution.kpis
     checker = f"{len(violations)} VIOLATIONS" if violations else "ok"
-    figures = f"{k.assigned},{k.unassigned},{k.travel_min:.0f}"
     visits = {v.id: v for v in problem.visits}
-    left_out = _left_out([visits[u.visit_id] for u in solution.unassigned])
+    left = [visits[u.visit_id] for u in solution.unassigned]
+    figures = f"{k.assigned},{k.unassigned},{k.travel_min:.0f},{k.travel_min + _penalties(left):.0f}"
+    left_out = _left_out(left)
     print(f"{label},{wall:.2f},{figures},{solution.stopped_by},{checker},{left_out}", flush=True)
     return solution, wall, violations

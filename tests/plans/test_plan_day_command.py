@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from io import StringIO
 
 import pytest
@@ -25,8 +26,18 @@ def test_make_run_plans_and_applies_the_demo_day():
     reasons = {u["code"]: u["reason"] for u in run.result["unassigned"]}
     assert "fever" in reasons["contraindicated"]
     names = set(m.Therapist.objects.filter(organization=demo.organization).values_list("display_name", flat=True))
-    # The demo asks for more than twelve therapists can do: some visits are left out for capacity.
-    assert any(name in reasons["displaced"] for name in names)
+    # The demo asks for more than twelve therapists can do: some visits are left out for capacity,
+    # each with the therapist the plan supports (by name) and, for a swap, the visit it would cost.
+    displaced = [u for u in run.result["unassigned"] if u["code"] == "displaced"]
+    assert displaced
+    for u in displaced:
+        assert any(name in u["reason"] for name in names), u["reason"]
+        assert not re.search(r"\b(Therapist|visit) \d+", u["reason"]) and "fits alone" not in u["reason"]
+    by_visit = {str(u["visit_id"]): u for u in run.result["solution"]["unassigned"]}
+    for u in displaced:
+        for dropped in by_visit[str(u["visit_id"])]["drops"]:
+            initials = m.Visit.objects.get(pk=int(dropped)).patient.initials
+            assert f"dropping {initials}'s visit" in u["reason"]
 
 
 @pytest.mark.django_db

@@ -1,0 +1,62 @@
+"""Both cores for one plan: the same day searched in several processes with different seeds.
+
+OR-Tools' routing search is single-threaded. ``solve_in_processes`` runs ``solve`` once per seed,
+each in its own process (``fork``, so the problem is not re-sent), and keeps the plan with the
+lowest objective (the seeds only permute the visits' order in one and the same model, so
+objectives compare); ties go to the earlier seed, so the answer does not depend on which
+process finished first.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from optimizer.options import Options
+from optimizer.solve import solve
+
+if TYPE_CHECKING:
+    from optimizer.problem import Problem
+    from optimizer.solution import Solution
+
+_shared: dict[str, Problem] = {}
+
+
+def _solve_shared(options: Options) -> Solution:
+    return solve(_shared["problem"], options=options)
+
+
+def solve_in_processes(problem: Problem, *, options: Options | None = None, processes: int = 2) -> Solution:
+    """The best of ``processes`` searches of ``problem``, seeds ``options.seed``, ``options.seed + 1``, ...
+
+    Parameters
+    ----------
+    problem
+        Therapists, visits and the travel provider.
+    options
+        Search settings and weights for every search; ``Options()`` when omitted.
+    processes
+        How many searches run side by side (one per core is the point).
+
+    Returns
+    -------
+    Solution
+        The plan with the lowest objective; its ``solve_time_s`` is that search's own.
+    """
+    options = options or Options()
+    if processes < 1:
+        raise ValueError(f"processes: {processes} is below 1.")
+    runs = [replace(options, seed=options.seed + k) for k in range(processes)]
+    if processes == 1:
+        return solve(problem, options=runs[0])
+    _shared["problem"] = problem
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+            solutions = list(pool.map(_solve_shared, runs))
+    finally:
+        _shared.clear()
+    feasible = [s for s in solutions if s.is_feasible()] or solutions
+    return min(feasible, key=lambda s: s.objective)
