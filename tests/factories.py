@@ -12,6 +12,7 @@ from dispatch import models as m
 from dispatch.skills import skill_ensure_standard
 
 faker = Faker()
+PASSWORD = "pw-rounds-test"  # every factory user's
 TORONTO = zoneinfo.ZoneInfo("America/Toronto")
 
 
@@ -42,7 +43,7 @@ class UserFactory(DjangoModelFactory):
     email = factory.LazyAttribute(lambda _: faker.unique.email())
     organization = factory.SubFactory(OrganizationFactory)
     role = m.Role.COORDINATOR
-    password = factory.django.Password("pw-rounds-test")
+    password = factory.django.Password(PASSWORD)
 
 
 class CredentialTypeFactory(DjangoModelFactory):
