@@ -402,3 +402,42 @@ def test_a_replan_is_applied_only_once(coordinator_client, morning, today):
     assert first.status_code == 200
     assert second.status_code == 409
     assert "not applied yet" in second.data["detail"]
+
+
+def test_the_day_plans_apply_route_applies_a_replan_like_the_replan_route(therapist, coordinator_client, street, today):
+    """POST /plans/{id}/apply with a re-plan's id: the same moves, the same history reason, the delay absorbed."""
+    mine, _ = street
+    visit_report_late(visit=mine[1], minutes=40, by=therapist.user, at=f.local(today, "10:20"))
+    proposal = coordinator_client.post(
+        "/api/v1/replan", {"now": f.local(today, "10:20").isoformat(), "therapists": [therapist.pk]}, format="json"
+    )
+    assert proposal.data["kind"] == PlanKind.REPLAN
+
+    applied = coordinator_client.post(f"/api/v1/plans/{proposal.data['id']}/apply", {}, format="json")
+
+    assert applied.status_code == 200, applied.data
+    assert applied.data["applied_at"]
+    moved = {row["visit"]: row["new_start"] for row in proposal.data["diff"]["moved"]}
+    assert moved
+    for visit_id, new_start in moved.items():
+        visit = Visit.objects.get(pk=visit_id)
+        assert visit.planned_start == dt.datetime.fromisoformat(new_start)
+        assert visit.history.first().history_change_reason == f"re-plan {proposal.data['id']}"
+    assert Visit.objects.get(pk=mine[1].pk).delay_min == 0
+    again = coordinator_client.post(f"/api/v1/replan/{proposal.data['id']}/apply", {}, format="json")
+    assert again.status_code == 409 and "not applied yet" in again.data["detail"]
+
+
+def test_the_day_plans_apply_route_refuses_a_replan_after_a_therapists_hours_changed(
+    therapist, coordinator_client, street, today
+):
+    proposal = coordinator_client.post("/api/v1/replan", {"now": f.local(today, "10:00").isoformat()}, format="json")
+    AvailabilityException.objects.create(
+        therapist=therapist, date=today, kind="time_off", start_time=dt.time(15), end_time=dt.time(16)
+    )
+
+    applied = coordinator_client.post(f"/api/v1/plans/{proposal.data['id']}/apply", {}, format="json")
+
+    assert applied.status_code == 409
+    assert "hours" in applied.data["detail"]
+    assert PlanRun.objects.get(pk=proposal.data["id"]).applied_at is None
