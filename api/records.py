@@ -145,6 +145,8 @@ class TherapistInputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Therapist
         fields = ["username", "email", *THERAPIST_FIELDS]
+        # Without them the home address is geocoded.
+        extra_kwargs = {"home_lat": {"required": False}, "home_lon": {"required": False}}
 
     def validate(self, attrs: dict) -> dict:
         if self.instance is None and not attrs.get("username"):

@@ -12,7 +12,6 @@ from dispatch import models as m
 from dispatch.skills import skill_ensure_standard
 
 faker = Faker()
-PASSWORD = "pw-rounds-test"  # every factory user's
 TORONTO = zoneinfo.ZoneInfo("America/Toronto")
 
 
@@ -43,7 +42,7 @@ class UserFactory(DjangoModelFactory):
     email = factory.LazyAttribute(lambda _: faker.unique.email())
     organization = factory.SubFactory(OrganizationFactory)
     role = m.Role.COORDINATOR
-    password = factory.django.Password(PASSWORD)
+    password = factory.django.Password("pw-rounds-test")
 
 
 class CredentialTypeFactory(DjangoModelFactory):

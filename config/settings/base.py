@@ -199,6 +199,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema_hooks.local_times_without_offset",
+        "api.schema_docs.documented_operations",
     ],
     "ENUM_NAME_OVERRIDES": {
         "VisitStatusEnum": "dispatch.models.VisitStatus",

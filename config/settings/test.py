@@ -18,3 +18,6 @@ ROUNDS_NOTIFY_IN_PROCESS = "sync"
 ROUNDS_NOTIFY_SCHEDULER = "off"
 # The test receivers listen on 127.0.0.1.
 ROUNDS_WEBHOOK_ALLOW_PRIVATE = True
+# Geocoding through a fixed gazetteer: a test never calls a geocoding service.
+ROUNDS_GEOCODER = "tests.geocoders.Gazetteer"
+ROUNDS_GEOCODER_MIN_DELAY_S = 0.0

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from django.db import transaction
 from django.db.models import Model
 
+from dispatch.geocoding import coordinates_fill
 from dispatch.models import (
     Contraindication,
     Facility,
@@ -48,10 +49,13 @@ def therapist_create(
     **fields: Any,
 ) -> Therapist:
     """A therapist and the login they sign in with (no password: set through a reset or the admin)."""
+    therapist = Therapist(organization=organization)
+    fields = _therapist_home_fill(therapist=therapist, fields=fields)
     user = User(username=username, email=email, organization=organization, role=Role.THERAPIST)
     user.set_unusable_password()
     record_save(instance=user, fields={})
-    therapist = record_save(instance=Therapist(organization=organization, user=user), fields=fields)
+    therapist.user = user
+    therapist = record_save(instance=therapist, fields=fields)
     return _therapist_relations_set(therapist=therapist, skills=skills, credentials=credentials)
 
 
@@ -63,8 +67,13 @@ def therapist_update(
     credentials: list[dict[str, Any]] | None = None,
     **fields: Any,
 ) -> Therapist:
+    fields = _therapist_home_fill(therapist=therapist, fields=fields)
     therapist = record_save(instance=therapist, fields=fields)
     return _therapist_relations_set(therapist=therapist, skills=skills, credentials=credentials)
+
+
+def _therapist_home_fill(*, therapist: Therapist, fields: dict[str, Any]) -> dict[str, Any]:
+    return coordinates_fill(instance=therapist, fields=fields, address="home_address", lat="home_lat", lon="home_lon")
 
 
 def _therapist_relations_set(
@@ -111,7 +120,12 @@ def patient_save(
     excluded_therapists: Iterable[Therapist] | None = None,
     **fields: Any,
 ) -> Patient:
-    """Create or change a patient; nested intake lists, when given, replace the ones on record."""
+    """Create or change a patient; nested intake lists, when given, replace the ones on record.
+
+    A home patient's address given without coordinates is geocoded; at a facility, the facility's place counts.
+    """
+    if fields.get("facility", patient.facility if patient.facility_id else None) is None:
+        fields = coordinates_fill(instance=patient, fields=fields, address="address", lat="lat", lon="lon")
     patient = record_save(instance=patient, fields=fields, by=by)
     if preferred_therapists is not None:
         patient.preferred_therapists.set(preferred_therapists)

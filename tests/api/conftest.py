@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from dispatch.models import Skill, VisitStatus
 from tests import factories as f
-from tests.clients import token_client
+from tests.clients import signed_in
 
 
 @dataclass
@@ -33,7 +33,7 @@ class World:
 
 def _client(user) -> APIClient:
     """Signed in as API clients are: a token from the login route in the Authorization header."""
-    return APIClient() if user is None else token_client(user)
+    return APIClient() if user is None else signed_in(user)
 
 
 def _scheduled(visit, therapist, start="09:00", end="09:30"):

@@ -62,9 +62,9 @@ def test_a_patient_is_created_with_intake_lists_and_an_update_replaces_them(worl
     assert patient.contraindications.count() == 1
 
 
-def test_a_home_patient_without_coordinates_is_a_400_naming_lat(world):
+def test_a_home_patient_without_coordinates_or_address_is_a_400_naming_lat(world):
     response = world.clients["coordinator"].post(
-        "/api/v1/patients", {"first_name": "No", "last_name": "Where", "address": "?"}, format="json"
+        "/api/v1/patients", {"first_name": "No", "last_name": "Where"}, format="json"
     )
     assert response.status_code == 400
     assert "lat" in response.json()

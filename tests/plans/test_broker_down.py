@@ -6,27 +6,18 @@ import pytest
 
 from dispatch import models as m
 from dispatch.services.plans import plan_run_create
+from tests.plans.conftest import celery_broker
 
 
 @pytest.mark.django_db(transaction=True)
 def test_with_the_broker_down_a_plan_still_runs_and_says_why(settings, small_day, organization):
-    from config.celery import app
-
-    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-    settings.CELERY_TASK_ALWAYS_EAGER = False
-    app.conf.update(broker_url=settings.CELERY_BROKER_URL, task_always_eager=False)
-    try:
+    with celery_broker(settings, "redis://127.0.0.1:1/0"):  # nothing listens on port 1
         day, _, visits = small_day
         run = plan_run_create(organization=organization, day=day, created_by=None, time_limit_s=1)
         deadline = time.monotonic() + 60
         while run.status not in (m.PlanStatus.SUCCEEDED, m.PlanStatus.FAILED) and time.monotonic() < deadline:
             time.sleep(0.2)
             run.refresh_from_db()
-    finally:
-        app.conf.update(broker_url="", task_always_eager=True)
-        # Drop the connections made to the dead broker so later tests start clean.
-        app.pool.force_close_all()
-        app._pool = None
     assert run.status == m.PlanStatus.SUCCEEDED
     assert run.error.startswith("Broker unreachable, ran in-process")
     assert len({s["visit_id"] for r in run.result["routes"] for s in r["stops"]}) == len(visits)

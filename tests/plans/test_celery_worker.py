@@ -1,19 +1,20 @@
-"""The broker path, against the local Redis with a real Celery worker started by the test."""
+"""The broker path as production runs it: POST /api/v1/plans publishes through _send_to_worker to the local Redis,
+and a real Celery worker, started by the test against the test database, solves the run."""
 from __future__ import annotations
 
 import contextlib
 import os
 import subprocess
 import sys
-import time
-import uuid
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
 from dispatch import models as m
-from dispatch.services.plans import plan_run_create
+from dispatch.services.plans import WORKER_LOST
+from tests.clients import signed_in
+from tests.plans.conftest import celery_broker, wait_for_status
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
@@ -38,8 +39,7 @@ def _needs_postgres_and_redis() -> None:
 
 @contextlib.contextmanager
 def _worker(pool: str):
-    """A real Celery worker on a queue of its own, against the test database; stopped afterwards."""
-    queue = f"rounds-test-{uuid.uuid4().hex[:8]}"
+    """A real Celery worker on the default queue of the test Redis database, against the test database."""
     db = connection.settings_dict
     env = {
         **os.environ,
@@ -49,11 +49,11 @@ def _worker(pool: str):
     }
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", f"--pool={pool}", "--concurrency=1",
-         "--loglevel=warning", "-Q", queue, "--without-gossip", "--without-mingle", "--without-heartbeat"],
+         "--loglevel=warning", "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
-        yield queue, worker
+        yield worker
     finally:
         worker.terminate()
         try:
@@ -63,36 +63,49 @@ def _worker(pool: str):
 
 
 @pytest.fixture
-def worker_queue():
+def published(settings):
+    """Plan runs started through the API go to the test Redis, as with REDIS_URL in production."""
     _needs_postgres_and_redis()
-    with _worker("solo") as started:
-        yield started
+    with celery_broker(settings, REDIS_URL) as app:
+        app.control.purge()  # a message left by an earlier, interrupted run must not reach this test's worker
+        yield
 
 
-def _send(plan_run_id: int, queue: str) -> None:
-    """Publish the task as the web process would, through a producer of its own (the test app stays eager)."""
-    from celery import Celery
+def _alive(worker):
+    def check() -> None:
+        assert worker.poll() is None, worker.stdout.read()
 
-    with Celery("rounds-test-producer", broker=REDIS_URL) as producer:
-        producer.send_task("dispatch.plan_run", args=[plan_run_id], queue=queue)
+    return check
+
+
+def _run(run_id: int) -> dict:
+    run = m.PlanRun.objects.get(pk=run_id)
+    return {"status": run.status, "attempts": run.attempts, "error": run.error, "task_id": run.task_id}
+
+
+def _start(client, day, time_limit_s: int) -> dict:
+    started = client.post("/api/v1/plans", {"date": str(day), "time_limit_s": time_limit_s}, format="json")
+    assert started.status_code == 202, started.content
+    assert started.json()["status"] == "queued"
+    return started.json()
 
 
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
-def test_a_plan_run_sent_to_the_broker_is_solved_by_a_worker(worker_queue, small_day, organization):
-    queue, worker = worker_queue
+def test_a_plan_started_through_the_api_is_published_to_the_broker_and_solved_by_a_worker(
+    published, small_day, coordinator
+):
     day, _, visits = small_day
-    run = plan_run_create(organization=organization, day=day, created_by=None, time_limit_s=1, execute=False)
-    _send(run.pk, queue)
-
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if run.status in (m.PlanStatus.SUCCEEDED, m.PlanStatus.FAILED):
-            break
-        assert worker.poll() is None, worker.stdout.read()
-        time.sleep(0.5)
-    assert run.status == m.PlanStatus.SUCCEEDED, run.error or "the worker did not finish in time"
+    client = signed_in(coordinator)
+    with _worker("solo") as worker:
+        started = _start(client, day, time_limit_s=1)
+        # _send_to_worker stored the broker's task id: the run was published, not run in-process.
+        assert m.PlanRun.objects.get(pk=started["id"]).task_id
+        watch = lambda: client.get(started["url"]).json()  # noqa: E731
+        done = wait_for_status(watch, {"succeeded", "failed"}, seconds=WAIT_S, alive=_alive(worker))
+    assert done["status"] == "succeeded", done["error"]
+    assert done["error"] == ""  # no "Broker unreachable, ran in-process"
+    run = m.PlanRun.objects.get(pk=started["id"])
     assert run.attempts == 1
     assert {s["visit_id"] for r in run.result["routes"] for s in r["stops"]} == {v.pk for v in visits}
 
@@ -102,41 +115,45 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in out.split()]
 
 
-@pytest.fixture
-def prefork_worker_queue():
-    """A prefork worker, whose pool child can be killed mid-solve like an OOM kill."""
-    _needs_postgres_and_redis()
-    with _worker("prefork") as started:
-        yield started
+def _kill_the_solving_child(worker, run_id: int, attempt: int) -> None:
+    """Once the worker has claimed the run for the ``attempt``-th time, its pool process dies (an OOM kill)."""
+    def claimed() -> dict:
+        run = _run(run_id)
+        return {"status": "claimed" if run["status"] == "running" and run["attempts"] >= attempt else run["status"]}
 
-
-def _wait_for(run, statuses, worker, seconds=WAIT_S):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if run.status in statuses:
-            return run
-        assert worker.poll() is None, worker.stdout.read()
-        time.sleep(0.2)
-    raise AssertionError(f"plan run {run.pk} stayed {run.status}")
+    assert wait_for_status(claimed, {"claimed", "succeeded", "failed"}, alive=_alive(worker))["status"] == "claimed"
+    (child,) = _children(worker.pid)
+    os.kill(child, 9)  # the parent sees WorkerLostError; acks_late + reject_on_worker_lost give the message back
 
 
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_killed_mid_solve_is_retried_once_and_the_plan_applied_once(
-    prefork_worker_queue, small_day, organization, coordinator_client
-):
-    queue, worker = prefork_worker_queue
+def test_a_worker_killed_mid_solve_is_retried_once_and_the_plan_applied_once(published, small_day, coordinator):
     day, _, _ = small_day
-    run = plan_run_create(organization=organization, day=day, created_by=None, time_limit_s=4, execute=False)
-    _send(run.pk, queue)
+    client = signed_in(coordinator)
+    with _worker("prefork") as worker:
+        started = _start(client, day, time_limit_s=10)
+        _kill_the_solving_child(worker, started["id"], attempt=1)
+        done = wait_for_status(lambda: _run(started["id"]), {"succeeded", "failed"}, alive=_alive(worker))
+    assert done["status"] == m.PlanStatus.SUCCEEDED, done["error"]
+    assert done["attempts"] == 2
+    assert client.post(f"/api/v1/plans/{started['id']}/apply").status_code == 200
+    assert client.post(f"/api/v1/plans/{started['id']}/apply").status_code == 409
 
-    _wait_for(run, {m.PlanStatus.RUNNING}, worker)
-    (child,) = _children(worker.pid)
-    os.kill(child, 9)  # the pool process dies mid-solve; the parent sees WorkerLostError
 
-    run = _wait_for(run, {m.PlanStatus.SUCCEEDED, m.PlanStatus.FAILED}, worker)
-    assert run.status == m.PlanStatus.SUCCEEDED, run.error
-    assert run.attempts == 2
-    assert coordinator_client.post(f"/api/v1/plans/{run.pk}/apply").status_code == 200
-    assert coordinator_client.post(f"/api/v1/plans/{run.pk}/apply").status_code == 409
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_worker_died_twice_is_failed_by_the_third_delivery(published, small_day, coordinator):
+    day, _, _ = small_day
+    client = signed_in(coordinator)
+    with _worker("prefork") as worker:
+        started = _start(client, day, time_limit_s=30)
+        _kill_the_solving_child(worker, started["id"], attempt=1)
+        _kill_the_solving_child(worker, started["id"], attempt=2)
+        watch = lambda: client.get(started["url"]).json()  # noqa: E731
+        done = wait_for_status(watch, {"succeeded", "failed"}, seconds=WAIT_S, alive=_alive(worker))
+    assert done["status"] == "failed"
+    assert done["error"] == WORKER_LOST
+    assert _run(started["id"])["attempts"] == 2
+    # The day can be planned again at once.
+    assert client.post("/api/v1/plans", {"date": str(day), "time_limit_s": 1}, format="json").status_code == 202

@@ -3,15 +3,11 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import SimpleNamespace
 
 import pytest
 from geopy.distance import geodesic
 
 import optimizer
-from dispatch.exceptions import DispatchError
-from dispatch.geocoding import GEOCODING_OFF, NOT_FOUND, geocode_address
-from dispatch.models import GeocodeCache
 from dispatch.travel import osrm_matrix, travel_provider
 
 UNION_STATION = optimizer.Location(43.6453, -79.3806)
@@ -75,34 +71,3 @@ def test_a_location_outside_the_osrm_matrix_is_a_clear_error(osrm_server):
         osrm_matrix(base_url=osrm_server, locations=[UNION_STATION, HIGH_PARK]).travel_min(
             UNION_STATION, optimizer.Location(0, 0), 30
         )
-
-
-@pytest.mark.django_db
-def test_geocoding_asks_once_and_then_answers_from_the_database():
-    calls = []
-
-    def fake_geocode(address):
-        calls.append(address)
-        return SimpleNamespace(latitude=43.6677, longitude=-79.3948)
-
-    assert geocode_address(address="100 Queen's Park,  Toronto", geocode=fake_geocode) == (43.6677, -79.3948)
-    assert geocode_address(address="100 queen's park, toronto", geocode=fake_geocode) == (43.6677, -79.3948)
-    assert len(calls) == 1
-    assert GeocodeCache.objects.count() == 1
-
-
-@pytest.mark.django_db
-def test_an_address_the_geocoder_cannot_find_is_a_clear_error_and_is_remembered():
-    with pytest.raises(DispatchError, match="could not be found"):
-        geocode_address(address="Nowhere Lane 0", geocode=lambda a: None)
-    with pytest.raises(DispatchError) as caught:
-        geocode_address(address="Nowhere Lane 0", geocode=lambda a: pytest.fail("asked twice"))
-    assert caught.value.message == NOT_FOUND.format(address="Nowhere Lane 0")
-
-
-@pytest.mark.django_db
-def test_geocoding_is_off_by_default(settings):
-    settings.ROUNDS_GEOCODER = ""
-    with pytest.raises(DispatchError) as caught:
-        geocode_address(address="1 Yonge St")
-    assert caught.value.message == GEOCODING_OFF.format(address="1 Yonge St")

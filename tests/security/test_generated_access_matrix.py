@@ -31,7 +31,7 @@ from dispatch import models as m
 from dispatch.services.feed_tokens import feed_token_rotate
 from dispatch.services.plans import plan_run_create
 from tests import factories as f
-from tests.clients import token_client
+from tests.clients import signed_in
 
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -199,12 +199,12 @@ def orgs(db):
     # Secrets of A's that B must never see: its API token ids and its calendar feed secrets.
     secrets = [token.token_key] + [feed_token_rotate(**owner)[1] for owner in ({"therapist": therapist}, {"facility": facility})]
     users = {
-        "coordinator_b": token_client(b_coordinator),
-        "therapist_b": token_client(b_therapist.user),
-        "staff_b": token_client(b_staff),
+        "coordinator_b": signed_in(b_coordinator),
+        "therapist_b": signed_in(b_therapist.user),
+        "staff_b": signed_in(b_staff),
         "anonymous": APIClient(),
     }
-    own = {"coordinator_a": token_client(coordinator), "therapist_a": token_client(therapist.user)}
+    own = {"coordinator_a": signed_in(coordinator), "therapist_a": signed_in(therapist.user)}
     secrets += list(AuthToken.objects.filter(user__organization=a).values_list("token_key", flat=True))
     return SimpleNamespace(objects=objects, users=users, own=own, organization=a, day=day, secrets=secrets)
 

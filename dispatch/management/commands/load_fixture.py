@@ -52,7 +52,7 @@ class Command(BaseCommand):
             VisitWindow(visit=v, start=v.planned_start, end=v.planned_busy_until) for v in visits
         )
         feed_token, secret = feed_token_rotate(therapist=therapist)
-        feed_path = feed_urls(feed_token=feed_token, token=secret).https_url.split("/feeds/", 1)[1]
+        feed_path = feed_urls(feed_token=feed_token, token=secret).url.split("/feeds/", 1)[1]
         coordinator_token = api_tokens_reissue(user=org.users.get(username="coordinator"))
         day = Visit.objects.filter(organization=org).exclude(pk__in=[v.pk for v in visits]).latest("date").date
         base = opts["base"].rstrip("/")
