@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from dispatch.models import Skill, VisitStatus
 from tests import factories as f
+from tests.clients import signed_in
 
 
 @dataclass
@@ -31,10 +32,8 @@ class World:
 
 
 def _client(user) -> APIClient:
-    client = APIClient()
-    if user is not None:
-        client.force_authenticate(user)
-    return client
+    """Signed in as API clients are: a token from the login route in the Authorization header."""
+    return APIClient() if user is None else signed_in(user)
 
 
 def _scheduled(visit, therapist, start="09:00", end="09:30"):

@@ -1,8 +1,14 @@
-"""Every role against every resource: allowed, forbidden for the role (403), not yours (404), anonymous (401)."""
+"""Every role against every resource: allowed, forbidden for the role (403), not yours (404), anonymous (401).
+
+Every role but anonymous signs in as API clients do: a token from POST /api/v1/auth/token (tests/api/conftest.py).
+"""
 from __future__ import annotations
+
+import datetime as dt
 
 import pytest
 
+from dispatch.models import AvailabilityException, TherapistBreak, WeeklyAvailability
 from tests.factories import TherapistFactory
 
 ROLES = ["coordinator", "therapist", "other_therapist", "staff_x", "staff_y", "other_org", "anonymous"]
@@ -29,6 +35,57 @@ LISTS = {
 @pytest.mark.parametrize("role", ROLES)
 def test_each_role_lists_a_resource_with_the_expected_status(world, path, role):
     assert world.clients[role].get(path).status_code == LISTS[path][role]
+
+
+def _exception(w) -> AvailabilityException:
+    return AvailabilityException.objects.create(therapist=w.therapist, date=dt.date(2030, 1, 3), kind="time_off")
+
+
+def _break(w) -> TherapistBreak:
+    return TherapistBreak.objects.create(
+        therapist=w.therapist, earliest_start=dt.time(11, 30), latest_start=dt.time(13), duration_min=30
+    )
+
+
+def _availability_of_both_therapists(w) -> None:
+    for therapist in (w.therapist, w.other_therapist):
+        AvailabilityException.objects.create(therapist=therapist, date=dt.date(2030, 1, 3), kind="time_off")
+        TherapistBreak.objects.create(
+            therapist=therapist, earliest_start=dt.time(12), latest_start=dt.time(13), duration_min=30
+        )
+
+
+AVAILABILITY = {
+    "/api/v1/availability/weekly": WeeklyAvailability,
+    "/api/v1/availability/exceptions": AvailabilityException,
+    "/api/v1/availability/breaks": TherapistBreak,
+}
+
+
+@pytest.mark.parametrize("path", AVAILABILITY)
+@pytest.mark.parametrize(
+    ("role", "owners"),
+    [
+        ("coordinator", {"therapist", "other_therapist"}),
+        ("therapist", {"therapist"}),
+        ("other_therapist", {"other_therapist"}),
+        ("other_org", set()),
+    ],
+)
+def test_an_availability_list_holds_only_the_rows_the_role_may_see(world, path, role, owners):
+    """Another organisation's coordinator gets 200 and an empty list, never this organisation's rows."""
+    _availability_of_both_therapists(world)
+    rows = AVAILABILITY[path].objects.filter(therapist__in=[getattr(world, name) for name in owners])
+    body = world.clients[role].get(path).json()
+    assert {r["id"] for r in body["results"]} == set(rows.values_list("pk", flat=True))
+    assert body["count"] == rows.count()
+
+
+@pytest.mark.parametrize("path", [p for p in LISTS if LISTS[p]["other_org"] == 200])
+def test_another_organisation_gets_an_empty_list(world, path):
+    _availability_of_both_therapists(world)
+    body = world.clients["other_org"].get(path).json()
+    assert body["count"] == 0 and body["results"] == []
 
 
 @pytest.mark.parametrize(
@@ -83,6 +140,14 @@ DETAILS = {
     ),
     "weekly_availability": (
         lambda w: f"/api/v1/availability/weekly/{w.therapist.weekly_availability.first().pk}",
+        codes("200 200 404 403 403 404 401"),
+    ),
+    "availability_exception": (
+        lambda w: f"/api/v1/availability/exceptions/{_exception(w).pk}",
+        codes("200 200 404 403 403 404 401"),
+    ),
+    "break": (
+        lambda w: f"/api/v1/availability/breaks/{_break(w).pk}",
         codes("200 200 404 403 403 404 401"),
     ),
     "visit_history": (
@@ -196,6 +261,16 @@ UPDATES = {
         {"end_time": "16:00"},
         codes("200 403 403 403 403 404 401"),
     ),
+    "availability_exception": (
+        lambda w: f"/api/v1/availability/exceptions/{_exception(w).pk}",
+        {"note": "Dentist"},
+        codes("200 403 403 403 403 404 401"),
+    ),
+    "break": (
+        lambda w: f"/api/v1/availability/breaks/{_break(w).pk}",
+        {"duration_min": 45},
+        codes("200 403 403 403 403 404 401"),
+    ),
 }
 
 
@@ -220,6 +295,14 @@ DELETES = {
         lambda w: f"/api/v1/availability/weekly/{w.therapist.weekly_availability.first().pk}",
         codes("204 403 403 403 403 404 401"),
     ),
+    "availability_exception": (
+        lambda w: f"/api/v1/availability/exceptions/{_exception(w).pk}",
+        codes("204 403 403 403 403 404 401"),
+    ),
+    "break": (
+        lambda w: f"/api/v1/availability/breaks/{_break(w).pk}",
+        codes("204 403 403 403 403 404 401"),
+    ),
     "therapist_without_visits": (
         lambda w: f"/api/v1/therapists/{TherapistFactory(organization=w.org).pk}",
         codes("204 403 403 403 403 404 401"),
@@ -233,3 +316,67 @@ def test_each_role_deletes_a_resource_with_the_expected_status(world, resource, 
     """Records still referenced by visits are protected: 409, not 500."""
     path, expected = DELETES[resource]
     assert world.clients[role].delete(path(world)).status_code == expected[role]
+
+
+# PUT replaces the whole record: every writable field in the body.
+PUTS = {
+    "weekly_availability": (
+        lambda w: w.therapist.weekly_availability.first(),
+        "/api/v1/availability/weekly/{}",
+        lambda w: {"therapist": w.therapist.pk, "weekday": 2, "start_time": "07:00", "end_time": "15:00"},
+        {"weekday": 2, "start_time": dt.time(7), "end_time": dt.time(15)},
+    ),
+    "availability_exception": (
+        _exception,
+        "/api/v1/availability/exceptions/{}",
+        lambda w: {
+            "therapist": w.therapist.pk, "date": "2030-01-04", "kind": "extra_shift", "start_time": "18:00",
+            "end_time": "20:00", "note": "Evening cover",
+        },
+        {"date": dt.date(2030, 1, 4), "kind": "extra_shift", "start_time": dt.time(18), "note": "Evening cover"},
+    ),
+    "break": (
+        _break,
+        "/api/v1/availability/breaks/{}",
+        lambda w: {"therapist": w.therapist.pk, "earliest_start": "12:15", "latest_start": "14:00", "duration_min": 20},
+        {"earliest_start": dt.time(12, 15), "latest_start": dt.time(14), "duration_min": 20},
+    ),
+    "facility": (
+        lambda w: w.facility_x,
+        "/api/v1/facilities/{}",
+        lambda w: {
+            "name": "Facility X North", "kind": "hospice", "address": "9 Ward Road", "lat": 43.71, "lon": -79.41,
+        },
+        {"name": "Facility X North", "kind": "hospice", "address": "9 Ward Road", "lat": 43.71},
+    ),
+}
+PUT_STATUSES = codes("200 403 403 403 403 404 401")
+
+
+@pytest.mark.parametrize("resource", PUTS)
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_replaces_a_resource_with_put_with_the_expected_status(world, resource, role):
+    """A successful PUT stores every field it sent; a refused one changes nothing."""
+    target, path, body, stored = PUTS[resource]
+    row = target(world)
+    before = {name: getattr(row, name) for name in stored}
+    response = world.clients[role].put(path.format(row.pk), body(world), format="json")
+    assert response.status_code == PUT_STATUSES[role], response.content
+    row.refresh_from_db()
+    assert {name: getattr(row, name) for name in stored} == (stored if response.status_code == 200 else before)
+
+
+@pytest.mark.parametrize(("kind", "make"), [("exceptions", _exception), ("breaks", _break)])
+def test_a_coordinator_reads_changes_and_deletes_an_availability_row(world, kind, make):
+    row = make(world)
+    path = f"/api/v1/availability/{kind}/{row.pk}"
+    client = world.clients["coordinator"]
+    body = client.get(path).json()
+    assert (body["id"], body["therapist"]) == (row.pk, world.therapist.pk)
+    change = {"note": "Moved to Friday"} if kind == "exceptions" else {"duration_min": 50}
+    assert client.patch(path, change, format="json").json() == {**body, **change}
+    row.refresh_from_db()
+    assert {name: getattr(row, name) for name in change} == change
+    assert client.delete(path).status_code == 204
+    assert not type(row).objects.filter(pk=row.pk).exists()
+    assert client.get(path).status_code == 404

@@ -119,7 +119,8 @@ class TestSchedule:
         assert world.clients["staff_x"].get("/api/v1/schedule", {"date": "2030-01-01"}).status_code == 403
 
     def test_a_missing_date_is_a_400_naming_date(self, world):
-        assert "date" in world.clients["coordinator"].get("/api/v1/schedule").json()
+        response = world.clients["coordinator"].get("/api/v1/schedule")
+        assert response.status_code == 400 and list(response.json()) == ["date"]
 
 
 def test_assigning_a_therapist_of_another_gender_than_the_patient_needs_is_refused(world):
@@ -150,4 +151,7 @@ def test_a_therapist_who_meets_the_patients_needs_is_assigned(world):
     world.therapist.gender = "female"
     world.therapist.languages = ["en", "fr"]
     world.therapist.save()
-    assert _assign(world, world.visit_y, world.therapist, "10:00").status_code == 200
+    # 11:00, not 10:00: the therapist's 09:00 visit at facility X (random coordinates) plus its buffer and the
+    # drive to facility Y can reach past 10:00, which failed the test now and then for a reason it is not about.
+    response = _assign(world, world.visit_y, world.therapist, "11:00")
+    assert response.status_code == 200, response.content

@@ -75,13 +75,19 @@ def test_a_body_id_beyond_64_bits_is_a_404_like_any_unknown_id(world):
     assert response.status_code == 404 and "was not found" in response.json()["detail"]
 
 
-def test_an_admin_url_with_an_id_beyond_64_bits_is_a_404(client, organization):
+def test_an_admin_url_with_an_id_beyond_64_bits_is_answered_as_an_unknown_id(client, organization):
+    """The change form does what Django's admin does for any unknown id (back to the index, saying so); the history
+    page, ours, is a 404. Neither is a 500."""
     from django.contrib.auth.models import Permission
 
     user = f.UserFactory(organization=organization, is_staff=True)
     user.user_permissions.set(Permission.objects.filter(content_type__app_label="dispatch"))
     client.force_login(user)
-    assert client.get(f"/admin/dispatch/visit/{HUGE}/change/").status_code in (302, 404)
+    change = client.get(f"/admin/dispatch/visit/{HUGE}/change/", follow=True)
+    assert change.redirect_chain == [("/admin/", 302)]
+    assert [str(message) for message in change.context["messages"]] == [
+        f"visit with ID “{HUGE}” doesn’t exist. Perhaps it was deleted?"
+    ]
     assert client.get(f"/admin/dispatch/patient/{HUGE}/history/").status_code == 404
 
 

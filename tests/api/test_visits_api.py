@@ -122,11 +122,24 @@ def test_changing_the_duration_bumps_the_sequence_but_instructions_do_not(world)
 
 def test_a_coordinator_can_assign_through_an_update_and_the_booking_rules_apply(world):
     url = f"/api/v1/visits/{world.visit_y.pk}"
+    client = world.clients["coordinator"]
+    # Rule-breaking updates first, refused with the rule and changing nothing: over the therapist's 09:00 visit
+    # (409, taken), then outside the visit's 09:00-12:00 window (400).
+    refusals = {
+        "09:00": (409, f"Therapist {world.other_therapist.pk} already has visit {world.visit_home.pk} from 09:00"),
+        "15:00": (400, f"Visit {world.visit_y.pk} would run 15:00–15:30, outside every window"),
+    }
+    for hhmm, (status, reason) in refusals.items():
+        clash = {"therapist": world.other_therapist.pk, "planned_start": local(world.visit_y.date, hhmm).isoformat()}
+        refused = client.patch(url, clash, format="json")
+        assert refused.status_code == status, refused.content
+        assert refused.json()["extra"]["reasons"][0].startswith(reason)
+        assert client.get(url).json()["therapist"] is None
     start = local(world.visit_y.date, "10:00").isoformat()
     change = {"therapist": world.other_therapist.pk, "planned_start": start}
-    body = world.clients["coordinator"].patch(url, change, format="json").json()
+    body = client.patch(url, change, format="json").json()
     assert (body["therapist"], body["status"]) == (world.other_therapist.pk, VisitStatus.SCHEDULED)
-    unassigned = world.clients["coordinator"].patch(url, {"therapist": None}, format="json").json()
+    unassigned = client.patch(url, {"therapist": None}, format="json").json()
     assert (unassigned["therapist"], unassigned["status"]) == (None, VisitStatus.REQUESTED)
 
 

@@ -202,7 +202,7 @@ def test_a_replan_with_nothing_changed_changes_nothing(coordinator_client, stree
     created = coordinator_client.post("/api/v1/replan", {"now": f.local(today, "09:45").isoformat()}, format="json")
 
     diff = created.data["diff"]
-    assert [diff[k] for k in ("moved", "reassigned", "dropped", "conflicts")] == [[], [], [], []]
+    assert [diff[k] for k in ("moved", "reassigned", "dropped", "conflicts", "added")] == [[], [], [], [], []]
 
 
 # The other re-plans: cancellation, urgent request, interruption, a therapist going home
@@ -216,8 +216,14 @@ def test_a_cancellation_replans_only_that_therapists_day(therapist, coordinator_
         "/api/v1/replan", {"now": f.local(today, "10:00").isoformat(), "therapists": [therapist.pk]}, format="json"
     )
 
-    counts = created.data["diff"]["counts"]
-    assert (counts["others_disturbed"], counts["dropped"]) == (0, 0)
+    diff = created.data["diff"]
+    assert (diff["counts"]["others_disturbed"], diff["counts"]["dropped"]) == (0, 0)
+    # The re-plan concerns the therapist alone, says so, and touches none of the colleague's visits.
+    assert created.data["parameters"]["concerned"] == [therapist.pk]
+    assert (diff["scope"], diff["summary"][0]) == ("local", "Only Amara's day changes.")
+    changed = {row["visit"] for kind in ("moved", "reassigned", "dropped", "conflicts") for row in diff[kind]}
+    assert not changed & {v.pk for v in theirs}
+    assert all(Visit.objects.get(pk=v.pk).planned_start == v.planned_start for v in theirs)
 
 
 def test_an_urgent_request_is_placed_without_unbooking_anyone(

@@ -199,7 +199,10 @@ def test_facility_feed_has_its_visits_without_intake_detail(anonymous_client, th
     assert "DESCRIPTION" not in event
     for detail in [b"sacrum", b"Stage 2", b"Ward 4", b"Call the nurse", b"Metastatic", b"Travel", b"Open wound"]:
         assert detail not in response.content
-    assert elsewhere.pk != here.pk
+    # The same therapist's visit at another facility the same day: neither its event nor its place is in this feed.
+    assert f"visit-{elsewhere.pk}@{slug}.rounds" not in events
+    assert other_facility.name.encode() not in response.content
+    assert elsewhere.location_text.encode() not in response.content
 
 
 def test_feed_queries_do_not_grow_with_the_visits(

@@ -9,6 +9,7 @@ from django.test import Client
 from api.feeds.views import FeedRateThrottle
 from config.logging import RedactFeedTokens
 from dispatch.services.feed_tokens import feed_token_revoke, feed_token_rotate
+from tests import factories as f
 from tests.feeds.conftest import backdate_everything, local_at, parse_both, scheduled_visit
 
 
@@ -87,8 +88,18 @@ def test_a_therapist_token_does_not_open_a_facility_feed(anonymous_client, thera
 
 
 def test_feed_ignores_session_and_token_auth(therapist, therapist_feed):
+    """Only the URL's secret counts: a bad token header is no 401, and a signed-in session (even the therapist's
+    own) neither changes the calendar nor opens a URL whose secret is wrong."""
+    visit = scheduled_visit(therapist=therapist, start=local_at(1))
+    anonymous = Client().get(_url(therapist_feed[1]))
+    assert anonymous.status_code == 200 and f"visit-{visit.pk}@".encode() in anonymous.content
     client = Client(HTTP_AUTHORIZATION="Token garbage")
-    assert client.get(_url(therapist_feed[1])).status_code == 200
+    assert client.get(_url(therapist_feed[1])).content == anonymous.content
+    for user in (therapist.user, f.UserFactory()):
+        session = Client()
+        session.force_login(user)
+        assert session.get(_url(therapist_feed[1])).content == anonymous.content
+        assert session.get(_url("not-the-secret")).status_code == 404
 
 
 def test_throttled_per_token(anonymous_client, monkeypatch, therapist_feed, facility_feed):

@@ -55,7 +55,10 @@ def test_an_applied_replan_tells_the_therapist_and_the_asking_staff_once_each_an
 def test_a_small_move_is_not_worth_a_message(ward, django_capture_on_commit_callbacks, settings):
     settings.ROUNDS_NOTIFY_MOVE_MIN = 600
     with travel("10:00", tick=True):
-        _report_late_and_apply(ward, 90, django_capture_on_commit_callbacks)
+        proposal = _report_late_and_apply(ward, 90, django_capture_on_commit_callbacks)
+    # The visits did move (by less than the 600 minutes), and still nobody hears of it.
+    assert {row["visit"] for row in proposal["diff"]["moved"]} == {ward.home.pk, ward.ward.pk}
+    assert m.Visit.objects.get(pk=ward.home.pk).planned_start != at("10:40")
     assert not m.Notification.objects.exists()
 
 

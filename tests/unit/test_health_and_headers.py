@@ -55,6 +55,22 @@ def test_swagger_ui_is_served_from_our_own_static_files(db):
         assert Client().get(src).status_code == 200, src
 
 
+def test_the_api_docs_page_loads_the_schema_of_this_api(db):
+    """/api/docs/ renders, its start-up script points Swagger UI at a schema URL, and that URL serves this API."""
+    page = Client().get("/api/docs/")
+    assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
+    script_src = re.search(r'<script src="(/api/docs/\?[^"]*)"', page.content.decode()).group(1)
+    script = Client().get(script_src)
+    assert script.status_code == 200
+    schema_url = re.search(r'url: "([^"]+)"', script.content.decode()).group(1)
+    schema = Client().get(schema_url, HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 200
+    spec = schema.json()
+    assert spec["info"]["title"] == "Rounds API"
+    assert {"/api/v1/visits", "/api/v1/plans/{plan_id}/apply", "/api/v1/auth/token"} <= set(spec["paths"])
+    assert spec["components"]["securitySchemes"]["tokenAuth"]["name"] == "Authorization"
+
+
 @pytest.mark.parametrize("path", ["/accounts/login/", "/admin/login/", "/api/docs/", "/board/"])
 def test_pages_carry_a_content_security_policy_without_inline_scripts(db, path):
     policy = Client().get(path)["Content-Security-Policy"]
