@@ -65,7 +65,14 @@ def plan_preview(*, run: PlanRun) -> dict[str, Any]:
     reasons = {int(u["visit_id"]): u.get("reason", "") for u in result.get("unassigned", [])}
     texts = _texts_from_result(result)
     ids = [int(pk) for pk in run.input_sequences] or list(placed)
-    visits = Visit.objects.filter(organization=run.organization, pk__in=ids).select_related("patient")
+    visits = Visit.objects.filter(organization=run.organization, pk__in=set(ids) | set(placed)).select_related("patient")
+    where = {v.pk: [float(v.lat), float(v.lon)] for v in visits}
+    # The proposed routes for the map: each therapist's stops in the order the plan drives them.
+    routes = [
+        {"therapist": int(route["therapist_id"]), "stops": [where[int(s["visit_id"])] for s in route["stops"]]}
+        for route in result.get("routes", [])
+        if route.get("stops") and all(int(s["visit_id"]) in where for s in route["stops"])
+    ]
     changes: list[dict[str, Any]] = []
     for v in visits.order_by("planned_start", "id"):
         old = None
@@ -98,5 +105,5 @@ def plan_preview(*, run: PlanRun) -> dict[str, Any]:
     counts = {kind: sum(1 for c in changes if c["kind"] == kind) for kind in KIND_ORDER}
     return {
         "plan": run.pk, "kind": run.kind, "date": run.date.isoformat(), "applied": run.applied_at is not None,
-        "counts": counts, "changes": changes, "kpis": result.get("kpis", {}),
+        "counts": counts, "changes": changes, "kpis": result.get("kpis", {}), "routes": routes,
     }

@@ -59,6 +59,11 @@ def _confirm_apply(page) -> str:
     return text
 
 
+def _preview_json(page) -> list[dict]:
+    """The changes of the preview the page shows, as the board read them."""
+    return page.evaluate("() => window.Board.preview.changes")
+
+
 def test_a_coordinator_plans_previews_and_applies_the_day(new_page, live_server, demo, screenshot, settings,
                                                           accessible):
     settings.ROUNDS_PLAN_IN_PROCESS = "thread"  # as without a broker: the board polls while the solver runs
@@ -87,6 +92,9 @@ def test_a_coordinator_plans_previews_and_applies_the_day(new_page, live_server,
     assert added > 0 and page.locator("#timeline .ghost.added").count() == added
     assert "takes" in page.locator("#preview-changes").inner_text()
     assert "placed by the plan waiting to be applied" in page.locator("#unassigned-summary").inner_text()
+    # The proposed routes on the map, dashed in the therapists' colours, one per therapist the plan books.
+    booked_therapists = len({c["new"]["therapist"] for c in _preview_json(page) if c["new"]})
+    assert page.locator("#map path.proposed").count() == booked_therapists > 0
     screenshot(page, "board-preview")
     assert m.Visit.objects.filter(organization=demo.organization, status=m.VisitStatus.SCHEDULED).count() == 0
 
@@ -95,6 +103,7 @@ def test_a_coordinator_plans_previews_and_applies_the_day(new_page, live_server,
     scheduled = m.Visit.objects.filter(organization=demo.organization, status=m.VisitStatus.SCHEDULED).count()
     assert scheduled == added and page.locator(".visit").count() == scheduled
     assert page.locator("#timeline .ghost").count() == 0
+    assert page.locator("#map path.proposed").count() == 0
     # The Leaflet map with no tiles (tests): routes, stops and facilities are still drawn.
     assert page.locator("#map .leaflet-tile").count() == 0
     assert page.locator("#map path.route").count() > 0
@@ -324,3 +333,18 @@ def test_the_board_on_a_phone_in_the_organisations_locale(new_page, live_server,
     _loaded(page, loads)
     booked.refresh_from_db()
     assert booked.pinned is True
+
+
+def test_a_day_whose_stops_all_share_one_place_draws_its_map(new_page, live_server):
+    """One therapist, one patient at the therapist's own address: the map's box has no size. Leaflet then
+    computes a NaN zoom and throws; the board shows the place instead (new_page fails on any script error)."""
+    org = f.OrganizationFactory()
+    coordinator = f.UserFactory(organization=org)
+    therapist = f.TherapistFactory(organization=org, home_lat=43.65, home_lon=-79.40)
+    day = f.tomorrow()
+    visit = f.VisitFactory(organization=org, date=day, windows=[("08:00", "16:00")], patient__lat=43.65, patient__lon=-79.40)
+    visit_book(visit=visit, therapist=therapist, planned_start=f.local(day, "10:00"))
+    page = new_page(**DESKTOP)
+    log_in(page, live_server, coordinator.username, f"/board/?date={day}")
+    page.wait_for_selector("#map path.stop", state="attached")  # a route of no length is drawn, not visible
+    assert page.locator("#map path.stop").count() == 1 and page.locator("#map path.route").count() == 1

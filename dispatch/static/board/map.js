@@ -72,9 +72,36 @@
       points.push([v.lat, v.lon]);
     }
     map.invalidateSize();
-    if (points.length) map.fitBounds(points, { padding: [16, 16] });
-    else map.setView([43.7, -79.4], 10);
+    fit(points);
     legend();
+  };
+
+  // Leaflet cannot fit a box with no size (every point in one place: its zoom comes out NaN); show the place.
+  function fit(points) {
+    if (!points.length) { map.setView([43.7, -79.4], 10); return; }
+    const box = L.latLngBounds(points);
+    if (box.getNorthEast().equals(box.getSouthWest())) map.setView(box.getCenter(), 15);
+    else map.fitBounds(box, { padding: [16, 16] });
+  }
+
+  // A proposal's routes over the current ones: dashed, in the therapist's colour, gone when it closes.
+  let proposed = null;
+  B.drawProposedRoutes = function (preview) {
+    B.clearProposedRoutes();
+    ensureMap();
+    proposed = L.layerGroup().addTo(map);
+    (preview.routes || []).forEach((r) => {
+      const i = B.data.therapists.findIndex((t) => t.id === r.therapist);
+      const t = B.data.therapists[i];
+      if (!t) return;
+      const home = [t.home.lat, t.home.lon];
+      L.polyline([home, ...r.stops, home], { color: B.colour(i), weight: 3, dashArray: "6 6", opacity: 0.9, className: `proposed therapist-${t.id}` })
+        .bindTooltip(`${t.name} (proposed)`).addTo(proposed);
+    });
+  };
+  B.clearProposedRoutes = function () {
+    if (proposed) proposed.remove();
+    proposed = null;
   };
 
   // One therapist's route stands out; the others fade.

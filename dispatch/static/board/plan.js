@@ -104,6 +104,7 @@
     $("#preview").hidden = false;
     $("#show-preview").hidden = true;
     B.drawGhosts(p);
+    B.drawProposedRoutes(p);
     B.say(`${name} ${p.plan} is ready: its changes are drawn over the day. Apply it to book them.`, p.date);
   }
   B.showPreview = showPreview;
@@ -112,6 +113,7 @@
     B.preview = null;
     $("#preview").hidden = true;
     if (B.clearGhosts) B.clearGhosts();
+    if (B.clearProposedRoutes) B.clearProposedRoutes();
   };
 
   // The confirmation says what the apply would unbook before anything is written.
