@@ -77,6 +77,7 @@ def _send(plan_run_id: int, queue: str) -> None:
         producer.send_task("dispatch.plan_run", args=[plan_run_id], queue=queue)
 
 
+@pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 def test_a_plan_run_sent_to_the_broker_is_solved_by_a_worker(worker_queue, small_day, organization):
@@ -121,6 +122,7 @@ def _wait_for(run, statuses, worker, seconds=WAIT_S):
     raise AssertionError(f"plan run {run.pk} stayed {run.status}")
 
 
+@pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_solve_is_retried_once_and_the_plan_applied_once(
