@@ -92,4 +92,5 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         return
     skipped = sum(1 for report in terminalreporter.stats.get("skipped", []) if "postgres" in report.keywords)
     if skipped:
-        terminalreporter.write_sep("!", f"{skipped} PostgreSQL-only tests skipped: run `make test-pg`", red=True, bold=True)
+        message = f"{skipped} PostgreSQL-only tests skipped: run `make test-pg`"
+        terminalreporter.write_sep("!", message, red=True, bold=True)

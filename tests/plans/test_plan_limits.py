@@ -1,5 +1,6 @@
 """Plan runs are bounded: one day plan per day at a time, a few days at once, one re-plan per organisation;
-a run whose worker was lost is marked failed after the optimiser's wall cap for its time limit plus a margin, and the day can be planned again.
+a run whose worker was lost is marked failed after the optimiser's wall cap for its time limit plus a margin,
+and the day can be planned again.
 
 Runs are started through POST /api/v1/plans with in-process threads: inside a test's transaction the
 thread only starts on commit, so a started run stays queued for as long as the test needs it to.
