@@ -210,7 +210,8 @@ def test_deterministic_mode_lets_the_wall_clock_cut_the_search_only_at_its_cap_a
 
     day = generate_day(seed=1, therapists=8, visits=60)
     solution = solve(day, options=Options(time_limit_s=30.0, wall_cap_s=0.5))
-    assert solution.stopped_by == "time_limit" and solution.kpis.assigned > 0
+    # first_plan: the cap came even before the first plan, which the fallback then found.
+    assert solution.stopped_by in ("time_limit", "first_plan") and solution.kpis.assigned > 0
 
 
 def test_the_default_wall_cap_is_generous_in_deterministic_mode_and_the_limit_itself_in_time_mode():
