@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?= --create-db
 
-.PHONY: run test bench load simulate venv deps deps-dev deps-bench browser-deps migrate demo serve worker beat clean
+.PHONY: run test test-pg test-loaded bench load simulate venv deps deps-dev deps-bench browser-deps migrate demo serve worker beat clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,18 @@ simulate: deps-dev
 
 test: deps-dev browser-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The suite on the local PostgreSQL and Redis (started if down, as in CI): the tests SQLite skips run here.
+PG_TEST_URL    ?= postgres://postgres@127.0.0.1:5432/rounds_test_pg
+REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
+test-pg: deps-dev browser-deps
+	.ci/services
+	DATABASE_URL=$(PG_TEST_URL) REDIS_TEST_URL=$(REDIS_TEST_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+# The suite while another program keeps one core busy: no test may depend on the machine's speed.
+test-loaded: deps-dev browser-deps
+	@$(PYTHON) -c 'while True: pass' & busy=$$!; trap 'kill $$busy' EXIT INT TERM; \
+	    $(MAKE) --no-print-directory test
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3 .pytest_cache .hypothesis

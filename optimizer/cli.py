@@ -25,6 +25,10 @@ def _parser() -> argparse.ArgumentParser:
         help="search until the time limit (by default the search stops on a solution budget calibrated "
         "to the time limit, so the same seed gives the same plan; see Options)",
     )
+    solve.add_argument(
+        "--wall-cap", type=float, default=None, help="deterministic mode's wall-clock safety cap in seconds "
+        "(default 3 times the time limit)"
+    )
     bench = commands.add_parser("bench", help="Solomon instances against PyVRP and VROOM, or a therapist day")
     which = bench.add_mutually_exclusive_group(required=True)
     which.add_argument("--solomon", help="comma-separated instance names, or 'all'")
@@ -86,7 +90,12 @@ def _solve(args: argparse.Namespace) -> int:
     if args.time_limit <= 0:
         print(f"error: --time-limit: {args.time_limit} is not positive.", file=sys.stderr)
         return BAD_INPUT
-    options = Options(time_limit_s=args.time_limit, seed=args.seed, deterministic=args.deterministic)
+    if args.wall_cap is not None and args.wall_cap <= 0:
+        print(f"error: --wall-cap: {args.wall_cap} is not positive.", file=sys.stderr)
+        return BAD_INPUT
+    options = Options(
+        time_limit_s=args.time_limit, seed=args.seed, deterministic=args.deterministic, wall_cap_s=args.wall_cap
+    )
     solution = solve(problem, options=options)
     json.dump(solution.to_dict(), sys.stdout, indent=2)
     print()

@@ -6,6 +6,10 @@ from dataclasses import dataclass
 
 from optimizer.problem import Priority
 
+# Deterministic mode: the wall clock stops the search only at this many times the time limit
+# (a machine that loaded or that much slower than the one the budget was calibrated on).
+WALL_CAP_FACTOR = 3.0
+
 FIRST_SOLUTION_STRATEGIES = (
     "AUTOMATIC",
     "PATH_CHEAPEST_ARC",
@@ -39,11 +43,12 @@ class Options:
     re-plan and ``python -m optimizer solve`` use it) the search stops after a number of
     solutions calibrated on this 2-core machine to end well inside the time limit
     (``solve.solution_budget``: about 0.8 s of a 1 s and 10 s of a 15 s limit on the 250-visit
-    day), and accepts improvements only (annealing would follow the clock); the time limit
-    remains a safety cap. When the budget is reached, ``Solution.stopped_by ==
-    "solution_limit"`` and the plan is reproducible on this machine (same OR-Tools build);
-    when the cap cuts it short (a loaded or slower machine), ``stopped_by == "time_limit"`` and
-    it may not be. ``deterministic=False`` searches until the time limit with annealing (the
+    day), and accepts improvements only (annealing would follow the clock). The wall clock is
+    only a generous safety cap, ``wall_cap_s`` (default ``WALL_CAP_FACTOR`` times the time
+    limit), so that a loaded or slower machine takes longer but finds the same plan. When the
+    budget is reached, ``Solution.stopped_by == "solution_limit"`` and the plan is reproducible
+    (same OR-Tools build); when the cap cuts it short, ``stopped_by == "time_limit"`` and it may
+    not be. ``deterministic=False`` searches until ``time_limit_s`` with annealing (the
     benchmarks use it, to compare with peers at equal time). An explicit ``solution_limit``
     replaces the calibrated budget. ``seed`` permutes the order in which visits enter the
     model (0 keeps the input order), which changes ties in the search.
@@ -81,10 +86,13 @@ class Options:
     move_cost_per_min: float = 30.0
     reassign_cost: float = 300.0
     unbook_cost: float = 6_000.0
+    wall_cap_s: float | None = None  # deterministic mode's safety cap; None: WALL_CAP_FACTOR * time_limit_s
 
     def __post_init__(self) -> None:
         if self.time_limit_s <= 0:
             raise ValueError(f"time_limit_s: {self.time_limit_s} is not positive.")
+        if self.wall_cap_s is not None and self.wall_cap_s <= 0:
+            raise ValueError(f"wall_cap_s: {self.wall_cap_s} is not positive.")
         if self.solution_limit is not None and self.solution_limit < 1:
             raise ValueError(f"solution_limit: {self.solution_limit} is below 1.")
         if self.first_solution_strategy not in FIRST_SOLUTION_STRATEGIES:
@@ -105,6 +113,14 @@ class Options:
                 raise ValueError(f"{name}: {getattr(self, name)} is negative.")
         if not self.unassigned_penalty_routine <= self.unassigned_penalty_soon <= self.unassigned_penalty_urgent:
             raise ValueError("unassigned_penalty_soon: penalties must not fall as priority rises.")
+
+    @property
+    def wall_limit_s(self) -> float:
+        """The wall-clock limit of the whole call: the time limit itself in time mode, the safety
+        cap in deterministic mode."""
+        if not self.deterministic:
+            return self.time_limit_s
+        return self.wall_cap_s if self.wall_cap_s is not None else WALL_CAP_FACTOR * self.time_limit_s
 
     def penalty(self, priority: Priority) -> float:
         return {

@@ -47,6 +47,7 @@ NEIGHBOURS = 4  # therapists asked per ring for each visit that needs a home
 RINGS = 2  # rings of therapists asked before a visit is given up
 CLOSEST = 12  # therapists whose day passes nearest, of which those with room form the rings
 MIN_STEP_S = 0.5  # each step's time limit at least, whatever the earlier steps used
+CUT = ("first_plan", "time_limit")  # stops that say the wall clock decided, worst first
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,10 @@ def replan(
         Visits to find a home for beyond the concerned routes (a new request); unbooked urgent
         requests always are.
     options
-        Weights and search settings; ``options.time_limit_s`` bounds the whole re-plan (each
-        step gets what is left, at least ``MIN_STEP_S``).
+        Weights and search settings. In time mode ``options.time_limit_s`` bounds the whole
+        re-plan (each step gets what is left, at least ``MIN_STEP_S``). In deterministic mode the
+        steps share it by a fixed rule instead of by the clock (``_step``), so a loaded machine
+        gives the same re-plan later; ``options.wall_limit_s`` caps the whole re-plan.
 
     Returns
     -------
@@ -99,7 +102,7 @@ def replan(
     """
     started = clock.monotonic()
     options = options or Options()
-    deadline = started + options.time_limit_s
+    deadline = started + options.wall_limit_s
     problem = dataclasses.replace(problem, travel=_IndexedTravel.around(problem))
     problem, data, kept, conflicts = _relax_broken_pins(problem, current_routes, options)
     by_id = {v.id: v for v in problem.visits}
@@ -109,7 +112,7 @@ def replan(
     homeless = {vid for vid in placing if vid in by_id}
     homeless |= {v.id for v in problem.visits if not v.booked and v.priority == Priority.URGENT}
     if not local and not homeless:
-        solution = solve(problem, options=_step(options, deadline), initial_routes=kept.routes)
+        solution = solve(problem, options=_step(options, deadline, 0), initial_routes=kept.routes)
         return Replan(solution, kept, ALL, (), (), conflicts)
 
     present = {t.id for t in problem.therapists}
@@ -117,6 +120,7 @@ def replan(
     solved: dict[str, Route] = {}
     stay: dict[str, str] = {}  # visit id -> the therapist an earlier step gave it to
     last: Solution | None = None
+    stops: list[str | None] = []
     scope = LOCAL
     if local & present:
         # A therapist with time freed (a cancellation) may take a waiting request into it; one
@@ -130,9 +134,10 @@ def replan(
 
         last = solve(
             _restricted(problem, present & local, in_local_step),
-            options=_step(options, deadline),
+            options=_step(options, deadline, len(stops)),
             initial_routes={t: r for t, r in kept.routes.items() if t in local},
         )
+        stops.append(last.stopped_by)
         _take(last, local & present, routes, solved, stay)
     spilled = {v.id for v in problem.visits if v.current_therapist in local and v.id not in stay}
     homeless = (homeless | spilled) - stay.keys()
@@ -147,12 +152,13 @@ def replan(
         near |= present & local
         last = solve(
             _ring_problem(problem, near, homeless, stay),
-            options=_step(options, deadline),
+            options=_step(options, deadline, len(stops)),
             initial_routes={t: routes.get(t, ()) for t in near},
         )
+        stops.append(last.stopped_by)
         _take(last, near, routes, solved, stay)
         homeless -= stay.keys()
-    solution = _assembled(problem, data, kept, routes, solved, last, options, started)
+    solution = _assembled(problem, data, kept, routes, solved, last, options, started, stops)
     return Replan(solution, kept, scope, tuple(sorted(local)), rehomed, conflicts)
 
 
@@ -191,6 +197,7 @@ def _assembled(
     last: Solution | None,
     options: Options,
     started: float,
+    stops: list[str | None],
 ) -> Solution:
     """The whole day: solved routes where a step planned, the kept routes elsewhere, as they were."""
     therapists = {t.id: t for t in problem.therapists}
@@ -199,7 +206,11 @@ def _assembled(
     merged = [r for r in merged if r is not None]
     if any(check_route(problem, therapists[r.therapist_id], r, [by_id[s.visit_id] for s in r.stops]) for r in merged):
         # The walk's break placement is an approximation; OR-Tools times the routes instead.
-        return solve(problem, options=dataclasses.replace(options, solution_limit=1), initial_routes=routes)
+        return solve(
+            problem,
+            options=dataclasses.replace(options, solution_limit=1, wall_cap_s=_left(options, started)),
+            initial_routes=routes,
+        )
     unassigned = explain_unassigned(problem, merged)
     return Solution(
         routes=tuple(merged),
@@ -208,7 +219,8 @@ def _assembled(
         status=last.status if last is not None and last.status != "empty" else "feasible",
         objective=last.objective if last is not None else 0,
         solve_time_s=clock.monotonic() - started,
-        stopped_by=last.stopped_by if last is not None else "completed",
+        # A step the wall clock cut makes the whole re-plan depend on the machine: say so.
+        stopped_by=next((s for s in CUT if s in stops), last.stopped_by if last is not None else "completed"),
     )
 
 
@@ -338,5 +350,19 @@ class _IndexedTravel:
         return self.inner.minutes_matrix(locations, speed_kmh)
 
 
-def _step(options: Options, deadline: float) -> Options:
-    return dataclasses.replace(options, time_limit_s=max(deadline - clock.monotonic(), MIN_STEP_S))
+def _step(options: Options, deadline: float, k: int) -> Options:
+    """Options for step ``k`` (0: the local step or the whole day). Time mode: what is left of the
+    time limit. Deterministic mode: a share fixed in advance (the whole limit for the first step,
+    half of the previous share for each next, at least ``MIN_STEP_S``), which sizes the step's
+    solution budget, and what is left of the wall cap as its cap."""
+    left = max(deadline - clock.monotonic(), MIN_STEP_S)
+    if not options.deterministic:
+        return dataclasses.replace(options, time_limit_s=left)
+    share = max(options.time_limit_s / 2**k, MIN_STEP_S)
+    return dataclasses.replace(options, time_limit_s=share, wall_cap_s=left)
+
+
+def _left(options: Options, started: float) -> float | None:
+    if not options.deterministic:
+        return None
+    return max(started + options.wall_limit_s - clock.monotonic(), MIN_STEP_S)

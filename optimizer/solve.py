@@ -19,18 +19,20 @@ from optimizer.problem import Problem
 from optimizer.solution import PlacedBreak, Route, Solution, Stop
 from optimizer.warm_start import initial_assignment, keep_booked_times, keep_plan
 
-# The time limit covers the whole call. The search gets what the build left, less a reserve for
+# The wall-clock limit (``Options.wall_limit_s``: the time limit in time mode, the safety cap in
+# deterministic mode) covers the whole call. The search gets what the build left, less a reserve for
 # reading the plan back and for the search overrunning its limit (measured 0.1-0.3 s on the
 # 250-visit day), but never less than MIN_SEARCH_S: without a first plan there is nothing to return.
 READBACK_RESERVE_S = 0.1
 OVERRUN_FRACTION = 0.02
 MIN_SEARCH_S = 0.3
-FALLBACK_MIN_S = 2.0
+FALLBACK_MIN_S = 10.0  # the fallback's first plan: late beats none, on a loaded machine too
 # Progress reports read the routes back; more often than this would slow a big day's search.
 PROGRESS_EVERY_S = 0.25
 
 # Deterministic mode stops the search after a number of solutions instead of a time: the number
-# the search reaches in MARGIN of the time on this 2-core machine. Calibrated with greedy
+# the search reaches in MARGIN of the time limit on this 2-core machine; the wall clock only cuts it
+# at the safety cap (``Options.WALL_CAP_FACTOR`` times the limit). Calibrated with greedy
 # acceptance on generated days of 25-250 visits and Solomon C101, one other core busy: after a
 # first plan that takes about FIRST_PLAN_S * (visits / 250)**2 seconds (build included), about
 # RATE_CONSTANT * visits**-1.4 solutions a second (measured 95/s at 250 visits, 240/s at 120,
@@ -73,8 +75,10 @@ def solve(
     options
         Search settings and objective weights; ``Options()`` when omitted.
     time_limit_s
-        Overrides ``options.time_limit_s``. The limit covers the whole call (model build, search,
-        read-back): the search gets the remainder, at least ``MIN_SEARCH_S``.
+        Overrides ``options.time_limit_s``. In time mode the limit covers the whole call (model
+        build, search, read-back): the search gets the remainder, at least ``MIN_SEARCH_S``. In
+        deterministic mode it sizes the solution budget, and the wall clock stops the search only
+        at ``options.wall_limit_s``.
     seed
         Overrides ``options.seed``.
     progress
@@ -94,7 +98,8 @@ def solve(
         The routes, the visits left out with a reason each, KPIs and the search status. When no
         plan is found the status is ``"no_solution"`` and every visit is listed as unassigned.
         ``stopped_by`` says what ended the search; ``"solution_limit"`` means the plan is
-        reproducible for these inputs on this machine (see ``Options``).
+        reproducible for these inputs (see ``Options``), ``"time_limit"`` that the wall clock
+        cut it.
 
     Raises
     ------
@@ -130,7 +135,7 @@ def solve(
                 progress(now - started, cost, *_route_totals(routing, manager, data))
 
     routing.AddAtSolutionCallback(on_solution)
-    search_s = search_time_s(options.time_limit_s, clock.monotonic() - started, data.n_visits)
+    search_s = search_time_s(options.wall_limit_s, clock.monotonic() - started, data.n_visits)
     params = search_parameters(options, search_s)
     if options.deterministic and options.solution_limit is None:
         params.solution_limit = solution_budget(data.n_visits, options.time_limit_s)
@@ -146,7 +151,7 @@ def solve(
         # timed out does not search well again, so build a fresh one (~0.1 s for 250 visits).
         routing, manager, breaks = _build_model(data)
         params.solution_limit = 1
-        params.time_limit.FromMilliseconds(round(max(options.time_limit_s, FALLBACK_MIN_S) * 1000))
+        params.time_limit.FromMilliseconds(round(max(options.wall_limit_s, FALLBACK_MIN_S) * 1000))
         assignment = _search(routing, params, options)
         stopped_by = "first_plan"
     if assignment is None and stopped_by == "first_plan":
@@ -263,7 +268,7 @@ def search_parameters(options: Options, time_limit_s: float | None = None) -> py
     else:
         params.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, options.metaheuristic)
     params.guided_local_search_lambda_coefficient = options.guided_local_search_lambda
-    limit = options.time_limit_s if time_limit_s is None else time_limit_s
+    limit = options.wall_limit_s if time_limit_s is None else time_limit_s
     params.time_limit.FromMilliseconds(round(limit * 1000))
     if options.solution_limit is not None:
         params.solution_limit = options.solution_limit
@@ -285,10 +290,11 @@ def set_ruin_and_recreate(params: pywrapcp.RoutingSearchParameters, options: Opt
         routing_enums_pb2.FirstSolutionStrategy.LOCAL_CHEAPEST_INSERTION
     )
     ils.improve_perturbed_solution = True
-    if options.deterministic and options.solution_limit is None:
+    if options.deterministic:
         # The annealing cools by max(time progress, solution progress); on a big day the first
         # plan alone takes half of a 1 s re-plan, so time would lead and acceptance would depend
-        # on machine speed. Accepting only improvements keeps the search free of the clock.
+        # on machine speed, whatever the solution limit. Accepting only improvements keeps the
+        # search free of the clock.
         ils.reference_solution_acceptance_strategy.greedy_descent.SetInParent()
         return
     annealing = ils.reference_solution_acceptance_strategy.simulated_annealing

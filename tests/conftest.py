@@ -66,3 +66,31 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+# PostgreSQL-only tests: the exclusion constraint, real row locks, a second process on a shared database.
+POSTGRES_ONLY = "needs PostgreSQL: run `make test-pg`"
+
+
+def _on_postgres() -> bool:
+    from django.conf import settings
+
+    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if _on_postgres():
+        return
+    for item in items:
+        if item.get_closest_marker("postgres"):
+            item.add_marker(pytest.mark.skip(reason=POSTGRES_ONLY))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """On SQLite, say loudly at the end how many of the tests that matter most did not run."""
+    if _on_postgres():
+        return
+    skipped = sum(1 for report in terminalreporter.stats.get("skipped", []) if "postgres" in report.keywords)
+    if skipped:
+        message = f"{skipped} PostgreSQL-only tests skipped: run `make test-pg`"
+        terminalreporter.write_sep("!", message, red=True, bold=True)

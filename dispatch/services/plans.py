@@ -151,7 +151,10 @@ def plan_runs_fail_stale(*, organization: Organization) -> int:
     now, margin = timezone.now(), settings.ROUNDS_PLAN_STALE_MARGIN_S
     failed = 0
     for run in PlanRun.objects.filter(organization=organization, status__in=ACTIVE_STATUSES):
-        limit_s = float(run.parameters.get("time_limit_s", settings.ROUNDS_PLAN_TIME_LIMIT_S))
+        # The optimiser's deterministic mode may run to its wall cap, a multiple of the time limit.
+        limit_s = optimizer.Options(
+            time_limit_s=float(run.parameters.get("time_limit_s", settings.ROUNDS_PLAN_TIME_LIMIT_S))
+        ).wall_limit_s
         if now - (run.started_at or run.created_at) > dt.timedelta(seconds=limit_s + margin):
             failed += PlanRun.objects.filter(pk=run.pk, status=run.status).update(
                 status=PlanStatus.FAILED, error=NOT_FINISHED_IN_TIME.format(margin=margin), finished_at=now
@@ -335,6 +338,8 @@ def plan_result(
         "status": solution.status,
         "objective": solution.objective,
         "solve_time_s": round(solution.solve_time_s, 2),
+        # "solution_limit": the same day and seed give this plan again; "time_limit": the wall clock cut it.
+        "stopped_by": solution.stopped_by,
         "kpis": kpis,
         "routes": routes,
         "unassigned": unassigned,

@@ -3,7 +3,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
 
 from dispatch.models import TherapistCredential, VisitStatus
 from tests.factories import CredentialTypeFactory, TherapistFactory, VisitFactory, local
@@ -75,7 +74,7 @@ def test_only_coordinators_may_assign(world, role):
     assert response.status_code == 403
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the exclusion constraint exists on PostgreSQL only")
+@pytest.mark.postgres  # the exclusion constraint exists on PostgreSQL only
 def test_on_postgresql_a_clash_the_query_missed_is_still_a_409_not_a_500(world, monkeypatch):
     from dispatch.services import booking
 

@@ -85,6 +85,7 @@ def _wait(condition, worker, what: str) -> None:
     raise AssertionError(f"waited {WAIT_S} s for {what}: {rows}")
 
 
+@pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_delivery_neither_loses_nor_duplicates_a_message(

@@ -196,12 +196,37 @@ def test_default_search_is_deterministic_for_a_seed_on_a_mid_size_day():
     from optimizer.benchmarks.therapist_day import generate_day
 
     day = generate_day(seed=1, therapists=8, visits=60)
-    first, second = solve(day, time_limit_s=1.0, seed=7), solve(day, time_limit_s=1.0, seed=7)
+    # The product's budget for a 1 s limit; the wall cap, generous, only guards a loaded machine.
+    options = Options(time_limit_s=1.0, seed=7, wall_cap_s=60)
+    first, second = solve(day, options=options), solve(day, options=options)
     assert first.stopped_by == second.stopped_by == "solution_limit"
     assert first.routes == second.routes and first.objective == second.objective
 
 
+def test_deterministic_mode_lets_the_wall_clock_cut_the_search_only_at_its_cap_and_says_so():
+    """A wall cap far below what the solution budget needs ends the search on the clock: stopped_by
+    says time_limit, so a plan that may not repeat is never passed off as reproducible."""
+    from optimizer.benchmarks.therapist_day import generate_day
+
+    day = generate_day(seed=1, therapists=8, visits=60)
+    solution = solve(day, options=Options(time_limit_s=30.0, wall_cap_s=0.5))
+    # first_plan: the cap came even before the first plan, which the fallback then found.
+    assert solution.stopped_by in ("time_limit", "first_plan") and solution.kpis.assigned > 0
+
+
+def test_the_default_wall_cap_is_generous_in_deterministic_mode_and_the_limit_itself_in_time_mode():
+    """Deterministic: three times the time limit (the budget is sized on the limit); time mode: the limit."""
+    assert Options(time_limit_s=2.0).wall_limit_s == 6.0
+    assert Options(time_limit_s=2.0, wall_cap_s=9.0).wall_limit_s == 9.0
+    assert Options(time_limit_s=2.0, deterministic=False).wall_limit_s == 2.0
+    with pytest.raises(ValueError, match="wall_cap_s: 0 is not positive"):
+        Options(wall_cap_s=0)
+
+
 def test_time_mode_searches_until_the_time_limit(ok_small):
-    """deterministic=False searches until the (whole-call) time limit."""
+    """deterministic=False searches until the (whole-call) time limit, not on a solution budget.
+
+    Only the lower bound is checked: how far past its limit a loaded machine overruns is a figure
+    for ``make bench``."""
     solution = solve(ok_small, options=Options(time_limit_s=0.5, deterministic=False))
-    assert solution.stopped_by == "time_limit" and 0.3 <= solution.solve_time_s <= 0.7
+    assert solution.stopped_by == "time_limit" and solution.solve_time_s >= 0.3

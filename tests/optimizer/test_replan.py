@@ -6,11 +6,14 @@ import dataclasses
 
 import pytest
 
+import importlib
+
 from optimizer import Options, Priority, check_solution, replan, solve
 from optimizer.warm_start import ABSENT, PINNED, SHIFT, WINDOW, keep_current_plan
 from tests.optimizer.builders import problem, therapist, visit
 
 OPTIONS = Options(time_limit_s=1.0)
+REPLAN = importlib.import_module("optimizer.replan")  # the module; ``optimizer.replan`` is the function
 
 
 def booked(id: str, x: float, start: int, who: str = "t1", **fields):
@@ -219,3 +222,64 @@ def test_a_therapist_at_a_facility_needs_no_second_check_in_there():
     solution = solve(problem([t], [here]), options=OPTIONS)
     assert starts(solution)["h"][1] <= 605  # a check-in would have made 610 the earliest
     assert check_solution(problem([t], [here]), solution) == []
+
+
+def _slow_clock(monkeypatch, seconds_per_read: float) -> None:
+    """The re-plan's clock as a loaded machine sees it: every read finds ``seconds_per_read`` more gone."""
+    real, lag = REPLAN.clock.monotonic, [0.0]
+
+    def slow() -> float:
+        lag[0] += seconds_per_read
+        return real() + lag[0]
+
+    monkeypatch.setattr(REPLAN.clock, "monotonic", slow)
+
+
+def _spied_steps(monkeypatch) -> list[Options]:
+    steps: list[Options] = []
+
+    def spy(problem, *, options, **kw):
+        steps.append(options)
+        return solve(problem, options=options, **kw)
+
+    monkeypatch.setattr(REPLAN, "solve", spy)
+    return steps
+
+
+def test_a_loaded_machine_gives_the_same_replan_steps_and_plan_in_deterministic_mode(two_rounds, monkeypatch):
+    """Each step's budget is a share fixed in advance, not what the clock left: with a clock that runs
+    slow (each read 0.3 s later, as if each step had taken long) the steps get the same limits, none is
+    stopped by the clock and the plan is the same."""
+    mine, theirs = two_rounds
+    mine[3] = dataclasses.replace(mine[3], windows=visit("x", windows=((700, 740),)).windows)
+    p = day_of(mine + theirs, t1_free=700)
+    options = dataclasses.replace(OPTIONS, wall_cap_s=60)
+    steps = _spied_steps(monkeypatch)
+    idle = replan(p, current_routes=routes_of(mine + theirs), concerned=["t1"], options=options)
+    idle_limits = [s.time_limit_s for s in steps]
+    steps.clear()
+    _slow_clock(monkeypatch, 0.3)
+    loaded = replan(p, current_routes=routes_of(mine + theirs), concerned=["t1"], options=options)
+    assert len(idle_limits) >= 2 and [s.time_limit_s for s in steps] == idle_limits
+    assert idle_limits == [max(1.0 / 2**k, 0.5) for k in range(len(idle_limits))]
+    assert loaded.solution.stopped_by == idle.solution.stopped_by
+    assert idle.solution.stopped_by in ("solution_limit", "completed", "optimal")  # never the clock
+    assert starts(loaded.solution) == starts(idle.solution)
+
+
+def test_a_replan_step_the_wall_cap_cut_makes_the_replan_say_time_limit(two_rounds, monkeypatch):
+    """When the cap ends a step on the clock, the whole re-plan says so, even if a later step ended on
+    its budget."""
+    mine, theirs = two_rounds
+    mine[3] = dataclasses.replace(mine[3], windows=visit("x", windows=((700, 740),)).windows)
+    p = day_of(mine + theirs, t1_free=700)
+    calls = []
+
+    def first_cut(problem, *, options, **kw):
+        calls.append(options)
+        solution = solve(problem, options=options, **kw)
+        return dataclasses.replace(solution, stopped_by="time_limit") if len(calls) == 1 else solution
+
+    monkeypatch.setattr(REPLAN, "solve", first_cut)
+    result = replan(p, current_routes=routes_of(mine + theirs), concerned=["t1"], options=OPTIONS)
+    assert len(calls) >= 2 and result.solution.stopped_by == "time_limit"

@@ -90,6 +90,7 @@ def _start(client, day, time_limit_s: int) -> dict:
     return started.json()
 
 
+@pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 def test_a_plan_started_through_the_api_is_published_to_the_broker_and_solved_by_a_worker(
@@ -126,6 +127,7 @@ def _kill_the_solving_child(worker, run_id: int, attempt: int) -> None:
     os.kill(child, 9)  # the parent sees WorkerLostError; acks_late + reject_on_worker_lost give the message back
 
 
+@pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_solve_is_retried_once_and_the_plan_applied_once(published, small_day, coordinator):

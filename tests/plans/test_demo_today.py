@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 from io import StringIO
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -15,7 +17,13 @@ from dispatch.demo.seed import DEMO_SLUG
 from dispatch.demo.today import MORNING
 
 
+# A fixed morning: the commands take seconds, and a run crossing local midnight would seed one "today"
+# and plan another.
+AT = dt.datetime(2026, 11, 25, 9, 30, tzinfo=zoneinfo.ZoneInfo("America/Toronto"))
+
+
 @pytest.mark.django_db
+@time_machine.travel(AT, tick=True)
 def test_make_run_seeds_today_starts_it_and_a_late_report_gets_a_local_proposal():
     call_command("seed_demo", "--today-visits", "40", stdout=StringIO())
     call_command("plan_day", "--time-limit", "2", stdout=StringIO())

@@ -40,6 +40,18 @@ def test_a_coordinator_plans_a_day_watches_it_and_applies_it(coordinator_client,
     assert fever_visit.status == m.VisitStatus.REQUESTED
 
 
+def test_a_plans_result_says_it_stopped_on_its_budget_and_the_same_day_and_seed_give_the_same_routes(
+    coordinator_client, small_day, monkeypatch
+):
+    """The default search is deterministic: it stops on a solution count, not the clock (the cap is made
+    generous here so that no load on the test machine reaches it), and the result says so."""
+    monkeypatch.setattr("optimizer.options.WALL_CAP_FACTOR", 60.0)
+    day, _, _ = small_day
+    first, second = (coordinator_client.get(_plan(coordinator_client, day, seed=3)["Location"]).data for _ in "12")
+    assert first["result"]["stopped_by"] == second["result"]["stopped_by"] == "solution_limit"
+    assert first["result"]["routes"] == second["result"]["routes"]
+
+
 def test_apply_after_a_visit_changed_is_refused_and_changes_nothing(coordinator_client, small_day):
     day, _, visits = small_day
     run = _plan(coordinator_client, day).data
