@@ -90,6 +90,11 @@ def minutes_after(moment: dt.datetime, midnight: dt.datetime) -> int:
     return min(max(days * DAY_MIN + local.hour * 60 + local.minute, 0), DAY_MIN)
 
 
+def minutes_after_up(moment: dt.datetime, midnight: dt.datetime) -> int:
+    """``minutes_after`` rounded up: the first whole minute not before ``moment`` (a start never comes earlier)."""
+    return min(minutes_after(moment, midnight) + (1 if moment.second or moment.microsecond else 0), DAY_MIN)
+
+
 def _clock(t: dt.time) -> int:
     return t.hour * 60 + t.minute
 
@@ -105,7 +110,8 @@ def therapist_for_day(
     shifts = shifts_without(shifts=therapist_shifts_on(therapist=therapist, day=day), taken=list(held))
     if not shifts:
         return None
-    periods = [(minutes_after(s, midnight), minutes_after(e, midnight)) for s, e in shifts]
+    # A period that starts when a held visit's buffer ends at 11:53:25 starts at 11:54 for the optimiser.
+    periods = [(minutes_after_up(s, midnight), minutes_after(e, midnight)) for s, e in shifts]
     gaps = [
         optimizer.Break(earliest_start_min=end, latest_start_min=end, duration_min=nxt - end)
         for (_, end), (nxt, _) in zip(periods, periods[1:], strict=False)
@@ -142,7 +148,7 @@ def _start_windows(visit: Visit, midnight: dt.datetime) -> tuple[optimizer.TimeW
     windows = []
     for w in visit.windows.all():
         # The optimiser counts whole minutes: a window opening at 09:00:30 opens for it at 09:01, not 09:00.
-        start = minutes_after(w.start, midnight) + (1 if w.start.second or w.start.microsecond else 0)
+        start = minutes_after_up(w.start, midnight)
         end = minutes_after(w.end, midnight) - visit.duration_min
         if end >= start:
             # A window exactly as long as the session allows one start: widening it would run a minute over.

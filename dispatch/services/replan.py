@@ -31,6 +31,7 @@ from dispatch.optimizer_adapter import (
     ExcludedVisit,
     local_midnight,
     minutes_after,
+    minutes_after_up,
     problem_from_visits,
 )
 from dispatch.services.booking import therapist_shifts_on
@@ -99,7 +100,8 @@ def therapist_now_list(
     start (the re-plan's visits still start no earlier than now).
     """
     midnight = dt.datetime.combine(day, dt.time(0), tzinfo=organization.tz)
-    now_min = minutes_after(now, midnight)
+    # The optimiser counts whole minutes: free at 11:53:25 is free at 11:54, never at 11:53.
+    now_min = minutes_after_up(now, midnight)
     if visits is None:
         visits = Visit.objects.filter(organization=organization, date=day, therapist__isnull=False).select_related(
             "facility"
@@ -113,17 +115,17 @@ def therapist_now_list(
         started = [v for v in own if v.status in STARTED_STATUSES]
         delayed = [v for v in own if v.delay_min and v.status in (*OPEN_ASSIGNED, VisitStatus.IN_PROGRESS)]
         delay_until = max(
-            (minutes_after(v.delay_reported_at or now, midnight) + v.delay_min for v in delayed), default=None
+            (minutes_after_up(v.delay_reported_at or now, midnight) + v.delay_min for v in delayed), default=None
         )
         busy_until, last = 0, None
         if started:
             last = max(started, key=lambda v: v.actual_start or v.planned_start)
             if last.status == VisitStatus.IN_PROGRESS:
                 late_by = (last.actual_start - last.planned_start) if last.actual_start else dt.timedelta(0)
-                busy_until = minutes_after(last.planned_busy_until + max(late_by, dt.timedelta(0)), midnight)
+                busy_until = minutes_after_up(last.planned_busy_until + max(late_by, dt.timedelta(0)), midnight)
             else:
                 buffer = dt.timedelta(minutes=last.effective_buffer_min)
-                busy_until = minutes_after((last.actual_end or last.planned_end) + buffer, midnight)
+                busy_until = minutes_after_up((last.actual_end or last.planned_end) + buffer, midnight)
         free_from = max(now_min, busy_until, delay_until or 0)
         in_session = last is not None and last.status == VisitStatus.IN_PROGRESS
         states[therapist_id] = TherapistNow(
@@ -249,12 +251,12 @@ def replan_build(*, run: PlanRun) -> tuple[DayProblem, list[Visit], dict[str, An
     )
     # The visit a late therapist reported on is the one they are heading to.
     not_before = {
-        v.pk: minutes_after(v.delay_reported_at or now, midnight) + v.delay_min for v in booked if v.delay_min
+        v.pk: minutes_after_up(v.delay_reported_at or now, midnight) + v.delay_min for v in booked if v.delay_min
     }
     narrowed = replan_problem(
         problem=day_problem.problem,
         states=states,
-        now_min=minutes_after(now, midnight),
+        now_min=minutes_after_up(now, midnight),
         settled_visit_ids=set(),
         current={v.pk: (v.therapist_id, minutes_after(v.planned_start, midnight)) for v in booked},
         not_before=not_before,

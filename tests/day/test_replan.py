@@ -238,6 +238,36 @@ def test_an_urgent_request_is_placed_without_unbooking_anyone(
     assert created.data["parameters"]["placing"] == [urgent.pk]
 
 
+def test_a_replan_after_a_session_ran_over_leaves_the_whole_journey_to_the_next_visit(
+    therapist, therapist_client, coordinator_client, street, today
+):
+    # Found by the simulation (seed 2, 28 days, step 118): a check-in at 09:59:xx and an interruption left the
+    # therapist busy until 11:53:25; the re-plan counted them free at 11:53 and booked the next visit at the
+    # minute travel allowed from there, 25 seconds short of the journey.
+    from dispatch.services.day_travel import visit_leg
+
+    mine, _ = street
+    at = (f.local(today, "10:30") + dt.timedelta(seconds=40)).isoformat()
+    assert therapist_client.post(f"/api/v1/visits/{mine[1].pk}/check-in", {"at": at}, format="json").status_code == 200
+    interrupted = therapist_client.post(
+        f"/api/v1/visits/{mine[1].pk}/interruption", {"minutes": 50, "kind": "extended"}, format="json"
+    )
+    assert interrupted.status_code == 200, interrupted.data
+    now = f.local(today, "10:45") + dt.timedelta(seconds=20)
+    proposal = coordinator_client.post(
+        "/api/v1/replan", {"now": now.isoformat(), "therapists": [therapist.pk]}, format="json"
+    )
+    assert proposal.status_code == 201, proposal.data
+
+    applied = coordinator_client.post(f"/api/v1/replan/{proposal.data['id']}/apply", {}, format="json")
+
+    assert applied.status_code == 200, applied.data
+    under_way, following = Visit.objects.get(pk=mine[1].pk), Visit.objects.get(pk=mine[2].pk)
+    travel = visit_leg(before=under_way, after=following, speed_kmh=therapist.speed_kmh).total_min
+    assert under_way.planned_busy_until.second == 40 and travel > 0
+    assert following.planned_start - under_way.planned_busy_until >= dt.timedelta(minutes=travel)
+
+
 def test_replan_refuses_unknown_ids_field_by_field(coordinator_client, street):
     response = coordinator_client.post("/api/v1/replan", {"therapists": [999999], "place": [888888]}, format="json")
 
