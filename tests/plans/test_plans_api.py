@@ -36,6 +36,20 @@ def test_a_coordinator_plans_a_day_watches_it_and_applies_it(coordinator_client,
     assert fever_visit.status == m.VisitStatus.REQUESTED
 
 
+def test_a_day_nobody_works_says_so_for_every_visit_it_leaves_out(coordinator_client, small_day):
+    # Found by a simulation run: with no therapist in the problem the reason read "No therapist has skill ."
+    day, therapists, visits = small_day
+    for therapist in therapists:
+        m.AvailabilityException.objects.create(therapist=therapist, date=day, kind=m.ExceptionKind.TIME_OFF)
+
+    run = coordinator_client.get(_plan(coordinator_client, day)["Location"]).data
+
+    assert run["status"] == "succeeded", run["error"]
+    reasons = {u["visit_id"]: (u["code"], u["reason"]) for u in run["result"]["unassigned"]}
+    said = ("outside_shifts", "No therapist is available that day (or has time left in it).")
+    assert reasons == {v.pk: said for v in visits}
+
+
 def test_apply_after_a_visit_changed_is_refused_and_changes_nothing(coordinator_client, small_day):
     day, _, visits = small_day
     run = _plan(coordinator_client, day).data
