@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import optimizer
 from dispatch.models import ASSIGNED_STATUSES, FIXED_STATUSES, OPEN_STATUSES, Gender, Priority, Visit, VisitStatus
 from dispatch.selectors.buffers import suggested_buffer_map
+from dispatch.selectors.coverage import referral_problem, visits_beyond_units
 from dispatch.services.booking import shifts_without, therapist_shifts_on
 from dispatch.travel import travel_provider
 
@@ -219,14 +220,27 @@ def problem_from_visits(
     working_staff = [t for t in staff if str(t.pk) in working]
     excluded: list[ExcludedVisit] = []
     problem_visits: list[optimizer.Visit] = []
-    for v in visits:
-        if v.status not in OPEN_STATUSES or v.status == VisitStatus.IN_PROGRESS:
-            continue
+    candidates = [v for v in visits if v.status in OPEN_STATUSES and v.status != VisitStatus.IN_PROGRESS]
+    # A patient's authorised units go to the visits that may take place today (see selectors.coverage).
+    beyond_units = visits_beyond_units(
+        visits=[
+            v for v in candidates
+            if not _active_contraindications(v, day) and referral_problem(patient=v.patient, day=day) is None
+        ]
+    )
+    for v in candidates:
         kinds = _active_contraindications(v, day)
         if kinds:
             excluded.append(ExcludedVisit(
                 str(v.pk), "contraindicated", CONTRAINDICATED.format(kinds=", ".join(kinds), day=day)
             ))
+            continue
+        referral = referral_problem(patient=v.patient, day=day)
+        if referral is not None:
+            excluded.append(ExcludedVisit(str(v.pk), "referral_expired", referral))
+            continue
+        if v.pk in beyond_units:
+            excluded.append(ExcludedVisit(str(v.pk), "units_used_up", beyond_units[v.pk]))
             continue
         allowed = _eligible(v, working_staff, day)
         if allowed is not None and not allowed:
