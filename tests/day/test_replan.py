@@ -268,6 +268,41 @@ def test_a_replan_after_a_session_ran_over_leaves_the_whole_journey_to_the_next_
     assert following.planned_start - under_way.planned_busy_until >= dt.timedelta(minutes=travel)
 
 
+def test_a_replan_keeps_the_visit_a_therapist_is_on_the_way_to(therapist, coordinator_client, street, today):
+    # A known finding: five minutes after an appointment (its window exactly the session) was due, before the
+    # therapist checked in, a re-plan called its window passed and unbooked it.
+    from dispatch.services.day_travel import visit_leg
+
+    mine, _ = street
+    org = therapist.organization
+    exact = visit_book(
+        visit=_home_visit(org, today, -79.399, windows=(("12:10", "12:40"),)),
+        therapist=therapist,
+        planned_start=f.local(today, "12:10"),
+    )
+    now = f.local(today, "12:15")
+    proposal = coordinator_client.post(
+        "/api/v1/replan", {"now": now.isoformat(), "therapists": [therapist.pk]}, format="json"
+    )
+    assert proposal.status_code == 201, proposal.data
+    diff = proposal.data["diff"]
+    assert exact.pk not in {row["visit"] for kind in ("moved", "reassigned", "dropped") for row in diff[kind]}
+
+    applied = coordinator_client.post(f"/api/v1/replan/{proposal.data['id']}/apply", {"drop_booked": True}, format="json")
+
+    assert applied.status_code == 200, applied.data
+    exact.refresh_from_db()
+    assert (exact.status, exact.therapist_id, exact.planned_start) == (
+        VisitStatus.SCHEDULED, therapist.pk, f.local(today, "12:10")
+    )
+    # The next visit leaves the session its full length from now, and the journey on from there.
+    following = Visit.objects.get(pk=mine[3].pk)
+    travel = visit_leg(before=exact, after=following, speed_kmh=therapist.speed_kmh).total_min
+    free = now + dt.timedelta(minutes=exact.duration_min + exact.effective_buffer_min)
+    assert following.status == VisitStatus.SCHEDULED
+    assert following.planned_start >= free + dt.timedelta(minutes=travel)
+
+
 def test_replan_refuses_unknown_ids_field_by_field(coordinator_client, street):
     response = coordinator_client.post("/api/v1/replan", {"therapists": [999999], "place": [888888]}, format="json")
 
