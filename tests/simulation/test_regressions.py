@@ -19,6 +19,8 @@ REGRESSIONS = [
     pytest.param(4, 2, 2, 205, "booked_inside_windows", id="seed4-exact-window-booked-a-minute-late"),
     # tests/day/test_visit_actions_api.py::test_an_interruption_pushes_the_next_visit_far_enough_to_travel_there
     pytest.param(5, 2, 2, 90, "travel_between_visits", id="seed5-push-left-no-time-to-travel"),
+    # tests/day/test_replan.py::test_a_replan_after_a_session_ran_over_leaves_the_whole_journey_to_the_next_visit
+    pytest.param(2, 28, 2, 120, "travel_between_visits", id="seed2-replan-seconds-short-of-the-journey"),
 ]
 
 
