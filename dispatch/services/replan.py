@@ -188,6 +188,11 @@ def replan_problem(
     for t in problem.therapists:
         state = by_id.get(t.id)
         start_min = max(t.shift_start_min, state.leaves_min if state else now_min)
+        for b in sorted(t.breaks, key=lambda b: b.latest_start_min):
+            # Free inside a gap between two shift periods (the adapter's fixed break): work resumes at its end.
+            # Dropping the break as passed would open the gap to visits.
+            if b.earliest_start_min == b.latest_start_min < start_min < b.latest_start_min + b.duration_min:
+                start_min = b.latest_start_min + b.duration_min
         if start_min >= t.shift_end_min:
             continue  # No time left today: their visits look for another therapist.
         changes: dict[str, Any] = {"shift_start_min": start_min}
