@@ -298,8 +298,9 @@ def _problem_visit(
     fixed = v.therapist_id is not None and (v.pinned or v.status in FIXED_STATUSES) and str(v.therapist_id) in working
     pinned_start = minutes_after(v.planned_start, midnight) if fixed and v.planned_start else None
     if pinned_start is not None and not any(w.start_min <= pinned_start <= w.end_min for w in windows):
-        # A booked time outside the windows (moved by an interruption, booked by hand) stays booked.
-        windows = tuple(sorted((*windows, optimizer.TimeWindow(pinned_start, pinned_start + 1)), key=lambda w: w.start_min))
+        # A booked time outside the windows (moved by an interruption, booked by hand) stays booked, at that
+        # very minute: a minute later would be a re-plan moving it further outside (28-day simulation, seed 3).
+        windows = tuple(sorted((*windows, optimizer.TimeWindow(pinned_start, pinned_start)), key=lambda w: w.start_min))
     return optimizer.Visit(
         id=str(v.pk),
         location=optimizer.Location(v.lat, v.lon),
