@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import optimizer
 from dispatch.models import ASSIGNED_STATUSES, FIXED_STATUSES, OPEN_STATUSES, Gender, Priority, Visit, VisitStatus
 from dispatch.selectors.buffers import suggested_buffer_map
+from dispatch.selectors.coverage import referral_problem, visits_beyond_units
 from dispatch.services.booking import shifts_without, therapist_shifts_on
 from dispatch.travel import travel_provider
 
@@ -83,16 +84,16 @@ def local_midnight(*, organization: Organization, day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0), tzinfo=organization.tz)
 
 
-def minutes_after(moment: dt.datetime, midnight: dt.datetime, *, up: bool = False) -> int:
-    """Wall-clock minutes, so a day with a daylight-saving change still maps 09:00 to 540.
-
-    The optimiser counts whole minutes; ``up`` rounds a part minute up, for "free no earlier than" times
-    (a check-out at 12:15:40 frees the therapist at 12:16, not 12:15, or the next visit loses travel time).
-    """
+def minutes_after(moment: dt.datetime, midnight: dt.datetime) -> int:
+    # Wall-clock minutes, so a day with a daylight-saving change still maps 09:00 to 540.
     local = moment.astimezone(midnight.tzinfo)
     days = (local.date() - midnight.date()).days
-    part = 1 if up and (local.second or local.microsecond) else 0
-    return min(max(days * DAY_MIN + local.hour * 60 + local.minute + part, 0), DAY_MIN)
+    return min(max(days * DAY_MIN + local.hour * 60 + local.minute, 0), DAY_MIN)
+
+
+def minutes_after_up(moment: dt.datetime, midnight: dt.datetime) -> int:
+    """``minutes_after`` rounded up: the first whole minute not before ``moment`` (a start never comes earlier)."""
+    return min(minutes_after(moment, midnight) + (1 if moment.second or moment.microsecond else 0), DAY_MIN)
 
 
 def _clock(t: dt.time) -> int:
@@ -110,7 +111,8 @@ def therapist_for_day(
     shifts = shifts_without(shifts=therapist_shifts_on(therapist=therapist, day=day), taken=list(held))
     if not shifts:
         return None
-    periods = [(minutes_after(s, midnight, up=True), minutes_after(e, midnight)) for s, e in shifts]
+    # A period that starts when a held visit's buffer ends at 11:53:25 starts at 11:54 for the optimiser.
+    periods = [(minutes_after_up(s, midnight), minutes_after(e, midnight)) for s, e in shifts]
     gaps = [
         optimizer.Break(earliest_start_min=end, latest_start_min=end, duration_min=nxt - end)
         for (_, end), (nxt, _) in zip(periods, periods[1:], strict=False)
@@ -147,7 +149,7 @@ def _start_windows(visit: Visit, midnight: dt.datetime) -> tuple[optimizer.TimeW
     windows = []
     for w in visit.windows.all():
         # The optimiser counts whole minutes: a window opening at 09:00:30 opens for it at 09:01, not 09:00.
-        start = minutes_after(w.start, midnight, up=True)
+        start = minutes_after_up(w.start, midnight)
         end = minutes_after(w.end, midnight) - visit.duration_min
         if end >= start:
             # A window exactly as long as the session allows one start: widening it would run a minute over.
@@ -218,14 +220,27 @@ def problem_from_visits(
     working_staff = [t for t in staff if str(t.pk) in working]
     excluded: list[ExcludedVisit] = []
     problem_visits: list[optimizer.Visit] = []
-    for v in visits:
-        if v.status not in OPEN_STATUSES or v.status == VisitStatus.IN_PROGRESS:
-            continue
+    candidates = [v for v in visits if v.status in OPEN_STATUSES and v.status != VisitStatus.IN_PROGRESS]
+    # A patient's authorised units go to the visits that may take place today (see selectors.coverage).
+    beyond_units = visits_beyond_units(
+        visits=[
+            v for v in candidates
+            if not _active_contraindications(v, day) and referral_problem(patient=v.patient, day=day) is None
+        ]
+    )
+    for v in candidates:
         kinds = _active_contraindications(v, day)
         if kinds:
             excluded.append(ExcludedVisit(
                 str(v.pk), "contraindicated", CONTRAINDICATED.format(kinds=", ".join(kinds), day=day)
             ))
+            continue
+        referral = referral_problem(patient=v.patient, day=day)
+        if referral is not None:
+            excluded.append(ExcludedVisit(str(v.pk), "referral_expired", referral))
+            continue
+        if v.pk in beyond_units:
+            excluded.append(ExcludedVisit(str(v.pk), "units_used_up", beyond_units[v.pk]))
             continue
         allowed = _eligible(v, working_staff, day)
         if allowed is not None and not allowed:
@@ -283,8 +298,9 @@ def _problem_visit(
     fixed = v.therapist_id is not None and (v.pinned or v.status in FIXED_STATUSES) and str(v.therapist_id) in working
     pinned_start = minutes_after(v.planned_start, midnight) if fixed and v.planned_start else None
     if pinned_start is not None and not any(w.start_min <= pinned_start <= w.end_min for w in windows):
-        # A booked time outside the windows (moved by an interruption, booked by hand) stays booked.
-        windows = tuple(sorted((*windows, optimizer.TimeWindow(pinned_start, pinned_start + 1)), key=lambda w: w.start_min))
+        # A booked time outside the windows (moved by an interruption, booked by hand) stays booked, at that
+        # very minute: a minute later would be a re-plan moving it further outside (28-day simulation, seed 3).
+        windows = tuple(sorted((*windows, optimizer.TimeWindow(pinned_start, pinned_start)), key=lambda w: w.start_min))
     return optimizer.Visit(
         id=str(v.pk),
         location=optimizer.Location(v.lat, v.lon),

@@ -7,6 +7,8 @@ from optimizer.problem import Problem, Therapist, Visit
 from optimizer.solution import Kpis, Route, Unassigned
 
 NO_SKILL = "No therapist has skill {skills}."
+NO_SKILLS_TOGETHER = "No therapist has the skills {skills} together."
+NO_THERAPIST = "No therapist is available that day (or has time left in it)."
 NO_ELIGIBLE = "No eligible therapist (preferences/credentials): {detail}."
 OUTSIDE_SHIFTS = "No eligible therapist is working {span}."
 UNREACHABLE = (
@@ -56,10 +58,17 @@ def during(visit: Visit) -> str:
 def static_reason(problem: Problem, visit: Visit) -> Unassigned | None:
     """Why no therapist could serve ``visit`` even alone, or None when one could (see ``reasons``)."""
     therapists = problem.therapists
+    if not therapists:
+        # Nobody works (a day off for all) or nobody has time left (a late re-plan): no skill is missing.
+        return Unassigned(visit.id, "outside_shifts", NO_THERAPIST)
     skilled = [t for t in therapists if visit.required_skills <= t.skills]
     if not skilled:
-        held = set().union(*(t.skills for t in therapists)) if therapists else set()
-        missing = sorted(visit.required_skills - held) or sorted(visit.required_skills)
+        held = set().union(*(t.skills for t in therapists))
+        missing = sorted(visit.required_skills - held)
+        if not missing:  # each skill is on the staff, never all of them in one therapist
+            return Unassigned(
+                visit.id, "no_skill", NO_SKILLS_TOGETHER.format(skills=", ".join(sorted(visit.required_skills)))
+            )
         return Unassigned(visit.id, "no_skill", NO_SKILL.format(skills=", ".join(missing)))
     eligible = [t for t in skilled if visit.eligible(t)]
     if not eligible:

@@ -314,9 +314,11 @@ def read_routes(
     intervals = assignment.IntervalVarContainer()
     for k in range(intervals.Size()):
         element = intervals.Element(k)
-        if element.PerformedValue():
+        # An assignment that grew from initial routes may hold a break's start as a range (780..900 in a 28-day
+        # simulation, seed 3, day 21): StartValue() would abort the process; its earliest start is a valid one.
+        if element.PerformedMin():
             vehicle = int(element.Var().Name().split()[1])
-            start = element.StartValue()
+            start = element.StartMin()
             placed.setdefault(vehicle, []).append(PlacedBreak(start, start + element.DurationValue()))
     routes = []
     for v, therapist in enumerate(data.therapists):

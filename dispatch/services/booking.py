@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from dispatch.exceptions import DispatchError, SlotTaken, TransitionNotAllowed
 from dispatch.models import ASSIGNED_STATUSES, ExceptionKind, Gender, Therapist, Visit, VisitStatus
 from dispatch.notifications.changes import change_set, changing
+from dispatch.selectors.coverage import referral_problem, units_problem
 from dispatch.services.day_travel import day_travel_refresh, travel_problems
 from dispatch.services.visit_status import visit_transition
 
@@ -143,6 +144,8 @@ def visit_assignment_problems(*, visit: Visit, therapist: Therapist, planned_sta
         problems += travel_problems(
             visit=visit, therapist=therapist, planned_start=planned_start, busy_until=busy_until, shifts=shifts
         )
+    # The planner leaves these out (optimizer_adapter); a booking by hand must not slip them in.
+    problems += [p for p in (referral_problem(patient=visit.patient, day=visit.date), units_problem(visit=visit)) if p]
     if visit.patient.excluded_therapists.filter(pk=therapist.pk).exists():
         problems.append(EXCLUDED_BY_PATIENT.format(**names))
     # The planner treats these needs as hard (optimizer_adapter._eligible); a booking by hand must as well.

@@ -31,6 +31,7 @@ from dispatch.optimizer_adapter import (
     ExcludedVisit,
     local_midnight,
     minutes_after,
+    minutes_after_up,
     problem_from_visits,
 )
 from dispatch.services.booking import therapist_shifts_on
@@ -85,8 +86,25 @@ class Narrowed:
     conflicts: dict[str, str]  # pinned visit id -> the rule that already broke its pin
 
 
+def due_visits(*, visits: Iterable[Visit], now: dt.datetime) -> set[int]:
+    """Booked visits whose planned start has come with no check-in and no delay reported: the therapist is on
+    the way there (or about to check in). A re-plan keeps them as they are, as if they began now; a late
+    report moves its visit instead, and a no-show is the coordinator's to mark."""
+    return {
+        v.pk
+        for v in visits
+        if v.status in OPEN_ASSIGNED and v.therapist_id and v.planned_start and v.planned_start <= now
+        and not v.delay_min
+    }
+
+
 def therapist_now_list(
-    *, organization: Organization, day: dt.date, now: dt.datetime, visits: Iterable[Visit] | None = None
+    *,
+    organization: Organization,
+    day: dt.date,
+    now: dt.datetime,
+    visits: Iterable[Visit] | None = None,
+    due: set[int] | None = None,
 ) -> dict[int, TherapistNow]:
     """For each therapist with visits on ``day``: their position and the minute they are free from.
 
@@ -95,10 +113,12 @@ def therapist_now_list(
     delay reported at ``t`` for ``m`` minutes means free no earlier than ``t + m`` (not on top of
     the session). ``departs_min`` is when the re-plan starts them: after a finished visit they
     have been on the way since its buffer ended, before the first one they leave at the shift's
-    start (the re-plan's visits still start no earlier than now).
+    start (the re-plan's visits still start no earlier than now). A ``due`` visit (``due_visits``)
+    counts as a session begun now at its place.
     """
     midnight = dt.datetime.combine(day, dt.time(0), tzinfo=organization.tz)
-    now_min = minutes_after(now, midnight, up=True)
+    # The optimiser counts whole minutes: free at 11:53:25 is free at 11:54, never at 11:53.
+    now_min = minutes_after_up(now, midnight)
     if visits is None:
         visits = Visit.objects.filter(organization=organization, date=day, therapist__isnull=False).select_related(
             "facility"
@@ -107,24 +127,29 @@ def therapist_now_list(
     for visit in visits:
         if visit.therapist_id is not None:
             by_therapist.setdefault(visit.therapist_id, []).append(visit)
+    due = due or set()
     states: dict[int, TherapistNow] = {}
     for therapist_id, own in by_therapist.items():
-        started = [v for v in own if v.status in STARTED_STATUSES]
+        started = [v for v in own if v.status in STARTED_STATUSES or v.pk in due]
         delayed = [v for v in own if v.delay_min and v.status in (*OPEN_ASSIGNED, VisitStatus.IN_PROGRESS)]
         delay_until = max(
-            (minutes_after(v.delay_reported_at or now, midnight, up=True) + v.delay_min for v in delayed), default=None
+            (minutes_after_up(v.delay_reported_at or now, midnight) + v.delay_min for v in delayed), default=None
         )
         busy_until, last = 0, None
         if started:
             last = max(started, key=lambda v: v.actual_start or v.planned_start)
-            if last.status == VisitStatus.IN_PROGRESS:
+            if last.pk in due:
+                # On the way: the session begins at the latest now, and runs its full length from then.
+                late_by = max(now - last.planned_start, dt.timedelta(0))
+                busy_until = minutes_after_up(last.planned_busy_until + late_by, midnight)
+            elif last.status == VisitStatus.IN_PROGRESS:
                 late_by = (last.actual_start - last.planned_start) if last.actual_start else dt.timedelta(0)
-                busy_until = minutes_after(last.planned_busy_until + max(late_by, dt.timedelta(0)), midnight, up=True)
+                busy_until = minutes_after_up(last.planned_busy_until + max(late_by, dt.timedelta(0)), midnight)
             else:
                 buffer = dt.timedelta(minutes=last.effective_buffer_min)
-                busy_until = minutes_after((last.actual_end or last.planned_end) + buffer, midnight, up=True)
+                busy_until = minutes_after_up((last.actual_end or last.planned_end) + buffer, midnight)
         free_from = max(now_min, busy_until, delay_until or 0)
-        in_session = last is not None and last.status == VisitStatus.IN_PROGRESS
+        in_session = last is not None and (last.status == VisitStatus.IN_PROGRESS or last.pk in due)
         states[therapist_id] = TherapistNow(
             therapist_id=therapist_id,
             lat=last.lat if last else None,
@@ -162,6 +187,11 @@ def replan_problem(
     for t in problem.therapists:
         state = by_id.get(t.id)
         start_min = max(t.shift_start_min, state.leaves_min if state else now_min)
+        for b in sorted(t.breaks, key=lambda b: b.latest_start_min):
+            # Free inside a gap between two shift periods (the adapter's fixed break): work resumes at its end.
+            # Dropping the break as passed would open the gap to visits.
+            if b.earliest_start_min == b.latest_start_min < start_min < b.latest_start_min + b.duration_min:
+                start_min = b.latest_start_min + b.duration_min
         if start_min >= t.shift_end_min:
             continue  # No time left today: their visits look for another therapist.
         changes: dict[str, Any] = {"shift_start_min": start_min}
@@ -236,24 +266,27 @@ def replan_build(*, run: PlanRun) -> tuple[DayProblem, list[Visit], dict[str, An
         .select_related("facility", "patient", "organization", "therapist")
         .prefetch_related(*VISIT_PREFETCH)
     )
-    open_visits = [v for v in day_visits if v.status in (*OPEN_ASSIGNED, VisitStatus.REQUESTED)]
+    # A visit the therapist is on the way to stays as it is: out of the problem (its time is held, see the
+    # adapter's _held_elsewhere) and out of the proposal, so applying it neither moves nor unbooks it.
+    due = due_visits(visits=day_visits, now=now)
+    open_visits = [v for v in day_visits if v.status in (*OPEN_ASSIGNED, VisitStatus.REQUESTED) and v.pk not in due]
     therapists = list(
         Therapist.objects.filter(organization=organization, active=True).prefetch_related(*THERAPIST_PREFETCH)
     )
     day_problem = problem_from_visits(organization=organization, day=day, visits=open_visits, therapists=therapists)
-    states = therapist_now_list(organization=organization, day=day, now=now, visits=day_visits)
+    states = therapist_now_list(organization=organization, day=day, now=now, visits=day_visits, due=due)
     booked = sorted(
         (v for v in open_visits if v.therapist_id and v.planned_start and v.status in OPEN_ASSIGNED),
         key=lambda v: (v.planned_start, v.pk),
     )
     # The visit a late therapist reported on is the one they are heading to.
     not_before = {
-        v.pk: minutes_after(v.delay_reported_at or now, midnight, up=True) + v.delay_min for v in booked if v.delay_min
+        v.pk: minutes_after_up(v.delay_reported_at or now, midnight) + v.delay_min for v in booked if v.delay_min
     }
     narrowed = replan_problem(
         problem=day_problem.problem,
         states=states,
-        now_min=minutes_after(now, midnight, up=True),
+        now_min=minutes_after_up(now, midnight),
         settled_visit_ids=set(),
         current={v.pk: (v.therapist_id, minutes_after(v.planned_start, midnight)) for v in booked},
         not_before=not_before,

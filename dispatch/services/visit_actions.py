@@ -231,6 +231,10 @@ def _push_later_visits(*, visit: Visit, by: User | None, cause: str | None = Non
         free_at = previous.planned_busy_until + dt.timedelta(
             minutes=visit_leg(before=previous, after=later, speed_kmh=speed_kmh).total_min
         )
+        # Whole minutes, as plans book: a check-in at 09:00:40 pushes the next visit to 09:46, not 09:45:40, so a
+        # re-plan that keeps it keeps it exactly (and does not re-time it by seconds, outside its window).
+        if free_at.second or free_at.microsecond:
+            free_at = free_at.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
         if later.planned_start >= free_at:
             break
         shift = free_at - later.planned_start

@@ -3,11 +3,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from dispatch.exceptions import DispatchError, TransitionNotAllowed
 from dispatch.lifecycle import REASON_REQUIRED, can_transition
-from dispatch.models import Therapist, Visit, VisitStatus
+from dispatch.models import Patient, Therapist, Visit, VisitStatus
 from dispatch.notifications.changes import change_set, changing
 
 TRANSITION_REFUSED = "Visit {visit} cannot go from {current} to {target}."
@@ -57,6 +58,8 @@ def visit_transition(
         visit.actual_start = now
     if target == VisitStatus.COMPLETED:
         visit.actual_end = now
+        # The session used one of the payer's authorised units (selectors.coverage).
+        Patient.objects.filter(pk=visit.patient_id).update(units_used=F("units_used") + 1, updated_at=now)
     visit.status = target
     visit.status_reason = reason.strip()
     visit.sequence += 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.core.cache import cache
@@ -19,7 +20,7 @@ from django.test.utils import override_settings
 
 from dispatch.simulation.engine import Simulation
 from dispatch.simulation.generate import Scale
-from dispatch.simulation.record import Recorder
+from dispatch.simulation.record import Failure, Recorder
 from dispatch.simulation.report import report_lines
 
 # Plans run inside the request that starts them (the embedded mode without a broker, made synchronous
@@ -73,13 +74,26 @@ def command_for(*, seed: int, days: int, agencies: int, scale: str) -> str:
     return f"python manage.py simulate --seed {seed} --days {days} --agencies {agencies} --scale {scale}"
 
 
-def simulate(*, seed: int, days: int, agencies: int, scale: str = "full", until_step: int | None = None) -> Outcome:
-    """Run one simulation in the current (throwaway) database and return its figures."""
+def simulate(
+    *,
+    seed: int,
+    days: int,
+    agencies: int,
+    scale: str = "full",
+    until_step: int | None = None,
+    on_failure: Callable[[Failure], None] | None = None,
+    on_day: Callable[[int, int], None] | None = None,
+) -> Outcome:
+    """Run one simulation in the current (throwaway) database and return its figures.
+
+    ``on_failure`` hears of each failure when it is found, ``on_day`` of each new day (a long run's progress)."""
     sizes = {"small": Scale.small(), "full": Scale.full()}[scale]
     started = time.monotonic()
     with override_settings(**RUN_SETTINGS), _quiet():
         cache.clear()
-        recorder = Simulation(seed=seed, days=days, agencies=agencies, scale=sizes, until_step=until_step).run()
+        simulation = Simulation(seed=seed, days=days, agencies=agencies, scale=sizes, until_step=until_step)
+        simulation.recorder.on_failure, simulation.recorder.on_day = on_failure, on_day
+        recorder = simulation.run()
     command = command_for(seed=seed, days=days, agencies=agencies, scale=scale)
     lines = report_lines(recorder, days=days, agencies=agencies, command=command, seconds=time.monotonic() - started)
     return Outcome(recorder=recorder, lines=lines)

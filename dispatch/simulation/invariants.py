@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 FIELDS = [f.attname for f in Visit._meta.concrete_fields]
 AUDITED = [name for name in FIELDS if name != "updated_at"]  # the history leaves updated_at out
 BOOKED = (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED)
+UNIT_HOLDING = (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED, VisitStatus.IN_PROGRESS)
 GONE = (VisitStatus.REQUESTED, VisitStatus.CANCELLED, VisitStatus.NO_SHOW)
 # A feed shows these visits for certain; cancelled ones for a while.
 IN_FEED = (*ASSIGNED_STATUSES, VisitStatus.NO_SHOW)
@@ -310,6 +311,24 @@ class Invariants:
                 key=key,
                 ids=(v.pk,),
             )
+        # A referral and a payer's authorisation bound what may be booked, by a plan or by hand.
+        if not patient.referral_valid_on(v.date):
+            self.fail(
+                "booked_within_referral",
+                f"visit {v.pk} is booked {at}; the patient's referral expired on {patient.referral_expires}",
+                key=key,
+                ids=(v.pk,),
+            )
+        if patient.units_authorized is not None:
+            held = Visit.objects.filter(patient_id=patient.pk, status__in=UNIT_HOLDING).count()
+            if patient.units_used + held > patient.units_authorized:
+                self.fail(
+                    "booked_within_units",
+                    f"visit {v.pk} is booked {at}; patient {patient.pk} has {patient.units_authorized} units "
+                    f"authorised, {patient.units_used} used and {held} booked",
+                    key=(patient.pk, patient.units_used, held),
+                    ids=(v.pk,),
+                )
         if any(t.pk == therapist.pk for t in v.patient.excluded_therapists.all()):
             self.fail(
                 "booked_respects_exclusions",

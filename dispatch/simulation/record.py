@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 REPLAY_LINES = 14
@@ -68,9 +69,18 @@ class Recorder:
     latency_by_route: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     refusals: Counter = field(default_factory=Counter)
     counters: Counter = field(default_factory=Counter)
+    # Called with each new failure as it is found (a long run's --progress), besides the report at the end.
+    on_failure: Callable[[Failure], None] | None = None
+    on_day: Callable[[int, int], None] | None = None  # (day, step) when the run reaches a new day
+    furthest_day: int = 0
+
 
     def begin_step(self, *, day: int, at: dt.datetime, label: str) -> None:
         self.step += 1
+        if day > self.furthest_day:
+            self.furthest_day = day
+            if self.on_day is not None:
+                self.on_day(day, self.step)
         self.day, self.at, self.step_label, self.probe, self.probe_invariants = day, at, label, None, None
 
     def request(
@@ -89,18 +99,19 @@ class Recorder:
         if key in self.seen:
             return
         self.seen.add(key)
-        self.failures.append(
-            Failure(
-                invariant=invariant,
-                message=message,
-                seed=self.seed,
-                day=self.day,
-                step=self.step,
-                at=self.at,
-                known=known or self.probe_of(invariant),
-                replay=self.replay_for(ids),
-            )
+        failure = Failure(
+            invariant=invariant,
+            message=message,
+            seed=self.seed,
+            day=self.day,
+            step=self.step,
+            at=self.at,
+            known=known or self.probe_of(invariant),
+            replay=self.replay_for(ids),
         )
+        self.failures.append(failure)
+        if self.on_failure is not None:
+            self.on_failure(failure)
 
     def probe_of(self, invariant: str) -> str | None:
         if self.probe_invariants is not None and invariant not in self.probe_invariants:

@@ -154,3 +154,37 @@ def test_a_therapist_who_meets_the_patients_needs_is_assigned(world):
     # drive to facility Y can reach past 10:00, which failed the test now and then for a reason it is not about.
     response = _assign(world, world.visit_y, world.therapist, "11:00")
     assert response.status_code == 200, response.content
+
+
+def test_assigning_a_visit_after_the_patients_referral_expired_is_refused(world):
+    patient = world.visit_y.patient
+    patient.referral_date = world.visit_y.date - dt.timedelta(days=30)
+    patient.referral_expires = world.visit_y.date - dt.timedelta(days=1)
+    patient.save()
+    response = _assign(world, world.visit_y, world.therapist, "11:00")
+    assert response.status_code == 400
+    assert any("referral expired on" in r for r in response.json()["extra"]["reasons"])
+    world.visit_y.refresh_from_db()
+    assert world.visit_y.status == VisitStatus.REQUESTED
+
+
+def test_assigning_a_visit_beyond_the_authorised_units_is_refused_and_a_used_unit_is_counted(world):
+    patient = world.visit_y.patient
+    patient.units_authorized, patient.units_used = 1, 1
+    patient.save()
+    refused = _assign(world, world.visit_y, world.therapist, "11:00")
+    assert refused.status_code == 400
+    reasons = refused.json()["extra"]["reasons"]
+    assert any("1 authorised units are used or booked (1 used, 0 booked)" in r for r in reasons)
+
+    patient.units_authorized = 2
+    patient.save()
+    assert _assign(world, world.visit_y, world.therapist, "11:00").status_code == 200
+    therapist = world.clients["therapist"]
+    at = local(world.visit_y.date, "11:00")
+    checked_in = therapist.post(f"/api/v1/visits/{world.visit_y.pk}/check-in", {"at": at.isoformat()}, format="json")
+    assert checked_in.status_code == 200, checked_in.data
+    out = (at + dt.timedelta(minutes=30)).isoformat()
+    assert therapist.post(f"/api/v1/visits/{world.visit_y.pk}/check-out", {"at": out}, format="json").status_code == 200
+    patient.refresh_from_db()
+    assert patient.units_used == 2

@@ -244,6 +244,110 @@ def test_an_urgent_request_is_placed_without_unbooking_anyone(
     assert created.data["parameters"]["placing"] == [urgent.pk]
 
 
+def test_a_replan_after_a_session_ran_over_leaves_the_whole_journey_to_the_next_visit(
+    therapist, therapist_client, coordinator_client, street, today
+):
+    # Found by the simulation (seed 2, 28 days, step 118): a check-in at 09:59:xx and an interruption left the
+    # therapist busy until 11:53:25; the re-plan counted them free at 11:53 and booked the next visit at the
+    # minute travel allowed from there, 25 seconds short of the journey.
+    from dispatch.services.day_travel import visit_leg
+
+    mine, _ = street
+    at = (f.local(today, "10:30") + dt.timedelta(seconds=40)).isoformat()
+    assert therapist_client.post(f"/api/v1/visits/{mine[1].pk}/check-in", {"at": at}, format="json").status_code == 200
+    interrupted = therapist_client.post(
+        f"/api/v1/visits/{mine[1].pk}/interruption", {"minutes": 50, "kind": "extended"}, format="json"
+    )
+    assert interrupted.status_code == 200, interrupted.data
+    now = f.local(today, "10:45") + dt.timedelta(seconds=20)
+    proposal = coordinator_client.post(
+        "/api/v1/replan", {"now": now.isoformat(), "therapists": [therapist.pk]}, format="json"
+    )
+    assert proposal.status_code == 201, proposal.data
+
+    applied = coordinator_client.post(f"/api/v1/replan/{proposal.data['id']}/apply", {}, format="json")
+
+    assert applied.status_code == 200, applied.data
+    under_way, following = Visit.objects.get(pk=mine[1].pk), Visit.objects.get(pk=mine[2].pk)
+    travel = visit_leg(before=under_way, after=following, speed_kmh=therapist.speed_kmh).total_min
+    assert under_way.planned_busy_until.second == 40 and travel > 0
+    assert following.planned_start - under_way.planned_busy_until >= dt.timedelta(minutes=travel)
+
+
+def test_a_replan_keeps_the_visit_a_therapist_is_on_the_way_to(therapist, coordinator_client, street, today):
+    # A known finding: five minutes after an appointment (its window exactly the session) was due, before the
+    # therapist checked in, a re-plan called its window passed and unbooked it.
+    from dispatch.services.day_travel import visit_leg
+
+    mine, _ = street
+    org = therapist.organization
+    exact = visit_book(
+        visit=_home_visit(org, today, -79.399, windows=(("12:10", "12:40"),)),
+        therapist=therapist,
+        planned_start=f.local(today, "12:10"),
+    )
+    now = f.local(today, "12:15")
+    proposal = coordinator_client.post(
+        "/api/v1/replan", {"now": now.isoformat(), "therapists": [therapist.pk]}, format="json"
+    )
+    assert proposal.status_code == 201, proposal.data
+    diff = proposal.data["diff"]
+    assert exact.pk not in {row["visit"] for kind in ("moved", "reassigned", "dropped") for row in diff[kind]}
+
+    applied = coordinator_client.post(f"/api/v1/replan/{proposal.data['id']}/apply", {"drop_booked": True}, format="json")
+
+    assert applied.status_code == 200, applied.data
+    exact.refresh_from_db()
+    assert (exact.status, exact.therapist_id, exact.planned_start) == (
+        VisitStatus.SCHEDULED, therapist.pk, f.local(today, "12:10")
+    )
+    # The next visit leaves the session its full length from now, and the journey on from there.
+    following = Visit.objects.get(pk=mine[3].pk)
+    travel = visit_leg(before=exact, after=following, speed_kmh=therapist.speed_kmh).total_min
+    free = now + dt.timedelta(minutes=exact.duration_min + exact.effective_buffer_min)
+    assert following.status == VisitStatus.SCHEDULED
+    assert following.planned_start >= free + dt.timedelta(minutes=travel)
+
+
+def test_a_therapist_free_inside_the_gap_of_a_split_shift_gets_no_visit_in_it(
+    therapist, therapist_client, coordinator_client, today
+):
+    # Found by the simulation (seeds 1 and 3 over 28 days): a session running past the end of the morning
+    # period made the re-plan start the therapist inside the gap, drop the gap as a passed break, and book
+    # visits in it (12:15-12:35 in a 11:30-14:00 gap).
+    from dispatch.models import WeeklyAvailability
+
+    WeeklyAvailability.objects.filter(therapist=therapist).delete()
+    for start, end in ((dt.time(7, 30), dt.time(11, 30)), (dt.time(14), dt.time(18))):
+        WeeklyAvailability.objects.create(
+            therapist=therapist, weekday=today.weekday(), start_time=start, end_time=end
+        )
+    org = therapist.organization
+    morning = visit_book(
+        visit=_home_visit(org, today, -79.40, windows=(("10:30", "11:30"),)),
+        therapist=therapist,
+        planned_start=f.local(today, "10:55"),
+    )
+    at = f.local(today, "11:00").isoformat()
+    assert therapist_client.post(f"/api/v1/visits/{morning.pk}/check-in", {"at": at}, format="json").status_code == 200
+    urgent = _home_visit(org, today, -79.401, windows=(("11:45", "13:45"),), priority=Priority.URGENT)
+
+    proposal = coordinator_client.post(
+        "/api/v1/replan",
+        {"now": f.local(today, "11:10").isoformat(), "therapists": [therapist.pk], "place": [urgent.pk]},
+        format="json",
+    )
+    assert proposal.status_code == 201, proposal.data
+    applied = coordinator_client.post(f"/api/v1/replan/{proposal.data['id']}/apply", {"drop_booked": True}, format="json")
+
+    assert applied.status_code == 200, applied.data
+    urgent.refresh_from_db()
+    assert urgent.status == VisitStatus.REQUESTED and urgent.therapist_id is None
+    gap = (f.local(today, "11:30"), f.local(today, "14:00"))
+    booked = Visit.objects.filter(therapist=therapist, date=today, status=VisitStatus.SCHEDULED)
+    assert not [v.pk for v in booked if v.planned_start < gap[1] and v.planned_busy_until > gap[0]]
+
+
 def test_replan_refuses_unknown_ids_field_by_field(coordinator_client, street):
     response = coordinator_client.post("/api/v1/replan", {"therapists": [999999], "place": [888888]}, format="json")
 

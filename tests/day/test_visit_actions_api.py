@@ -153,6 +153,29 @@ def test_an_interruption_pushes_the_next_visit_far_enough_to_travel_there(therap
     assert [v["id"] for v in response.data["pushed"]] == [later.pk]
 
 
+def test_an_interruption_pushes_to_whole_minutes_after_a_check_in_with_seconds(therapist, therapist_client, booked_visit):
+    # Found by the simulation (seed 1 over 28 days): a push kept the check-in's seconds (17:24:35), a later re-plan
+    # kept the visit at the whole minute (17:25) and so became the change that set it outside its window.
+    from dispatch.services.day_travel import visit_leg
+
+    here = booked_visit.patient
+    elsewhere = f.PatientFactory(organization=therapist.organization, lat=here.lat + 0.05, lon=here.lon)
+    later = f.VisitFactory(organization=therapist.organization, patient=elsewhere)
+    travel = visit_leg(before=booked_visit, after=later, speed_kmh=therapist.speed_kmh).total_min
+    later = visit_book(visit=later, therapist=therapist, planned_start=f.local(later.date, "09:35")
+                       + dt.timedelta(minutes=travel))
+    at = (f.local(booked_visit.date, "09:00") + dt.timedelta(seconds=40)).isoformat()
+    therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {"at": at}, format="json")
+
+    response = therapist_client.post(
+        f"/api/v1/visits/{booked_visit.pk}/interruption", {"minutes": 10, "kind": "extended"}, format="json"
+    )
+
+    assert response.status_code == 200, response.data
+    later.refresh_from_db()
+    assert later.planned_start == f.local(later.date, "09:46") + dt.timedelta(minutes=travel)
+
+
 def test_interruption_of_a_visit_not_in_progress_is_a_conflict(therapist_client, booked_visit):
     response = therapist_client.post(
         f"/api/v1/visits/{booked_visit.pk}/interruption", {"minutes": 10, "kind": "extended"}, format="json"

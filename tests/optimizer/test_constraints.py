@@ -187,7 +187,8 @@ def test_same_seed_and_solution_limit_give_the_same_plan(ok_small):
 def test_no_therapists_leaves_every_visit_unassigned_with_a_reason():
     """Without therapists nothing is planned, and each visit says why."""
     solution = solve(problem([], [visit("a")]), time_limit_s=0.5)
-    assert solution.routes == () and [u.code for u in solution.unassigned] == ["no_skill"]
+    assert solution.routes == () and [u.code for u in solution.unassigned] == ["outside_shifts"]
+    assert solution.unassigned[0].reason == "No therapist is available that day (or has time left in it)."
 
 
 def test_default_search_is_deterministic_for_a_seed_on_a_mid_size_day():

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import pytest
 
 from dispatch import models as m
+from dispatch.services.booking import visit_book
 from tests import factories as f
 from tests.clients import signed_in
 from tests.plans.conftest import wait_for_status
@@ -50,6 +52,47 @@ def test_a_plans_result_says_it_stopped_on_its_budget_and_the_same_day_and_seed_
     first, second = (coordinator_client.get(_plan(coordinator_client, day, seed=3)["Location"]).data for _ in "12")
     assert first["result"]["stopped_by"] == second["result"]["stopped_by"] == "solution_limit"
     assert first["result"]["routes"] == second["result"]["routes"]
+
+
+def test_a_day_nobody_works_says_so_for_every_visit_it_leaves_out(coordinator_client, small_day):
+    # Found by a simulation run: with no therapist in the problem the reason read "No therapist has skill ."
+    day, therapists, visits = small_day
+    for therapist in therapists:
+        m.AvailabilityException.objects.create(therapist=therapist, date=day, kind=m.ExceptionKind.TIME_OFF)
+
+    run = coordinator_client.get(_plan(coordinator_client, day)["Location"]).data
+
+    assert run["status"] == "succeeded", run["error"]
+    reasons = {u["visit_id"]: (u["code"], u["reason"]) for u in run["result"]["unassigned"]}
+    said = ("outside_shifts", "No therapist is available that day (or has time left in it).")
+    assert reasons == {v.pk: said for v in visits}
+
+
+def test_a_plan_books_no_visit_past_the_referral_or_beyond_the_authorised_units(
+    coordinator_client, small_day, organization
+):
+    day, _, visits = small_day
+    expired, limited = visits[0].patient, visits[1].patient
+    expired.referral_date, expired.referral_expires = day - dt.timedelta(days=30), day - dt.timedelta(days=1)
+    expired.save()
+    # Two units: one used, one held by a visit booked for another day; the day's two requests find none left.
+    limited.units_authorized, limited.units_used = 2, 1
+    limited.save()
+    elsewhere = f.VisitFactory(organization=organization, patient=limited, date=day + dt.timedelta(days=2))
+    visit_book(visit=elsewhere, therapist=small_day[1][0], planned_start=f.local(elsewhere.date, "10:00"))
+    second = f.VisitFactory(organization=organization, patient=limited, date=day, windows=[("08:30", "16:30")])
+
+    run = coordinator_client.get(_plan(coordinator_client, day)["Location"]).data
+    assert run["status"] == "succeeded", run["error"]
+    applied = coordinator_client.post(f"/api/v1/plans/{run['id']}/apply")
+
+    assert applied.status_code == 200, applied.data
+    reasons = {u["visit_id"]: u for u in run["result"]["unassigned"]}
+    assert reasons[visits[0].pk]["code"] == "referral_expired" and "referral expired on" in reasons[visits[0].pk]["reason"]
+    assert {reasons[v.pk]["code"] for v in (visits[1], second)} == {"units_used_up"}
+    booked = m.Visit.objects.filter(pk__in=[visits[0].pk, visits[1].pk, second.pk], status=m.VisitStatus.SCHEDULED)
+    assert not booked.exists()
+    assert m.Visit.objects.filter(pk__in=[v.pk for v in visits[2:]], status=m.VisitStatus.SCHEDULED).count() == 8
 
 
 def test_apply_after_a_visit_changed_is_refused_and_changes_nothing(coordinator_client, small_day):

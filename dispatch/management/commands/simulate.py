@@ -18,13 +18,26 @@ class Command(BaseCommand):
         parser.add_argument("--scale", choices=("small", "full"), default="full")
         parser.add_argument("--until-step", type=int, help="Stop after this step (to replay a failure).")
         parser.add_argument(
+            "--progress", action="store_true", help="Print each failure, and each new day, to stderr as the run reaches it."
+        )
+        parser.add_argument(
             "--allow-known", action="store_true", help="Exit 0 when every failure is a known one (issues 11 and 12)."
         )
 
     def handle(self, *args, **opts) -> None:
         if opts["days"] < 1:
             raise CommandError("--days must be at least 1.")
-        from dispatch.simulation import simulate
+        from dispatch.simulation import command_for, simulate
+
+        command = command_for(seed=opts["seed"], days=opts["days"], agencies=opts["agencies"], scale=opts["scale"])
+
+        def progress(failure) -> None:
+            self.stderr.write(failure.text(command))
+            self.stderr.flush()
+
+        def day(number: int, step: int) -> None:
+            self.stderr.write(f"day {number} reached at step {step}")
+            self.stderr.flush()
 
         with throwaway():
             outcome = simulate(
@@ -33,6 +46,8 @@ class Command(BaseCommand):
                 agencies=opts["agencies"],
                 scale=opts["scale"],
                 until_step=opts["until_step"],
+                on_failure=progress if opts["progress"] else None,
+                on_day=day if opts["progress"] else None,
             )
         self.stdout.write("\n".join(outcome.lines))
         failing = outcome.unknown_failures if opts["allow_known"] else outcome.failures
