@@ -18,7 +18,6 @@ from api.plans import AffectedSerializer, affected_of
 from api.visits import VisitOutputSerializer, visit_body
 from dispatch.models import PlanKind, PlanRun, Role, Therapist, Visit
 from dispatch.selectors.buffers import BUFFER_MIN_SAMPLES, BUFFER_PERCENTILE, buffer_suggestion_list
-from dispatch.selectors.filters import MAX_ID
 from dispatch.selectors.history import history_list
 from dispatch.selectors.scoping import patients_visible_to, therapists_visible_to, visits_visible_to
 from dispatch.services import visit_actions as actions

@@ -13,13 +13,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import time, sys, importlib
 from optimizer import Options, check_solution
-from optimizer.construction import fill_routes, routes_of
+from optimizer.construction import fill_routes
 from optimizer.model_data import build_model_data
 from optimizer.problem import Priority
 S = importlib.import_module("optimizer.solve")
 from optimizer.benchmarks.therapist_day import generate_day
 from optimizer.analysis import prefilter
-from optimizer.solution import Solution
 t, n, tl = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 p = generate_day(0, therapists=t, visits=n)
 t0 = time.monotonic()

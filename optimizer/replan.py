@@ -39,7 +39,7 @@ from optimizer.problem import Priority, Problem, Visit
 from optimizer.reasons import cheapest_insertion, explain_unassigned
 from optimizer.solution import Route, Solution
 from optimizer.solve import solve
-from optimizer.warm_start import PINNED, KeptPlan, RouteWalk, keep_plan
+from optimizer.warm_start import PINNED, KeptPlan, keep_plan
 
 LOCAL, NEARBY, FURTHER, ALL = "local", "nearby", "further", "all"
 SCOPES = (LOCAL, NEARBY, FURTHER, ALL)

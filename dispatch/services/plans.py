@@ -29,7 +29,6 @@ from dispatch.optimizer_adapter import (
     THERAPIST_PREFETCH,
     VISIT_PREFETCH,
     DayProblem,
-    local_midnight,
     problem_from_visits,
     solution_assignments,
 )

@@ -68,7 +68,7 @@ def board(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def board_data(request: HttpRequest) -> HttpResponse:
-    if (refused := _refused(request)) is not None:
+    if _refused(request) is not None:
         return JsonResponse({"detail": "The board is for coordinators and therapists."}, status=403)
     day = _day(request, request.user.organization.tz)
     if day is None:

@@ -21,7 +21,7 @@ REGRESSIONS = [
     pytest.param(5, 2, 2, 90, "travel_between_visits", "small", id="seed5-push-left-no-time-to-travel"),
     # tests/day/test_replan.py::test_a_check_out_part_way_through_a_minute_frees_the_therapist_at_the_next_whole_minute
     pytest.param(7, 3, 2, 405, "travel_between_visits", "full", id="seed7-replan-after-check-out-seconds-short"),
-        # tests/day/test_replan.py::test_a_replan_after_a_session_ran_over_leaves_the_whole_journey_to_the_next_visit
+    # tests/day/test_replan.py::test_a_replan_after_a_session_ran_over_leaves_the_whole_journey_to_the_next_visit
     pytest.param(2, 28, 2, 120, "travel_between_visits", "small", id="seed2-replan-seconds-short-of-the-journey"),
 ]
 
