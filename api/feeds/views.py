@@ -8,20 +8,21 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from api.feeds.http import calendar_response
+from api.feeds.http import calendar_etag, calendar_not_modified, calendar_response
 from api.feeds.renderers import CalendarOnlyNegotiation, ICalendarRenderer
+from api.throttling import FixedWindowRateThrottle
+from dispatch.cache_versions import feed_version
 from dispatch.feeds import Audience, calendar_build
 from dispatch.selectors.feeds import feed_last_modified, feed_visit_list
 from dispatch.services.feed_tokens import feed_token_hash, feed_token_resolve
 
-FEED_CACHE_S = 60
+FEED_CACHE_S = 3600  # the key moves on every change; this only bounds what an idle feed holds
 TRAVEL_OFF = frozenset({"0", "false", "no", "off"})
 
 
-class FeedRateThrottle(SimpleRateThrottle):
+class FeedRateThrottle(FixedWindowRateThrottle):
     """Per feed, keyed on the token's hash (the secret itself never reaches the cache)."""
 
     scope = "feed"
@@ -55,14 +56,22 @@ class _FeedApi(APIView):
         now = timezone.now()
         owner_kw = {self.owner_field: owner}
         travel = request.query_params.get("travel", "1").lower() not in TRAVEL_OFF
-        last_modified = feed_last_modified(**owner_kw, now=now)
-        # Calendar clients poll; rendering hundreds of events costs tens of ms. The key moves with every change to
-        # what the feed shows and every local midnight; only organisation edits (slug, zone) wait FEED_CACHE_S.
-        key = f"feed:{feed_token.token_hash}:{int(travel)}:{last_modified.isoformat()}"
-        body = cache.get(key)
+        # Calendar clients poll every few minutes and almost always ask "changed?": that answer comes from a
+        # small cached validator (ETag and Last-Modified) without reading the visits or the body. Its key moves
+        # with every change to the feed's visits, to the records it shows, and with every local midnight.
+        today = timezone.localdate(now, owner.organization.tz)
+        version = feed_version(kind=self.owner_field, pk=owner.pk, organization_id=owner.organization_id)
+        key = f"feed:{self.owner_field}:{owner.pk}:{int(travel)}:{today}:{version}"
+        validator = cache.get(f"{key}:validator")
+        if validator is not None:
+            not_modified = calendar_not_modified(request, etag=validator["etag"], last_modified=validator["at"])
+            if not_modified is not None:
+                return not_modified
+        fresh = {}
+        body = cache.get(f"{key}:body")
         if body is None:
             name = owner.display_name if self.owner_field == "therapist" else owner.name
-            body = calendar_build(
+            body = fresh[f"{key}:body"] = calendar_build(
                 organization=owner.organization,
                 name=f"Rounds — {name}",
                 visits=feed_visit_list(**owner_kw, now=now),
@@ -70,12 +79,17 @@ class _FeedApi(APIView):
                 travel=travel,
                 now=now,
             ).to_ical()
-            cache.set(key, body, FEED_CACHE_S)
+        if validator is None:
+            validator = fresh[f"{key}:validator"] = {
+                "etag": calendar_etag(body), "at": feed_last_modified(**owner_kw, now=now)
+            }
+        if fresh:
+            cache.set_many(fresh, FEED_CACHE_S)
         return calendar_response(
             request,
             body,
             filename=f"rounds-{owner.organization.slug}-{self.owner_field}-{owner.pk}.ics",
-            last_modified=last_modified,
+            last_modified=validator["at"],
         )
 
 

@@ -5,17 +5,20 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from dispatch.cache_versions import schedule_version
 from dispatch.models import PlanRun, Role
 from dispatch.web.data import board_day
 from dispatch.web.preview import plan_preview
 
 BOARD_ROLES = (Role.COORDINATOR, Role.THERAPIST)
 HOME_BY_ROLE = {Role.COORDINATOR: "board", Role.THERAPIST: "app", Role.FACILITY_STAFF: "facility"}
+BOARD_CACHE_S = 300
 NOT_A_DATE = "Give a date as YYYY-MM-DD between 2000 and 2099."
 
 
@@ -66,6 +69,18 @@ def board(request: HttpRequest) -> HttpResponse:
     })
 
 
+def board_data_key(*, user, day: dt.date, now: dt.datetime) -> str:
+    """Keyed on the organisation's schedule version, so any change shows on the next read.
+
+    Today's board also moves with the clock (late, at risk): it is kept for the current minute at most,
+    as often as an open board reloads. Other days change only with the data, and at midnight (today's marks).
+    """
+    scope = user.pk if user.role == Role.THERAPIST else user.role
+    minute = now.strftime("%H%M") if day == now.date() else ""
+    version = schedule_version(user.organization_id)
+    return f"board:{user.organization_id}:{version}:{scope}:{day}:{now.date()}:{minute}"
+
+
 @login_required
 def board_data(request: HttpRequest) -> HttpResponse:
     if (refused := _refused(request)) is not None:
@@ -73,7 +88,12 @@ def board_data(request: HttpRequest) -> HttpResponse:
     day = _day(request, request.user.organization.tz)
     if day is None:
         return JsonResponse({"date": [NOT_A_DATE]}, status=400)
-    return JsonResponse(board_day(user=request.user, day=day))
+    key = board_data_key(user=request.user, day=day, now=timezone.localtime(timezone=request.user.organization.tz))
+    body = cache.get(key)
+    if body is None:
+        body = JsonResponse(board_day(user=request.user, day=day)).content
+        cache.set(key, body, BOARD_CACHE_S)
+    return HttpResponse(body, content_type="application/json")
 
 
 @login_required
