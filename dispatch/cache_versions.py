@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models.signals import m2m_changed, post_delete, post_init, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from dispatch import models as m
 
@@ -95,23 +95,17 @@ def _changed(sender, instance, **kwargs) -> None:
 
 
 def _visit_owners(instance: m.Visit) -> set[tuple[str, int]]:
-    # The state this instance was loaded with (a visit moved to another therapist leaves their feed too) and now.
+    # The state this instance was loaded with (Visit.from_db; a visit moved to another therapist leaves their
+    # feed too) and now.
     owners = set(getattr(instance, "_feed_owners_loaded", ()))
     owners |= {("therapist", instance.therapist_id), ("facility", instance.facility_id)}
     return {(kind, pk) for kind, pk in owners if pk is not None}
 
 
-def _visit_loaded(sender, instance, **kwargs) -> None:
-    # From __dict__: a deferred field must not cost a query on every visit loaded.
-    instance._feed_owners_loaded = (
-        ("therapist", instance.__dict__.get("therapist_id")),
-        ("facility", instance.__dict__.get("facility_id")),
-    )
-
-
 def _visit_changed(sender, instance, **kwargs) -> None:
     _bump_now_and_on_commit(FEED_KEY.format(kind=kind, pk=pk) for kind, pk in _visit_owners(instance))
-    _visit_loaded(sender, instance)
+    # The saved state is now the loaded one: a second move of this instance leaves these owners.
+    instance._feed_owners_loaded = (("therapist", instance.therapist_id), ("facility", instance.facility_id))
     _changed(sender, instance)
 
 
@@ -129,5 +123,4 @@ def connect() -> None:
         handler = _visit_changed if model is m.Visit else _changed
         post_save.connect(handler, sender=model, dispatch_uid=f"schedule-version-save-{model.__name__}")
         post_delete.connect(handler, sender=model, dispatch_uid=f"schedule-version-delete-{model.__name__}")
-    post_init.connect(_visit_loaded, sender=m.Visit, dispatch_uid="feed-owners-loaded")
     m2m_changed.connect(_changed, sender=m.Visit.required_skills.through, dispatch_uid="schedule-version-skills")
