@@ -5,7 +5,6 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -13,6 +12,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from dispatch.cache_versions import schedule_version
 from dispatch.models import PlanRun, Role
+from dispatch.read_cache import cached_build
 from dispatch.web.data import board_day
 from dispatch.web.preview import plan_preview
 
@@ -88,11 +88,14 @@ def board_data(request: HttpRequest) -> HttpResponse:
     day = _day(request, request.user.organization.tz)
     if day is None:
         return JsonResponse({"date": [NOT_A_DATE]}, status=400)
-    key = board_data_key(user=request.user, day=day, now=timezone.localtime(timezone=request.user.organization.tz))
-    body = cache.get(key)
-    if body is None:
-        body = JsonResponse(board_day(user=request.user, day=day)).content
-        cache.set(key, body, BOARD_CACHE_S)
+    now = timezone.localtime(timezone=request.user.organization.tz)
+    key = board_data_key(user=request.user, day=day, now=now)
+    # While this minute's board is being built, the last minute's (same version: nothing changed) will do.
+    before = board_data_key(user=request.user, day=day, now=now - dt.timedelta(minutes=1))
+    body = cached_build(
+        key=key, build=lambda: JsonResponse(board_day(user=request.user, day=day)).content, timeout=BOARD_CACHE_S,
+        stale_key=before if before != key and before.startswith(key.rsplit(":", 2)[0]) else None,
+    )
     return HttpResponse(body, content_type="application/json")
 
 
