@@ -112,6 +112,7 @@ class Command(BaseCommand):
                 "base": base, "today": today.isoformat(), "tomorrow": tomorrow.isoformat(),
                 "therapists": therapist_rows, "staff": staff_rows, "coordinators": coordinator_rows,
                 "visits": len(visits), "facilities": len(facilities),
+                "utc_offset": dt.datetime.combine(tomorrow, dt.time(12), tzinfo=org.tz).isoformat()[-6:],
             }, out)
         self.stdout.write(f"{len(therapists)} therapists, {len(facilities)} facilities, {len(staff_rows)} staff, "
                           f"{len(coordinator_rows)} coordinators, {len(visits)} visits on {today} and {tomorrow}")
