@@ -84,7 +84,9 @@ def _organization_id(instance) -> int | None:
     return therapist.organization_id if therapist is not None else None
 
 
-def _changed(sender, instance, **kwargs) -> None:
+def _changed(sender, instance, update_fields=None, **kwargs) -> None:
+    if sender is m.PlanRun and update_fields is not None and set(update_fields) <= PLAN_PROGRESS_FIELDS:
+        return  # a running plan's progress, several times a second while it searches: nothing a board shows
     org = _organization_id(instance)
     if org is None:
         return
@@ -115,6 +117,7 @@ WATCHED = (
 )
 # What a feed shows besides its own visits: patients' initials, access notes and precautions, therapists' names,
 # facilities' buffers, the organisation's slug, name and zone.
+PLAN_PROGRESS_FIELDS = {"progress"}
 FEED_RECORDS = (m.Therapist, m.Facility, m.Patient, m.Precaution, m.Organization)
 
 

@@ -60,3 +60,12 @@ def test_todays_board_marks_a_visit_late_once_the_clock_passes_the_limit(board, 
         assert board.get(f"/board/data?date={day}").json()["kpis"]["late"] == 0
         clock.move_to(f.local(day, "09:11"))  # nothing changed but the time
         assert board.get(f"/board/data?date={day}").json()["kpis"]["late"] == 1
+
+
+def test_a_running_plans_progress_keeps_the_cached_board(board, organization, booked, django_assert_max_num_queries):
+    run = PlanRun.objects.create(organization=organization, date=booked.date, status=PlanStatus.RUNNING)
+    board.get(f"/board/data?date={booked.date}")
+    run.progress = {"best_visits": 3}
+    run.save(update_fields=["progress"])
+    with django_assert_max_num_queries(4):  # as a cached read: the board is not built again
+        board.get(f"/board/data?date={booked.date}")
