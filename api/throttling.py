@@ -10,6 +10,7 @@ what these limits are for (polling calendars, password guessing next to django-a
 """
 from __future__ import annotations
 
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 
 
@@ -23,12 +24,20 @@ class FixedWindowRateThrottle(SimpleRateThrottle):
         self.now = self.timer()
         window = int(self.now // self.duration)
         self.window_end = (window + 1) * self.duration
-        key = f"{self.key}:{window}"
+        return self._count(f"{self.key}:{window}") <= self.num_requests
+
+    def _count(self, key: str) -> int:
+        if isinstance(self.cache, RedisCache):
+            # One round trip, on every throttled request: INCR makes the window's counter at 1 if it is new, EXPIRE
+            # lets it go one window after its last use (Django's incr() asks EXISTS first and cannot set a timeout).
+            name = self.cache.make_and_validate_key(key)
+            pipeline = self.cache._cache.get_client(name, write=True).pipeline()
+            count, _ = pipeline.incr(name).expire(name, self.duration).execute()
+            return count
         try:
-            count = self.cache.incr(key)
+            return self.cache.incr(key)
         except ValueError:  # the window's first request (or its counter expired a moment ago)
-            count = 1 if self.cache.add(key, 1, timeout=self.duration) else self.cache.incr(key)
-        return count <= self.num_requests
+            return 1 if self.cache.add(key, 1, timeout=self.duration) else self.cache.incr(key)
 
     def wait(self) -> float:
         return max(0.0, self.window_end - self.now)

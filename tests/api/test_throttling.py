@@ -1,6 +1,9 @@
 """Throttles keep one counter per client and window, not a list of every request's time."""
 from __future__ import annotations
 
+import os
+
+import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
@@ -37,3 +40,19 @@ def test_login_attempts_are_counted_in_fixed_windows_too(world, monkeypatch):
     client = APIClient()
     assert [client.post("/api/v1/auth/token", body).status_code for _ in range(3)] == [400, 400, 429]
     assert _counters("throttle_login_") == [3]
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_TEST_URL"), reason="set REDIS_TEST_URL to a Redis database to use")
+def test_on_redis_the_counter_is_one_integer_that_expires(anonymous_client, therapist, monkeypatch):
+    from django.core.cache.backends.redis import RedisCache
+
+    redis_cache = RedisCache(os.environ["REDIS_TEST_URL"], {"KEY_PREFIX": "throttle-test"})
+    monkeypatch.setattr(FeedRateThrottle, "cache", redis_cache)
+    monkeypatch.setitem(FeedRateThrottle.THROTTLE_RATES, "feed", "2/min")
+    _, token = feed_token_rotate(therapist=therapist)
+    codes = [anonymous_client.get(f"/feeds/therapists/{token}.ics").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    client = redis_cache._cache.get_client()
+    [name] = client.keys(f"throttle-test:*{feed_token_hash(token)}*")
+    assert client.get(name) == b"3" and 0 < client.ttl(name) <= 60
+    client.delete(name)
