@@ -330,7 +330,9 @@ def main() -> int:
             if not passed:
                 break
             held = row
-        print(json.dumps({"capacity": route, "rate": held["rate"] if held else 0,
+        # What stopped the climb: the server (busy CPU, p99 up) or the generator (its CPU, or sending late).
+        stop = {k: row[k] for k in ("rate", "p99_ms", "server_cpu_pct", "generator_cpu_pct", "send_lag_p99_ms")}
+        print(json.dumps({"capacity": route, "rate": held["rate"] if held else 0, "stopped_at": stop,
                           "generator_limited": bool(row and row["generator_limited"])}), flush=True)
     return 0
 
