@@ -39,6 +39,8 @@ migrate: deps
 demo: migrate
 	$(BIN)/python manage.py seed_demo
 
+# Feed URLs handed out name the address this server was started on, unless ROUNDS_PUBLIC_URL says otherwise.
+run: export ROUNDS_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: demo
 	$(BIN)/python manage.py plan_day
 	$(BIN)/python manage.py demo_today

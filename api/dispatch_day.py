@@ -1,6 +1,8 @@
 """The dispatch day: what therapists and coordinators do to visits while the day runs."""
 from __future__ import annotations
 
+import datetime as dt
+
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -12,7 +14,8 @@ from rest_framework.views import APIView
 
 from api.fields import PlanningDateField, PlanningDateTimeField
 from api.permissions import IsCoordinator, role_of
-from api.plans import PlanApplyInputSerializer
+from api.plans import AffectedSerializer, affected_of
+from api.visits import VisitOutputSerializer, visit_body
 from dispatch.models import PlanKind, PlanRun, Role, Therapist, Visit
 from dispatch.selectors.buffers import BUFFER_MIN_SAMPLES, BUFFER_PERCENTILE, buffer_suggestion_list
 from dispatch.selectors.filters import MAX_ID
@@ -20,9 +23,7 @@ from dispatch.selectors.history import history_list
 from dispatch.selectors.scoping import patients_visible_to, therapists_visible_to, visits_visible_to
 from dispatch.services import visit_actions as actions
 from dispatch.services.availability import therapist_mark_off
-from dispatch.services.booking import visit_book
-from dispatch.services.replan import replan_apply, replan_propose
-from dispatch.services.replan_diff import replan_affected
+from dispatch.services.replan import replan_propose
 
 
 def visit_for_actor(*, user, visit_id: int) -> Visit:
@@ -31,24 +32,6 @@ def visit_for_actor(*, user, visit_id: int) -> Visit:
         raise Http404
     return get_object_or_404(visits_visible_to(user), pk=visit_id)
 
-
-class VisitDayOutputSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Visit
-        fields = [
-            "id", "status", "status_reason", "therapist", "date", "planned_start", "planned_end",
-            "planned_busy_until", "actual_start", "actual_end", "ended_early", "delay_min", "pinned", "sequence",
-        ]
-
-
-class NamedRefSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-
-
-class AffectedSerializer(serializers.Serializer):
-    therapists = NamedRefSerializer(many=True)
-    facilities = NamedRefSerializer(many=True)
 
 
 class ReplanOutputSerializer(serializers.ModelSerializer):
@@ -72,13 +55,7 @@ class ReplanOutputSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(AffectedSerializer(allow_null=True))
     def get_affected(self, run: PlanRun) -> dict | None:
-        if not (run.result or {}).get("diff"):
-            return None
-        affected = replan_affected(run=run)
-        return {
-            "therapists": [{"id": t.pk, "name": t.display_name} for t in affected.therapists],
-            "facilities": [{"id": f.pk, "name": f.name} for f in affected.facilities],
-        }
+        return affected_of(run)
 
     @extend_schema_field(serializers.DictField(allow_null=True))
     def get_would_unbook(self, run: PlanRun) -> dict | None:
@@ -89,7 +66,7 @@ class ReplanOutputSerializer(serializers.ModelSerializer):
 
 
 class VisitActionOutputSerializer(serializers.Serializer):
-    visit = VisitDayOutputSerializer()
+    visit = VisitOutputSerializer(help_text="The visit after the action, exactly as GET /api/v1/visits/{id} shows it to you.")
     distance_m = serializers.FloatField(required=False, allow_null=True, help_text="check-in only")
     warning = serializers.CharField(
         required=False, allow_null=True, help_text="check-in: far from the place; check-out: ended early"
@@ -97,7 +74,9 @@ class VisitActionOutputSerializer(serializers.Serializer):
     replan = ReplanOutputSerializer(
         required=False, help_text="late and interruption: the re-plan proposal it triggered"
     )
-    pushed = VisitDayOutputSerializer(many=True, required=False, help_text="interruption only: visits moved later")
+    pushed = VisitOutputSerializer(
+        many=True, required=False, help_text="interruption only: the visits moved later, each as GET shows it"
+    )
 
 
 class VisitDayActionApi(APIView):
@@ -123,6 +102,10 @@ class VisitDayActionApi(APIView):
     def act(self, *, visit: Visit, user, data: dict) -> dict:
         raise NotImplementedError
 
+    def shown(self, visit: Visit) -> dict:
+        """Integrators read a visit one way: the body GET /api/v1/visits/{id} gives this user."""
+        return visit_body(self.request, visit.pk)
+
     def post(self, request, visit_id: int) -> Response:
         visit = visit_for_actor(user=request.user, visit_id=visit_id)
         serializer = self.InputSerializer(data=request.data)
@@ -139,7 +122,7 @@ class VisitCheckInApi(VisitDayActionApi):
     def act(self, *, visit, user, data):
         result = actions.visit_check_in(visit=visit, by=user, **data)
         return {
-            "visit": VisitDayOutputSerializer(result.visit).data,
+            "visit": self.shown(result.visit),
             "distance_m": result.distance_m,
             "warning": result.warning,
         }
@@ -151,7 +134,7 @@ class VisitCheckOutApi(VisitDayActionApi):
 
     def act(self, *, visit, user, data):
         result = actions.visit_check_out(visit=visit, by=user, **data)
-        return {"visit": VisitDayOutputSerializer(result.visit).data, "warning": result.warning}
+        return {"visit": self.shown(result.visit), "warning": result.warning}
 
 
 class VisitReasonInputSerializer(serializers.Serializer):
@@ -162,14 +145,14 @@ class VisitCancelApi(VisitDayActionApi):
     InputSerializer = VisitReasonInputSerializer
 
     def act(self, *, visit, user, data):
-        return {"visit": VisitDayOutputSerializer(actions.visit_cancel(visit=visit, by=user, **data)).data}
+        return {"visit": self.shown(actions.visit_cancel(visit=visit, by=user, **data))}
 
 
 class VisitNoShowApi(VisitDayActionApi):
     InputSerializer = VisitReasonInputSerializer
 
     def act(self, *, visit, user, data):
-        return {"visit": VisitDayOutputSerializer(actions.visit_mark_no_show(visit=visit, by=user, **data)).data}
+        return {"visit": self.shown(actions.visit_mark_no_show(visit=visit, by=user, **data))}
 
 
 class VisitLateApi(VisitDayActionApi):
@@ -184,7 +167,7 @@ class VisitLateApi(VisitDayActionApi):
             organization=visit.organization, day=visit.date, now=at, by=user, trigger=f"late:{visit.pk}",
             concerned=[visit.therapist_id],
         )
-        return {"visit": VisitDayOutputSerializer(visit).data, "replan": ReplanOutputSerializer(run).data}
+        return {"visit": self.shown(visit), "replan": ReplanOutputSerializer(run).data}
 
 
 class VisitInterruptionApi(VisitDayActionApi):
@@ -201,8 +184,8 @@ class VisitInterruptionApi(VisitDayActionApi):
             concerned=[visit.therapist_id],
         )
         return {
-            "visit": VisitDayOutputSerializer(result.visit).data,
-            "pushed": VisitDayOutputSerializer(result.pushed, many=True).data,
+            "visit": self.shown(result.visit),
+            "pushed": [self.shown(v) for v in result.pushed],
             "replan": ReplanOutputSerializer(run).data,
         }
 
@@ -212,24 +195,11 @@ class VisitPinApi(VisitDayActionApi):
     pinned = True
 
     def act(self, *, visit, user, data):
-        return {"visit": VisitDayOutputSerializer(actions.visit_set_pinned(visit=visit, pinned=self.pinned, by=user)).data}
+        return {"visit": self.shown(actions.visit_set_pinned(visit=visit, pinned=self.pinned, by=user))}
 
 
 class VisitUnpinApi(VisitPinApi):
     pinned = False
-
-
-class VisitReassignApi(VisitDayActionApi):
-    permission_classes = [IsCoordinator]
-
-    class InputSerializer(serializers.Serializer):
-        therapist = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-        planned_start = PlanningDateTimeField()
-
-    def act(self, *, visit, user, data):
-        therapist = get_object_or_404(therapists_visible_to(user), pk=data["therapist"])
-        visit = visit_book(visit=visit, therapist=therapist, planned_start=data["planned_start"], by=user, pin=True)
-        return {"visit": VisitDayOutputSerializer(visit).data}
 
 
 class BufferSuggestionListApi(APIView):
@@ -347,21 +317,24 @@ class PlanDiffApi(APIView):
         return Response(ReplanOutputSerializer(run).data)
 
 
-class ReplanApplyApi(APIView):
-    """Until the day plan's apply endpoint takes re-plans too (plan_run_apply), re-plans apply here.
+@extend_schema_field(
+    {"description": "The value before or after: a string, number, boolean or null; times in the local offset."}
+)
+class HistoryValueField(serializers.Field):
+    """A changed field's old or new value as the rest of the API writes it: times in the organisation's offset."""
 
-    The answer's ``affected`` lists the therapists and facilities whose visits changed, to be told.
-    """
+    def to_representation(self, value):
+        if isinstance(value, dt.datetime):
+            return serializers.DateTimeField().to_representation(value)
+        if isinstance(value, dt.date | dt.time):
+            return value.isoformat()
+        return value
 
-    permission_classes = [IsCoordinator]
 
-    @extend_schema(request=PlanApplyInputSerializer, responses=ReplanOutputSerializer)
-    def post(self, request, plan_id: int) -> Response:
-        run = get_object_or_404(PlanRun, pk=plan_id, organization_id=request.user.organization_id)
-        serializer = PlanApplyInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        run = replan_apply(run=run, by=request.user, **serializer.validated_data)
-        return Response(ReplanOutputSerializer(run).data)
+class HistoryChangeSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    old = HistoryValueField(allow_null=True)
+    new = HistoryValueField(allow_null=True)
 
 
 class HistoryOutputSerializer(serializers.Serializer):
@@ -369,7 +342,7 @@ class HistoryOutputSerializer(serializers.Serializer):
     by = serializers.CharField(allow_null=True)
     type = serializers.CharField()
     reason = serializers.CharField(allow_blank=True)
-    changes = serializers.ListField(child=serializers.DictField())
+    changes = HistoryChangeSerializer(many=True)
 
 
 class VisitHistoryApi(APIView):

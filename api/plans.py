@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
@@ -17,6 +17,7 @@ from api.permissions import IsCoordinator
 from dispatch.models import Facility, PlanRun, Therapist
 from dispatch.exceptions import PlanAlreadyRunning
 from dispatch.services.plans import plan_run_apply, plan_run_create, plan_runs_fail_stale
+from dispatch.services.replan_diff import replan_affected
 
 
 class PlanCreateInputSerializer(serializers.Serializer):
@@ -48,18 +49,44 @@ class PlanCreateInputSerializer(serializers.Serializer):
         return self._known(value, Facility, "facility")
 
 
+class NamedRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class AffectedSerializer(serializers.Serializer):
+    therapists = NamedRefSerializer(many=True)
+    facilities = NamedRefSerializer(many=True)
+
+
+def affected_of(run: PlanRun) -> dict | None:
+    """Who applying the run changes something for (to be told), once it has a diff."""
+    if not (run.result or {}).get("diff"):
+        return None
+    affected = replan_affected(run=run)
+    return {
+        "therapists": [{"id": t.pk, "name": t.display_name} for t in affected.therapists],
+        "facilities": [{"id": f.pk, "name": f.name} for f in affected.facilities],
+    }
+
+
 class PlanOutputSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
+    affected = serializers.SerializerMethodField(help_text="Therapists and facilities the run's changes reach.")
 
     class Meta:
         model = PlanRun
         fields = [
             "id", "url", "date", "kind", "status", "scope", "parameters", "progress", "result", "error",
-            "attempts", "created_at", "started_at", "finished_at", "applied_at", "applied_by",
+            "attempts", "created_at", "started_at", "finished_at", "applied_at", "applied_by", "affected",
         ]
 
     def get_url(self, run: PlanRun) -> str:
         return reverse("plan-detail", kwargs={"plan_id": run.pk}, request=self.context.get("request"))
+
+    @extend_schema_field(AffectedSerializer(allow_null=True))
+    def get_affected(self, run: PlanRun) -> dict | None:
+        return affected_of(run)
 
 
 class PlanSummarySerializer(PlanOutputSerializer):

@@ -12,12 +12,10 @@ urlpatterns = [
     path("visits/<int:visit_id>/no-show", views.VisitNoShowApi.as_view(), name="visit-no-show"),
     path("visits/<int:visit_id>/pin", views.VisitPinApi.as_view(), name="visit-pin"),
     path("visits/<int:visit_id>/unpin", views.VisitUnpinApi.as_view(), name="visit-unpin"),
-    path("visits/<int:visit_id>/reassign", views.VisitReassignApi.as_view(), name="visit-reassign"),
     path("buffers/suggested", views.BufferSuggestionListApi.as_view(), name="buffer-suggestions"),
     path("replan", views.ReplanCreateApi.as_view(), name="replan"),
     path("therapists/<int:therapist_id>/off", views.TherapistOffApi.as_view(), name="therapist-off"),
     path("plans/<int:plan_id>/diff", views.PlanDiffApi.as_view(), name="plan-diff"),
-    path("replan/<int:plan_id>/apply", views.ReplanApplyApi.as_view(), name="replan-apply"),
     path("visits/<int:pk>/history", views.VisitHistoryApi.as_view(), name="visit-history"),
     path("patients/<int:pk>/history", views.PatientHistoryApi.as_view(), name="patient-history"),
 ]

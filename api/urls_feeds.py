@@ -11,6 +11,5 @@ urlpatterns = [
     path("therapists/<int:pk>/feed/rotate", views.TherapistFeedRotateApi.as_view(), name="therapist-feed-rotate"),
     path("facilities/<int:pk>/feed", views.FacilityFeedManageApi.as_view(), name="facility-feed"),
     path("facilities/<int:pk>/feed/rotate", views.FacilityFeedRotateApi.as_view(), name="facility-feed-rotate"),
-    path("visits/<int:pk>/ics", views.VisitIcsApi.as_view(), name="visit-ics"),
-    path("visits/<int:pk>.ics", views.VisitIcsApi.as_view(), name="visit-ics-file"),
+    path("visits/<int:pk>.ics", views.VisitIcsApi.as_view(), name="visit-ics"),
 ]

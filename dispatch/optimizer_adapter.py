@@ -83,11 +83,16 @@ def local_midnight(*, organization: Organization, day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0), tzinfo=organization.tz)
 
 
-def minutes_after(moment: dt.datetime, midnight: dt.datetime) -> int:
-    # Wall-clock minutes, so a day with a daylight-saving change still maps 09:00 to 540.
+def minutes_after(moment: dt.datetime, midnight: dt.datetime, *, up: bool = False) -> int:
+    """Wall-clock minutes, so a day with a daylight-saving change still maps 09:00 to 540.
+
+    The optimiser counts whole minutes; ``up`` rounds a part minute up, for "free no earlier than" times
+    (a check-out at 12:15:40 frees the therapist at 12:16, not 12:15, or the next visit loses travel time).
+    """
     local = moment.astimezone(midnight.tzinfo)
     days = (local.date() - midnight.date()).days
-    return min(max(days * DAY_MIN + local.hour * 60 + local.minute, 0), DAY_MIN)
+    part = 1 if up and (local.second or local.microsecond) else 0
+    return min(max(days * DAY_MIN + local.hour * 60 + local.minute + part, 0), DAY_MIN)
 
 
 def _clock(t: dt.time) -> int:
@@ -105,7 +110,7 @@ def therapist_for_day(
     shifts = shifts_without(shifts=therapist_shifts_on(therapist=therapist, day=day), taken=list(held))
     if not shifts:
         return None
-    periods = [(minutes_after(s, midnight), minutes_after(e, midnight)) for s, e in shifts]
+    periods = [(minutes_after(s, midnight, up=True), minutes_after(e, midnight)) for s, e in shifts]
     gaps = [
         optimizer.Break(earliest_start_min=end, latest_start_min=end, duration_min=nxt - end)
         for (_, end), (nxt, _) in zip(periods, periods[1:], strict=False)
@@ -142,7 +147,7 @@ def _start_windows(visit: Visit, midnight: dt.datetime) -> tuple[optimizer.TimeW
     windows = []
     for w in visit.windows.all():
         # The optimiser counts whole minutes: a window opening at 09:00:30 opens for it at 09:01, not 09:00.
-        start = minutes_after(w.start, midnight) + (1 if w.start.second or w.start.microsecond else 0)
+        start = minutes_after(w.start, midnight, up=True)
         end = minutes_after(w.end, midnight) - visit.duration_min
         if end >= start:
             # A window exactly as long as the session allows one start: widening it would run a minute over.

@@ -56,8 +56,11 @@ VISIT_NOT_SCHEDULED = "Visit {visit} has no planned time yet, so it has no calen
 class FeedOutputSerializer(serializers.Serializer):
     active = serializers.BooleanField()
     created_at = serializers.DateTimeField(allow_null=True)
-    https_url = serializers.CharField(required=False)
-    webcal_url = serializers.CharField(required=False)
+    url = serializers.CharField(
+        required=False,
+        help_text="The feed's address on this server (https in production, as ROUNDS_PUBLIC_URL says); shown once.",
+    )
+    webcal_url = serializers.CharField(required=False, help_text="The same feed for calendar apps (webcal://).")
     staff_feeds_active = serializers.IntegerField(required=False, help_text="Facilities only.")
 
 
@@ -67,7 +70,7 @@ def _fresh(owner: dict, status: int = 201) -> Response:
     data = {
         "active": True,
         "created_at": feed_token.created_at,
-        "https_url": urls.https_url,
+        "url": urls.url,
         "webcal_url": urls.webcal_url,
     }
     return Response(FeedOutputSerializer(data).data, status=status)

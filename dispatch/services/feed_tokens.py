@@ -20,7 +20,7 @@ TOKEN_BYTES = 32  # 256 bits, well over the 128 the issue asks for
 
 @dataclass(frozen=True)
 class FeedUrls:
-    https_url: str
+    url: str
     webcal_url: str
 
 
@@ -101,6 +101,6 @@ def feed_token_resolve(*, token: str) -> FeedToken | None:
 def feed_urls(*, feed_token: FeedToken, token: str) -> FeedUrls:
     kind = "therapists" if feed_token.therapist_id else "facilities"
     base = settings.ROUNDS_PUBLIC_URL.rstrip("/")
-    https_url = f"{base}/feeds/{kind}/{token}.ics"
-    parts = urlsplit(https_url)
-    return FeedUrls(https_url=https_url, webcal_url=f"webcal://{parts.netloc}{parts.path}")
+    url = f"{base}/feeds/{kind}/{token}.ics"
+    parts = urlsplit(url)
+    return FeedUrls(url=url, webcal_url=f"webcal://{parts.netloc}{parts.path}")

@@ -34,7 +34,7 @@ from dispatch.optimizer_adapter import (
     problem_from_visits,
 )
 from dispatch.services.booking import therapist_shifts_on
-from dispatch.services.plans import plan_run_apply, plan_run_create
+from dispatch.services.plans import plan_run_create
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -47,7 +47,6 @@ logger = logging.getLogger(__name__)
 REPLAN_TIME_LIMIT_S = 1.5
 STARTED_STATUSES = (VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED)
 OPEN_ASSIGNED = (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED)
-NOT_APPLICABLE = "Plan {plan} is a {kind} run that is {status}; only a succeeded re-plan not yet applied can be applied."
 AVAILABILITY_CHANGED = (
     "Therapists' hours for {day} changed since re-plan {plan} was proposed; ask for a new re-plan."
 )
@@ -99,7 +98,7 @@ def therapist_now_list(
     start (the re-plan's visits still start no earlier than now).
     """
     midnight = dt.datetime.combine(day, dt.time(0), tzinfo=organization.tz)
-    now_min = minutes_after(now, midnight)
+    now_min = minutes_after(now, midnight, up=True)
     if visits is None:
         visits = Visit.objects.filter(organization=organization, date=day, therapist__isnull=False).select_related(
             "facility"
@@ -113,17 +112,17 @@ def therapist_now_list(
         started = [v for v in own if v.status in STARTED_STATUSES]
         delayed = [v for v in own if v.delay_min and v.status in (*OPEN_ASSIGNED, VisitStatus.IN_PROGRESS)]
         delay_until = max(
-            (minutes_after(v.delay_reported_at or now, midnight) + v.delay_min for v in delayed), default=None
+            (minutes_after(v.delay_reported_at or now, midnight, up=True) + v.delay_min for v in delayed), default=None
         )
         busy_until, last = 0, None
         if started:
             last = max(started, key=lambda v: v.actual_start or v.planned_start)
             if last.status == VisitStatus.IN_PROGRESS:
                 late_by = (last.actual_start - last.planned_start) if last.actual_start else dt.timedelta(0)
-                busy_until = minutes_after(last.planned_busy_until + max(late_by, dt.timedelta(0)), midnight)
+                busy_until = minutes_after(last.planned_busy_until + max(late_by, dt.timedelta(0)), midnight, up=True)
             else:
                 buffer = dt.timedelta(minutes=last.effective_buffer_min)
-                busy_until = minutes_after((last.actual_end or last.planned_end) + buffer, midnight)
+                busy_until = minutes_after((last.actual_end or last.planned_end) + buffer, midnight, up=True)
         free_from = max(now_min, busy_until, delay_until or 0)
         in_session = last is not None and last.status == VisitStatus.IN_PROGRESS
         states[therapist_id] = TherapistNow(
@@ -249,12 +248,12 @@ def replan_build(*, run: PlanRun) -> tuple[DayProblem, list[Visit], dict[str, An
     )
     # The visit a late therapist reported on is the one they are heading to.
     not_before = {
-        v.pk: minutes_after(v.delay_reported_at or now, midnight) + v.delay_min for v in booked if v.delay_min
+        v.pk: minutes_after(v.delay_reported_at or now, midnight, up=True) + v.delay_min for v in booked if v.delay_min
     }
     narrowed = replan_problem(
         problem=day_problem.problem,
         states=states,
-        now_min=minutes_after(now, midnight),
+        now_min=minutes_after(now, midnight, up=True),
         settled_visit_ids=set(),
         current={v.pk: (v.therapist_id, minutes_after(v.planned_start, midnight)) for v in booked},
         not_before=not_before,
@@ -333,11 +332,3 @@ def replan_hours_check(*, run: PlanRun) -> None:
     stored = (run.result or {}).get("availability")
     if stored and stored != availability_fingerprint(organization=run.organization, day=run.date):
         raise ConflictError(AVAILABILITY_CHANGED.format(day=run.date, plan=run.pk))
-
-
-def replan_apply(*, run: PlanRun, by: User, drop_booked: bool = False) -> PlanRun:
-    """Apply a proposal in one step, or refuse (409) if a visit it read or a therapist's hours changed since,
-    or if it would unbook booked visits without ``drop_booked``."""
-    if run.kind != PlanKind.REPLAN:
-        raise ConflictError(NOT_APPLICABLE.format(plan=run.pk, kind=run.kind, status=run.status))
-    return plan_run_apply(plan_run=run, applied_by=by, drop_booked=drop_booked)

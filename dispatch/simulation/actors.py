@@ -352,7 +352,7 @@ class Coordinator(Requester):
             return
         before = self.sim.invariants.visits_now(self.agency)
         dropped = (reply.data.get("diff") or {}).get("dropped")
-        applied = self.call("POST", f"/api/v1/replan/{run['id']}/apply", {"drop_booked": True} if dropped else {})
+        applied = self.call("POST", f"/api/v1/plans/{run['id']}/apply", {"drop_booked": True} if dropped else {})
         if applied.ok:
             self.sim.recorder.counters["re-plans applied"] += 1
             self.sim.invariants.replan_applied(reply.data, before=before, agency=self.agency)
@@ -403,8 +403,8 @@ class Coordinator(Requester):
                         self.recorder.probe_invariants = frozenset({"travel_between_visits"})
                         self.call(
                             "POST",
-                            f"/api/v1/visits/{visit['id']}/reassign",
-                            {"therapist": other["therapist"], "planned_start": iso(start)},
+                            f"/api/v1/visits/{visit['id']}/assign",
+                            {"therapist": other["therapist"], "planned_start": iso(start), "pinned": True},
                         )
                         self.sim.recorder.counters["manual reassigns"] += 1
                         return

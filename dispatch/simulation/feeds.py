@@ -84,8 +84,8 @@ def parse(body: bytes) -> tuple[dict[str, Event], list[str]]:
 def subscribe(feed: Feed) -> None:
     """The owner asks for their URL once (GET /me/feed shows it the first time only)."""
     reply = feed.reader.call("GET", "/api/v1/me/feed")
-    assert reply.ok and reply.data.get("https_url"), f"{feed.reader.name} got no feed URL: {reply.status}"
-    feed.path = "/" + reply.data["https_url"].split("://", 1)[1].split("/", 1)[1]
+    assert reply.ok and reply.data.get("url"), f"{feed.reader.name} got no feed URL: {reply.status}"
+    feed.path = "/" + reply.data["url"].split("://", 1)[1].split("/", 1)[1]
 
 
 def poll(feed: Feed) -> tuple[bool, list[str]]:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -55,7 +57,19 @@ def new_page(browser, live_server):
     yield make
     for context in contexts:
         context.close()
+    _wait_for_requests_in_flight()
     assert not errors, f"script errors on the page: {errors}"
+
+
+def _wait_for_requests_in_flight(limit_s: float = 30.0) -> None:
+    """A closed page may leave a request running in the live server; the database flush that follows the test
+    then meets its lock ("database table is locked" on SQLite). The server runs each request in a thread of
+    socketserver's, named after process_request_thread, so wait until none is left (a cap, not a timing test)."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if not any("process_request_thread" in t.name for t in threading.enumerate()):
+            return
+        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -101,8 +101,8 @@ def test_two_hundred_concurrent_conflicting_bookings_leave_no_overlap_and_no_ser
         start = f.local(day, "09:00") + dt.timedelta(minutes=5 * (i % 12))
         try:
             response = client.post(
-                f"/api/v1/visits/{visits[i].pk}/reassign",
-                {"therapist": therapist.pk, "planned_start": start.isoformat()},
+                f"/api/v1/visits/{visits[i].pk}/assign",
+                {"therapist": therapist.pk, "planned_start": start.isoformat(), "pinned": True},
                 format="json",
             )
             return response.status_code

@@ -193,7 +193,7 @@ def test_a_replan_around_a_finished_visit_applies(therapist, therapist_client, c
     f.VisitFactory(organization=organization, patient=patient, date=today, windows=[("10:00", "11:00")])
 
     proposal = coordinator_client.post("/api/v1/replan", {"now": f.local(today, now).isoformat()}, format="json")
-    applied = coordinator_client.post(f"/api/v1/replan/{proposal.data['id']}/apply", {}, format="json")
+    applied = coordinator_client.post(f"/api/v1/plans/{proposal.data['id']}/apply", {}, format="json")
 
     assert proposal.data["status"] == "succeeded", proposal.data["error"]
     assert applied.status_code == 200, applied.data

@@ -45,8 +45,8 @@ def _travel(settings, a, b, therapist) -> tuple[float, float]:
 
 def _reassign(client, visit, therapist, start):
     return client.post(
-        f"/api/v1/visits/{visit.pk}/reassign",
-        {"therapist": therapist.pk, "planned_start": start.isoformat()},
+        f"/api/v1/visits/{visit.pk}/assign",
+        {"therapist": therapist.pk, "planned_start": start.isoformat(), "pinned": True},
         format="json",
     )
 

@@ -350,7 +350,7 @@ def test_applying_a_replan_moves_the_visits_and_lists_who_to_tell(therapist, coo
         "/api/v1/replan", {"now": f.local(today, "10:20").isoformat(), "therapists": [therapist.pk]}, format="json"
     )
 
-    applied = coordinator_client.post(f"/api/v1/replan/{proposal.data['id']}/apply", {}, format="json")
+    applied = coordinator_client.post(f"/api/v1/plans/{proposal.data['id']}/apply", {}, format="json")
 
     assert applied.status_code == 200, applied.data
     assert applied.data["applied_at"]
@@ -370,8 +370,8 @@ def test_applying_a_replan_after_a_visit_changed_is_a_conflict(therapist, coordi
     proposal = coordinator_client.post("/api/v1/replan", {"now": f.local(today, "10:00").isoformat()}, format="json")
     coordinator_client.post(f"/api/v1/visits/{morning[3].pk}/cancel", {"reason": "Family asked"}, format="json")
 
-    applied = coordinator_client.post(f"/api/v1/replan/{proposal.data['id']}/apply", {}, format="json")
-    again = coordinator_client.post(f"/api/v1/replan/{proposal.data['id']}/apply", {}, format="json")
+    applied = coordinator_client.post(f"/api/v1/plans/{proposal.data['id']}/apply", {}, format="json")
+    again = coordinator_client.post(f"/api/v1/plans/{proposal.data['id']}/apply", {}, format="json")
 
     assert applied.status_code == 409
     assert f"Visits {morning[3].pk} changed since plan" in applied.data["detail"]
@@ -386,7 +386,7 @@ def test_applying_a_replan_after_a_therapists_hours_changed_is_a_conflict(
         therapist=therapist, date=today, kind="time_off", start_time=dt.time(15), end_time=dt.time(16)
     )
 
-    applied = coordinator_client.post(f"/api/v1/replan/{proposal.data['id']}/apply", {}, format="json")
+    applied = coordinator_client.post(f"/api/v1/plans/{proposal.data['id']}/apply", {}, format="json")
 
     assert applied.status_code == 409
     assert "hours" in applied.data["detail"]
@@ -396,9 +396,26 @@ def test_applying_a_replan_after_a_therapists_hours_changed_is_a_conflict(
 def test_a_replan_is_applied_only_once(coordinator_client, morning, today):
     proposal = coordinator_client.post("/api/v1/replan", {"now": f.local(today, "10:00").isoformat()}, format="json")
 
-    first = coordinator_client.post(f"/api/v1/replan/{proposal.data['id']}/apply", {}, format="json")
-    second = coordinator_client.post(f"/api/v1/replan/{proposal.data['id']}/apply", {}, format="json")
+    first = coordinator_client.post(f"/api/v1/plans/{proposal.data['id']}/apply", {}, format="json")
+    second = coordinator_client.post(f"/api/v1/plans/{proposal.data['id']}/apply", {}, format="json")
 
     assert first.status_code == 200
     assert second.status_code == 409
     assert "not applied yet" in second.data["detail"]
+
+
+def test_a_check_out_part_way_through_a_minute_frees_the_therapist_at_the_next_whole_minute(
+    therapist, today, therapist_client
+):
+    """Found by the simulation (seeds 5 and 6): a check-out at 09:50:40 freed the therapist at 09:55 in the
+    optimiser's whole minutes, and the re-plan booked the next visit 40 seconds short of its travel."""
+    visit = f.VisitFactory(organization=therapist.organization, date=today, windows=[("08:00", "16:00")])
+    visit = visit_book(visit=visit, therapist=therapist, planned_start=f.local(today, "09:00"))
+    for action, hhmm in (("check-in", "09:00"), ("check-out", "09:50")):
+        at = f.local(today, hhmm) + dt.timedelta(seconds=40)
+        answer = therapist_client.post(f"/api/v1/visits/{visit.pk}/{action}", {"at": at.isoformat()}, format="json")
+        assert answer.status_code == 200, answer.data
+
+    states = therapist_now_list(organization=therapist.organization, day=today, now=f.local(today, "09:30"))
+
+    assert states[therapist.pk].free_from_min == 9 * 60 + 56  # 09:50:40 and the 5-minute buffer, rounded up

@@ -197,30 +197,30 @@ def test_therapist_may_not_pin(therapist_client, booked_visit):
     assert response.status_code == 403
 
 
-def test_reassign_moves_the_visit_to_another_therapist_and_pins_it(organization, coordinator_client, booked_visit):
+def test_assign_moves_a_booked_visit_to_another_therapist_and_pins_it(organization, coordinator_client, booked_visit):
     other = f.TherapistFactory(organization=organization)
     start = f.local(booked_visit.date, "10:00")
 
     response = coordinator_client.post(
-        f"/api/v1/visits/{booked_visit.pk}/reassign",
-        {"therapist": other.pk, "planned_start": start.isoformat()},
+        f"/api/v1/visits/{booked_visit.pk}/assign",
+        {"therapist": other.pk, "planned_start": start.isoformat(), "pinned": True},
         format="json",
     )
 
     assert response.status_code == 200, response.data
-    assert response.data["visit"]["therapist"] == other.pk
-    assert response.data["visit"]["pinned"] is True
-    assert response.data["visit"]["sequence"] == booked_visit.sequence + 1
+    assert response.data["therapist"] == other.pk
+    assert response.data["pinned"] is True
+    assert response.data["sequence"] == booked_visit.sequence + 1
 
 
-def test_reassign_onto_a_taken_slot_answers_409_with_the_reasons(therapist, coordinator_client):
+def test_assign_onto_a_taken_slot_answers_409_with_the_reasons(therapist, coordinator_client):
     taken = f.VisitFactory(organization=therapist.organization)
     visit_book(visit=taken, therapist=therapist, planned_start=f.local(taken.date, "09:00"))
     visit = f.VisitFactory(organization=therapist.organization)
 
     response = coordinator_client.post(
-        f"/api/v1/visits/{visit.pk}/reassign",
-        {"therapist": therapist.pk, "planned_start": f.local(visit.date, "09:20").isoformat()},
+        f"/api/v1/visits/{visit.pk}/assign",
+        {"therapist": therapist.pk, "planned_start": f.local(visit.date, "09:20").isoformat(), "pinned": True},
         format="json",
     )
 
@@ -229,12 +229,12 @@ def test_reassign_onto_a_taken_slot_answers_409_with_the_reasons(therapist, coor
     assert f"already has visit {taken.pk}" in response.data["extra"]["reasons"][0]
 
 
-def test_reassign_outside_the_shift_answers_400_with_the_reasons(therapist, coordinator_client):
+def test_assign_outside_the_shift_answers_400_with_the_reasons(therapist, coordinator_client):
     visit = f.VisitFactory(organization=therapist.organization, windows=[("06:00", "12:00")])
 
     response = coordinator_client.post(
-        f"/api/v1/visits/{visit.pk}/reassign",
-        {"therapist": therapist.pk, "planned_start": f.local(visit.date, "07:00").isoformat()},
+        f"/api/v1/visits/{visit.pk}/assign",
+        {"therapist": therapist.pk, "planned_start": f.local(visit.date, "07:00").isoformat(), "pinned": True},
         format="json",
     )
 

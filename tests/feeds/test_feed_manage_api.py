@@ -18,23 +18,23 @@ def test_my_feed_shows_the_url_once_then_only_that_one_is_active(settings, thera
     settings.ROUNDS_PUBLIC_URL = "https://rounds.example.org"
     first = therapist_client.get("/api/v1/me/feed")
     assert first.status_code == 200
-    assert first.data["https_url"].startswith("https://rounds.example.org/feeds/therapists/")
-    assert first.data["webcal_url"] == first.data["https_url"].replace("https://", "webcal://")
+    assert first.data["url"].startswith("https://rounds.example.org/feeds/therapists/")
+    assert first.data["webcal_url"] == first.data["url"].replace("https://", "webcal://")
     assert first.data["created_at"]
-    assert anonymous_client.get(_feed_path(first.data["https_url"])).status_code == 200
+    assert anonymous_client.get(_feed_path(first.data["url"])).status_code == 200
 
     again = therapist_client.get("/api/v1/me/feed")
     assert again.data == {"active": True, "created_at": first.data["created_at"]}
 
     rotated = therapist_client.post("/api/v1/me/feed/rotate")
     assert rotated.status_code == 201
-    assert anonymous_client.get(_feed_path(first.data["https_url"])).status_code == 404
-    assert anonymous_client.get(_feed_path(rotated.data["https_url"])).status_code == 200
+    assert anonymous_client.get(_feed_path(first.data["url"])).status_code == 404
+    assert anonymous_client.get(_feed_path(rotated.data["url"])).status_code == 200
 
 
 def test_facility_staff_get_their_facilitys_feed(facility_staff_client, facility, facility_staff):
     response = facility_staff_client.get("/api/v1/me/feed")
-    assert "/feeds/facilities/" in response.data["https_url"]
+    assert "/feeds/facilities/" in response.data["url"]
     feed_token = m.FeedToken.objects.get(revoked_at__isnull=True)
     assert (feed_token.facility, feed_token.user) == (facility, facility_staff)
 
@@ -51,11 +51,11 @@ def test_coordinator_rotates_and_revokes_feeds_in_their_org(
     owner = therapist if kind == "therapists" else facility
     rotated = coordinator_client.post(f"/api/v1/{kind}/{owner.pk}/feed/rotate")
     assert rotated.status_code == 201
-    assert anonymous_client.get(_feed_path(rotated.data["https_url"])).status_code == 200
+    assert anonymous_client.get(_feed_path(rotated.data["url"])).status_code == 200
     assert coordinator_client.get(f"/api/v1/{kind}/{owner.pk}/feed").data["active"] is True
 
     assert coordinator_client.delete(f"/api/v1/{kind}/{owner.pk}/feed").status_code == 204
-    assert anonymous_client.get(_feed_path(rotated.data["https_url"])).status_code == 404
+    assert anonymous_client.get(_feed_path(rotated.data["url"])).status_code == 404
     after = coordinator_client.get(f"/api/v1/{kind}/{owner.pk}/feed").data
     assert (after["active"], after["created_at"]) == (False, None)
 
@@ -79,7 +79,7 @@ def test_visit_ics_for_those_who_may_see_the_visit(
     m.Precaution.objects.create(patient=patient, kind="wound", body_site="heel", note="Dressing")
     visit = scheduled_visit(therapist=therapist, start=local_at(1), patient=patient)
     uid = f"visit-{visit.pk}@{facility.organization.slug}.rounds"
-    path = f"/api/v1/visits/{visit.pk}/ics"
+    path = f"/api/v1/visits/{visit.pk}.ics"
 
     for client in (coordinator_client, therapist_client):
         response = client.get(path)
@@ -99,17 +99,17 @@ def test_visit_ics_is_404_for_a_visit_that_is_not_yours(organization, therapist,
     other_therapist = f.TherapistFactory(organization=organization)
     other_staff = f.FacilityStaffFactory(organization=organization)
     outsider = f.UserFactory()
-    path = f"/api/v1/visits/{visit.pk}/ics"
+    path = f"/api/v1/visits/{visit.pk}.ics"
     for user in (other_therapist.user, other_staff, outsider):
         assert _client_for(user).get(path).status_code == 404
     requested = f.VisitFactory(organization=organization)
-    assert coordinator_client.get(f"/api/v1/visits/{requested.pk}/ics").status_code == 409
+    assert coordinator_client.get(f"/api/v1/visits/{requested.pk}.ics").status_code == 409
 
 
 def _staff_url(user) -> str:
     response = _client_for(user).get("/api/v1/me/feed")
     assert response.status_code == 200
-    return _feed_path(response.data["https_url"])
+    return _feed_path(response.data["url"])
 
 
 def test_each_staff_member_has_their_own_url_to_the_facility_feed(facility, anonymous_client):
@@ -120,7 +120,7 @@ def test_each_staff_member_has_their_own_url_to_the_facility_feed(facility, anon
 
     rotated = _client_for(ann).post("/api/v1/me/feed/rotate")
     assert anonymous_client.get(ann_url).status_code == 404
-    assert anonymous_client.get(_feed_path(rotated.data["https_url"])).status_code == 200
+    assert anonymous_client.get(_feed_path(rotated.data["url"])).status_code == 200
     assert anonymous_client.get(bob_url).status_code == 200  # a colleague's rotation breaks nobody's calendar
 
 
@@ -147,7 +147,7 @@ def test_coordinator_sees_staff_urls_counted_and_revokes_them_all(facility, coor
     assert (state["active"], state["staff_feeds_active"]) == (True, 2)
 
     assert coordinator_client.delete(f"/api/v1/facilities/{facility.pk}/feed").status_code == 204
-    for url in [*staff_urls, _feed_path(shared["https_url"])]:
+    for url in [*staff_urls, _feed_path(shared["url"])]:
         assert anonymous_client.get(url).status_code == 404
     state = coordinator_client.get(f"/api/v1/facilities/{facility.pk}/feed").data
     assert (state["active"], state["staff_feeds_active"]) == (False, 0)

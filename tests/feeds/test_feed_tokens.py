@@ -54,7 +54,7 @@ def test_a_staff_members_token_and_the_shared_one_are_separate_slots(facility, f
 
 
 @pytest.mark.parametrize(
-    ("public", "https_url", "webcal_url"),
+    ("public", "url", "webcal_url"),
     [
         (
             "https://rounds.example.org",
@@ -68,8 +68,8 @@ def test_a_staff_members_token_and_the_shared_one_are_separate_slots(facility, f
         ),
     ],
 )
-def test_urls_follow_the_public_url(settings, therapist, public, https_url, webcal_url):
+def test_urls_follow_the_public_url(settings, therapist, public, url, webcal_url):
     settings.ROUNDS_PUBLIC_URL = public
     feed_token, _ = feed_token_rotate(therapist=therapist)
     urls = feed_urls(feed_token=feed_token, token="T")
-    assert (urls.https_url, urls.webcal_url) == (https_url, webcal_url)
+    assert (urls.url, urls.webcal_url) == (url, webcal_url)

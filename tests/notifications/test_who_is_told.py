@@ -15,7 +15,7 @@ def _report_late_and_apply(ward, minutes: int, callbacks) -> dict:
     late = _client_for(ward.t1.user).post(f"/api/v1/visits/{ward.home.pk}/late", {"minutes": minutes}, format="json")
     assert late.status_code == 200, late.data
     with callbacks(execute=True):
-        applied = _client_for(ward.coordinator).post(f"/api/v1/replan/{late.data['replan']['id']}/apply")
+        applied = _client_for(ward.coordinator).post(f"/api/v1/plans/{late.data['replan']['id']}/apply")
     assert applied.status_code == 200, applied.data
     return late.data["replan"]
 
@@ -127,8 +127,8 @@ def test_a_reassignment_tells_both_therapists(ward, django_capture_on_commit_cal
     ward.home.patient.excluded_therapists.clear()
     with travel("08:00"), django_capture_on_commit_callbacks(execute=True):
         response = _client_for(ward.coordinator).post(
-            f"/api/v1/visits/{ward.home.pk}/reassign",
-            {"therapist": ward.t2.pk, "planned_start": at("12:30").isoformat()}, format="json",
+            f"/api/v1/visits/{ward.home.pk}/assign",
+            {"therapist": ward.t2.pk, "planned_start": at("12:30").isoformat(), "pinned": True}, format="json",
         )
     assert response.status_code == 200, response.data
     assert [i["event"] for n in in_app(ward.t1.user) for i in n.items] == ["visit.removed"]

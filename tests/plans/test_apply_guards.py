@@ -136,9 +136,9 @@ def test_a_replan_that_would_unbook_a_visit_is_refused_until_the_coordinator_say
     _fever(visits[0])
     proposal = coordinator_client.post("/api/v1/replan", {"now": f.local(today, "08:00").isoformat()}, format="json")
 
-    refused = coordinator_client.post(f"/api/v1/replan/{proposal.data['id']}/apply", {}, format="json")
+    refused = coordinator_client.post(f"/api/v1/plans/{proposal.data['id']}/apply", {}, format="json")
     applied = coordinator_client.post(
-        f"/api/v1/replan/{proposal.data['id']}/apply", {"drop_booked": True}, format="json"
+        f"/api/v1/plans/{proposal.data['id']}/apply", {"drop_booked": True}, format="json"
     )
 
     assert proposal.status_code == 201, proposal.data

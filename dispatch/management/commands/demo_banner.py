@@ -74,7 +74,7 @@ class Command(BaseCommand):
             f'  curl -X POST -H "Authorization: Token {coordinator}" {json} '
             f"-d '{{\"start\": \"{at}\"}}' {base}/api/v1/therapists/{started.therapist_id}/off",
             f'  Read a proposal: curl -H "Authorization: Token {coordinator}" {base}/api/v1/plans/<id>/diff',
-            f'  Apply it:        curl -X POST -H "Authorization: Token {coordinator}" {base}/api/v1/replan/<id>/apply',
+            f'  Apply it:        curl -X POST -H "Authorization: Token {coordinator}" {base}/api/v1/plans/<id>/apply',
             "",
         ]
         return lines

@@ -70,7 +70,7 @@ class Command(BaseCommand):
 
         def feed(**owner) -> str:
             token, secret = feed_token_rotate(**owner)
-            return f"{base}/feeds/" + feed_urls(feed_token=token, token=secret).https_url.split("/feeds/", 1)[1]
+            return f"{base}/feeds/" + feed_urls(feed_token=token, token=secret).url.split("/feeds/", 1)[1]
 
         therapist_rows = []
         for t in therapists:

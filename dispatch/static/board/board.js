@@ -184,9 +184,7 @@
   B.move = async function (v, therapistId, time, where) {
     const start = `${B.data.date}T${time}:00${offsetOf(B.data.date, time, B.data.timezone)}`;
     const therapist = B.data.therapists.find((t) => t.id === therapistId);
-    const res = v.status === "requested"
-      ? await api("POST", `/api/v1/visits/${v.id}/assign`, { therapist: therapistId, planned_start: start, pinned: true })
-      : await api("POST", `/api/v1/visits/${v.id}/reassign`, { therapist: therapistId, planned_start: start });
+    const res = await api("POST", `/api/v1/visits/${v.id}/assign`, { therapist: therapistId, planned_start: start, pinned: true });
     if (res.status === 200) {
       B.say(`Visit ${v.id} (${v.patient}) ${v.status === "requested" ? "assigned" : "moved"} to ${therapist.name} at ${time}, pinned.`);
       $("#details").hidden = true;
