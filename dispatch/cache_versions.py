@@ -1,9 +1,9 @@
 """Counters that move whenever anything a cached read shows changes.
 
 Cached schedules and board days put the organisation's schedule version in their key, so a change is
-visible on the next read without anyone having to know which cached days it touched. Calendar feeds
-put their owner's feed version (a therapist's or a facility's, moved by changes to its visits) and the
-organisation's feed version (moved by edits to the records a feed shows) in their validator's key, so a
+visible on the next read without anyone having to know which cached days it touched. A calendar feed's
+validator holds the versions it was made under: its owner's (a therapist's or a facility's, moved by changes
+to its visits) and the organisation's feed version (moved by edits to the records a feed shows), so a
 check-in moves only the feeds that carry the visit and an unchanged feed answers 304 from the cache.
 
 Saves and deletes of the models these reads show bump them (signals: this is cache bookkeeping, not
@@ -66,10 +66,13 @@ def schedule_version_bump(organization_id: int | None) -> None:
         _bump(KEY.format(org=organization_id))
 
 
-def feed_version(*, kind: str, pk: int, organization_id: int) -> str:
-    """The validator key part of one feed: its owner's version and its organisation's."""
-    owner, org = _versions([FEED_KEY.format(kind=kind, pk=pk), FEED_ORG_KEY.format(org=organization_id)])
-    return f"{owner}.{org}"
+def feed_version_and(*, kind: str, pk: int, organization_id: int, key: str) -> tuple[str, object]:
+    """One feed's version (its owner's and its organisation's) and what the cache holds under key, in one round trip:
+    an unchanged feed's poll is answered from these."""
+    counters = [FEED_KEY.format(kind=kind, pk=pk), FEED_ORG_KEY.format(org=organization_id)]
+    found = cache.get_many([*counters, key])
+    owner, org = [found[c] for c in counters] if all(c in found for c in counters) else _versions(counters)
+    return f"{owner}.{org}", found.get(key)
 
 
 def _organization_id(instance) -> int | None:

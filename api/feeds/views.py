@@ -16,7 +16,7 @@ from api.exception_handlers import exception_handler
 from api.feeds.http import calendar_etag, calendar_not_modified, calendar_response
 from api.feeds.renderers import CalendarOnlyNegotiation, ICalendarRenderer
 from api.throttling import FixedWindowRateThrottle
-from dispatch.cache_versions import feed_version
+from dispatch.cache_versions import feed_version_and
 from dispatch.feeds import Audience, calendar_build
 from dispatch.selectors.feeds import feed_last_modified, feed_visit_list
 from dispatch.services.feed_tokens import feed_token_hash, feed_token_resolve
@@ -80,19 +80,23 @@ class _FeedApi(APIView):
         # Calendar clients poll every few minutes and almost always ask "changed?": that answer comes from a
         # small cached validator (ETag and Last-Modified) without reading the visits or the body. Its key moves
         # with every change to the feed's visits, to the records it shows, and with every local midnight.
-        today = timezone.localdate(now, owner.organization.tz)
-        version = feed_version(kind=self.owner_field, pk=owner.pk, organization_id=owner.organization_id)
-        key = f"feed:{self.owner_field}:{owner.pk}:{int(travel)}:{today}:{version}"
-        validator = cache.get(f"{key}:validator")
+        today = timezone.localdate(now, owner.organization.tz).isoformat()
+        base = f"feed:{self.owner_field}:{owner.pk}:{int(travel)}"
+        version, validator = feed_version_and(
+            kind=self.owner_field, pk=owner.pk, organization_id=owner.organization_id, key=f"{base}:validator"
+        )
+        if validator is not None and (validator["version"], validator["day"]) != (version, today):
+            validator = None  # made before a change, or on another day
         if validator is not None:
             not_modified = calendar_not_modified(request, etag=validator["etag"], last_modified=validator["at"])
             if not_modified is not None:
                 return not_modified
+        body_key = f"{base}:{today}:{version}:body"
         fresh = {}
-        body = cache.get(f"{key}:body")
+        body = cache.get(body_key)
         if body is None:
             name = owner.display_name if self.owner_field == "therapist" else owner.name
-            body = fresh[f"{key}:body"] = calendar_build(
+            body = fresh[body_key] = calendar_build(
                 organization=owner.organization,
                 name=f"Rounds — {name}",
                 visits=feed_visit_list(**owner_kw, now=now),
@@ -101,9 +105,8 @@ class _FeedApi(APIView):
                 now=now,
             ).to_ical()
         if validator is None:
-            validator = fresh[f"{key}:validator"] = {
-                "etag": calendar_etag(body), "at": feed_last_modified(**owner_kw, now=now)
-            }
+            validator = {"etag": calendar_etag(body), "at": feed_last_modified(**owner_kw, now=now)}
+            fresh[f"{base}:validator"] = {**validator, "version": version, "day": today}
         if fresh:
             cache.set_many(fresh, FEED_CACHE_S)
         return calendar_response(
