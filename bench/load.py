@@ -101,9 +101,18 @@ class Traffic:
         return Request("schedule", "GET", f"/api/v1/schedule?date={day}", {"Authorization": f"Token {c['token']}"})
 
     def board(self) -> Request:
+        """As a browser reloads it: revalidating what it has (today's board is new each minute, others until changed)."""
         with self.lock:
             c, day = next(self.coordinators), next(self.days)
-        return Request("board", "GET", f"/board/data?date={day}", {"Cookie": f"sessionid={c['session']}"})
+            etag = self.etags.get((c["session"], day))
+
+        def remember(status: int, headers) -> None:
+            if status == 200 and headers.get("ETag"):
+                with self.lock:
+                    self.etags[(c["session"], day)] = headers["ETag"]
+
+        headers = {"Cookie": f"sessionid={c['session']}", **({"If-None-Match": etag} if etag else {})}
+        return Request("board", "GET", f"/board/data?date={day}", headers, ok=(200, 304), on_answer=remember)
 
     def _post(self, route: str, path: str, token: str, body: dict, ok=(200,), on_answer=None) -> Request:
         return Request(route, "POST", path, {"Authorization": f"Token {token}", "Content-Type": "application/json"},

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.cache import get_conditional_response
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from dispatch.cache_versions import schedule_version
@@ -90,13 +92,24 @@ def board_data(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"date": [NOT_A_DATE]}, status=400)
     now = timezone.localtime(timezone=request.user.organization.tz)
     key = board_data_key(user=request.user, day=day, now=now)
+    if day != now.date():
+        # Another day's board changes only with its data, so the key names its content: an open board's reload
+        # (the browser revalidates, Cache-Control no-cache) is a 304 without reading the board from the cache.
+        etag = f'"{hashlib.sha256(key.encode()).hexdigest()[:32]}"'
+        headers = HttpResponse()
+        headers["ETag"], headers["Cache-Control"] = etag, "private, no-cache"
+        if (answer := get_conditional_response(request, etag=etag, response=headers)) is not headers:
+            return answer
     # While this minute's board is being built, the last minute's (same version: nothing changed) will do.
     before = board_data_key(user=request.user, day=day, now=now - dt.timedelta(minutes=1))
     body = cached_build(
         key=key, build=lambda: JsonResponse(board_day(user=request.user, day=day)).content, timeout=BOARD_CACHE_S,
         stale_key=before if before != key and before.startswith(key.rsplit(":", 2)[0]) else None,
     )
-    return HttpResponse(body, content_type="application/json")
+    response = HttpResponse(body, content_type="application/json")
+    if day != now.date():
+        response["ETag"], response["Cache-Control"] = etag, "private, no-cache"
+    return response
 
 
 @login_required

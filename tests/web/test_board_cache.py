@@ -69,3 +69,16 @@ def test_a_running_plans_progress_keeps_the_cached_board(board, organization, bo
     run.save(update_fields=["progress"])
     with django_assert_max_num_queries(4):  # as a cached read: the board is not built again
         board.get(f"/board/data?date={booked.date}")
+
+
+def test_reloading_another_days_board_is_a_304_until_it_changes(
+    board, coordinator, therapist, booked, django_assert_max_num_queries
+):
+    first = board.get(f"/board/data?date={booked.date}")
+    assert first["Cache-Control"] == "private, no-cache"
+    with django_assert_max_num_queries(4):  # the session and its user; the board is not read
+        again = board.get(f"/board/data?date={booked.date}", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304
+    visit_book(visit=booked, therapist=therapist, planned_start=f.local(booked.date, "11:00"), by=coordinator)
+    moved = board.get(f"/board/data?date={booked.date}", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert moved.status_code == 200 and moved["ETag"] != first["ETag"]
