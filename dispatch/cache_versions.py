@@ -118,9 +118,9 @@ WATCHED = (
     m.Visit, m.Therapist, m.WeeklyAvailability, m.AvailabilityException, m.TherapistBreak, m.Facility, m.Patient,
     m.Precaution, m.Organization, m.PlanRun,
 )
+PLAN_PROGRESS_FIELDS = {"progress"}
 # What a feed shows besides its own visits: patients' initials, access notes and precautions, therapists' names,
 # facilities' buffers, the organisation's slug, name and zone.
-PLAN_PROGRESS_FIELDS = {"progress"}
 FEED_RECORDS = (m.Therapist, m.Facility, m.Patient, m.Precaution, m.Organization)
 
 
