@@ -200,7 +200,14 @@ class Generator:
                 if req is None:
                     continue
                 try:
-                    status, headers = self._send(conn, req)
+                    try:
+                        status, headers = self._send(conn, req)
+                    except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                        # The server closed a keep-alive connection idle past its timeout (gunicorn's is 2 s):
+                        # the request never reached it, so send it again on a new connection.
+                        conn.close()
+                        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+                        status, headers = self._send(conn, req)
                 except (OSError, http.client.HTTPException):
                     conn.close()
                     conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
