@@ -67,7 +67,7 @@ bench: deps-bench
 	$(BIN)/python -m optimizer bench --therapist-day --therapists 60 --visits 500 --time-limit 15 --peers vroom
 	$(BIN)/python bench/replan_bench.py
 
-# Figures, not tests: gunicorn on PostgreSQL under 200 requests/s of schedule reads and feeds.
+# Figures, not tests: a 500-therapist agency on gunicorn and PostgreSQL, loaded as its users would (bench/LOAD_RESULTS.md).
 load: deps
 	$(BIN)/python bench/load_run.py
 

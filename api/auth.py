@@ -7,9 +7,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from api.throttling import ScopedFixedWindowRateThrottle
 from dispatch.services.api_tokens import api_token_create, api_token_list, api_token_revoke
 
 BAD_CREDENTIALS = "Unable to log in with provided credentials."
@@ -30,7 +30,7 @@ class AuthTokenCreateApi(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedFixedWindowRateThrottle]
     throttle_scope = "login"
 
     class AuthTokenCreateInputSerializer(serializers.Serializer):

@@ -1,11 +1,12 @@
 """The day's schedule per therapist, and who am I."""
 from __future__ import annotations
 
-from django.core.cache import cache
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -13,6 +14,7 @@ from api.fields import PlanningDateField
 from api.permissions import ANY_ROLE, RoleAllowed, role_of
 from dispatch.models import Role
 from dispatch.cache_versions import schedule_version
+from dispatch.read_cache import cached_build
 from dispatch.selectors import scoping
 from dispatch.selectors.filters import MAX_ID
 from dispatch.selectors.schedule import schedule_day
@@ -74,12 +76,11 @@ class ScheduleApi(APIView):
         key = "schedule:{}:{}:{}:{}:{}".format(
             request.user.organization_id, schedule_version(request.user.organization_id), scope, day, therapist_id
         )
-        body = cache.get(key)
-        if body is None:
-            days = schedule_day(user=request.user, day=day, therapist_id=therapist_id)
-            body = TherapistDaySerializer(days, many=True).data
-            cache.set(key, body, timeout=SCHEDULE_CACHE_S)
-        return Response(body)
+        # Kept rendered: a large agency's day is a megabyte of JSON, too costly to render again on every read.
+        body = cached_build(key=key, timeout=SCHEDULE_CACHE_S, build=lambda: JSONRenderer().render(TherapistDaySerializer(
+            schedule_day(user=request.user, day=day, therapist_id=therapist_id), many=True
+        ).data))
+        return HttpResponse(body, content_type="application/json")
 
 
 class MeApi(APIView):

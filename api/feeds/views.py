@@ -3,31 +3,44 @@
 from __future__ import annotations
 
 from django.core.cache import cache
+from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, Throttled
 from rest_framework.permissions import AllowAny
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.feeds.http import calendar_response
+from api.exception_handlers import exception_handler
+from api.feeds.http import calendar_etag, calendar_not_modified, calendar_response
 from api.feeds.renderers import CalendarOnlyNegotiation, ICalendarRenderer
+from api.throttling import FixedWindowRateThrottle
+from dispatch.cache_versions import feed_version_and
 from dispatch.feeds import Audience, calendar_build
 from dispatch.selectors.feeds import feed_last_modified, feed_visit_list
 from dispatch.services.feed_tokens import feed_token_hash, feed_token_resolve
 
-FEED_CACHE_S = 60
+FEED_CACHE_S = 3600  # the key moves on every change; this only bounds what an idle feed holds
 TRAVEL_OFF = frozenset({"0", "false", "no", "off"})
 
 
-class FeedRateThrottle(SimpleRateThrottle):
+class FeedRateThrottle(FixedWindowRateThrottle):
     """Per feed, keyed on the token's hash (the secret itself never reaches the cache)."""
 
     scope = "feed"
 
     def get_cache_key(self, request, view) -> str:
         return self.cache_format % {"scope": self.scope, "ident": feed_token_hash(view.kwargs["token"])}
+
+
+def feed_exception_handler(exc, context):
+    """A feed's 404 and 429 as the project's handler gives them, without DRF's rollback mark: this view runs in no
+    transaction of its own, so the mark would land on an enclosing one (a test's)."""
+    if isinstance(exc, (NotFound, Throttled)):
+        headers = {"Retry-After": str(int(exc.wait))} if getattr(exc, "wait", None) else {}
+        return Response({"detail": exc.detail}, status=exc.status_code, headers=headers)
+    return exception_handler(exc, context)
 
 
 class _FeedApi(APIView):
@@ -37,6 +50,15 @@ class _FeedApi(APIView):
     renderer_classes = [ICalendarRenderer]
     content_negotiation_class = CalendarOnlyNegotiation
     owner_field: str
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        # A poll only reads (its throttle counts in the cache): no transaction, whose BEGIN and COMMIT would be two
+        # of the few round trips an unchanged feed's 304 costs.
+        return transaction.non_atomic_requests(super().as_view(**initkwargs))
+
+    def get_exception_handler(self):
+        return feed_exception_handler
 
     @extend_schema(
         auth=[],
@@ -55,14 +77,26 @@ class _FeedApi(APIView):
         now = timezone.now()
         owner_kw = {self.owner_field: owner}
         travel = request.query_params.get("travel", "1").lower() not in TRAVEL_OFF
-        last_modified = feed_last_modified(**owner_kw, now=now)
-        # Calendar clients poll; rendering hundreds of events costs tens of ms. The key moves with every change to
-        # what the feed shows and every local midnight; only organisation edits (slug, zone) wait FEED_CACHE_S.
-        key = f"feed:{feed_token.token_hash}:{int(travel)}:{last_modified.isoformat()}"
-        body = cache.get(key)
+        # Calendar clients poll every few minutes and almost always ask "changed?": that answer comes from a
+        # small cached validator (ETag and Last-Modified) without reading the visits or the body. Its key moves
+        # with every change to the feed's visits, to the records it shows, and with every local midnight.
+        today = timezone.localdate(now, owner.organization.tz).isoformat()
+        base = f"feed:{self.owner_field}:{owner.pk}:{int(travel)}"
+        version, validator = feed_version_and(
+            kind=self.owner_field, pk=owner.pk, organization_id=owner.organization_id, key=f"{base}:validator"
+        )
+        if validator is not None and (validator["version"], validator["day"]) != (version, today):
+            validator = None  # made before a change, or on another day
+        if validator is not None:
+            not_modified = calendar_not_modified(request, etag=validator["etag"], last_modified=validator["at"])
+            if not_modified is not None:
+                return not_modified
+        body_key = f"{base}:{today}:{version}:body"
+        fresh = {}
+        body = cache.get(body_key)
         if body is None:
             name = owner.display_name if self.owner_field == "therapist" else owner.name
-            body = calendar_build(
+            body = fresh[body_key] = calendar_build(
                 organization=owner.organization,
                 name=f"Rounds — {name}",
                 visits=feed_visit_list(**owner_kw, now=now),
@@ -70,12 +104,16 @@ class _FeedApi(APIView):
                 travel=travel,
                 now=now,
             ).to_ical()
-            cache.set(key, body, FEED_CACHE_S)
+        if validator is None:
+            validator = {"etag": calendar_etag(body), "at": feed_last_modified(**owner_kw, now=now)}
+            fresh[f"{base}:validator"] = {**validator, "version": version, "day": today}
+        if fresh:
+            cache.set_many(fresh, FEED_CACHE_S)
         return calendar_response(
             request,
             body,
             filename=f"rounds-{owner.organization.slug}-{self.owner_field}-{owner.pk}.ics",
-            last_modified=last_modified,
+            last_modified=validator["at"],
         )
 
 

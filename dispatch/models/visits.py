@@ -150,6 +150,17 @@ class Visit(models.Model):
     def __str__(self) -> str:
         return f"Visit {self.pk} ({self.patient.initials}, {self.date})"
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        # Who held the visit as loaded, so a save that moves it also refreshes the feed it leaves
+        # (dispatch/cache_versions.py); Django's documented way to remember loaded values, without a signal per row.
+        visit = super().from_db(db, field_names, values)
+        visit._feed_owners_loaded = (
+            ("therapist", visit.__dict__.get("therapist_id")),
+            ("facility", visit.__dict__.get("facility_id")),
+        )
+        return visit
+
     @property
     def care_setting(self) -> CareSetting:
         return CareSetting(self.facility.kind) if self.facility_id else CareSetting.HOME

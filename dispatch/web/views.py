@@ -2,20 +2,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.cache import get_conditional_response
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from dispatch.cache_versions import schedule_version
 from dispatch.models import PlanRun, Role
+from dispatch.read_cache import cached_build
 from dispatch.web.data import board_day
 from dispatch.web.preview import plan_preview
 
 BOARD_ROLES = (Role.COORDINATOR, Role.THERAPIST)
 HOME_BY_ROLE = {Role.COORDINATOR: "board", Role.THERAPIST: "app", Role.FACILITY_STAFF: "facility"}
+BOARD_CACHE_S = 300
 NOT_A_DATE = "Give a date as YYYY-MM-DD between 2000 and 2099."
 
 
@@ -66,6 +71,18 @@ def board(request: HttpRequest) -> HttpResponse:
     })
 
 
+def board_data_key(*, user, day: dt.date, now: dt.datetime) -> str:
+    """Keyed on the organisation's schedule version, so any change shows on the next read.
+
+    Today's board also moves with the clock (late, at risk): it is kept for the current minute at most,
+    as often as an open board reloads. Other days change only with the data, and at midnight (today's marks).
+    """
+    scope = user.pk if user.role == Role.THERAPIST else user.role
+    minute = now.strftime("%H%M") if day == now.date() else ""
+    version = schedule_version(user.organization_id)
+    return f"board:{user.organization_id}:{version}:{scope}:{day}:{now.date()}:{minute}"
+
+
 @login_required
 def board_data(request: HttpRequest) -> HttpResponse:
     if _refused(request) is not None:
@@ -73,7 +90,26 @@ def board_data(request: HttpRequest) -> HttpResponse:
     day = _day(request, request.user.organization.tz)
     if day is None:
         return JsonResponse({"date": [NOT_A_DATE]}, status=400)
-    return JsonResponse(board_day(user=request.user, day=day))
+    now = timezone.localtime(timezone=request.user.organization.tz)
+    key = board_data_key(user=request.user, day=day, now=now)
+    if day != now.date():
+        # Another day's board changes only with its data, so the key names its content: an open board's reload
+        # (the browser revalidates, Cache-Control no-cache) is a 304 without reading the board from the cache.
+        etag = f'"{hashlib.sha256(key.encode()).hexdigest()[:32]}"'
+        headers = HttpResponse()
+        headers["ETag"], headers["Cache-Control"] = etag, "private, no-cache"
+        if (answer := get_conditional_response(request, etag=etag, response=headers)) is not headers:
+            return answer
+    # While this minute's board is being built, the last minute's (same version: nothing changed) will do.
+    before = board_data_key(user=request.user, day=day, now=now - dt.timedelta(minutes=1))
+    body = cached_build(
+        key=key, build=lambda: JsonResponse(board_day(user=request.user, day=day)).content, timeout=BOARD_CACHE_S,
+        stale_key=before if before != key and before.startswith(key.rsplit(":", 2)[0]) else None,
+    )
+    response = HttpResponse(body, content_type="application/json")
+    if day != now.date():
+        response["ETag"], response["Cache-Control"] = etag, "private, no-cache"
+    return response
 
 
 @login_required

@@ -50,3 +50,20 @@ def test_time_off_shows_at_once_on_the_next_read(coordinator_client, booked):
     AvailabilityException.objects.create(therapist=therapist, date=visit.date, kind="time_off")
     body = coordinator_client.get(f"/api/v1/schedule?date={visit.date}").json()
     assert body[0]["shifts"] == []
+
+
+def test_a_check_in_shows_on_the_next_schedule_read(
+    coordinator_client, therapist_client, therapist, django_assert_max_num_queries
+):
+    from django.utils import timezone
+
+    from tests.feeds.conftest import scheduled_visit
+
+    visit = scheduled_visit(therapist=therapist, start=timezone.now() + dt.timedelta(minutes=30))
+    url = f"/api/v1/schedule?date={visit.date}"
+    assert coordinator_client.get(url).json()[0]["visits"][0]["status"] == "scheduled"
+    with django_assert_max_num_queries(3):  # the version, the request's savepoint and release; no schedule query
+        coordinator_client.get(url)
+    assert therapist_client.post(f"/api/v1/visits/{visit.pk}/check-in", {}, format="json").status_code == 200
+    assert coordinator_client.get(url).json()[0]["visits"][0]["status"] == "in_progress"
+

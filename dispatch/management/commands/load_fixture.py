@@ -2,63 +2,174 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
+from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.test import Client
 from django.utils import timezone
 
+from config.sessions import LOGGED_IN_AT, SEEN_AT
 from dispatch.demo.seed import DEMO_SLUG
-from dispatch.models import Therapist, Visit, VisitStatus, VisitWindow
+from dispatch.models import (
+    Facility,
+    Patient,
+    Role,
+    Therapist,
+    User,
+    Visit,
+    VisitStatus,
+    VisitWindow,
+    WeeklyAvailability,
+)
 from dispatch.services.api_tokens import api_tokens_reissue
 from dispatch.services.feed_tokens import feed_token_rotate, feed_urls
 
-SLOTS = ("08:00", "10:00", "13:00")
+# Four sessions a day each (palliative sessions of 45-60 min with travel between); today's are all open for
+# check-in by the afternoon (check-in opens two hours before the start and closes at the end of the day).
+SLOTS = ("08:00", "10:30", "13:00", "15:30")
+PATIENTS_PER_NEW_FACILITY = 6
+UNUSABLE = make_password(None)
+
+
+def _copy(instance, **changes):
+    fields = {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields if not f.primary_key}
+    return type(instance)(**{**fields, **changes})
 
 
 class Command(BaseCommand):
-    help = "Prepare the planned demo region for `make load`: a therapist feed of N events, tokens, URLs (JSON)."
+    help = (
+        "Grow the planned demo region into an agency for `make load`: therapists, facilities, staff and coordinators "
+        "with their feed URLs, API tokens and board sessions, today's and tomorrow's visits booked (JSON to --out)."
+    )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--events", type=int, default=200)
+        parser.add_argument("--therapists", type=int, default=500)
+        parser.add_argument("--facilities", type=int, default=100)
+        parser.add_argument("--staff-per-facility", type=int, default=3)
+        parser.add_argument("--coordinators", type=int, default=20)
         parser.add_argument("--base", default="http://127.0.0.1:8766")
+        parser.add_argument("--out", required=True)
 
     @transaction.atomic
     def handle(self, *args, **opts) -> None:
-        therapist = Therapist.objects.filter(organization__slug=DEMO_SLUG, user__username="therapist1").first()
-        if therapist is None:
-            raise CommandError("Load the demo first: manage.py seed_demo && manage.py plan_day")
-        org = therapist.organization
-        template = Visit.objects.filter(therapist=therapist).select_related("patient").first()
+        template = Therapist.objects.filter(organization__slug=DEMO_SLUG, user__username="therapist1").first()
         if template is None:
-            raise CommandError("Plan the demo day first: manage.py plan_day")
+            raise CommandError("Load the demo first: manage.py seed_demo")
+        org = template.organization
         today = timezone.localdate(timezone=org.tz)
-        have = Visit.objects.filter(therapist=therapist).count()
-        busy_days = set(Visit.objects.filter(therapist=therapist).values_list("date", flat=True))
-        days = [today + dt.timedelta(days=d) for d in range(-13, 60)]
-        needed = max(0, opts["events"] - have)
-        slots = [(d, s) for d in days if d not in busy_days for s in SLOTS][:needed]
-        visits = []
-        for day, hhmm in slots:
-            start = dt.datetime.combine(day, dt.time.fromisoformat(hhmm), tzinfo=org.tz)
-            visits.append(Visit(
-                organization=org, patient=template.patient, facility=template.facility,
-                location_text=template.location_text, lat=template.lat, lon=template.lon, date=day,
-                duration_min=30, status=VisitStatus.SCHEDULED, therapist=therapist, planned_start=start,
-                planned_end=start + dt.timedelta(minutes=30), planned_busy_until=start + dt.timedelta(minutes=45),
-                planned_travel_min=12, planned_travel_km=5.2,
-            ))
-        Visit.objects.bulk_create(visits)
-        VisitWindow.objects.bulk_create(
-            VisitWindow(visit=v, start=v.planned_start, end=v.planned_busy_until) for v in visits
-        )
-        feed_token, secret = feed_token_rotate(therapist=therapist)
-        feed_path = feed_urls(feed_token=feed_token, token=secret).url.split("/feeds/", 1)[1]
-        coordinator_token = api_tokens_reissue(user=org.users.get(username="coordinator"))
-        day = Visit.objects.filter(organization=org).exclude(pk__in=[v.pk for v in visits]).latest("date").date
+        tomorrow = today + dt.timedelta(days=1)
+        therapists = self._therapists(org, template, opts["therapists"])
+        facilities = self._facilities(org, opts["facilities"])
+        patients = list(Patient.objects.filter(organization=org).select_related("facility").order_by("pk"))
+        # Only the generated days: the demo's own plan for its day is replaced by this agency's.
+        Visit.objects.filter(organization=org, date__in=[today, tomorrow]).delete()
+        visits = self._visits(org, therapists, patients, [today, tomorrow])
         base = opts["base"].rstrip("/")
-        self.stdout.write(json.dumps({
-            "feed_url": f"{base}/feeds/{feed_path}",
-            "feed_events": have + len(visits),
-            "schedule_url": f"{base}/api/v1/schedule?date={day}",
-            "coordinator_token": coordinator_token,
-        }))
+
+        def feed(**owner) -> str:
+            token, secret = feed_token_rotate(**owner)
+            return f"{base}/feeds/" + feed_urls(feed_token=token, token=secret).url.split("/feeds/", 1)[1]
+
+        therapist_rows = []
+        for t in therapists:
+            own = [v for v in visits if v.therapist_id == t.pk and v.date == today]
+            therapist_rows.append({
+                "feed": feed(therapist=t), "token": api_tokens_reissue(user=t.user),
+                # The last of the day is the one a late report is about; the others are checked in.
+                "check_in": [v.pk for v in own[:-1]], "late": [own[-1].pk] if own else [],
+            })
+        staff_rows = []
+        by_facility = {}
+        for p in patients:
+            if p.facility_id:
+                by_facility.setdefault(p.facility_id, []).append(p.pk)
+        for fac in facilities:
+            for n in range(opts["staff_per_facility"]):
+                user = User.objects.create(
+                    username=f"load-staff-{fac.pk}-{n}", password=UNUSABLE, organization=org,
+                    role=Role.FACILITY_STAFF, facility=fac,
+                )
+                staff_rows.append({
+                    "feed": feed(facility=fac, user=user), "token": api_tokens_reissue(user=user),
+                    "patients": by_facility.get(fac.pk, []),
+                })
+        coordinator_rows = []
+        for n in range(opts["coordinators"]):
+            user, _ = User.objects.get_or_create(
+                username=f"load-coordinator-{n}",
+                defaults={"password": UNUSABLE, "organization": org, "role": Role.COORDINATOR},
+            )
+            client = Client()
+            client.force_login(user)
+            session = client.session
+            session[LOGGED_IN_AT] = session[SEEN_AT] = int(time.time())
+            session.save()
+            coordinator_rows.append({"token": api_tokens_reissue(user=user), "session": session.session_key})
+        with open(opts["out"], "w") as out:
+            json.dump({
+                "base": base, "today": today.isoformat(), "tomorrow": tomorrow.isoformat(),
+                "therapists": therapist_rows, "staff": staff_rows, "coordinators": coordinator_rows,
+                "visits": len(visits), "facilities": len(facilities),
+                "utc_offset": dt.datetime.combine(tomorrow, dt.time(12), tzinfo=org.tz).isoformat()[-6:],
+            }, out)
+        self.stdout.write(f"{len(therapists)} therapists, {len(facilities)} facilities, {len(staff_rows)} staff, "
+                          f"{len(coordinator_rows)} coordinators, {len(visits)} visits on {today} and {tomorrow}")
+
+    def _therapists(self, org, template, count: int) -> list[Therapist]:
+        existing = list(Therapist.objects.filter(organization=org, active=True).order_by("pk"))
+        weekly = list(WeeklyAvailability.objects.filter(therapist=template))
+        missing = max(0, count - len(existing))
+        users = User.objects.bulk_create(
+            User(username=f"load-therapist-{n}", password=UNUSABLE, organization=org, role=Role.THERAPIST,
+                 first_name="Load", last_name=f"Therapist {n}")
+            for n in range(missing)
+        )
+        added = Therapist.objects.bulk_create(
+            _copy(template, user_id=u.pk, display_name=f"Load Therapist {n}") for n, u in enumerate(users)
+        )
+        WeeklyAvailability.objects.bulk_create(
+            _copy(w, therapist_id=t.pk) for t in added for w in weekly
+        )
+        return list(Therapist.objects.filter(pk__in=[t.pk for t in existing + added]).select_related("user"))[:count]
+
+    def _facilities(self, org, count: int) -> list[Facility]:
+        existing = list(Facility.objects.filter(organization=org).order_by("pk"))
+        template = existing[0]
+        resident = Patient.objects.filter(facility=template).first()
+        added = Facility.objects.bulk_create(
+            _copy(template, name=f"Load Facility {n}") for n in range(max(0, count - len(existing)))
+        )
+        Patient.objects.bulk_create(
+            _copy(resident, facility_id=fac.pk, first_name=f"Resident{k}", last_name=f"Of {fac.name}")
+            for fac in added for k in range(PATIENTS_PER_NEW_FACILITY)
+        )
+        return (existing + added)[:count]
+
+    def _visits(self, org, therapists, patients, days) -> list[Visit]:
+        visits = []
+        k = 0
+        for day in days:
+            for t in therapists:
+                for hhmm in SLOTS:
+                    patient = patients[k % len(patients)]
+                    k += 1
+                    start = dt.datetime.combine(day, dt.time.fromisoformat(hhmm), tzinfo=org.tz)
+                    place = patient.facility or patient
+                    visits.append(Visit(
+                        organization=org, patient=patient, facility=patient.facility,
+                        location_text=getattr(place, "address", "") or "Address on file",
+                        lat=place.lat, lon=place.lon, date=day, duration_min=45,
+                        status=VisitStatus.SCHEDULED, therapist=t, planned_start=start,
+                        planned_end=start + dt.timedelta(minutes=45),
+                        planned_busy_until=start + dt.timedelta(minutes=60),
+                        planned_travel_min=20, planned_travel_km=8.5,
+                    ))
+        visits = Visit.objects.bulk_create(visits)
+        VisitWindow.objects.bulk_create(
+            VisitWindow(visit=v, start=v.planned_start - dt.timedelta(minutes=60),
+                        end=v.planned_busy_until + dt.timedelta(minutes=60))
+            for v in visits
+        )
+        return visits

@@ -1,0 +1,47 @@
+"""Rate limits that keep one small counter per client and window.
+
+DRF's SimpleRateThrottle keeps, per client, the list of every request's timestamp over the last
+period in one cache entry, read, trimmed and written back whole on each request: at the feed's
+120/min that is up to 120 floats moved twice per poll, and two requests at once overwrite each
+other's list (both pass). A fixed window is one integer per client per window, moved by an atomic
+cache.incr (Redis INCR), so its size and cost are constant and concurrent requests all count.
+The price is that a client may spend two windows' allowance across a boundary, which is within
+what these limits are for (polling calendars, password guessing next to django-axes).
+"""
+from __future__ import annotations
+
+from django.core.cache.backends.redis import RedisCache
+from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
+
+
+class FixedWindowRateThrottle(SimpleRateThrottle):
+    def allow_request(self, request, view) -> bool:
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        self.now = self.timer()
+        window = int(self.now // self.duration)
+        self.window_end = (window + 1) * self.duration
+        return self._count(f"{self.key}:{window}") <= self.num_requests
+
+    def _count(self, key: str) -> int:
+        if isinstance(self.cache, RedisCache):
+            # One round trip, on every throttled request: INCR makes the window's counter at 1 if it is new, EXPIRE
+            # lets it go one window after its last use (Django's incr() asks EXISTS first and cannot set a timeout).
+            name = self.cache.make_and_validate_key(key)
+            pipeline = self.cache._cache.get_client(name, write=True).pipeline()
+            count, _ = pipeline.incr(name).expire(name, self.duration).execute()
+            return count
+        try:
+            return self.cache.incr(key)
+        except ValueError:  # the window's first request (or its counter expired a moment ago)
+            return 1 if self.cache.add(key, 1, timeout=self.duration) else self.cache.incr(key)
+
+    def wait(self) -> float:
+        return max(0.0, self.window_end - self.now)
+
+
+class ScopedFixedWindowRateThrottle(ScopedRateThrottle, FixedWindowRateThrottle):
+    """ScopedRateThrottle's scope and rate from the view (throttle_scope), then counted in fixed windows."""

@@ -1,0 +1,93 @@
+"""A calendar's poll of an unchanged feed is answered 304 from a cached validator: no visits read, nothing rendered."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from api.feeds import views as feed_views
+from dispatch import models as m
+from dispatch.services.booking import visit_book
+from tests import factories as f
+from tests.feeds.conftest import local_at, scheduled_visit
+
+
+def _url(token: str, kind: str = "therapists") -> str:
+    return f"/feeds/{kind}/{token}.ics"
+
+
+def test_an_unchanged_feed_answers_304_in_one_query_without_rendering(
+    anonymous_client, therapist, therapist_feed, django_assert_max_num_queries, monkeypatch
+):
+    for hour in ("09:00", "11:00", "14:00"):
+        scheduled_visit(therapist=therapist, start=local_at(1, hour))
+    first = anonymous_client.get(_url(therapist_feed[1]))
+    assert first.status_code == 200
+    refused = []
+    monkeypatch.setattr(feed_views, "calendar_build", lambda **kw: refused.append(kw))
+    monkeypatch.setattr(feed_views, "feed_last_modified", lambda **kw: refused.append(kw))
+    # One query: the token (with its holder) by hash; the validator is in the cache, and a poll opens no transaction.
+    with django_assert_max_num_queries(1):
+        again = anonymous_client.get(_url(therapist_feed[1]), HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304
+    assert again["ETag"] == first["ETag"] and again["Last-Modified"] == first["Last-Modified"]
+    assert again["Cache-Control"] == first["Cache-Control"]
+    assert refused == []
+
+
+def test_if_modified_since_alone_is_answered_from_the_validator_too(
+    anonymous_client, therapist, facility, facility_feed, django_assert_max_num_queries
+):
+    patient = f.PatientFactory(organization=facility.organization, facility=facility)
+    scheduled_visit(therapist=therapist, start=local_at(1), patient=patient, facility=facility)
+    first = anonymous_client.get(_url(facility_feed[1], "facilities"))
+    with django_assert_max_num_queries(1):
+        again = anonymous_client.get(_url(facility_feed[1], "facilities"), HTTP_IF_MODIFIED_SINCE=first["Last-Modified"])
+    assert again.status_code == 304
+
+
+def test_a_check_in_is_seen_on_the_next_poll(anonymous_client, therapist, therapist_client, therapist_feed):
+    visit = scheduled_visit(therapist=therapist, start=timezone.now() + dt.timedelta(minutes=30))
+    first = anonymous_client.get(_url(therapist_feed[1]))
+    assert b"STATUS:TENTATIVE" in first.content
+    response = therapist_client.post(f"/api/v1/visits/{visit.pk}/check-in", {}, format="json")
+    assert response.status_code == 200, response.content
+    again = anonymous_client.get(_url(therapist_feed[1]), HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 200
+    assert b"STATUS:CONFIRMED" in again.content and again["ETag"] != first["ETag"]
+
+
+def test_a_visit_moved_to_another_therapist_leaves_the_first_ones_feed_at_once(
+    anonymous_client, organization, coordinator, therapist, therapist_feed
+):
+    visit = f.VisitFactory(organization=organization, windows=[("08:00", "16:00")])
+    visit_book(visit=visit, therapist=therapist, planned_start=f.local(visit.date, "09:00"), by=coordinator)
+    first = anonymous_client.get(_url(therapist_feed[1]))
+    assert f"visit-{visit.pk}@".encode() in first.content
+    other = f.TherapistFactory(organization=organization)
+    visit_book(visit=m.Visit.objects.get(pk=visit.pk), therapist=other, planned_start=f.local(visit.date, "09:00"),
+               by=coordinator)
+    again = anonymous_client.get(_url(therapist_feed[1]), HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 200
+    assert f"visit-{visit.pk}@".encode() not in again.content
+
+
+def test_a_change_to_another_therapists_visit_keeps_this_feeds_304(
+    anonymous_client, organization, therapist, therapist_feed, monkeypatch
+):
+    scheduled_visit(therapist=therapist, start=local_at(1))
+    elsewhere = scheduled_visit(therapist=f.TherapistFactory(organization=organization), start=local_at(1))
+    first = anonymous_client.get(_url(therapist_feed[1]))
+    elsewhere.instructions = "Bring the bolster"
+    elsewhere.save()
+    monkeypatch.setattr(feed_views, "calendar_build", lambda **kw: pytest.fail("rendered"))
+    assert anonymous_client.get(_url(therapist_feed[1]), HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+
+
+def test_a_new_precaution_moves_the_validator_for_if_none_match(anonymous_client, therapist, therapist_feed):
+    visit = scheduled_visit(therapist=therapist, start=local_at(1))
+    first = anonymous_client.get(_url(therapist_feed[1]))
+    m.Precaution.objects.create(patient=visit.patient, kind="pressure", note="Light pressure only")
+    again = anonymous_client.get(_url(therapist_feed[1]), HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 200 and "Light pressure only" in again.content.decode()
