@@ -37,9 +37,10 @@ def test_the_refusal_says_when_the_window_ends(anonymous_client, therapist, monk
 def test_login_attempts_are_counted_in_fixed_windows_too(world, monkeypatch):
     monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {**ScopedRateThrottle.THROTTLE_RATES, "login": "2/min"})
     body = {"username": world.coordinator.username, "password": "wrong"}
-    client = APIClient()
+    # Another address than the one the world's users signed in from (their logins count in this window too).
+    client = APIClient(REMOTE_ADDR="192.0.2.44")
     assert [client.post("/api/v1/auth/token", body).status_code for _ in range(3)] == [400, 400, 429]
-    assert _counters("throttle_login_") == [3]
+    assert _counters("throttle_login_192.0.2.44") == [3]
 
 
 @pytest.mark.skipif(not os.environ.get("REDIS_TEST_URL"), reason="set REDIS_TEST_URL to a Redis database to use")

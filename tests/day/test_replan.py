@@ -265,7 +265,7 @@ def test_a_replan_after_a_session_ran_over_leaves_the_whole_journey_to_the_next_
     )
     assert proposal.status_code == 201, proposal.data
 
-    applied = coordinator_client.post(f"/api/v1/replan/{proposal.data['id']}/apply", {}, format="json")
+    applied = coordinator_client.post(f"/api/v1/plans/{proposal.data['id']}/apply", {}, format="json")
 
     assert applied.status_code == 200, applied.data
     under_way, following = Visit.objects.get(pk=mine[1].pk), Visit.objects.get(pk=mine[2].pk)
@@ -294,7 +294,7 @@ def test_a_replan_keeps_the_visit_a_therapist_is_on_the_way_to(therapist, coordi
     diff = proposal.data["diff"]
     assert exact.pk not in {row["visit"] for kind in ("moved", "reassigned", "dropped") for row in diff[kind]}
 
-    applied = coordinator_client.post(f"/api/v1/replan/{proposal.data['id']}/apply", {"drop_booked": True}, format="json")
+    applied = coordinator_client.post(f"/api/v1/plans/{proposal.data['id']}/apply", {"drop_booked": True}, format="json")
 
     assert applied.status_code == 200, applied.data
     exact.refresh_from_db()
@@ -338,7 +338,7 @@ def test_a_therapist_free_inside_the_gap_of_a_split_shift_gets_no_visit_in_it(
         format="json",
     )
     assert proposal.status_code == 201, proposal.data
-    applied = coordinator_client.post(f"/api/v1/replan/{proposal.data['id']}/apply", {"drop_booked": True}, format="json")
+    applied = coordinator_client.post(f"/api/v1/plans/{proposal.data['id']}/apply", {"drop_booked": True}, format="json")
 
     assert applied.status_code == 200, applied.data
     urgent.refresh_from_db()
