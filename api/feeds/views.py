@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import NotFound, Throttled
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -35,11 +35,12 @@ class FeedRateThrottle(FixedWindowRateThrottle):
 
 
 def feed_exception_handler(exc, context):
-    """A feed's 404 and 429 as the project's handler gives them, without DRF's rollback mark: this view runs in no
-    transaction of its own, so the mark would land on an enclosing one (a test's)."""
-    if isinstance(exc, (NotFound, Throttled)):
+    """A feed's refusals (404, 405, 406, 429) as DRF's handler gives them, without its rollback mark: this view runs
+    in no transaction of its own, so the mark would land on an enclosing one (a test's) and break its next query."""
+    if isinstance(exc, APIException):
         headers = {"Retry-After": str(int(exc.wait))} if getattr(exc, "wait", None) else {}
-        return Response({"detail": exc.detail}, status=exc.status_code, headers=headers)
+        body = exc.detail if isinstance(exc.detail, dict | list) else {"detail": exc.detail}
+        return Response(body, status=exc.status_code, headers=headers)
     return exception_handler(exc, context)
 
 

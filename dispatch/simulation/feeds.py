@@ -51,6 +51,23 @@ def _aware(value) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
+def vobject_read(body: bytes):
+    """vobject's reading of one body on its own, as a calendar app reads each feed it fetches.
+
+    vobject keeps every VTIMEZONE it has read in one process-wide table and never replaces an entry: a feed
+    read later in the process is read with the first feed's rules for its zone. Ours carry rules for the
+    years around the day they are made, so a feed made in 2030 was read with 2026's (no 2030 clock change:
+    every summer time an hour off). The table is vobject's own (no public API clears it); the zones this
+    body defines are taken out before reading it.
+    """
+    text = body.decode("utf-8")
+    table = vars(vobject.icalendar)["__tzidMap"]
+    for line in text.splitlines():
+        if line.startswith("TZID:"):
+            table.pop(line.removeprefix("TZID:").strip(), None)
+    return vobject.readOne(text)
+
+
 def parse(body: bytes) -> tuple[dict[str, Event], list[str]]:
     """Events by UID, and every way the two parsers disagree."""
     problems: list[str] = []
@@ -65,7 +82,7 @@ def parse(body: bytes) -> tuple[dict[str, Event], list[str]]:
             status=str(component.get("STATUS", "")),
             summary=str(component.get("SUMMARY", "")),
         )
-    other = vobject.readOne(body.decode("utf-8"))
+    other = vobject_read(body)
     seen = set()
     for component in other.contents.get("vevent", []):
         uid = component.uid.value

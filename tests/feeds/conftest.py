@@ -4,17 +4,17 @@ import datetime as dt
 
 import icalendar
 import pytest
-import vobject
 from django.utils import timezone
 
 from dispatch import models as m
 from dispatch.services.feed_tokens import feed_token_rotate
+from dispatch.simulation.feeds import vobject_read
 from tests import factories as f
 
 
 def parse_both(body: bytes) -> tuple[icalendar.Calendar, object]:
     """Every feed must satisfy two independent parsers."""
-    return icalendar.Calendar.from_ical(body), vobject.readOne(body.decode("utf-8"))
+    return icalendar.Calendar.from_ical(body), vobject_read(body)
 
 
 def unfolded(body: bytes) -> str:

@@ -11,6 +11,7 @@ from django.utils import timezone
 from dispatch.feeds import Audience, calendar_build, vtimezone
 from dispatch.selectors.feeds import feed_visit_list
 from dispatch.services.feed_tokens import feed_token_rotate
+from dispatch.simulation.feeds import parse
 from tests import factories as f
 from tests.feeds.conftest import events_by_uid, parse_both, scheduled_visit
 
@@ -95,3 +96,26 @@ def test_the_vtimezone_gives_both_parsers_the_zones_own_offsets(zone):
     assert checked > 365 * 2 * 48
     if zone in ("Europe/Dublin", "America/Toronto"):
         assert [c.name for c in component.subcomponents][1:3] == ["DAYLIGHT", "STANDARD"]
+
+
+def test_the_two_parser_check_reads_each_feed_with_its_own_zone_rules():
+    """vobject keeps the first VTIMEZONE it reads for a zone for the whole process; a feed made in 2030, read
+    after one made in 2026, was read an hour off all summer (the simulation's feeds_parse failures in CI)."""
+    tz = TORONTO
+
+    def body(year: int, start: dt.datetime) -> bytes:
+        cal = icalendar.Calendar()
+        cal.add("prodid", "-//test//")
+        cal.add("version", "2.0")
+        cal.add_component(vtimezone(tz, first=dt.date(year - 1, 1, 1), last=dt.date(year + 2, 1, 1)))
+        event = icalendar.Event()
+        for name, value in (("uid", f"v-{year}"), ("dtstamp", start), ("dtstart", start), ("sequence", 0)):
+            event.add(name, value)
+        event.add("dtend", start + dt.timedelta(minutes=30))
+        cal.add_component(event)
+        return cal.to_ical()
+
+    assert parse(body(2026, dt.datetime(2026, 7, 1, 10, tzinfo=tz)))[1] == []
+    events, problems = parse(body(2030, dt.datetime(2030, 7, 1, 10, tzinfo=tz)))
+    assert problems == []
+    assert events["v-2030"].start == dt.datetime(2030, 7, 1, 14, tzinfo=dt.UTC)
