@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from optimizer.problem import Visit
 
 TIME = "Time"
-CHOICE = "TherapistChoice"  # the dimension summing continuity and reassignment costs along a route
 
 
 # Hard constraints
@@ -164,58 +163,32 @@ def add_max_working_time(
 def add_travel_cost(routing: pywrapcp.RoutingModel, manager: pywrapcp.RoutingIndexManager, data: ModelData) -> None:
     """Soft constraint: travel costs (minutes times the therapist's cost weight, plus km).
 
-    One arc-cost matrix per (speed, cost weight), shared by every therapist who has them; what
-    depends on the therapist and the visit alone is priced in ``add_therapist_choice_costs``.
+    Soft constraint: serving a visit that has preferred therapists with someone else costs
+    ``continuity_cost``; serving a booked visit with another therapist than its current one
+    costs ``reassign_cost`` (see ``add_plan_stability``). All live in one arc cost per vehicle
+    class so the search stays in C++.
     """
-    classes: dict[tuple[float, float], int] = {}
+    with_preferences = [(i, v.preferred_therapists) for i, v in enumerate(data.visits) if v.preferred_therapists]
+    base: dict[tuple[float, float], np.ndarray] = {}  # travel cost per (speed, cost weight), built once
+    classes: dict[tuple, int] = {}
+    booked = booked_nodes(data)
     for v, therapist in enumerate(data.therapists):
-        key = (therapist.speed_kmh, therapist.cost_weight)
+        outsider = tuple(i for i, p in with_preferences if therapist.id not in p)
+        reassigned = tuple(i for i, current in booked if current != therapist.id)
+        speed_weight = (therapist.speed_kmh, therapist.cost_weight)
+        key = (*speed_weight, outsider, reassigned)
         if key not in classes:
-            classes[key] = routing.RegisterTransitMatrix(_cost_matrix(data, v).tolist())
+            if speed_weight not in base:
+                base[speed_weight] = _cost_matrix(data, v)
+            cost = base[speed_weight]
+            if outsider or reassigned:
+                cost = cost.copy()
+                cost[:, list(outsider)] += round(data.options.continuity_cost * COST_SCALE)
+                cost[:, list(reassigned)] += round(data.options.reassign_cost * COST_SCALE)
+            classes[key] = routing.RegisterTransitMatrix(cost.tolist())
         routing.SetArcCostEvaluatorOfVehicle(classes[key], v)
     if len(classes) == 1:
         routing.SetArcCostEvaluatorOfAllVehicles(next(iter(classes.values())))
-
-
-def add_therapist_choice_costs(
-    routing: pywrapcp.RoutingModel, manager: pywrapcp.RoutingIndexManager, data: ModelData
-) -> None:
-    """Soft constraint: serving a visit that has preferred therapists with someone else costs
-    ``continuity_cost``; serving a booked visit with another therapist than its current one costs
-    ``reassign_cost`` (see ``add_plan_stability``).
-
-    Both depend on the visit and the therapist only, so each therapist gets a vector over the
-    nodes (summed along the route by a dimension whose span is the cost), not an arc matrix of
-    its own: a day of 200 therapists and 2,000 visits would otherwise hold 200 matrices of
-    2,400 x 2,400 (9 GB measured before this change), and the search stays in C++ either way.
-    """
-    with_preferences = [(i, v.preferred_therapists) for i, v in enumerate(data.visits) if v.preferred_therapists]
-    booked = booked_nodes(data)
-    if not with_preferences and not booked:
-        return
-    continuity = round(data.options.continuity_cost * COST_SCALE)
-    reassign = round(data.options.reassign_cost * COST_SCALE)
-    size = len(data.locations)
-    vectors: dict[tuple, int] = {}
-    evaluators = []
-    for therapist in data.therapists:
-        outsider = tuple(i for i, p in with_preferences if therapist.id not in p)
-        reassigned = tuple(i for i, current in booked if current != therapist.id)
-        key = (outsider, reassigned)
-        if key not in vectors:
-            cost = np.zeros(size, dtype=np.int64)
-            cost[list(outsider)] += continuity
-            cost[list(reassigned)] += reassign
-            vectors[key] = routing.RegisterUnaryTransitVector(cost.tolist())
-        evaluators.append(vectors[key])
-    routing.AddDimensionWithVehicleTransits(
-        evaluators,
-        0,  # no slack
-        len(data.visits) * (continuity + reassign) + 1,  # never binding
-        True,  # start at zero
-        CHOICE,
-    )
-    routing.GetDimensionOrDie(CHOICE).SetSpanCostCoefficientForAllVehicles(1)
 
 
 def _cost_matrix(data: ModelData, vehicle: int) -> np.ndarray:
@@ -290,4 +263,4 @@ HARD_CONSTRAINTS = (
     add_capacity,
     add_max_working_time,
 )
-SOFT_CONSTRAINTS = (add_travel_cost, add_therapist_choice_costs, add_unassigned_penalties, add_plan_stability)
+SOFT_CONSTRAINTS = (add_travel_cost, add_unassigned_penalties, add_plan_stability)
