@@ -49,13 +49,15 @@ def _scheduled(visit, therapist, start="09:00", end="09:30"):
 @pytest.fixture
 def world(db) -> World:
     org = f.OrganizationFactory()
-    facility_x = f.FacilityFactory(organization=org, name="Facility X")
-    facility_y = f.FacilityFactory(organization=org, name="Facility Y")
+    # Everyone within a few streets: bookings check the drive between visits, and the factories' random places
+    # across the city made a 10:00 booking after a 09:00 visit fail now and then for a reason no test is about.
+    facility_x = f.FacilityFactory(organization=org, name="Facility X", lat=43.655, lon=-79.390)
+    facility_y = f.FacilityFactory(organization=org, name="Facility Y", lat=43.657, lon=-79.388)
     therapist = f.TherapistFactory(organization=org)
     other_therapist = f.TherapistFactory(organization=org)
     patient_x = f.PatientFactory(organization=org, facility=facility_x, room="12", bed="B")
     patient_y = f.PatientFactory(organization=org, facility=facility_y)
-    patient_home = f.PatientFactory(organization=org)
+    patient_home = f.PatientFactory(organization=org, lat=43.656, lon=-79.392)
     w = World(
         org=org,
         coordinator=f.UserFactory(organization=org),
