@@ -8,6 +8,7 @@ the one in flight by the minute job once its lease was over.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import threading
@@ -20,6 +21,7 @@ from dispatch import models as m
 from tests import factories as f
 from tests.conftest import _client_for
 from tests.notifications.receiver import Receiver
+from tests.plans.conftest import celery_broker
 from tests.plans.test_celery_worker import REDIS_URL, WAIT_S, _children, _needs_postgres_and_redis, _worker
 
 LEASE_S = 5
@@ -56,22 +58,15 @@ def smtp():
 
 @pytest.fixture
 def broker_path(settings):
-    """The test process publishes like the web process with a broker, to a queue of its own."""
-    from config.celery import app
-
+    """The test process publishes like the web process with a broker (the plans' helper: pools reset after)."""
     _needs_postgres_and_redis()
+    with contextlib.ExitStack() as stack:
 
-    def switch_on(queue: str) -> None:
-        settings.CELERY_BROKER_URL, settings.CELERY_TASK_ALWAYS_EAGER = REDIS_URL, False
-        routes = {"dispatch.notifications_flush": {"queue": queue}, "dispatch.notifications_tick": {"queue": queue}}
-        app.conf.update(broker_url=REDIS_URL, task_always_eager=False, task_routes=routes)
+        def switch_on() -> None:
+            app = stack.enter_context(celery_broker(settings, REDIS_URL))
+            app.control.purge()  # a message an earlier, interrupted run left must not reach this test's worker
 
-    try:
         yield switch_on
-    finally:
-        app.conf.update(broker_url="", task_always_eager=True, task_routes=None)
-        app.pool.force_close_all()
-        app._pool = None
 
 
 def _wait(condition, worker, what: str) -> None:
@@ -111,11 +106,13 @@ def test_a_worker_killed_mid_delivery_neither_loses_nor_duplicates_a_message(
     }.items():
         monkeypatch.setenv(key, value)
 
-    with Receiver().running() as receiver, _worker("prefork") as (queue, worker):
+    # The plans' worker helper: a real worker on the default queue of the test Redis database.
+    queue = "celery"
+    with Receiver().running() as receiver, _worker("prefork") as worker:
         m.WebhookSubscription.objects.create(
             organization=organization, url=receiver.url, events=["visit.cancelled"], secret="s" * 64
         )
-        switch_on(queue)
+        switch_on()
         for visit in visits:
             response = _client_for(coordinator).post(
                 f"/api/v1/visits/{visit.pk}/cancel", {"reason": "Family asked"}, format="json"
