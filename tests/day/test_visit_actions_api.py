@@ -127,18 +127,22 @@ def test_interruption_extends_the_session_and_pushes_the_next_visit(therapist, t
     assert [v["id"] for v in response.data["pushed"]] == [later.pk]
 
 
-def test_an_interruption_pushes_the_next_visit_far_enough_to_travel_there(therapist, therapist_client, booked_visit):
-    # Found by the simulation (seeds 3 and 4): the next visit was pushed to the minute the therapist was free
-    # (or not at all), leaving no time to drive to it.
+def _next_visit_a_drive_away(therapist, booked_visit):
+    """A second visit 5 km north, booked just far enough after the first visit's buffer (09:35) for the journey."""
     from dispatch.services.day_travel import visit_leg
 
     here = booked_visit.patient
     elsewhere = f.PatientFactory(organization=therapist.organization, lat=here.lat + 0.05, lon=here.lon)
     later = f.VisitFactory(organization=therapist.organization, patient=elsewhere)
     travel = visit_leg(before=booked_visit, after=later, speed_kmh=therapist.speed_kmh).total_min
-    # Booked just far enough after the first visit's buffer (09:35) for the journey.
-    later = visit_book(visit=later, therapist=therapist, planned_start=f.local(later.date, "09:35")
-                       + dt.timedelta(minutes=travel))
+    start = f.local(later.date, "09:35") + dt.timedelta(minutes=travel)
+    return visit_book(visit=later, therapist=therapist, planned_start=start), travel
+
+
+def test_an_interruption_pushes_the_next_visit_far_enough_to_travel_there(therapist, therapist_client, booked_visit):
+    # Found by the simulation (seeds 3 and 4): the next visit was pushed to the minute the therapist was free
+    # (or not at all), leaving no time to drive to it.
+    later, travel = _next_visit_a_drive_away(therapist, booked_visit)
     at = f.local(booked_visit.date, "09:00").isoformat()
     therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {"at": at}, format="json")
 
@@ -156,14 +160,7 @@ def test_an_interruption_pushes_the_next_visit_far_enough_to_travel_there(therap
 def test_an_interruption_pushes_to_whole_minutes_after_a_check_in_with_seconds(therapist, therapist_client, booked_visit):
     # Found by the simulation (seed 1 over 28 days): a push kept the check-in's seconds (17:24:35), a later re-plan
     # kept the visit at the whole minute (17:25) and so became the change that set it outside its window.
-    from dispatch.services.day_travel import visit_leg
-
-    here = booked_visit.patient
-    elsewhere = f.PatientFactory(organization=therapist.organization, lat=here.lat + 0.05, lon=here.lon)
-    later = f.VisitFactory(organization=therapist.organization, patient=elsewhere)
-    travel = visit_leg(before=booked_visit, after=later, speed_kmh=therapist.speed_kmh).total_min
-    later = visit_book(visit=later, therapist=therapist, planned_start=f.local(later.date, "09:35")
-                       + dt.timedelta(minutes=travel))
+    later, travel = _next_visit_a_drive_away(therapist, booked_visit)
     at = (f.local(booked_visit.date, "09:00") + dt.timedelta(seconds=40)).isoformat()
     therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {"at": at}, format="json")
 
