@@ -1,6 +1,8 @@
 """In-app notifications (list, mark read, unread count), preferences, webhook subscriptions and deliveries."""
 from __future__ import annotations
 
+import datetime as dt
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -193,6 +195,39 @@ class WebhookDetailApi(APIView):
     def delete(self, request, pk: int) -> Response:
         get_object_or_404(webhooks_visible_to(request.user), pk=pk).delete()
         return Response(status=204)
+
+
+class WebhookRotateSerializer(serializers.Serializer):
+    keep_previous_for_s = serializers.IntegerField(
+        min_value=0, max_value=int(services.WEBHOOK_SECRET_OVERLAP_MAX.total_seconds()), default=86_400,
+        help_text="How long the old secret still signs beside the new one (0: stops at once, for a leaked secret).",
+    )
+
+
+class WebhookRotatedSerializer(WebhookCreatedSerializer):
+    class Meta(WebhookCreatedSerializer.Meta):
+        fields = [*WebhookCreatedSerializer.Meta.fields, "previous_secret_expires_at"]
+        extra_kwargs = {
+            "secret": {"help_text": "Shown this once: it signs every delivery from now on."},
+            "previous_secret_expires_at": {"help_text": "Until then deliveries also carry the old secret's v1."},
+        }
+
+
+class WebhookSecretRotateApi(APIView):
+    """A new signing secret, shown this once; the old one keeps signing beside it for the overlap asked."""
+
+    permission_classes = [RoleAllowed]
+    roles = {"post": STAFF}
+
+    @extend_schema(request=WebhookRotateSerializer, responses=WebhookRotatedSerializer)
+    def post(self, request, pk: int) -> Response:
+        subscription = get_object_or_404(webhooks_visible_to(request.user), pk=pk)
+        serializer = WebhookRotateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        subscription = services.webhook_secret_rotate(
+            subscription=subscription, keep_previous_for=dt.timedelta(seconds=serializer.validated_data["keep_previous_for_s"])
+        )
+        return Response(WebhookRotatedSerializer(subscription).data)
 
 
 class WebhookDeliveryOutputSerializer(serializers.ModelSerializer):

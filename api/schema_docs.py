@@ -89,6 +89,12 @@ OPERATIONS: dict[str, tuple[str, str]] = {
         "How many notifications are unread",
         "The number on the screens' badge: your unread in-app notifications.",
     ),
+    "api_v1_webhooks_rotate_secret_create": (
+        "New signing secret for a webhook",
+        "Coordinators, and facility staff for their facility's subscriptions. The new secret is in the answer, this once. The old one keeps signing beside it "
+        "(a second `v1` in `X-Rounds-Signature`) for `keep_previous_for_s` (default a day, at most a week; 0 stops "
+        "it at once, for a leaked secret). A second rotation drops the oldest: at most two secrets sign.",
+    ),
     "api_v1_webhooks_deliveries_list": (
         "Deliveries of a webhook",
         COORDINATORS + " Every delivery of one subscription, newest first, with its last outcome and attempts.",

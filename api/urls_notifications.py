@@ -11,5 +11,6 @@ urlpatterns = [
     path("me/notification-preferences", views.NotificationPreferenceApi.as_view(), name="notification-preferences"),
     path("webhooks", views.WebhookListCreateApi.as_view(), name="webhook-list"),
     path("webhooks/<int:pk>", views.WebhookDetailApi.as_view(), name="webhook-detail"),
+    path("webhooks/<int:pk>/rotate-secret", views.WebhookSecretRotateApi.as_view(), name="webhook-rotate-secret"),
     path("webhooks/<int:pk>/deliveries", views.WebhookDeliveryListApi.as_view(), name="webhook-deliveries"),
 ]

@@ -5,9 +5,12 @@ unique (change_key, recipient, channel) makes a retried or replayed send land on
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Channel(models.TextChoices):
@@ -101,8 +104,11 @@ class WebhookSubscription(models.Model):
     )
     url = models.URLField(max_length=500)
     events = models.JSONField(help_text="Event types, e.g. [\"visit.moved\"].")
-    # Kept in clear: signing needs it. Shown once, when the subscription is made.
+    # Kept in clear: signing needs it. Shown once, when the subscription is made or its secret rotated.
     secret = models.CharField(max_length=64)
+    # After a rotation the old secret signs too until then, so receivers can switch without losing deliveries.
+    previous_secret = models.CharField(max_length=64, blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     active = models.BooleanField(default=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     disabled_at = models.DateTimeField(null=True, blank=True)
@@ -112,6 +118,12 @@ class WebhookSubscription(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def honoured_previous_secrets(self, now: dt.datetime | None = None) -> tuple[str, ...]:
+        expires = self.previous_secret_expires_at
+        if self.previous_secret and expires is not None and expires > (now or timezone.now()):
+            return (self.previous_secret,)
+        return ()
 
 
 class WebhookDelivery(models.Model):

@@ -1,6 +1,7 @@
 """Writes a person makes to their notifications: read marks, preferences, webhook subscriptions."""
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +74,24 @@ def webhook_subscription_create(
     )
     subscription.full_clean(exclude=["created_by"])
     subscription.save()
+    return subscription
+
+
+WEBHOOK_SECRET_OVERLAP_MAX = dt.timedelta(days=7)
+
+
+@transaction.atomic
+def webhook_secret_rotate(*, subscription: WebhookSubscription, keep_previous_for: dt.timedelta) -> WebhookSubscription:
+    """A new secret signs from now on; the one it replaces signs beside it for ``keep_previous_for``.
+
+    A leaked secret is rotated with no overlap; a planned change gives receivers the overlap to switch. A
+    rotation during an overlap drops the oldest secret: at most two ever sign.
+    """
+    subscription = WebhookSubscription.objects.select_for_update().get(pk=subscription.pk)
+    subscription.previous_secret = subscription.secret if keep_previous_for else ""
+    subscription.previous_secret_expires_at = timezone.now() + keep_previous_for if keep_previous_for else None
+    subscription.secret = secrets.token_hex(32)
+    subscription.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
     return subscription
 
 

@@ -1,8 +1,14 @@
 """Webhook deliveries: signed with HMAC-SHA256 over "timestamp.body", retried with exponential backoff.
 
 Receivers check ``X-Rounds-Signature: t=<unix seconds>,v1=<hex>`` with the subscription's secret and
-refuse a timestamp older than their replay window (``webhook_signature_verify`` is the reference).
+refuse a timestamp older than their replay window (``webhook_signature_verify`` is the reference). While a
+rotated secret's predecessor is still honoured, the header carries one ``v1`` per secret (the new one first), so
+a receiver accepts a delivery that any of them signed and can switch secrets at its own pace.
 ``X-Rounds-Delivery`` is the same on every retry of one delivery: receivers deduplicate on it.
+
+The endpoint's name is resolved once per attempt, the addresses checked, and the request sent to the checked
+address (the name kept for the Host header and TLS): resolving it again to connect would let a name that
+answers a public address to the check and a private one to the connection (DNS rebinding) reach inside.
 """
 from __future__ import annotations
 
@@ -15,7 +21,8 @@ import socket
 import time
 from urllib.parse import urlsplit
 
-import requests
+import certifi
+import urllib3
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
@@ -35,41 +42,50 @@ URL_PRIVATE = (
 DISABLED = "Disabled after {count} failed delivery attempts in a row; the last: {error}"
 
 
-def webhook_url_problem(url: str) -> str | None:
-    """Why ``url`` may not receive webhooks, or None. Checked when subscribing and again before each send."""
+def webhook_endpoint(url: str) -> tuple[str | None, str | None]:
+    """``(address to connect to, None)`` for a URL that may receive webhooks, else ``(None, why not)``.
+
+    Checked when subscribing and again before each send, whose connection goes to the address returned.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return URL_SCHEME
-    if settings.ROUNDS_WEBHOOK_ALLOW_PRIVATE:
-        return None
+        return None, URL_SCHEME
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError, ValueError):
-        return URL_UNRESOLVED.format(host=parts.hostname)
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not address.is_global or address.is_multicast:
-            return URL_PRIVATE.format(host=parts.hostname, address=address)
-    return None
+        return None, URL_UNRESOLVED.format(host=parts.hostname)
+    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    if not settings.ROUNDS_WEBHOOK_ALLOW_PRIVATE:
+        for address in addresses:
+            if not address.is_global or address.is_multicast:
+                return None, URL_PRIVATE.format(host=parts.hostname, address=address)
+    return str(addresses[0]), None
 
 
-def webhook_signature(*, secret: str, body: bytes, timestamp: int) -> str:
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
+def webhook_url_problem(url: str) -> str | None:
+    return webhook_endpoint(url)[1]
+
+
+def webhook_signature(*, secret: str, body: bytes, timestamp: int, also: tuple[str, ...] = ()) -> str:
+    digests = [hmac.new(key.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest() for key in (secret, *also)]
+    return ",".join([f"t={timestamp}", *(f"v1={digest}" for digest in digests)])
 
 
 def webhook_signature_verify(
     *, secret: str, header: str, body: bytes, now: float | None = None, window_s: int = REPLAY_WINDOW_S
 ) -> bool:
     try:
-        fields = dict(part.split("=", 1) for part in header.split(","))
-        timestamp = int(fields["t"])
-    except (KeyError, ValueError):
+        fields = [part.split("=", 1) for part in header.split(",")]
+        timestamps = [int(value) for name, value in fields if name == "t"]
+    except ValueError:
         return False
+    if len(timestamps) != 1:
+        return False
+    (timestamp,) = timestamps
     if abs((now if now is not None else time.time()) - timestamp) > window_s:
         return False
     expected = webhook_signature(secret=secret, body=body, timestamp=timestamp).split(",v1=")[1]
-    return hmac.compare_digest(expected, fields.get("v1", ""))
+    return any(hmac.compare_digest(expected, value) for name, value in fields if name == "v1")
 
 
 def delivery_body(delivery: WebhookDelivery) -> bytes:
@@ -85,22 +101,42 @@ def delivery_headers(delivery: WebhookDelivery, body: bytes) -> dict[str, str]:
         "X-Rounds-Event": delivery.event,
         "X-Rounds-Delivery": str(delivery.delivery_id),
         SIGNATURE_HEADER: webhook_signature(
-            secret=delivery.subscription.secret, body=body, timestamp=int(timezone.now().timestamp())
+            secret=delivery.subscription.secret, body=body, timestamp=int(timezone.now().timestamp()),
+            also=delivery.subscription.honoured_previous_secrets(),
         ),
     }
 
 
 def _post(delivery: WebhookDelivery) -> int:
-    problem = webhook_url_problem(delivery.subscription.url)
+    address, problem = webhook_endpoint(delivery.subscription.url)
     if problem:
         raise PermissionError(problem)
     body = delivery_body(delivery)
-    # No redirects: a redirect could lead to an address the check above would refuse.
-    response = requests.post(
-        delivery.subscription.url, data=body, headers=delivery_headers(delivery, body),
-        timeout=settings.ROUNDS_WEBHOOK_TIMEOUT_S, allow_redirects=False,
-    )
-    return response.status_code
+    return _post_to(address, delivery.subscription.url, body=body, headers=delivery_headers(delivery, body))
+
+
+def _post_to(address: str, url: str, *, body: bytes, headers: dict[str, str]) -> int:
+    """POST to ``address`` for ``url``: urllib3 rather than requests, whose connection would resolve the name again.
+
+    TLS still checks the certificate against the name (SNI and hostname from the URL, certifi's roots).
+    """
+    parts = urlsplit(url)
+    timeout = urllib3.Timeout(total=settings.ROUNDS_WEBHOOK_TIMEOUT_S)
+    if parts.scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(
+            address, parts.port or 443, timeout=timeout, retries=False, cert_reqs="CERT_REQUIRED",
+            ca_certs=certifi.where(), server_hostname=parts.hostname, assert_hostname=parts.hostname,
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(address, parts.port or 80, timeout=timeout, retries=False)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    with pool:
+        # No redirects: a redirect could lead to an address the check would refuse.
+        response = pool.urlopen(
+            "POST", path, body=body, headers={**headers, "Host": parts.netloc.rpartition("@")[2]},
+            redirect=False, retries=False, preload_content=True,
+        )
+    return response.status
 
 
 def _subscription_failed(subscription: WebhookSubscription, error: str) -> None:
@@ -129,7 +165,7 @@ def webhooks_flush() -> int:
         code, error = None, ""
         try:
             code = _post(delivery)
-        except (requests.RequestException, PermissionError) as exc:
+        except (urllib3.exceptions.HTTPError, OSError, PermissionError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         if code is not None and 200 <= code < 300:
             mark_sent(WebhookDelivery, pk=pk, delivered_at=timezone.now(), last_status_code=code)

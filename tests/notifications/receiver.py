@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import contextlib
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Receiver:
-    def __init__(self, codes: list[int] | None = None, default: int = 200) -> None:
+    def __init__(self, codes: list[int] | None = None, default: int = 200, tls: ssl.SSLContext | None = None) -> None:
         self.requests: list[tuple[dict[str, str], bytes]] = []
         self.codes, self.default = list(codes or []), default
         receiver = self
@@ -24,7 +25,9 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/rounds"
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.server.server_port}/hooks/rounds"
 
     @contextlib.contextmanager
     def running(self):

@@ -5,6 +5,8 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import socket
+import ssl
 
 import pytest
 import time_machine
@@ -32,9 +34,11 @@ def _subscribe(user, url: str, events: list[str], **extra) -> dict:
 
 def _verified(secret: str, headers: dict[str, str], body: bytes, now: float) -> bool:
     """What a receiver does, written here from the documented scheme rather than with our helper."""
-    fields = dict(part.split("=", 1) for part in headers["X-Rounds-Signature"].split(","))
-    expected = hmac.new(secret.encode(), f"{fields['t']}.".encode() + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, fields["v1"]) and abs(now - int(fields["t"])) <= 300
+    fields = [part.split("=", 1) for part in headers["X-Rounds-Signature"].split(",")]
+    (timestamp,) = [value for name, value in fields if name == "t"]
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    signed = any(hmac.compare_digest(expected, value) for name, value in fields if name == "v1")
+    return signed and abs(now - int(timestamp)) <= 300
 
 
 def _cancel(ward, visit, reason: str, callbacks) -> None:
@@ -161,3 +165,132 @@ def test_the_signature_helper_refuses_a_replayed_or_altered_delivery():
     assert not webhook_signature_verify(secret="s3cret", header=header, body=body, now=1_900_000_301)
     assert not webhook_signature_verify(secret="s3cret", header=header, body=body + b" ", now=1_900_000_100)
     assert not webhook_signature_verify(secret="s3cret", header="garbage", body=body, now=1_900_000_100)
+
+
+def _deliver_a_cancel(ward, visit, callbacks) -> float:
+    """Cancels ``visit`` (its webhook is sent on commit); returns the moment, for the receiver's replay check."""
+    _cancel(ward, visit, "Family asked", callbacks)
+    return dt.datetime.now().timestamp()
+
+
+def test_a_rotated_secret_signs_beside_the_old_one_for_the_overlap_then_alone(
+    ward, receiver, django_capture_on_commit_callbacks
+):
+    subscription = _subscribe(ward.coordinator, receiver.url, ["visit.cancelled"])
+    old = subscription["secret"]
+    with travel("08:00"):
+        rotated = _client_for(ward.coordinator).post(
+            f"/api/v1/webhooks/{subscription['id']}/rotate-secret", {"keep_previous_for_s": 3600}, format="json"
+        )
+    assert rotated.status_code == 200, rotated.data
+    new = rotated.data["secret"]
+    assert len(new) == 64 and new != old
+    assert dt.datetime.fromisoformat(rotated.data["previous_secret_expires_at"]) == at("09:00")
+    assert "secret" not in _client_for(ward.coordinator).get(f"/api/v1/webhooks/{subscription['id']}").data
+
+    with travel("08:30"):
+        now = _deliver_a_cancel(ward, ward.ward, django_capture_on_commit_callbacks)
+    (headers, body), = receiver.requests
+    assert headers["X-Rounds-Signature"].count("v1=") == 2
+    assert _verified(new, headers, body, now) and _verified(old, headers, body, now)
+
+    with travel("09:01"):  # the overlap is over: the old secret no longer signs
+        now = _deliver_a_cancel(ward, ward.home, django_capture_on_commit_callbacks)
+    headers, body = receiver.requests[1]
+    assert headers["X-Rounds-Signature"].count("v1=") == 1
+    assert _verified(new, headers, body, now) and not _verified(old, headers, body, now)
+
+
+def test_a_leaked_secret_rotated_with_no_overlap_stops_signing_at_once(
+    ward, receiver, django_capture_on_commit_callbacks
+):
+    subscription = _subscribe(ward.coordinator, receiver.url, ["visit.cancelled"])
+    rotated = _client_for(ward.coordinator).post(
+        f"/api/v1/webhooks/{subscription['id']}/rotate-secret", {"keep_previous_for_s": 0}, format="json"
+    ).data
+    assert rotated["previous_secret_expires_at"] is None
+    with travel("09:00"):
+        now = _deliver_a_cancel(ward, ward.home, django_capture_on_commit_callbacks)
+    (headers, body), = receiver.requests
+    assert _verified(rotated["secret"], headers, body, now)
+    assert not _verified(subscription["secret"], headers, body, now)
+
+
+def test_rotating_a_secret_is_for_its_owners_and_checks_the_overlap(ward, organization):
+    subscription = _subscribe(ward.asker, "http://127.0.0.1:9/hook", ["visit.moved"])
+    url = f"/api/v1/webhooks/{subscription['id']}/rotate-secret"
+    other_facility_staff = f.FacilityStaffFactory(organization=organization)
+    other_org_coordinator = f.UserFactory(organization=f.OrganizationFactory())
+    assert _client_for(ward.t1.user).post(url, {}, format="json").status_code == 403
+    assert _client_for(other_facility_staff).post(url, {}, format="json").status_code == 404
+    assert _client_for(other_org_coordinator).post(url, {}, format="json").status_code == 404
+    for bad in (-1, 8 * 86_400, "soon"):
+        response = _client_for(ward.asker).post(url, {"keep_previous_for_s": bad}, format="json")
+        assert response.status_code == 400 and "keep_previous_for_s" in response.data, bad
+    assert m.WebhookSubscription.objects.get(pk=subscription["id"]).secret == subscription["secret"]
+    by_coordinator = _client_for(ward.coordinator).post(url, {}, format="json")  # a day's overlap by default
+    assert by_coordinator.status_code == 200 and by_coordinator.data["secret"] != subscription["secret"]
+
+
+def test_a_delivery_connects_to_the_address_it_checked_not_to_a_second_lookup(
+    ward, receiver, monkeypatch, django_capture_on_commit_callbacks
+):
+    """DNS rebinding: a name that answers one address to the check and another to the connection."""
+    real = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def rebinding(host, *args, **kwargs):
+        if host != "hooks.example.test":
+            return real(host, *args, **kwargs)  # the address literal the connection is made to
+        lookups.append(host)
+        address = "127.0.0.1" if len(lookups) % 2 else "10.255.255.1"  # every second answer points elsewhere
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    port = receiver.server.server_port
+    subscription = _subscribe(ward.coordinator, f"http://hooks.example.test:{port}/hooks/rounds?k=1", ["visit.cancelled"])
+    lookups.clear()
+    with travel("09:00"):
+        now = _deliver_a_cancel(ward, ward.home, django_capture_on_commit_callbacks)
+    assert lookups == ["hooks.example.test"]  # one lookup per attempt: the check's
+    (headers, body), = receiver.requests
+    assert headers["Host"] == f"hooks.example.test:{port}"
+    assert _verified(subscription["secret"], headers, body, now)
+
+
+def _resolve_to_loopback(monkeypatch, name: str) -> None:
+    real = socket.getaddrinfo
+    monkeypatch.setattr(
+        socket, "getaddrinfo", lambda host, *a, **k: real("127.0.0.1" if host == name else host, *a, **k)
+    )
+
+
+@pytest.mark.parametrize(("certified_name", "trusted", "delivered"), [
+    ("hooks.example.test", True, True),
+    ("elsewhere.example.test", True, False),  # a trusted certificate for another name
+    ("hooks.example.test", False, False),  # the right name from an authority nobody trusts
+])
+def test_https_deliveries_check_the_certificate_against_the_endpoints_name(
+    ward, monkeypatch, django_capture_on_commit_callbacks, tmp_path, certified_name, trusted, delivered
+):
+    import certifi
+    import trustme
+
+    authority = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert(certified_name).configure_cert(server_tls)
+    roots = tmp_path / "roots.pem"
+    (authority if trusted else trustme.CA()).cert_pem.write_to_path(str(roots))
+    monkeypatch.setattr(certifi, "where", lambda: str(roots))  # the machine's trust store, for this test
+    _resolve_to_loopback(monkeypatch, "hooks.example.test")
+    with Receiver(tls=server_tls).running() as receiver:
+        url = f"https://hooks.example.test:{receiver.server.server_port}/hooks/rounds"
+        _subscribe(ward.coordinator, url, ["visit.cancelled"])
+        with travel("09:00"):
+            _deliver_a_cancel(ward, ward.home, django_capture_on_commit_callbacks)
+    (delivery,) = m.WebhookDelivery.objects.all()
+    assert len(receiver.requests) == (1 if delivered else 0)
+    if delivered:
+        assert delivery.status == m.SendStatus.SENT
+    else:
+        assert delivery.status == m.SendStatus.PENDING and "SSL" in delivery.last_error, delivery.last_error
