@@ -23,12 +23,15 @@ def _book(therapist, hhmm: str, *, day=None, windows=(("08:00", "16:00"),), **vi
 
 
 def _check_in(client, visit, at: dt.datetime | None = None):
-    body = {"at": at.isoformat()} if at else {}
-    return client.post(f"/api/v1/visits/{visit.pk}/check-in", body, format="json")
+    if at is None:
+        return client.post(f"/api/v1/visits/{visit.pk}/check-in", {}, format="json")
+    with f.clock_at(at):
+        return client.post(f"/api/v1/visits/{visit.pk}/check-in", {"at": at.isoformat()}, format="json")
 
 
 def _check_out(client, visit, at: dt.datetime):
-    return client.post(f"/api/v1/visits/{visit.pk}/check-out", {"at": at.isoformat()}, format="json")
+    with f.clock_at(at):
+        return client.post(f"/api/v1/visits/{visit.pk}/check-out", {"at": at.isoformat()}, format="json")
 
 
 def test_check_in_a_day_early_is_refused_saying_when_it_opens(therapist, therapist_client):
