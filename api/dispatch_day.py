@@ -168,8 +168,8 @@ class VisitLateApi(VisitDayActionApi):
     def act(self, *, visit, user, data):
         visit = actions.visit_report_late(visit=visit, by=user, **data)
         run = replan_propose(
-            organization=visit.organization, day=visit.date, now=visit.delay_reported_at, by=user, trigger=f"late:{visit.pk}",
-            concerned=[visit.therapist_id],
+            organization=visit.organization, day=visit.date, now=visit.delay_reported_at, by=user,
+            trigger=f"late:{visit.pk}", concerned=[visit.therapist_id],
         )
         return {"visit": self.shown(visit), "replan": ReplanOutputSerializer(run).data}
 

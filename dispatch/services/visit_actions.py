@@ -27,7 +27,7 @@ CHECK_IN_DISTANCE_WARN_M = 500
 CHECK_IN_FAR = "Checked in {distance_m} m from the visit's location ({location}); expected within {limit_m} m."
 CHECK_OUT_BEFORE_CHECK_IN = "Visit {visit} cannot end at {at}, before it started at {started}."
 AT_AHEAD_OF_THE_CLOCK = (
-    "{at} is {ahead} ahead of the server's clock ({now}); a time up to {skew} ahead is accepted. "
+    "{at} is {ahead} ahead of the server's clock ({now}); the latest time accepted now is {latest}. "
     "Check the device's clock, or leave the time out to record now."
 )
 ALREADY_CHECKED_IN = "Visit {visit} is already under way (checked in at {at}); nothing was recorded."
@@ -118,7 +118,7 @@ def _at_or_now(at: dt.datetime | None, *, tz) -> dt.datetime:
     skew = dt.timedelta(minutes=settings.ROUNDS_CLOCK_SKEW_MIN)
     if at > now + skew:
         raise ValidationError({"at": AT_AHEAD_OF_THE_CLOCK.format(
-            at=_instant(at, tz), ahead=_duration(at - now), now=_instant(now, tz), skew=_duration(skew)
+            at=_instant(at, tz), ahead=_duration(at - now), now=_instant(now, tz), latest=_instant(now + skew, tz)
         )})
     return min(at, now)
 
