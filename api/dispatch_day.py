@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.fields import PlanningDateField, PlanningDateTimeField
+from api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from api.permissions import IsCoordinator, role_of
 from api.plans import AffectedSerializer, affected_of
 from api.visits import VisitOutputSerializer, visit_body
@@ -91,12 +92,17 @@ class VisitDayActionApi(APIView):
         # schema annotation (set on the function object) from leaking between actions.
         super().__init_subclass__(**kwargs)
 
+        # A phone that resends after a timeout cannot tell whether the first one landed: with a key the
+        # retry gets the first answer, where a second interruption or late report would count twice.
+        @idempotent
         def post(self, request, visit_id: int) -> Response:
             return VisitDayActionApi.post(self, request, visit_id)
 
         # Named after the action, so the schema's components do not collide.
         request = type(f"{cls.__name__.removesuffix('Api')}Input", (cls.InputSerializer,), {})
-        cls.post = extend_schema(request=request, responses=VisitActionOutputSerializer)(post)
+        cls.post = extend_schema(
+            request=request, responses=VisitActionOutputSerializer, parameters=[IDEMPOTENCY_KEY_PARAMETER]
+        )(post)
 
     def act(self, *, visit: Visit, user, data: dict) -> dict:
         raise NotImplementedError
@@ -160,11 +166,10 @@ class VisitLateApi(VisitDayActionApi):
         at = PlanningDateTimeField(required=False, help_text="When the therapist knew; default now.")
 
     def act(self, *, visit, user, data):
-        at = data.get("at") or timezone.now()
-        visit = actions.visit_report_late(visit=visit, by=user, minutes=data["minutes"], at=at)
+        visit = actions.visit_report_late(visit=visit, by=user, **data)
         run = replan_propose(
-            organization=visit.organization, day=visit.date, now=at, by=user, trigger=f"late:{visit.pk}",
-            concerned=[visit.therapist_id],
+            organization=visit.organization, day=visit.date, now=visit.delay_reported_at, by=user,
+            trigger=f"late:{visit.pk}", concerned=[visit.therapist_id],
         )
         return {"visit": self.shown(visit), "replan": ReplanOutputSerializer(run).data}
 

@@ -1,4 +1,4 @@
-"""@idempotent for a create view: same Idempotency-Key and body, same answer, one object."""
+"""@idempotent for a create view or a day action: same Idempotency-Key and body, same answer, one effect."""
 from __future__ import annotations
 
 from functools import wraps
@@ -8,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
+from dispatch.exceptions import ConflictError
 from dispatch.services.idempotency import (
     idempotency_key_get,
     idempotency_key_record,
@@ -68,6 +69,13 @@ def idempotent(handler):
                         raise _TwinRecordedFirst from exc
         except _TwinRecordedFirst:
             return _replay(idempotency_key_get(**names, request_hash=digest))
+        except ConflictError:
+            # A resend that arrived while the first still ran waited for its lock and then found the work
+            # done (a check-in already under way): the first's answer, committed meanwhile, is this one's.
+            stored = idempotency_key_get(**names, request_hash=digest)
+            if stored is None:
+                raise
+            return _replay(stored)
         return response
 
     return wrapper

@@ -144,7 +144,8 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "api_v1_visits_transition_create": (
         "Change a visit's status",
         "Coordinators: any allowed change. Therapists: confirm, start, complete their own. Facility staff: cancel "
-        "a request. 409 for a change the visit's status does not allow.",
+        "a request. 409 for a change the visit's status does not allow. In progress and completed are a check-in "
+        "and a check-out at the server's time, under their rules.",
     ),
     "api_v1_visit_series_create": (
         "Request a weekly series of visits",
@@ -154,23 +155,28 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "api_v1_visits_check_in_create": (
         "Check in to a visit",
         "The therapist of the visit (or a coordinator). From 2 hours before the planned start to the end of the "
-        "day; 409 outside that, or while the therapist is still in another visit. `lat`/`lon` far from the place "
-        "is accepted with a `warning`.",
+        "day; 409 outside that, while the therapist is still in another visit, or when the visit is already under "
+        "way. `at` defaults to now; a past `at` is recorded, one more than a few minutes ahead (ROUNDS_CLOCK_SKEW_MIN) "
+        "is a 400. `lat`/`lon` far from the place is accepted with a `warning`. Send an `Idempotency-Key` to retry "
+        "safely.",
     ),
     "api_v1_visits_check_out_create": (
         "Check out of a visit",
         "The therapist of the visit (or a coordinator). Before half the session it is accepted with a "
-        "`warning` and the visit is flagged `ended_early`; 400 before the check-in time.",
+        "`warning` and the visit is flagged `ended_early`; 400 on `at` before the check-in time or ahead of the "
+        "server's clock, 409 when it is already completed. Send an `Idempotency-Key` to retry safely.",
     ),
     "api_v1_visits_late_create": (
         "Report running late",
         "The therapist (or a coordinator): free from the report plus `minutes`. Answers the visit and a re-plan "
-        "proposal of the rest of the day (`replan`), to apply at /plans/{id}/apply.",
+        "proposal of the rest of the day (`replan`), to apply at /plans/{id}/apply. `at`, when the therapist knew, "
+        "may be past but not ahead of the server's clock. Send an `Idempotency-Key` to retry safely.",
     ),
     "api_v1_visits_interruption_create": (
         "Record an interruption during the session",
         "The therapist (or a coordinator), during the session: the visit runs longer, the therapist's later "
-        "visits are pushed at once (`pushed`) and a re-plan is proposed (`replan`).",
+        "visits are pushed at once (`pushed`) and a re-plan is proposed (`replan`). A resent request counts again "
+        "unless it carries the first one's `Idempotency-Key`.",
     ),
     "api_v1_visits_cancel_create": ("Cancel a visit", "The therapist or a coordinator, with a reason; 409 once it has ended."),
     "api_v1_visits_no_show_create": ("Mark a visit a no-show", "The therapist or a coordinator, with a reason."),

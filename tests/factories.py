@@ -4,6 +4,7 @@ import datetime as dt
 import zoneinfo
 
 import factory
+import time_machine
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 from faker import Faker
@@ -22,6 +23,11 @@ def tomorrow() -> dt.date:
 def local(day: dt.date, hhmm: str) -> dt.datetime:
     hour, minute = (int(x) for x in hhmm.split(":"))
     return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=TORONTO)
+
+
+def clock_at(moment: dt.datetime) -> time_machine.travel:
+    """A still clock at ``moment``: an action sent with ``at`` then happens when it says, as from a phone online."""
+    return time_machine.travel(moment, tick=False)
 
 
 class OrganizationFactory(DjangoModelFactory):

@@ -306,6 +306,9 @@ ROUNDS_WEBHOOK_ALLOW_PRIVATE = env.bool("ROUNDS_WEBHOOK_ALLOW_PRIVATE", default=
 # day, or until ROUNDS_CHECK_IN_LATE_MIN minutes after the planned start when that is set.
 ROUNDS_CHECK_IN_EARLY_MIN = env.int("ROUNDS_CHECK_IN_EARLY_MIN", default=120)
 ROUNDS_CHECK_IN_LATE_MIN = env.int("ROUNDS_CHECK_IN_LATE_MIN", default=None)
+# A check-in, check-out or late report may carry when it happened (a phone syncing later); one more than
+# this many minutes ahead of the server's clock is refused (a wrong clock), one less is taken as now.
+ROUNDS_CLOCK_SKEW_MIN = env.int("ROUNDS_CLOCK_SKEW_MIN", default=5)
 # A check-out before this share of the session flags the visit (ended_early) for the coordinator.
 ROUNDS_CHECK_OUT_MIN_SHARE = env.float("ROUNDS_CHECK_OUT_MIN_SHARE", default=0.5)
 # An Idempotency-Key is remembered this long; `manage.py purge_idempotency_keys` deletes older ones.

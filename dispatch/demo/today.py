@@ -8,6 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils import timezone
 
 from dispatch.models import Organization, PlanStatus, Visit, VisitStatus
 from dispatch.services.plans import plan_run_apply, plan_run_create, plan_run_execute
@@ -38,11 +39,13 @@ def demo_today_start(*, organization: Organization, day: dt.date, time_limit_s: 
         by_therapist: dict[int, list[Visit]] = {}
         for visit in booked:
             by_therapist.setdefault(visit.therapist_id, []).append(visit)
-        morning = dt.datetime.combine(day, MORNING, tzinfo=organization.tz)
+        # Only a first visit already due is under way: one still to come is its therapist's to check in
+        # (a check-in dated ahead of the clock is refused).
+        morning, now = dt.datetime.combine(day, MORNING, tzinfo=organization.tz), timezone.now()
         checked_in = [
             visit_check_in(visit=own[0], by=own[0].therapist.user, at=own[0].planned_start).visit
             for own in by_therapist.values()
-            if own[0].planned_start < morning
+            if own[0].planned_start < morning and own[0].planned_start <= now
         ]
     return DemoToday(
         day=day,

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from geopy.distance import geodesic
 
-from dispatch.exceptions import ConflictError, DispatchError
+from dispatch.exceptions import ConflictError, DispatchError, TransitionNotAllowed
 from dispatch.models import Visit, VisitStatus
 from dispatch.lifecycle import can_transition
 from dispatch.notifications.alerts import alert_check_in_far, alerts_for_therapist
@@ -25,6 +26,12 @@ if TYPE_CHECKING:
 CHECK_IN_DISTANCE_WARN_M = 500
 CHECK_IN_FAR = "Checked in {distance_m} m from the visit's location ({location}); expected within {limit_m} m."
 CHECK_OUT_BEFORE_CHECK_IN = "Visit {visit} cannot end at {at}, before it started at {started}."
+AT_AHEAD_OF_THE_CLOCK = (
+    "{at} is {ahead} ahead of the server's clock ({now}); the latest time accepted now is {latest}. "
+    "Check the device's clock, or leave the time out to record now."
+)
+ALREADY_CHECKED_IN = "Visit {visit} is already under way (checked in at {at}); nothing was recorded."
+ALREADY_CHECKED_OUT = "Visit {visit} is already completed (checked out at {at}); nothing was recorded."
 NOT_UNDER_WAY = "Visit {visit} is {status}; lateness can only be reported for a visit still to come or under way."
 NOT_IN_PROGRESS = "Visit {visit} is {status}; an interruption can only be recorded during the session."
 NOT_ASSIGNED = "Visit {visit} has no therapist and time to pin."
@@ -100,6 +107,35 @@ def _refuse_off_the_clock(visit: Visit, moment: dt.datetime) -> None:
         ))
 
 
+def _at_or_now(at: dt.datetime | None, *, tz) -> dt.datetime:
+    """When an action happened: a past time is a phone syncing later; one ahead of the server is a wrong clock.
+
+    Within the skew the action is taken to be happening now, so the record never holds a moment still to come.
+    """
+    now = timezone.now()
+    if at is None:
+        return now
+    skew = dt.timedelta(minutes=settings.ROUNDS_CLOCK_SKEW_MIN)
+    if at > now + skew:
+        raise ValidationError({"at": AT_AHEAD_OF_THE_CLOCK.format(
+            at=_instant(at, tz), ahead=_duration(at - now), now=_instant(now, tz), latest=_instant(now + skew, tz)
+        )})
+    return min(at, now)
+
+
+def _repeated(visit: Visit, message: str, field: str, tz) -> TransitionNotAllowed:
+    """A phone resending after a timeout, most likely: say what is on record, and record nothing more."""
+    moment = getattr(visit, field)
+    return TransitionNotAllowed(
+        message.format(visit=visit.pk, at=_when(moment, tz) if moment else "an unrecorded time"),
+        {"current": visit.status, field: moment.astimezone(tz).isoformat() if moment else None},
+    )
+
+
+def _instant(moment: dt.datetime, tz) -> str:
+    return moment.astimezone(tz).isoformat(timespec="seconds")
+
+
 def _when(moment: dt.datetime, tz) -> str:
     return moment.astimezone(tz).strftime("%H:%M on %Y-%m-%d")
 
@@ -144,8 +180,11 @@ def visit_check_in(
     *, visit: Visit, by: User, at: dt.datetime | None = None, lat: float | None = None, lon: float | None = None
 ) -> CheckIn:
     """Refused (409) outside the check-in window; the session's held time starts when the therapist does."""
-    at = at or timezone.now()
     current = _lock(visit)
+    tz = current.organization.tz
+    at = _at_or_now(at, tz=tz)
+    if current.status == VisitStatus.IN_PROGRESS:
+        raise _repeated(current, ALREADY_CHECKED_IN, "actual_start", tz)
     if can_transition(current.status, VisitStatus.IN_PROGRESS):  # otherwise the lifecycle says why not
         _refuse_off_the_clock(current, at)
     visit = visit_transition(visit=current, target=VisitStatus.IN_PROGRESS, at=at)
@@ -168,10 +207,15 @@ def visit_check_in(
 @change_set()  # visits pushed by the real times hear of it
 def visit_check_out(*, visit: Visit, by: User, at: dt.datetime | None = None) -> CheckOut:
     """Completes the visit at ``at``; before the minimum share of the session it is flagged ``ended_early``."""
-    at = at or timezone.now()
     current = _lock(visit)
+    tz = current.organization.tz
+    at = _at_or_now(at, tz=tz)
+    if current.status == VisitStatus.COMPLETED:
+        raise _repeated(current, ALREADY_CHECKED_OUT, "actual_end", tz)
     if current.actual_start and at < current.actual_start:
-        raise DispatchError(CHECK_OUT_BEFORE_CHECK_IN.format(visit=visit.pk, at=at, started=current.actual_start))
+        raise ValidationError({"at": CHECK_OUT_BEFORE_CHECK_IN.format(
+            visit=visit.pk, at=_instant(at, tz), started=_instant(current.actual_start, tz)
+        )})
     visit = _lock(visit_transition(visit=current, target=VisitStatus.COMPLETED, at=at))
     started = visit.actual_start or visit.planned_start
     spent = at - started
@@ -191,10 +235,11 @@ def visit_check_out(*, visit: Visit, by: User, at: dt.datetime | None = None) ->
 def visit_report_late(*, visit: Visit, minutes: int, by: User, at: dt.datetime | None = None) -> Visit:
     """Record the delay and when it was reported; times change only through the re-plan it triggers."""
     visit = _lock(visit)
+    at = _at_or_now(at, tz=visit.organization.tz)
     if visit.status not in (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED, VisitStatus.IN_PROGRESS):
         raise ConflictError(NOT_UNDER_WAY.format(visit=visit.pk, status=visit.get_status_display().lower()))
     visit.delay_min = minutes
-    visit.delay_reported_at = at or timezone.now()
+    visit.delay_reported_at = at
     visit._change_reason = f"late: {minutes} min"
     visit._history_user = by
     visit.save(update_fields=["delay_min", "delay_reported_at", "updated_at"])

@@ -594,6 +594,29 @@ class Therapist(SimActor):
             if visit["status"] == "scheduled" and self.rng.random() < 0.5:
                 self.call("POST", f"/api/v1/visits/{visit['id']}/transition", {"status": "confirmed"})
 
+    def check_in_with_a_clock_ahead(self, day: dt.date) -> bool:
+        """A phone whose clock runs fast sends today's next check-in stamped with the visit's planned start.
+
+        False when no visit of the day is far enough ahead to tell."""
+        now = self.sim.clock.now
+        ahead = [
+            v for v in self.refresh(day, force=True)
+            if v["status"] in ("scheduled", "confirmed") and parse(v["planned_start"]) > now + dt.timedelta(hours=1)
+        ]
+        if not ahead:
+            return False
+        visit = ahead[0]
+        checked_in = self.call("POST", f"/api/v1/visits/{visit['id']}/check-in", {"at": visit["planned_start"]})
+        if checked_in.ok:
+            self.recorder.fail(
+                "check_in_follows_the_clock",
+                f"visit {visit['id']} was checked in at {visit['planned_start']}, "
+                f"ahead of the clock ({now.isoformat(timespec='seconds')})",
+                ids=(visit["id"],),
+            )
+            self.call("POST", f"/api/v1/visits/{visit['id']}/check-out", {})
+        return True
+
     def check_in_a_day_early(self, tomorrow: dt.date) -> None:
         """The wrong visit tapped on the phone: tomorrow's, checked in and out at once."""
         reply = self.call("GET", f"/api/v1/schedule?date={tomorrow}")

@@ -255,6 +255,13 @@ class Simulation:
 
     def _probes(self, agency: Agency, day: dt.date, tomorrow: dt.date, working: list[Therapist]) -> None:
         d, cast = self.day_index(day), self.casts[agency.index]
+        if agency.index == 0 and d == 1 and working:
+            self.schedule(
+                self.local(agency, day, "06:50"),
+                lambda: any(t.check_in_with_a_clock_ahead(day) for t in working),  # the first with a visit ahead
+                "a therapist checks in from a phone whose clock is fast",
+                agency.index,
+            )
         if agency.index == 0 and d == min(2, self.days - 1) and working:
             therapist = working[0]
             self.schedule(

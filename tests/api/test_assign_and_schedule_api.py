@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from dispatch.models import TherapistCredential, VisitStatus
-from tests.factories import CredentialTypeFactory, TherapistFactory, VisitFactory, local
+from tests.factories import CredentialTypeFactory, TherapistFactory, VisitFactory, clock_at, local
 
 
 def _assign(w, visit, therapist, hhmm):
@@ -182,9 +182,16 @@ def test_assigning_a_visit_beyond_the_authorised_units_is_refused_and_a_used_uni
     assert _assign(world, world.visit_y, world.therapist, "11:00").status_code == 200
     therapist = world.clients["therapist"]
     at = local(world.visit_y.date, "11:00")
-    checked_in = therapist.post(f"/api/v1/visits/{world.visit_y.pk}/check-in", {"at": at.isoformat()}, format="json")
-    assert checked_in.status_code == 200, checked_in.data
-    out = (at + dt.timedelta(minutes=30)).isoformat()
-    assert therapist.post(f"/api/v1/visits/{world.visit_y.pk}/check-out", {"at": out}, format="json").status_code == 200
+    with clock_at(at) as clock:
+        checked_in = therapist.post(
+            f"/api/v1/visits/{world.visit_y.pk}/check-in", {"at": at.isoformat()}, format="json"
+        )
+        assert checked_in.status_code == 200, checked_in.data
+        out = at + dt.timedelta(minutes=30)
+        clock.move_to(out)
+        checked_out = therapist.post(
+            f"/api/v1/visits/{world.visit_y.pk}/check-out", {"at": out.isoformat()}, format="json"
+        )
+    assert checked_out.status_code == 200, checked_out.data
     patient.refresh_from_db()
     assert patient.units_used == 2

@@ -6,9 +6,10 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from dispatch.models import Visit, VisitStatus
+from dispatch.models import PlanRun, Visit, VisitStatus
 from dispatch.services.booking import visit_book
 from tests import factories as f
+from tests.clients import signed_in
 
 HERE = {"lat": 43.66, "lon": -79.40}
 
@@ -23,12 +24,19 @@ def _book(therapist, hhmm: str, *, day=None, windows=(("08:00", "16:00"),), **vi
 
 
 def _check_in(client, visit, at: dt.datetime | None = None):
-    body = {"at": at.isoformat()} if at else {}
-    return client.post(f"/api/v1/visits/{visit.pk}/check-in", body, format="json")
+    if at is None:
+        return client.post(f"/api/v1/visits/{visit.pk}/check-in", {}, format="json")
+    with f.clock_at(at):
+        return client.post(f"/api/v1/visits/{visit.pk}/check-in", {"at": at.isoformat()}, format="json")
 
 
 def _check_out(client, visit, at: dt.datetime):
-    return client.post(f"/api/v1/visits/{visit.pk}/check-out", {"at": at.isoformat()}, format="json")
+    with f.clock_at(at):
+        return client.post(f"/api/v1/visits/{visit.pk}/check-out", {"at": at.isoformat()}, format="json")
+
+
+def _instants(body: dict, *fields: str) -> tuple[dt.datetime, ...]:
+    return tuple(dt.datetime.fromisoformat(body[name]) for name in fields)
 
 
 def test_check_in_a_day_early_is_refused_saying_when_it_opens(therapist, therapist_client):
@@ -197,3 +205,211 @@ def test_a_replan_around_a_finished_visit_applies(therapist, therapist_client, c
 
     assert proposal.data["status"] == "succeeded", proposal.data["error"]
     assert applied.status_code == 200, applied.data
+
+
+def _skew_refusal(at: dt.datetime, now: dt.datetime, ahead: str) -> list[str]:
+    latest = now + dt.timedelta(minutes=5)
+    return [
+        f"{at.isoformat()} is {ahead} ahead of the server's clock ({now.isoformat()}); the latest time accepted now "
+        f"is {latest.isoformat()}. Check the device's clock, or leave the time out to record now."
+    ]
+
+
+def test_a_check_in_dated_ahead_of_the_server_clock_is_refused_on_at(therapist, therapist_client):
+    visit = _book(therapist, "09:00")
+    now, at = f.local(visit.date, "08:00"), f.local(visit.date, "09:30")
+
+    with f.clock_at(now):
+        response = therapist_client.post(f"/api/v1/visits/{visit.pk}/check-in", {"at": at.isoformat()}, format="json")
+
+    assert response.status_code == 400
+    assert response.data == {"at": _skew_refusal(at, now, "1 h 30 min")}
+    visit.refresh_from_db()
+    assert (visit.status, visit.actual_start) == (VisitStatus.SCHEDULED, None)
+    assert visit.planned_start == f.local(visit.date, "09:00")
+
+
+@pytest.mark.parametrize(("skew_min", "ahead_s", "status"), [(5, 4 * 60, 200), (5, 5 * 60 + 1, 400), (0, 1, 400)])
+def test_a_check_in_ahead_within_the_clock_skew_is_recorded_as_now(
+    therapist, therapist_client, settings, skew_min, ahead_s, status
+):
+    settings.ROUNDS_CLOCK_SKEW_MIN = skew_min
+    visit = _book(therapist, "09:00")
+    now = f.local(visit.date, "09:00")
+
+    with f.clock_at(now):
+        response = therapist_client.post(
+            f"/api/v1/visits/{visit.pk}/check-in",
+            {"at": (now + dt.timedelta(seconds=ahead_s)).isoformat()}, format="json",
+        )
+
+    assert response.status_code == status, response.data
+    visit.refresh_from_db()
+    assert visit.actual_start == (now if status == 200 else None)
+    if status == 400:
+        latest = now + dt.timedelta(minutes=skew_min)
+        assert list(response.data) == ["at"]
+        assert f"the latest time accepted now is {latest.isoformat()}." in response.data["at"][0]
+
+
+def test_a_check_out_dated_ahead_of_the_server_clock_is_refused_on_at(therapist, therapist_client):
+    visit = _book(therapist, "09:00")
+    _check_in(therapist_client, visit, f.local(visit.date, "09:00"))
+    now, at = f.local(visit.date, "09:10"), f.local(visit.date, "09:30")
+
+    with f.clock_at(now):
+        response = therapist_client.post(f"/api/v1/visits/{visit.pk}/check-out", {"at": at.isoformat()}, format="json")
+
+    assert response.status_code == 400
+    assert response.data == {"at": _skew_refusal(at, now, "20 min")}
+    visit.refresh_from_db()
+    assert (visit.status, visit.actual_end) == (VisitStatus.IN_PROGRESS, None)
+
+
+def test_a_phone_sending_once_it_has_signal_records_the_past_times(therapist, therapist_client, coordinator_client):
+    visit = _book(therapist, "09:00")
+    start, end = f.local(visit.date, "09:02"), f.local(visit.date, "09:33")
+
+    with f.clock_at(f.local(visit.date, "11:45")):
+        checked_in = therapist_client.post(
+            f"/api/v1/visits/{visit.pk}/check-in", {"at": start.isoformat()}, format="json"
+        )
+        checked_out = therapist_client.post(
+            f"/api/v1/visits/{visit.pk}/check-out", {"at": end.isoformat()}, format="json"
+        )
+
+    assert (checked_in.status_code, checked_out.status_code) == (200, 200), (checked_in.data, checked_out.data)
+    seen = coordinator_client.get(f"/api/v1/visits/{visit.pk}").data
+    assert (seen["status"], seen["ended_early"]) == (VisitStatus.COMPLETED, False)
+    assert _instants(seen, "actual_start", "actual_end") == (start, end)
+
+
+def test_a_past_check_in_before_the_window_opened_is_still_refused(therapist, therapist_client):
+    visit = _book(therapist, "09:00")
+
+    with f.clock_at(f.local(visit.date, "12:00")):
+        response = therapist_client.post(
+            f"/api/v1/visits/{visit.pk}/check-in", {"at": f.local(visit.date, "06:30").isoformat()}, format="json"
+        )
+
+    assert response.status_code == 409 and "check-in opens 2 h before, at 07:00" in response.data["detail"]
+    visit.refresh_from_db()
+    assert (visit.status, visit.actual_start) == (VisitStatus.SCHEDULED, None)
+
+
+def test_a_late_report_dated_ahead_of_the_server_clock_is_refused_on_at(therapist, therapist_client):
+    visit = _book(therapist, "09:00")
+    now, at = f.local(visit.date, "08:00"), f.local(visit.date, "10:00")
+
+    with f.clock_at(now):
+        response = therapist_client.post(
+            f"/api/v1/visits/{visit.pk}/late", {"minutes": 20, "at": at.isoformat()}, format="json"
+        )
+
+    assert response.status_code == 400
+    assert response.data == {"at": _skew_refusal(at, now, "2 h")}
+    visit.refresh_from_db()
+    assert (visit.delay_min, visit.delay_reported_at) == (0, None)
+    assert not PlanRun.objects.filter(parameters__trigger=f"late:{visit.pk}").exists()
+
+
+def test_a_late_report_sent_later_re_plans_from_when_the_therapist_knew(therapist, therapist_client):
+    visit = _book(therapist, "09:00")
+    knew = f.local(visit.date, "08:40")
+
+    with f.clock_at(f.local(visit.date, "08:52")):
+        response = therapist_client.post(
+            f"/api/v1/visits/{visit.pk}/late", {"minutes": 20, "at": knew.isoformat()}, format="json"
+        )
+
+    assert response.status_code == 200, response.data
+    visit.refresh_from_db()
+    assert (visit.delay_min, visit.delay_reported_at) == (20, knew)
+    assert dt.datetime.fromisoformat(response.data["replan"]["parameters"]["now"]) == knew
+
+
+def _transition(client, visit, status: str, **body):
+    return client.post(f"/api/v1/visits/{visit.pk}/transition", {"status": status, **body}, format="json")
+
+
+def test_transition_to_in_progress_and_completed_checks_in_and_out_at_the_server_time(
+    therapist, therapist_client, coordinator_client
+):
+    visit = _book(therapist, "09:00")
+    start, end = f.local(visit.date, "08:57"), f.local(visit.date, "09:29")
+
+    with f.clock_at(start) as clock:
+        # An `at` is no field of /transition: it cannot date the check-in.
+        started = _transition(therapist_client, visit, "in_progress", at=f.local(visit.date, "07:00").isoformat())
+        clock.move_to(end)
+        done = _transition(therapist_client, visit, "completed")
+
+    assert (started.status_code, done.status_code) == (200, 200), (started.data, done.data)
+    seen = coordinator_client.get(f"/api/v1/visits/{visit.pk}").data
+    assert _instants(seen, "actual_start", "actual_end") == (start, end)
+    # The held time follows the real start and end, as a check-in and check-out make it.
+    assert _instants(seen, "planned_start", "planned_end") == (start, end)
+
+
+def test_transition_to_in_progress_while_in_another_visit_is_refused(therapist, therapist_client):
+    first, second = _book(therapist, "09:00"), _book(therapist, "10:00")
+    _check_in(therapist_client, first, f.local(first.date, "09:00"))
+
+    with f.clock_at(f.local(second.date, "09:50")):
+        response = _transition(therapist_client, second, "in_progress")
+
+    assert response.status_code == 409 and f"is still in visit {first.pk}" in response.data["detail"]
+    second.refresh_from_db()
+    assert (second.status, second.actual_start) == (VisitStatus.SCHEDULED, None)
+
+
+def test_transition_of_a_visit_under_way_to_in_progress_again_records_nothing(therapist, therapist_client):
+    visit = _book(therapist, "09:00")
+    _check_in(therapist_client, visit, f.local(visit.date, "09:00"))
+    recorded = visit.history.count()
+
+    with f.clock_at(f.local(visit.date, "09:05")):
+        response = _transition(therapist_client, visit, "in_progress")
+
+    assert response.status_code == 409
+    assert response.data["detail"] == (
+        f"Visit {visit.pk} is already under way (checked in at 09:00 on {visit.date}); nothing was recorded."
+    )
+    assert visit.history.count() == recorded
+
+
+def test_a_coordinator_cannot_start_a_visit_early_through_transition(therapist, coordinator_client):
+    visit = _book(therapist, "09:00")
+
+    with f.clock_at(f.local(visit.date, "06:00")):
+        response = _transition(coordinator_client, visit, "in_progress")
+
+    assert response.status_code == 409 and "check-in opens 2 h before" in response.data["detail"]
+
+
+def test_transition_of_another_therapists_visit_is_not_found(therapist, organization):
+    visit = _book(therapist, "09:00")
+    other = signed_in(f.TherapistFactory(organization=organization).user)
+
+    with f.clock_at(f.local(visit.date, "09:00")):
+        response = _transition(other, visit, "in_progress")
+
+    assert response.status_code == 404
+    visit.refresh_from_db()
+    assert visit.status == VisitStatus.SCHEDULED
+
+
+def test_facility_staff_may_not_start_or_complete_their_facilitys_visit(therapist, facility, facility_staff_client):
+    resident = f.PatientFactory(organization=therapist.organization, facility=facility)
+    requested = f.VisitFactory(organization=therapist.organization, patient=resident)
+    visit = visit_book(visit=requested, therapist=therapist, planned_start=f.local(requested.date, "09:00"))
+    assert facility_staff_client.get(f"/api/v1/visits/{visit.pk}").status_code == 200  # theirs to see
+
+    with f.clock_at(f.local(visit.date, "09:00")):
+        started = _transition(facility_staff_client, visit, "in_progress")
+        done = _transition(facility_staff_client, visit, "completed")
+
+    assert (started.status_code, done.status_code) == (403, 403)
+    assert started.data["detail"] == "As facility staff you may not mark a visit in_progress."
+    visit.refresh_from_db()
+    assert (visit.status, visit.actual_start) == (VisitStatus.SCHEDULED, None)

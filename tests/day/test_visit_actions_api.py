@@ -18,14 +18,18 @@ def booked_visit(therapist):
 def test_therapist_checks_in_and_out_of_their_own_visit(therapist_client, booked_visit):
     at = f.local(booked_visit.date, "09:02")
 
-    checked_in = therapist_client.post(
-        f"/api/v1/visits/{booked_visit.pk}/check-in",
-        {"at": at.isoformat(), "lat": booked_visit.lat, "lon": booked_visit.lon},
-        format="json",
-    )
-    checked_out = therapist_client.post(
-        f"/api/v1/visits/{booked_visit.pk}/check-out", {"at": (at + dt.timedelta(minutes=41)).isoformat()}, format="json"
-    )
+    with f.clock_at(at) as clock:
+        checked_in = therapist_client.post(
+            f"/api/v1/visits/{booked_visit.pk}/check-in",
+            {"at": at.isoformat(), "lat": booked_visit.lat, "lon": booked_visit.lon},
+            format="json",
+        )
+        clock.move_to(at + dt.timedelta(minutes=41))
+        checked_out = therapist_client.post(
+            f"/api/v1/visits/{booked_visit.pk}/check-out",
+            {"at": (at + dt.timedelta(minutes=41)).isoformat()},
+            format="json",
+        )
 
     assert checked_in.status_code == 200, checked_in.data
     assert checked_in.data["visit"]["status"] == VisitStatus.IN_PROGRESS
@@ -37,11 +41,14 @@ def test_therapist_checks_in_and_out_of_their_own_visit(therapist_client, booked
 
 
 def test_check_in_far_from_the_visit_answers_with_a_warning(therapist_client, booked_visit):
-    response = therapist_client.post(
-        f"/api/v1/visits/{booked_visit.pk}/check-in",
-        {"at": f.local(booked_visit.date, "08:58").isoformat(), "lat": booked_visit.lat + 0.01, "lon": booked_visit.lon},
-        format="json",
-    )
+    at = f.local(booked_visit.date, "08:58")
+
+    with f.clock_at(at):
+        response = therapist_client.post(
+            f"/api/v1/visits/{booked_visit.pk}/check-in",
+            {"at": at.isoformat(), "lat": booked_visit.lat + 0.01, "lon": booked_visit.lon},
+            format="json",
+        )
 
     assert response.status_code == 200
     assert response.data["distance_m"] > 1000
@@ -50,14 +57,21 @@ def test_check_in_far_from_the_visit_answers_with_a_warning(therapist_client, bo
 
 def test_check_out_before_check_in_time_is_refused(therapist_client, booked_visit):
     at = f.local(booked_visit.date, "09:10")
-    therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {"at": at.isoformat()}, format="json")
+    with f.clock_at(at):
+        therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {"at": at.isoformat()}, format="json")
 
-    response = therapist_client.post(
-        f"/api/v1/visits/{booked_visit.pk}/check-out", {"at": (at - dt.timedelta(minutes=5)).isoformat()}, format="json"
-    )
+        response = therapist_client.post(
+            f"/api/v1/visits/{booked_visit.pk}/check-out", {"at": (at - dt.timedelta(minutes=5)).isoformat()},
+            format="json",
+        )
 
     assert response.status_code == 400
-    assert "before it started" in response.data["detail"]
+    assert response.data["at"] == [
+        f"Visit {booked_visit.pk} cannot end at {booked_visit.date}T09:05:00-05:00, "
+        f"before it started at {booked_visit.date}T09:10:00-05:00."
+    ]
+    booked_visit.refresh_from_db()
+    assert (booked_visit.status, booked_visit.actual_end) == (VisitStatus.IN_PROGRESS, None)
 
 
 def test_therapist_cannot_see_another_therapists_visit(organization, booked_visit):
@@ -111,12 +125,13 @@ def test_interruption_extends_the_session_and_pushes_the_next_visit(therapist, t
     # The same patient again (no travel between the two), so the push is the interruption alone.
     later = f.VisitFactory(organization=therapist.organization, patient=booked_visit.patient)
     later = visit_book(visit=later, therapist=therapist, planned_start=f.local(later.date, "09:40"))
-    at = f.local(booked_visit.date, "09:00").isoformat()
-    therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {"at": at}, format="json")
+    at = f.local(booked_visit.date, "09:00")
+    with f.clock_at(at):
+        therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {"at": at.isoformat()}, format="json")
 
-    response = therapist_client.post(
-        f"/api/v1/visits/{booked_visit.pk}/interruption", {"minutes": 15, "kind": "paused"}, format="json"
-    )
+        response = therapist_client.post(
+            f"/api/v1/visits/{booked_visit.pk}/interruption", {"minutes": 15, "kind": "paused"}, format="json"
+        )
 
     assert response.status_code == 200, response.data
     booked_visit.refresh_from_db()
@@ -143,12 +158,13 @@ def test_an_interruption_pushes_the_next_visit_far_enough_to_travel_there(therap
     # Found by the simulation (seeds 3 and 4): the next visit was pushed to the minute the therapist was free
     # (or not at all), leaving no time to drive to it.
     later, travel = _next_visit_a_drive_away(therapist, booked_visit)
-    at = f.local(booked_visit.date, "09:00").isoformat()
-    therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {"at": at}, format="json")
+    at = f.local(booked_visit.date, "09:00")
+    with f.clock_at(at):
+        therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {"at": at.isoformat()}, format="json")
 
-    response = therapist_client.post(
-        f"/api/v1/visits/{booked_visit.pk}/interruption", {"minutes": 10, "kind": "extended"}, format="json"
-    )
+        response = therapist_client.post(
+            f"/api/v1/visits/{booked_visit.pk}/interruption", {"minutes": 10, "kind": "extended"}, format="json"
+        )
 
     assert response.status_code == 200, response.data
     later.refresh_from_db()
@@ -161,12 +177,13 @@ def test_an_interruption_pushes_to_whole_minutes_after_a_check_in_with_seconds(t
     # Found by the simulation (seed 1 over 28 days): a push kept the check-in's seconds (17:24:35), a later re-plan
     # kept the visit at the whole minute (17:25) and so became the change that set it outside its window.
     later, travel = _next_visit_a_drive_away(therapist, booked_visit)
-    at = (f.local(booked_visit.date, "09:00") + dt.timedelta(seconds=40)).isoformat()
-    therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {"at": at}, format="json")
+    at = f.local(booked_visit.date, "09:00") + dt.timedelta(seconds=40)
+    with f.clock_at(at):
+        therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {"at": at.isoformat()}, format="json")
 
-    response = therapist_client.post(
-        f"/api/v1/visits/{booked_visit.pk}/interruption", {"minutes": 10, "kind": "extended"}, format="json"
-    )
+        response = therapist_client.post(
+            f"/api/v1/visits/{booked_visit.pk}/interruption", {"minutes": 10, "kind": "extended"}, format="json"
+        )
 
     assert response.status_code == 200, response.data
     later.refresh_from_db()

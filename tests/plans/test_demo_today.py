@@ -56,3 +56,19 @@ def test_make_run_seeds_today_starts_it_and_a_late_report_gets_a_local_proposal(
     others = [row for row in diff["moved"] + diff["reassigned"] if row["old_therapist"] != therapist.pk]
     assert all(row["rule"] for row in others), others
     assert not others or diff["scope"] != "local"
+
+
+@pytest.mark.django_db
+def test_make_run_before_the_first_visits_checks_in_none_ahead_of_the_clock():
+    early = AT.replace(hour=7, minute=40)
+    with time_machine.travel(early, tick=False):
+        call_command("seed_demo", "--today-visits", "40", stdout=StringIO())
+        out = StringIO()
+        call_command("demo_today", "--time-limit", "2", stdout=out)
+
+    org = m.Organization.objects.get(slug=DEMO_SLUG)
+    today = early.date()
+    assert "visits planned and applied" in out.getvalue()
+    under_way = m.Visit.objects.filter(organization=org, date=today, status=m.VisitStatus.IN_PROGRESS)
+    assert all(v.actual_start == v.planned_start <= early for v in under_way)
+    assert m.Visit.objects.filter(organization=org, date=today, status=m.VisitStatus.SCHEDULED).exists()

@@ -29,5 +29,5 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS(
             f"Today ({day}): {started.planned} visits planned and applied; "
-            f"{len(started.checked_in)} therapists starting before 10:00 checked in at their first visit."
+            f"{len(started.checked_in)} therapists whose first visit was due (before 10:00) checked in at it."
         ))
