@@ -150,3 +150,34 @@ def test_a_therapist_reads_the_day_and_subscribes_on_a_desktop(new_page, live_se
     assert "/feeds/therapists/" in page.input_value("#https-url")
     accessible(page, "calendar page")
     screenshot(page, "calendar-desktop")
+
+
+def test_a_check_in_whose_answer_was_lost_is_sent_again_and_recorded_once(new_page, live_server, day_now):
+    """The server checked the visit in but the signal dropped before its answer came; the therapist taps again."""
+    therapist, (first, *_) = day_now
+    page = new_page(**PHONE)
+    log_in(page, live_server, therapist.user.username, "/")
+    page.wait_for_selector(".card")
+    keys: list[str] = []
+
+    def answer_lost(route) -> None:
+        keys.append(route.request.headers.get("idempotency-key", ""))
+        route.fetch()  # it reaches the server and is recorded ...
+        route.abort("internetdisconnected")  # ... and the phone never hears back
+
+    page.route(f"**/api/v1/visits/{first.pk}/check-in", answer_lost, times=1)
+    page.locator(f".card[data-visit='{first.pk}'] button[data-action='checkin']").click()
+    page.wait_for_selector("#sheet[open]")
+    page.click("#sheet-confirm")
+    wait_until(page, "document.querySelector('#sheet-error').textContent.startsWith('No answer came')")
+    first.refresh_from_db()
+    assert first.status == m.VisitStatus.IN_PROGRESS
+    started = first.actual_start
+
+    loads = page.evaluate("+document.body.dataset.loads")
+    page.click("#sheet-confirm")  # the same sheet, the same key: the first answer, not "already under way"
+    wait_until(page, f"+document.body.dataset.loads > {loads}")
+    assert "Checked in at" in page.locator("#result").inner_text()
+    first.refresh_from_db()
+    assert first.actual_start == started and len(keys[0]) >= 16
+    assert m.IdempotencyKey.objects.filter(key=keys[0]).count() == 1

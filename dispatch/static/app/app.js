@@ -9,6 +9,12 @@
   const results = {};  // visit id -> the last action's outcome, kept across reloads of the day
 
   const OFFLINE = "You are offline: nothing was sent. Try again when you have signal.";
+  const NO_ANSWER = "No answer came (the signal dropped?). Tap again: it is never recorded twice.";
+  // One key per confirmation sheet: a tap again after a lost answer is the same request, and the API gives back
+  // its first answer instead of recording it twice (or refusing a second check-in of a visit already started).
+  const newKey = () => (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`);
+  const once = (key) => ({ "Idempotency-Key": key });
+  const positions = {};  // sheet key -> the position its check-in sent
   const minutesField = (label, value, min, max) => ({ name: "minutes", label, type: "number", value, min, max });
   const reasonField = (label) => ({ name: "reason", label, type: "text", required: true });
   // What each button does: its confirmation, its API call and how its result reads.
@@ -16,9 +22,10 @@
     checkin: {
       label: "Check in", title: (v) => `Check in at ${v.patient}'s visit?`,
       text: "If you allow it, your position is sent so the visit records how far you were from it.",
-      async send(v) {
-        const body = await position();
-        return { res: await api("POST", `/api/v1/visits/${v.id}/check-in`, body), shared: "lat" in body };
+      async send(v, f, key) {
+        // The position of the first tap: a tap again must send the same request for its key.
+        const body = positions[key] || (positions[key] = await position());
+        return { res: await api("POST", `/api/v1/visits/${v.id}/check-in`, body, once(key)), shared: "lat" in body };
       },
       done: (r) => {
         const j = r.res.json;
@@ -29,14 +36,14 @@
     },
     checkout: {
       label: "Check out", title: (v) => `Check out of ${v.patient}'s visit?`, text: "The session ends now.",
-      send: async (v) => ({ res: await api("POST", `/api/v1/visits/${v.id}/check-out`, {}) }),
+      send: async (v, f, key) => ({ res: await api("POST", `/api/v1/visits/${v.id}/check-out`, {}, once(key)) }),
       done: (r) => `Checked out at ${hhmm(r.res.json.visit.actual_end)}.`,
     },
     late: {
       label: "Running late", title: (v) => `Running late for ${v.patient}?`,
       text: "The coordinator is told and gets a re-plan of the rest of your day.",
       fields: [minutesField("How many minutes late", 15, 1, 240)],
-      send: async (v, f) => ({ res: await api("POST", `/api/v1/visits/${v.id}/late`, { minutes: +f.minutes }) }),
+      send: async (v, f, key) => ({ res: await api("POST", `/api/v1/visits/${v.id}/late`, { minutes: +f.minutes }, once(key)) }),
       done: (r) => `Reported ${r.res.json.visit.delay_min} min late; the coordinator has a re-plan proposal.`,
     },
     interruption: {
@@ -44,7 +51,7 @@
       text: "Your next visits move back by as much as they need.",
       fields: [minutesField("Minutes", 10, 1, 120),
         { name: "kind", label: "What happened", type: "select", options: [["paused", "Paused (care team, family)"], ["extended", "Session extended"]] }],
-      send: async (v, f) => ({ res: await api("POST", `/api/v1/visits/${v.id}/interruption`, { minutes: +f.minutes, kind: f.kind }) }),
+      send: async (v, f, key) => ({ res: await api("POST", `/api/v1/visits/${v.id}/interruption`, { minutes: +f.minutes, kind: f.kind }, once(key)) }),
       done: (r) => {
         const n = (r.res.json.pushed || []).length;
         return `Interruption recorded; ${n} later visit${n === 1 ? "" : "s"} moved back.`;
@@ -53,14 +60,14 @@
     cancel: {
       label: "Cancel", danger: true, title: (v) => `Cancel ${v.patient}'s visit?`, text: "The coordinator sees the reason.",
       fields: [reasonField("Reason")],
-      send: async (v, f) => ({ res: await api("POST", `/api/v1/visits/${v.id}/cancel`, { reason: f.reason }) }),
+      send: async (v, f, key) => ({ res: await api("POST", `/api/v1/visits/${v.id}/cancel`, { reason: f.reason }, once(key)) }),
       done: () => "Visit cancelled.",
     },
     noshow: {
       label: "No-show", danger: true, title: (v) => `Mark ${v.patient}'s visit a no-show?`,
       text: "For a patient who was not there or could not be seen.",
       fields: [reasonField("What happened")],
-      send: async (v, f) => ({ res: await api("POST", `/api/v1/visits/${v.id}/no-show`, { reason: f.reason }) }),
+      send: async (v, f, key) => ({ res: await api("POST", `/api/v1/visits/${v.id}/no-show`, { reason: f.reason }, once(key)) }),
       done: () => "Marked as a no-show.",
     },
   };
@@ -194,6 +201,7 @@
     }
     sheet.dataset.visit = v.id;
     sheet.dataset.action = key;
+    sheet.dataset.key = newKey();
     sheet.showModal();
   }
 
@@ -205,9 +213,9 @@
     if ((a.fields || []).some((f) => f.required && !values[f.name])) { $("#sheet-error").textContent = "Please fill this in."; return; }
     if (navigator.onLine === false) { $("#sheet-error").textContent = OFFLINE; return; }
     $("#sheet-confirm").disabled = true;
-    const outcome = await a.send(v, values);
+    const outcome = await a.send(v, values, sheet.dataset.key);
     $("#sheet-confirm").disabled = false;
-    if (outcome.res.status === 0) { $("#sheet-error").textContent = OFFLINE; return; }
+    if (outcome.res.status === 0) { $("#sheet-error").textContent = NO_ANSWER; return; }
     if (outcome.res.status !== 200) { $("#sheet-error").textContent = problems(outcome.res.json).join(" "); return; }
     sheet.close();
     const text = a.done(outcome);

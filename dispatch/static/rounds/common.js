@@ -8,12 +8,12 @@
   }
   // The API with the session: every change goes through the same rules as any other client's.
   // A network failure (offline) answers status 0 rather than throwing.
-  async function api(method, url, body) {
+  async function api(method, url, body, headers) {
     let res;
     try {
       res = await fetch(url, {
         method, credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), Accept: "application/json" },
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), Accept: "application/json", ...headers },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (e) {
