@@ -167,8 +167,9 @@ class VisitLateApi(VisitDayActionApi):
 
     def act(self, *, visit, user, data):
         visit = actions.visit_report_late(visit=visit, by=user, **data)
+        # Re-planned from the server's now (what is past cannot move); the delay counts from when the therapist knew.
         run = replan_propose(
-            organization=visit.organization, day=visit.date, now=visit.delay_reported_at, by=user,
+            organization=visit.organization, day=visit.date, now=timezone.now(), by=user,
             trigger=f"late:{visit.pk}", concerned=[visit.therapist_id],
         )
         return {"visit": self.shown(visit), "replan": ReplanOutputSerializer(run).data}

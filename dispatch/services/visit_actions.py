@@ -93,7 +93,9 @@ def _refuse_off_the_clock(visit: Visit, moment: dt.datetime) -> None:
             CHECK_IN_TOO_EARLY.format(margin=_duration(margin), opens=_when(opens, tz), **names),
             {"opens_at": opens.astimezone(tz).isoformat(), "closes_at": closes.astimezone(tz).isoformat()},
         )
-    if moment >= closes:
+    # Against the server's clock as well: a check-in dated back into the window after it closed is a record
+    # to correct, not a check-in.
+    if max(moment, timezone.now()) >= closes:
         raise ConflictError(
             CHECK_IN_TOO_LATE.format(closes=_when(closes, tz), **names),
             {"opens_at": opens.astimezone(tz).isoformat(), "closes_at": closes.astimezone(tz).isoformat()},

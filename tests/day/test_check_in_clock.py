@@ -297,6 +297,20 @@ def test_a_past_check_in_before_the_window_opened_is_still_refused(therapist, th
     assert (visit.status, visit.actual_start) == (VisitStatus.SCHEDULED, None)
 
 
+def test_a_check_in_dated_back_into_a_window_that_has_closed_is_refused(therapist, therapist_client):
+    visit = _book(therapist, "09:00")
+    next_morning = dt.datetime.combine(visit.date + dt.timedelta(days=1), dt.time(8), tzinfo=visit.organization.tz)
+
+    with f.clock_at(next_morning):
+        response = therapist_client.post(
+            f"/api/v1/visits/{visit.pk}/check-in", {"at": f.local(visit.date, "09:00").isoformat()}, format="json"
+        )
+
+    assert response.status_code == 409 and "check-in closed" in response.data["detail"], response.data
+    visit.refresh_from_db()
+    assert (visit.status, visit.actual_start) == (VisitStatus.SCHEDULED, None)
+
+
 def test_a_late_report_dated_ahead_of_the_server_clock_is_refused_on_at(therapist, therapist_client):
     visit = _book(therapist, "09:00")
     now, at = f.local(visit.date, "08:00"), f.local(visit.date, "10:00")
@@ -313,11 +327,11 @@ def test_a_late_report_dated_ahead_of_the_server_clock_is_refused_on_at(therapis
     assert not PlanRun.objects.filter(parameters__trigger=f"late:{visit.pk}").exists()
 
 
-def test_a_late_report_sent_later_re_plans_from_when_the_therapist_knew(therapist, therapist_client):
+def test_a_late_report_sent_later_counts_the_delay_from_when_the_therapist_knew(therapist, therapist_client):
     visit = _book(therapist, "09:00")
-    knew = f.local(visit.date, "08:40")
+    knew, sent = f.local(visit.date, "08:45"), f.local(visit.date, "08:52")
 
-    with f.clock_at(f.local(visit.date, "08:52")):
+    with f.clock_at(sent):
         response = therapist_client.post(
             f"/api/v1/visits/{visit.pk}/late", {"minutes": 20, "at": knew.isoformat()}, format="json"
         )
@@ -325,7 +339,30 @@ def test_a_late_report_sent_later_re_plans_from_when_the_therapist_knew(therapis
     assert response.status_code == 200, response.data
     visit.refresh_from_db()
     assert (visit.delay_min, visit.delay_reported_at) == (20, knew)
-    assert dt.datetime.fromisoformat(response.data["replan"]["parameters"]["now"]) == knew
+    # Re-planned from the server's now (nothing is moved into the past) ...
+    assert dt.datetime.fromisoformat(response.data["replan"]["parameters"]["now"]) == sent
+    # ... and the delay counts from when the therapist knew: free from 08:45 + 20, not from 08:52 + 20.
+    (moved,) = response.data["replan"]["diff"]["moved"]
+    assert moved["because"].endswith("(free from 09:05)")
+
+
+def test_a_late_report_dated_hours_back_is_re_planned_from_now(therapist, therapist_client):
+    first, second = _book(therapist, "09:00"), _book(therapist, "11:00")
+    with f.clock_at(f.local(first.date, "09:00")):
+        assert therapist_client.post(f"/api/v1/visits/{first.pk}/check-in", {}, format="json").status_code == 200
+    with f.clock_at(f.local(first.date, "10:40")):
+        assert therapist_client.post(f"/api/v1/visits/{first.pk}/check-out", {}, format="json").status_code == 200
+        # Sent at 10:40, dated 08:30: five minutes late from 08:30 is long over.
+        response = therapist_client.post(
+            f"/api/v1/visits/{second.pk}/late",
+            {"minutes": 5, "at": f.local(first.date, "08:30").isoformat()}, format="json",
+        )
+    assert response.status_code == 200, response.data
+    replan = response.data["replan"]
+    assert dt.datetime.fromisoformat(replan["parameters"]["now"]) == f.local(first.date, "10:40")
+    assert replan["diff"]["counts"]["moved"] == 0
+    second.refresh_from_db()
+    assert second.planned_start == f.local(first.date, "11:00")
 
 
 def _transition(client, visit, status: str, **body):

@@ -124,9 +124,10 @@ def test_a_therapist_whose_last_visit_is_done_is_free_after_its_buffer(therapist
 def test_a_late_report_moves_only_the_late_therapists_visits(therapist, therapist_client, street, today):
     mine, theirs = street
 
-    response = therapist_client.post(
-        f"/api/v1/visits/{mine[1].pk}/late", {"minutes": 40, "at": f.local(today, "10:20").isoformat()}, format="json"
-    )
+    with f.clock_at(f.local(today, "10:20")):  # reported as it happens: the re-plan runs from then
+        response = therapist_client.post(
+            f"/api/v1/visits/{mine[1].pk}/late", {"minutes": 40}, format="json"
+        )
 
     assert response.status_code == 200, response.data
     run = PlanRun.objects.get(pk=response.data["replan"]["id"])
@@ -150,9 +151,10 @@ def test_a_visit_the_late_route_cannot_keep_goes_to_a_colleague_with_the_rule_th
         therapist=therapist, planned_start=f.local(today, "12:20"),
     )
 
-    response = therapist_client.post(
-        f"/api/v1/visits/{mine[1].pk}/late", {"minutes": 150, "at": f.local(today, "10:00").isoformat()}, format="json"
-    )
+    with f.clock_at(f.local(today, "10:00")):  # reported as it happens: the re-plan runs from then
+        response = therapist_client.post(
+            f"/api/v1/visits/{mine[1].pk}/late", {"minutes": 150}, format="json"
+        )
 
     run = PlanRun.objects.get(pk=response.data["replan"]["id"])
     reassigned = rows(run, "reassigned")
