@@ -161,7 +161,7 @@ def solve(
     if assignment is None:
         return _result(problem, [], "no_solution", 0, started, stopped_by)
     optimal = routing.status() == routing_enums_pb2.RoutingSearchStatus.ROUTING_OPTIMAL
-    assignment = insert_left_out(routing, manager, data, assignment)
+    assignment = insert_left_out(routing, manager, data, assignment, params)
     routes = keep_booked_times(read_routes(routing, manager, data, assignment, breaks), data)
     status = "optimal" if optimal else "feasible"
     stop = "optimal" if optimal else stopped_by
@@ -211,7 +211,7 @@ def _search_from_current_plan(
     in OR-Tools' Python API, so its greedy descent runs from there), or search afresh if OR-Tools
     accepts none of it."""
     routing.CloseModelWithParameters(params)
-    start, _ = initial_assignment(routing, manager, data, keep_plan(data, initial_routes))
+    start, _ = initial_assignment(routing, manager, data, keep_plan(data, initial_routes), params)
     if start is None:
         return routing.SolveWithParameters(params)
     return routing.SolveFromAssignmentWithParameters(start, params)

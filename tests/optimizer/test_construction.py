@@ -6,6 +6,7 @@ from optimizer import Options, check_solution
 from optimizer.construction import insert_left_out, routes_of
 from optimizer.model_data import build_model_data
 from optimizer.solve import _build_model, search_parameters
+from optimizer.warm_start import assignment_from_routes
 from tests.optimizer.builders import lunch, problem, therapist, visit
 
 
@@ -17,9 +18,10 @@ def test_left_out_visits_that_fit_are_placed_and_the_objective_falls():
     )
     data = build_model_data(p, Options(), list(p.visits))
     routing, manager, _ = _build_model(data)
-    routing.CloseModelWithParameters(search_parameters(Options()))
-    empty = routing.ReadAssignmentFromRoutes([[], []], True)
-    filled = insert_left_out(routing, manager, data, empty)
+    params = search_parameters(Options())
+    routing.CloseModelWithParameters(params)
+    empty = assignment_from_routes(routing, [[], []], params)
+    filled = insert_left_out(routing, manager, data, empty, params)
     placed = {data.visits[n].id for r in routes_of(routing, manager, filled) for n in r}
     assert placed == {"a", "b", "c", "d"}
     assert filled.ObjectiveValue() < empty.ObjectiveValue()
@@ -30,9 +32,10 @@ def test_a_plan_with_nothing_that_fits_is_returned_unchanged():
     p = problem([therapist("t1", shift=(480, 600))], [visit("a", 10, duration=45), visit("b", 12, duration=60)])
     data = build_model_data(p, Options(), list(p.visits))
     routing, manager, _ = _build_model(data)
-    routing.CloseModelWithParameters(search_parameters(Options()))
-    one = routing.ReadAssignmentFromRoutes([[manager.NodeToIndex(0)]], True)
-    assert insert_left_out(routing, manager, data, one) is one
+    params = search_parameters(Options())
+    routing.CloseModelWithParameters(params)
+    one = assignment_from_routes(routing, [[manager.NodeToIndex(0)]], params)
+    assert insert_left_out(routing, manager, data, one, params) is one
 
 
 def test_the_solved_plan_stays_valid_after_finishing(ok_small):
