@@ -4,7 +4,7 @@
 it left out may still fit some final route as it stands. Every such visit (the costliest to
 leave out first) goes to its cheapest place in the routes of the therapists passing nearest
 (``reasons.NEAREST``) by the re-plans' walk; OR-Tools then re-reads the
-routes (``warm_start.assignment_from_routes``), which checks every rule and times the plan, and the
+routes (``ReadAssignmentFromRoutes``), which checks every rule and times the plan, and the
 result is kept only when the model accepts it and its objective is lower.
 """
 
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from optimizer.check import check_route
 from optimizer.constraints import unassigned_penalty
 from optimizer.reasons import Prefixes, best_insertion, nearest_vehicles
-from optimizer.warm_start import RouteWalk, assignment_from_routes
+from optimizer.warm_start import RouteWalk, one_solution
 
 if TYPE_CHECKING:
     from ortools.constraint_solver import pywrapcp
@@ -45,12 +45,17 @@ def insert_left_out(
     assignment: pywrapcp.Assignment,
     params: pywrapcp.RoutingSearchParameters,
 ) -> pywrapcp.Assignment:
-    """``assignment`` with the left-out visits that fit a final route as it stands put there."""
+    """``assignment`` with the left-out visits that fit a final route as it stands put there.
+
+    ``params``: the search's; the read-back runs under the last solve's limits, so ``assignment``
+    (a few milliseconds) is read again under ``one_solution`` ones first.
+    """
     routes = routes_of(routing, manager, assignment)
     if not fill_routes(data, routes):
         return assignment
+    routing.SolveFromAssignmentWithParameters(assignment, one_solution(params))
     indices = [[manager.NodeToIndex(n) for n in r] for r in routes]
-    candidate = assignment_from_routes(routing, indices, params)
+    candidate = routing.ReadAssignmentFromRoutes(indices, True)  # True: nodes on no route are left out
     if candidate is None or candidate.ObjectiveValue() >= assignment.ObjectiveValue():
         return assignment
     return candidate

@@ -2,7 +2,7 @@
 
 ``keep_plan`` walks each therapist's current route in its order from where and when they are
 free now and keeps every visit that still fits; it says of every other visit which rule it
-would break. ``initial_assignment`` hands the kept routes to OR-Tools (``assignment_from_routes``)
+would break. ``initial_assignment`` hands the kept routes to OR-Tools (``ReadAssignmentFromRoutes``)
 as the search's first solution, so a re-plan is never worse than keeping what still fits.
 ``keep_booked_times`` puts each booked visit back at its booked minute when its route allows.
 
@@ -254,49 +254,42 @@ def initial_assignment(
     manager: pywrapcp.RoutingIndexManager,
     data: ModelData,
     kept: KeptPlan,
-    params: pywrapcp.RoutingSearchParameters,
 ) -> tuple[pywrapcp.Assignment | None, dict[str, int]]:
     """The kept routes as an OR-Tools solution, and how many visits OR-Tools refused per therapist.
 
     The walk is exact for windows, shifts and limits but approximates breaks; when OR-Tools finds
     a route infeasible anyway, its visits are given up from the end of the day (where a delay
-    bites) until it is accepted. The model must be closed (with ``params``).
+    bites) until it is accepted. The model must be closed, with ``one_solution`` limits.
     """
     node_of = {v.id: i for i, v in enumerate(data.visits)}
     routes = [[manager.NodeToIndex(node_of[vid]) for vid in kept.routes.get(t.id, ())] for t in data.therapists]
-    assignment = assignment_from_routes(routing, routes, params)
+    assignment = routing.ReadAssignmentFromRoutes(routes, True)  # True: nodes on no route are left out
     refused: dict[str, int] = {}
     if assignment is not None:
         return assignment, refused
     for k, route in enumerate(routes):
         alone = [route if j == k else [] for j in range(len(routes))]
-        while route and assignment_from_routes(routing, alone, params) is None:
+        while route and routing.ReadAssignmentFromRoutes(alone, True) is None:
             route.pop()
             refused[data.therapists[k].id] = refused.get(data.therapists[k].id, 0) + 1
-    return assignment_from_routes(routing, routes, params), refused
+    return routing.ReadAssignmentFromRoutes(routes, True), refused
 
 
-def assignment_from_routes(
-    routing: pywrapcp.RoutingModel, routes: list[list[int]], params: pywrapcp.RoutingSearchParameters
-) -> pywrapcp.Assignment | None:
-    """``routes`` (node indices per vehicle, nodes on none left out) as a solution of the closed model, timed
-    by the first schedule OR-Tools finds for them; None when the model refuses them.
+def one_solution(params: pywrapcp.RoutingSearchParameters) -> pywrapcp.RoutingSearchParameters:
+    """``params`` that stop at the first solution: the limits OR-Tools should read given routes back under.
 
-    Why not ``ReadAssignmentFromRoutes``: it restores the routes under the search's own objective and
-    limits, so after its first schedule it goes on branching over the times and breaks of every
-    route for a cheaper one until the search's time limit, whenever the routes carry a cost the
-    model cannot prove minimal: a booked visit a lunch break pushes beyond the move tolerance.
-    A re-plan's search then began only at its wall cap (the demo's "sick at 12:00", 4.4 s for a
-    schedule found in 15 ms and never bettered). One solution is the schedule; the search improves it.
+    Why: ``ReadAssignmentFromRoutes`` restores routes under the limits of the model's last solve (or
+    of its closing, before any) and with its objective, so once it has a schedule for them it goes on
+    branching over every route's times and breaks for a cheaper one until that time limit, whenever
+    the routes carry a cost the model cannot prove minimal (a booked visit a lunch pushes beyond the
+    move tolerance). A re-plan step then searched only from its wall cap on: the demo's "sick at
+    12:00" spent 4.4 s of 4.5 there, for a schedule found in 15 ms and never bettered. The first
+    schedule is the one to keep; the search improves on it.
     """
     once = type(params)()
     once.CopyFrom(params)
     once.solution_limit = 1
-    nexts = routing.solver().Assignment()
-    # As ReadAssignmentFromRoutes does: skip inactive indices; close the routes, so nodes on none are left out.
-    if not routing.RoutesToAssignment(routes, True, True, nexts):
-        return None
-    return routing.SolveFromAssignmentWithParameters(nexts, once)
+    return once
 
 
 def keep_booked_times(routes: list[Route], data: ModelData) -> list[Route]:

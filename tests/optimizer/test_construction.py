@@ -6,7 +6,6 @@ from optimizer import Options, check_solution
 from optimizer.construction import insert_left_out, routes_of
 from optimizer.model_data import build_model_data
 from optimizer.solve import _build_model, search_parameters
-from optimizer.warm_start import assignment_from_routes
 from tests.optimizer.builders import lunch, problem, therapist, visit
 
 
@@ -20,7 +19,7 @@ def test_left_out_visits_that_fit_are_placed_and_the_objective_falls():
     routing, manager, _ = _build_model(data)
     params = search_parameters(Options())
     routing.CloseModelWithParameters(params)
-    empty = assignment_from_routes(routing, [[], []], params)
+    empty = routing.ReadAssignmentFromRoutes([[], []], True)
     filled = insert_left_out(routing, manager, data, empty, params)
     placed = {data.visits[n].id for r in routes_of(routing, manager, filled) for n in r}
     assert placed == {"a", "b", "c", "d"}
@@ -34,7 +33,7 @@ def test_a_plan_with_nothing_that_fits_is_returned_unchanged():
     routing, manager, _ = _build_model(data)
     params = search_parameters(Options())
     routing.CloseModelWithParameters(params)
-    one = assignment_from_routes(routing, [[manager.NodeToIndex(0)]], params)
+    one = routing.ReadAssignmentFromRoutes([[manager.NodeToIndex(0)]], True)
     assert insert_left_out(routing, manager, data, one, params) is one
 
 
