@@ -23,7 +23,7 @@ from dispatch.selectors.history import history_list
 from dispatch.selectors.scoping import patients_visible_to, therapists_visible_to, visits_visible_to
 from dispatch.services import visit_actions as actions
 from dispatch.services.availability import therapist_mark_off
-from dispatch.services.replan import replan_propose
+from dispatch.services.replan import replan_after_called_off, replan_propose
 
 
 def visit_for_actor(*, user, visit_id: int) -> Visit:
@@ -72,7 +72,8 @@ class VisitActionOutputSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="check-in: far from the place; check-out: ended early"
     )
     replan = ReplanOutputSerializer(
-        required=False, help_text="late and interruption: the re-plan proposal it triggered"
+        required=False,
+        help_text="late, interruption, a cancel or no-show of a visit booked today: the re-plan proposal it triggered",
     )
     pushed = VisitOutputSerializer(
         many=True, required=False, help_text="interruption only: the visits moved later, each as GET shows it"
@@ -148,16 +149,16 @@ class VisitReasonInputSerializer(serializers.Serializer):
 
 class VisitCancelApi(VisitDayActionApi):
     InputSerializer = VisitReasonInputSerializer
+    call_off = staticmethod(actions.visit_cancel)
 
     def act(self, *, visit, user, data):
-        return {"visit": self.shown(actions.visit_cancel(visit=visit, by=user, **data))}
+        visit = self.call_off(visit=visit, by=user, **data)
+        run = replan_after_called_off(visit=visit, by=user)
+        return {"visit": self.shown(visit)} | ({} if run is None else {"replan": ReplanOutputSerializer(run).data})
 
 
-class VisitNoShowApi(VisitDayActionApi):
-    InputSerializer = VisitReasonInputSerializer
-
-    def act(self, *, visit, user, data):
-        return {"visit": self.shown(actions.visit_mark_no_show(visit=visit, by=user, **data))}
+class VisitNoShowApi(VisitCancelApi):
+    call_off = staticmethod(actions.visit_mark_no_show)
 
 
 class VisitLateApi(VisitDayActionApi):

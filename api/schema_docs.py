@@ -178,8 +178,16 @@ OPERATIONS: dict[str, tuple[str, str]] = {
         "visits are pushed at once (`pushed`) and a re-plan is proposed (`replan`). A resent request counts again "
         "unless it carries the first one's `Idempotency-Key`.",
     ),
-    "api_v1_visits_cancel_create": ("Cancel a visit", "The therapist or a coordinator, with a reason; 409 once it has ended."),
-    "api_v1_visits_no_show_create": ("Mark a visit a no-show", "The therapist or a coordinator, with a reason."),
+    "api_v1_visits_cancel_create": (
+        "Cancel a visit",
+        "The therapist or a coordinator, with a reason; 409 once it has ended. A visit booked for today comes "
+        "back with a re-plan proposal of its therapist's day (`replan`), applied or not like a late report's.",
+    ),
+    "api_v1_visits_no_show_create": (
+        "Mark a visit a no-show",
+        "The therapist or a coordinator, with a reason. The answer carries a re-plan proposal of the therapist's "
+        "day from the patient's door (`replan`), applied or not like a late report's.",
+    ),
     "api_v1_visits_pin_create": ("Pin a visit", COORDINATORS + " Re-plans keep its therapist and time."),
     "api_v1_visits_unpin_create": ("Unpin a visit", COORDINATORS + " Re-plans may move it again."),
     "api_v1_plans_list": ("List plan runs", COORDINATORS + " Filter by `date`, `status`, `kind`; without results."),

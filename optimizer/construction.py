@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from optimizer.check import check_route
 from optimizer.constraints import unassigned_penalty
 from optimizer.reasons import Prefixes, best_insertion, nearest_vehicles
-from optimizer.warm_start import RouteWalk
+from optimizer.warm_start import RouteWalk, one_solution
 
 if TYPE_CHECKING:
     from ortools.constraint_solver import pywrapcp
@@ -43,11 +43,17 @@ def insert_left_out(
     manager: pywrapcp.RoutingIndexManager,
     data: ModelData,
     assignment: pywrapcp.Assignment,
+    params: pywrapcp.RoutingSearchParameters,
 ) -> pywrapcp.Assignment:
-    """``assignment`` with the left-out visits that fit a final route as it stands put there."""
+    """``assignment`` with the left-out visits that fit a final route as it stands put there.
+
+    ``params``: the search's; the read-back runs under the last solve's limits, so ``assignment``
+    (a few milliseconds) is read again under ``one_solution`` ones first.
+    """
     routes = routes_of(routing, manager, assignment)
     if not fill_routes(data, routes):
         return assignment
+    routing.SolveFromAssignmentWithParameters(assignment, one_solution(params))
     indices = [[manager.NodeToIndex(n) for n in r] for r in routes]
     candidate = routing.ReadAssignmentFromRoutes(indices, True)  # True: nodes on no route are left out
     if candidate is None or candidate.ObjectiveValue() >= assignment.ObjectiveValue():

@@ -17,7 +17,7 @@ from optimizer.model_data import ModelData, build_model_data, ceil_min
 from optimizer.options import Options
 from optimizer.problem import Problem
 from optimizer.solution import PlacedBreak, Route, Solution, Stop
-from optimizer.warm_start import initial_assignment, keep_booked_times, keep_plan
+from optimizer.warm_start import initial_assignment, keep_booked_times, keep_plan, one_solution
 
 # The wall-clock limit (``Options.wall_limit_s``: the time limit in time mode, the safety cap in
 # deterministic mode) covers the whole call. The search gets what the build left, less a reserve for
@@ -161,7 +161,7 @@ def solve(
     if assignment is None:
         return _result(problem, [], "no_solution", 0, started, stopped_by)
     optimal = routing.status() == routing_enums_pb2.RoutingSearchStatus.ROUTING_OPTIMAL
-    assignment = insert_left_out(routing, manager, data, assignment)
+    assignment = insert_left_out(routing, manager, data, assignment, params)
     routes = keep_booked_times(read_routes(routing, manager, data, assignment, breaks), data)
     status = "optimal" if optimal else "feasible"
     stop = "optimal" if optimal else stopped_by
@@ -210,7 +210,7 @@ def _search_from_current_plan(
     """Descend from what still fits of the current plan (iterated local search has no such entry
     in OR-Tools' Python API, so its greedy descent runs from there), or search afresh if OR-Tools
     accepts none of it."""
-    routing.CloseModelWithParameters(params)
+    routing.CloseModelWithParameters(one_solution(params))  # the read-back's limits; the search gets its own
     start, _ = initial_assignment(routing, manager, data, keep_plan(data, initial_routes))
     if start is None:
         return routing.SolveWithParameters(params)

@@ -114,7 +114,7 @@ def therapist_now_list(
     the session). ``departs_min`` is when the re-plan starts them: after a finished visit they
     have been on the way since its buffer ended, before the first one they leave at the shift's
     start (the re-plan's visits still start no earlier than now). A ``due`` visit (``due_visits``)
-    counts as a session begun now at its place.
+    counts as a session begun now at its place; a no-show whose time has come as one they leave now.
     """
     midnight = dt.datetime.combine(day, dt.time(0), tzinfo=organization.tz)
     # The optimiser counts whole minutes: free at 11:53:25 is free at 11:54, never at 11:53.
@@ -130,7 +130,9 @@ def therapist_now_list(
     due = due or set()
     states: dict[int, TherapistNow] = {}
     for therapist_id, own in by_therapist.items():
-        started = [v for v in own if v.status in STARTED_STATUSES or v.pk in due]
+        # A no-show's therapist went to the door: they leave from there, now.
+        no_shows = {v.pk for v in own if v.status == VisitStatus.NO_SHOW and v.planned_start and v.planned_start <= now}
+        started = [v for v in own if v.status in STARTED_STATUSES or v.pk in due or v.pk in no_shows]
         delayed = [v for v in own if v.delay_min and v.status in (*OPEN_ASSIGNED, VisitStatus.IN_PROGRESS)]
         delay_until = max(
             (minutes_after_up(v.delay_reported_at or now, midnight) + v.delay_min for v in delayed), default=None
@@ -142,6 +144,8 @@ def therapist_now_list(
                 # On the way: the session begins at the latest now, and runs its full length from then.
                 late_by = max(now - last.planned_start, dt.timedelta(0))
                 busy_until = minutes_after_up(last.planned_busy_until + late_by, midnight)
+            elif last.pk in no_shows:
+                busy_until = now_min
             elif last.status == VisitStatus.IN_PROGRESS:
                 late_by = (last.actual_start - last.planned_start) if last.actual_start else dt.timedelta(0)
                 busy_until = minutes_after_up(last.planned_busy_until + max(late_by, dt.timedelta(0)), midnight)
@@ -262,7 +266,7 @@ def replan_build(*, run: PlanRun) -> tuple[DayProblem, list[Visit], dict[str, An
     # One read of the day: the open visits are the problem, the started ones say where everyone is.
     day_visits = list(
         Visit.objects.filter(organization=organization, date=day)
-        .exclude(status__in=(VisitStatus.CANCELLED, VisitStatus.NO_SHOW))
+        .exclude(status=VisitStatus.CANCELLED)  # a no-show says where its therapist is (therapist_now_list)
         .select_related("facility", "patient", "organization", "therapist")
         .prefetch_related(*VISIT_PREFETCH)
     )
@@ -357,6 +361,20 @@ def replan_propose(
             "now": now.isoformat(), "trigger": trigger,
             "concerned": sorted(set(concerned)), "placing": sorted(set(placing)),
         },
+    )
+
+
+def replan_after_called_off(*, visit: Visit, by: User | None, now: dt.datetime | None = None) -> PlanRun | None:
+    """A booked visit of today cancelled or marked a no-show frees its therapist's time: a proposal that
+    re-plans that therapist's day first (the freed time may take a waiting request), as a late report's
+    does. None for a request nobody was booked for, or a visit of another day (no day under way to re-plan)."""
+    now = now or timezone.now()
+    today = now.astimezone(visit.organization.tz).date()
+    if visit.therapist_id is None or visit.planned_start is None or visit.date != today:
+        return None
+    return replan_propose(
+        organization=visit.organization, day=visit.date, now=now, by=by,
+        trigger=f"{visit.status}:{visit.pk}", concerned=[visit.therapist_id],
     )
 
 

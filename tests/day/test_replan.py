@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from dispatch.models import AvailabilityException, PlanKind, PlanRun, PlanStatus, Priority, Visit, VisitStatus
@@ -531,3 +532,69 @@ def test_a_check_out_part_way_through_a_minute_frees_the_therapist_at_the_next_w
     states = therapist_now_list(organization=therapist.organization, day=today, now=f.local(today, "09:30"))
 
     assert states[therapist.pk].free_from_min == 9 * 60 + 56  # 09:50:40 and the 5-minute buffer, rounded up
+
+
+# Cancellation and no-show propose a re-plan as a late report does
+
+
+def test_cancelling_a_visit_booked_today_proposes_a_replan_of_that_therapists_day(
+    therapist, coordinator_client, street, today
+):
+    mine, theirs = street
+    with time_machine.travel(f.local(today, "10:00"), tick=False):
+        response = coordinator_client.post(
+            f"/api/v1/visits/{mine[2].pk}/cancel", {"reason": "Family asked"}, format="json"
+        )
+        proposal = response.data["replan"]
+        applied = coordinator_client.post(f"/api/v1/plans/{proposal['id']}/apply", {}, format="json")
+
+    assert response.status_code == 200, response.data
+    assert response.data["visit"]["status"] == VisitStatus.CANCELLED
+    assert proposal["parameters"]["trigger"] == f"cancelled:{mine[2].pk}"
+    assert proposal["parameters"]["concerned"] == [therapist.pk]
+    diff = proposal["diff"]
+    assert (diff["scope"], diff["counts"]["others_disturbed"], diff["counts"]["booked_unbooked"]) == ("local", 0, 0)
+    assert applied.status_code == 200, applied.data
+    assert all(Visit.objects.get(pk=v.pk).planned_start == v.planned_start for v in theirs)
+    assert Visit.objects.get(pk=mine[3].pk).status == VisitStatus.SCHEDULED
+
+
+def test_a_no_show_proposes_a_replan_from_the_patients_door_refused_once_the_day_changed(
+    therapist, therapist_client, coordinator_client, street, today
+):
+    mine, _ = street
+    with time_machine.travel(f.local(today, "10:35"), tick=False):
+        response = therapist_client.post(
+            f"/api/v1/visits/{mine[1].pk}/no-show", {"reason": "Nobody home"}, format="json"
+        )
+        proposal = response.data["replan"]
+        coordinator_client.post(f"/api/v1/visits/{mine[3].pk}/cancel", {"reason": "Family asked"}, format="json")
+        applied = coordinator_client.post(f"/api/v1/plans/{proposal['id']}/apply", {}, format="json")
+
+    assert response.status_code == 200, response.data
+    assert (proposal["parameters"]["trigger"], proposal["parameters"]["concerned"]) == (
+        f"no_show:{mine[1].pk}", [therapist.pk]
+    )
+    # The therapist went to the door: the re-plan starts them there, free from the minute it was marked.
+    states = PlanRun.objects.get(pk=proposal["id"]).result["therapists_now"]
+    now = next(s for s in states if s["therapist_id"] == therapist.pk)
+    assert (now["lat"], now["lon"], now["free_from_min"]) == (mine[1].lat, mine[1].lon, 10 * 60 + 35)
+    assert applied.status_code == 409
+    assert f"Visits {mine[3].pk} changed since plan" in applied.data["detail"]
+
+
+def test_calling_off_a_request_or_another_days_visit_proposes_no_replan(therapist, coordinator_client, street, today):
+    request = _home_visit(therapist.organization, today, -79.39)
+    tomorrow = visit_book(
+        visit=_home_visit(therapist.organization, today + dt.timedelta(days=1), -79.39),
+        therapist=therapist, planned_start=f.local(today + dt.timedelta(days=1), "10:00"),
+    )
+    with time_machine.travel(f.local(today, "10:00"), tick=False):
+        answers = [
+            coordinator_client.post(f"/api/v1/visits/{v.pk}/cancel", {"reason": "Family asked"}, format="json")
+            for v in (request, tomorrow)
+        ]
+
+    assert [a.status_code for a in answers] == [200, 200]
+    assert ["replan" in a.data for a in answers] == [False, False]
+    assert not PlanRun.objects.filter(kind=PlanKind.REPLAN).exists()

@@ -17,9 +17,10 @@ def test_left_out_visits_that_fit_are_placed_and_the_objective_falls():
     )
     data = build_model_data(p, Options(), list(p.visits))
     routing, manager, _ = _build_model(data)
-    routing.CloseModelWithParameters(search_parameters(Options()))
+    params = search_parameters(Options())
+    routing.CloseModelWithParameters(params)
     empty = routing.ReadAssignmentFromRoutes([[], []], True)
-    filled = insert_left_out(routing, manager, data, empty)
+    filled = insert_left_out(routing, manager, data, empty, params)
     placed = {data.visits[n].id for r in routes_of(routing, manager, filled) for n in r}
     assert placed == {"a", "b", "c", "d"}
     assert filled.ObjectiveValue() < empty.ObjectiveValue()
@@ -30,9 +31,10 @@ def test_a_plan_with_nothing_that_fits_is_returned_unchanged():
     p = problem([therapist("t1", shift=(480, 600))], [visit("a", 10, duration=45), visit("b", 12, duration=60)])
     data = build_model_data(p, Options(), list(p.visits))
     routing, manager, _ = _build_model(data)
-    routing.CloseModelWithParameters(search_parameters(Options()))
+    params = search_parameters(Options())
+    routing.CloseModelWithParameters(params)
     one = routing.ReadAssignmentFromRoutes([[manager.NodeToIndex(0)]], True)
-    assert insert_left_out(routing, manager, data, one) is one
+    assert insert_left_out(routing, manager, data, one, params) is one
 
 
 def test_the_solved_plan_stays_valid_after_finishing(ok_small):

@@ -10,7 +10,7 @@ import importlib
 
 from optimizer import Options, Priority, check_solution, replan, solve
 from optimizer.warm_start import ABSENT, PINNED, SHIFT, WINDOW, keep_current_plan
-from tests.optimizer.builders import problem, therapist, visit
+from tests.optimizer.builders import at, lunch, problem, therapist, visit
 
 OPTIONS = Options(time_limit_s=1.0)
 REPLAN = importlib.import_module("optimizer.replan")  # the module; ``optimizer.replan`` is the function
@@ -119,6 +119,26 @@ def test_the_current_plan_is_the_first_solution_and_is_never_worsened(two_rounds
     searched = solve(p, options=OPTIONS, initial_routes=current)
     assert set(starts(as_it_is)) == {v.id for v in mine + theirs}
     assert searched.objective <= as_it_is.objective
+    assert check_solution(p, searched) == []
+
+
+def test_a_current_plan_a_lunch_pushes_beyond_the_tolerance_is_searched_from_and_ends_by_itself():
+    """t1 is free at 12:25 with lunch still owed by 13:30: kept as booked, b starts 30 minutes late after
+    the lunch. That plan is the first solution as it is (not a schedule OR-Tools goes on looking for
+    until its wall cap, the demo's "sick at 12:00"), and the search ends by itself, not by the clock."""
+    visits = [
+        booked("a", 0, 745, windows=((720, 930),), buffer_min=10),
+        booked("b", 0, 785, windows=((720, 915),), duration=45, buffer_min=10),
+        booked("c", 19, 865, windows=((810, 930),), duration=60, buffer_min=10),
+    ]
+    colleague = dataclasses.replace(therapist("t2", shift=(729, 1140)), start=at(25), end=at(25))
+    p = problem([therapist("t1", shift=(745, 1080), breaks=(lunch(745, 810, 30),)), colleague], visits)
+    current = {"t1": ["a", "b", "c"]}
+    as_it_is = solve(p, options=dataclasses.replace(OPTIONS, solution_limit=1), initial_routes=current)
+    searched = solve(p, options=OPTIONS, initial_routes=current)
+    assert starts(as_it_is) == {"a": ("t1", 745), "b": ("t1", 815), "c": ("t1", 889)}
+    assert searched.stopped_by in ("completed", "solution_limit", "optimal")
+    assert searched.objective <= as_it_is.objective and set(starts(searched)) == {"a", "b", "c"}
     assert check_solution(p, searched) == []
 
 
