@@ -34,6 +34,10 @@ ALREADY_CHECKED_IN = "Visit {visit} is already under way (checked in at {at}); n
 ALREADY_CHECKED_OUT = "Visit {visit} is already completed (checked out at {at}); nothing was recorded."
 NOT_UNDER_WAY = "Visit {visit} is {status}; lateness can only be reported for a visit still to come or under way."
 NOT_IN_PROGRESS = "Visit {visit} is {status}; an interruption can only be recorded during the session."
+INTERRUPTION_PAST_THE_DAY = (
+    "{minutes} more minutes would keep the therapist busy past midnight (visit {other} would end at {end} on "
+    "{day}). Nothing was recorded: end the session, and ask the coordinator to re-plan the rest of the day."
+)
 NOT_ASSIGNED = "Visit {visit} has no therapist and time to pin."
 CHECK_IN_TOO_EARLY = (
     "Visit {visit} is planned for {start} on {day}; check-in opens {margin} before, at {opens}. "
@@ -302,8 +306,22 @@ def visit_record_interruption(*, visit: Visit, minutes: int, kind: str, by: User
     extra = dt.timedelta(minutes=minutes)
     visit = _shift(visit=visit, start_by=dt.timedelta(0), end_by=extra, reason=f"interruption: {kind} {minutes} min", by=by)
     pushed = _push_later_visits(visit=visit, by=by)
+    _refuse_a_push_off_the_day(visit=visit, pushed=pushed, minutes=minutes)
     no_double_booking_check_now(therapist=visit.therapist, start=visit.planned_start, end=visit.planned_busy_until)
     return Interruption(visit=visit, pushed=pushed)
+
+
+def _refuse_a_push_off_the_day(*, visit: Visit, pushed: list[Visit], minutes: int) -> None:
+    """The push moves the day's visits only: pushed past midnight they would run into the next day's, which it never
+    looks at (and SQLite has no exclusion constraint to catch that). Refused; the transaction undoes the push."""
+    tz = visit.organization.tz
+    day_end = dt.datetime.combine(visit.date + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
+    moved = [visit, *pushed]
+    if (last := max(moved, key=lambda v: v.planned_busy_until)).planned_busy_until > day_end:
+        end = last.planned_busy_until.astimezone(tz)
+        raise ConflictError(INTERRUPTION_PAST_THE_DAY.format(
+            minutes=minutes, other=last.pk, end=end.strftime("%H:%M"), day=end.date()
+        ))
 
 
 @transaction.atomic

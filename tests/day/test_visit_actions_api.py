@@ -279,3 +279,30 @@ def test_assign_outside_the_shift_answers_400_with_the_reasons(therapist, coordi
     assert response.data["extra"]["reasons"] == [
         f"Therapist {therapist.pk} is not available 07:00–07:35 on {visit.date}."
     ]
+
+
+def test_interruptions_that_would_push_the_day_past_midnight_are_refused_and_record_nothing(
+    therapist, therapist_client, booked_visit
+):
+    # Found by an outside tester: ten 120-minute "extended" reports pushed the day's last visit into the next
+    # day's first one (on SQLite, with no exclusion constraint to stop it).
+    later = f.VisitFactory(organization=therapist.organization, patient=booked_visit.patient)
+    later = visit_book(visit=later, therapist=therapist, planned_start=f.local(later.date, "10:00"))
+    at = f.local(booked_visit.date, "09:00")
+    with f.clock_at(at):
+        therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {}, format="json")
+        answers = [
+            therapist_client.post(
+                f"/api/v1/visits/{booked_visit.pk}/interruption", {"minutes": 120, "kind": "extended"}, format="json"
+            )
+            for _ in range(8)
+        ]
+
+    # 09:30 + 6 x 120 min ends at 21:30 and the next visit at 22:xx; a seventh would end that one past midnight.
+    assert [a.status_code for a in answers] == [200] * 6 + [409] * 2
+    assert "past midnight" in answers[-1].data["detail"] and "Nothing was recorded" in answers[-1].data["detail"]
+    booked_visit.refresh_from_db()
+    later.refresh_from_db()
+    assert booked_visit.planned_end == f.local(booked_visit.date, "09:30") + dt.timedelta(minutes=6 * 120)
+    assert later.planned_busy_until <= f.local(later.date, "00:00") + dt.timedelta(days=1)
+    assert later.planned_start.astimezone(f.TORONTO).date() == later.date
