@@ -32,6 +32,7 @@ PRIORITY = {
 CONTRAINDICATED = "Patient has an active contraindication ({kinds}) on {day}; the visit cannot be scheduled."
 NO_WINDOW_FITS = "No time window is long enough for the {duration}-minute session."
 NO_MATCH_WORKING = "No therapist working on {day} meets this visit's needs ({needs})."
+SKILLED_NOT_WORKING = "Needs {skills}: {names} {have} it, and {are} not working on {day}."
 CANNOT_MODEL = "This visit's data cannot be planned ({error}); correct it and plan again."
 THERAPIST_CANNOT_MODEL = "{name}'s day cannot be planned ({error}); their open visits go to others."
 VISIT_PREFETCH = (
@@ -188,6 +189,21 @@ def _needs(visit: Visit) -> str:
     return ", ".join(needs)
 
 
+def _skilled_but_off(visit: Visit, staff: list[Therapist], working: set[str], day: dt.date) -> str | None:
+    """Why nobody can take ``visit`` when every therapist holding its skills is off, or None."""
+    required = {s.code for s in visit.required_skills.all()}
+    if not required:
+        return None
+    holders = [t for t in staff if required <= {s.code for s in t.skills.all()}]
+    if not holders or any(str(t.pk) in working for t in holders):
+        return None
+    one = len(holders) == 1
+    return SKILLED_NOT_WORKING.format(
+        skills=" and ".join(sorted(required)), names=", ".join(t.display_name for t in holders),
+        have="has" if one else "have", are="is" if one else "are", day=day,
+    )
+
+
 def _active_contraindications(visit: Visit, day: dt.date) -> list[str]:
     return sorted({c.get_kind_display().lower() for c in visit.patient.contraindications.all() if c.active_on(day)})
 
@@ -241,6 +257,11 @@ def problem_from_visits(
             continue
         if v.pk in beyond_units:
             excluded.append(ExcludedVisit(str(v.pk), "units_used_up", beyond_units[v.pk]))
+            continue
+        if (skilled_off := _skilled_but_off(v, staff, working, day)) is not None:
+            # Said here, where the staff off that day are known: the optimiser sees the working ones only, and
+            # would answer "no therapist has the skill" of a skill the coordinator knows someone holds.
+            excluded.append(ExcludedVisit(str(v.pk), "outside_shifts", skilled_off))
             continue
         allowed = _eligible(v, working_staff, day)
         if allowed is not None and not allowed:

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dispatch import models as m
+from dispatch.skills import skill_ensure_standard
 from tests import factories as f
 
 SATURDAY = dt.date(2026, 11, 28)
@@ -259,3 +260,25 @@ def test_a_replan_after_a_preferred_therapists_day_ended_still_proposes(coordina
 
     assert proposal.data["status"] == "succeeded", proposal.data.get("error")
     assert [row["visit"] for row in proposal.data["diff"]["added"]] == [visit.pk]
+
+
+def test_a_visit_whose_only_skilled_therapist_is_off_says_so_not_that_nobody_has_the_skill(
+    coordinator_client, organization
+):
+    # Found by an outside tester: "No therapist has skill pediatric." while the coordinator knows Chiara has it.
+    day = f.tomorrow()
+    away = f.TherapistFactory(organization=organization, display_name="Chiara Rossi", skills=["pediatric"])
+    m.AvailabilityException.objects.create(therapist=away, date=day, kind=m.ExceptionKind.TIME_OFF)
+    f.TherapistFactory(organization=organization)
+    child = f.VisitFactory(organization=organization, date=day)
+    child.required_skills.set([skill_ensure_standard()["pediatric"]])
+    nobody_has = f.VisitFactory(organization=organization, date=day)
+    nobody_has.required_skills.set([skill_ensure_standard()["reflexology"]])
+
+    run = coordinator_client.post("/api/v1/plans", {"date": str(day), "time_limit_s": 1}, format="json").data
+
+    assert run["status"] == "succeeded", run["error"]
+    reasons = {u["visit_id"]: u for u in run["result"]["unassigned"]}
+    assert reasons[child.pk]["code"] == "outside_shifts"
+    assert reasons[child.pk]["reason"] == f"Needs pediatric: Chiara Rossi has it, and is not working on {day}."
+    assert reasons[nobody_has.pk]["code"] == "no_skill"
