@@ -1,7 +1,7 @@
 """Counters that move whenever anything a cached read shows changes.
 
 Cached schedules and board days put in their key the organisation's schedule version (moved by edits to the
-records every day shows: therapists, availability, facilities, patients, plans, the organisation) and the day's
+records every day shows: therapists, availability, facilities, patients, applied plans, the organisation) and the day's
 (moved by every save of a visit on that day), so a change is visible on the next read without anyone having to
 know which cached days it touched. A day is assembled from parts, one per therapist (and one for its open
 requests), each kept with the version of its own (therapist, day) that saves of the visits it holds or held
@@ -125,6 +125,18 @@ def _changed(sender, instance, update_fields=None, **kwargs) -> None:
     _bump_now_and_on_commit(keys)
 
 
+def _plan_changed(sender, instance, update_fields=None, **kwargs) -> None:
+    """A plan shows on its own day's board beside the rows (pending, and why each open request is open); only an
+    applied one is in the rows (their breaks), and the schedule shows no plan at all. A late report's re-plan
+    moved the whole organisation, and so built both days of a 500-therapist agency again."""
+    if instance.applied_at is None:
+        if update_fields is None or not set(update_fields) <= PLAN_PROGRESS_FIELDS:
+            org, day = instance.organization_id, instance.date
+            _bump_now_and_on_commit([DAY_KEY.format(org=org, day=day), PART_KEY.format(org=org, day=day, part=OPEN)])
+        return
+    _changed(sender, instance, update_fields=update_fields)  # applied (rare): its breaks are in every row of its day
+
+
 def _visit_owners(instance: m.Visit) -> set[tuple[str, int]]:
     # The state this instance was loaded with (Visit.from_db; a visit moved to another therapist leaves their
     # feed too) and now.
@@ -180,7 +192,7 @@ FEED_RECORDS = (m.Therapist, m.Facility, m.Patient, m.Precaution, m.Organization
 
 def connect() -> None:
     for model in WATCHED:
-        handler = _visit_changed if model is m.Visit else _changed
+        handler = {m.Visit: _visit_changed, m.PlanRun: _plan_changed}.get(model, _changed)
         post_save.connect(handler, sender=model, dispatch_uid=f"schedule-version-save-{model.__name__}")
         post_delete.connect(handler, sender=model, dispatch_uid=f"schedule-version-delete-{model.__name__}")
     m2m_changed.connect(_skills_changed, sender=m.Visit.required_skills.through, dispatch_uid="schedule-version-skills")

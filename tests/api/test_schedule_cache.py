@@ -146,3 +146,14 @@ def test_a_visit_moved_to_another_day_leaves_one_days_part_and_joins_the_others(
     assert _names_and_visits(coordinator_client, DAY)[a.pk][1] == []
     assert _names_and_visits(coordinator_client, next_day)[a.pk][1] == [(visit.pk, "scheduled")]
     assert _names_and_visits(coordinator_client, DAY)[b.pk] == before[b.pk]
+
+
+def test_a_new_plan_leaves_the_cached_schedule_alone(coordinator_client, organization, three_days):
+    from dispatch.models import PlanRun, PlanStatus
+
+    therapists, _ = three_days
+    before = _names_and_visits(coordinator_client, DAY)
+    _rename_unseen(therapists)
+    PlanRun.objects.create(organization=organization, date=DAY, status=PlanStatus.SUCCEEDED,
+                           result={"routes": [], "unassigned": []})
+    assert _names_and_visits(coordinator_client, DAY) == before  # a schedule shows no plan: nothing built again

@@ -175,3 +175,15 @@ def test_the_minute_turning_marks_today_late_without_building_a_row(
     clock.move_to(f.local(DAY, "09:11"))
     with django_assert_max_num_queries(4):  # the session and its user, the request's savepoint and release
         assert _rows(board, DAY)[a.pk][1] == [(visit.pk, "scheduled", "late")]
+
+
+def test_a_new_plan_shows_as_pending_without_building_a_row(board, organization, three_rows):
+    (a, b, c), _, _ = three_rows
+    assert board.get(f"/board/data?date={DAY}").json()["pending_plan"] is None
+    _rename_unseen([a, b, c])
+    # As a late report's re-plan leaves one: the board's rows hold no plan until one is applied.
+    run = PlanRun.objects.create(organization=organization, date=DAY, status=PlanStatus.SUCCEEDED,
+                                 result={"routes": [], "unassigned": []})
+    body = board.get(f"/board/data?date={DAY}").json()
+    assert body["pending_plan"]["id"] == run.pk
+    assert "Renamed unseen" not in {row["name"] for row in body["therapists"]}
