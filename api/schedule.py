@@ -13,11 +13,11 @@ from rest_framework.views import APIView
 from api.fields import PlanningDateField
 from api.permissions import ANY_ROLE, RoleAllowed, role_of
 from dispatch.models import Role
-from dispatch.cache_versions import schedule_version
-from dispatch.read_cache import cached_build
+from dispatch.cache_versions import schedule_versions
+from dispatch.read_cache import PART_CACHE_S, cached_build, cached_stamped, day_parts
 from dispatch.selectors import scoping
 from dispatch.selectors.filters import MAX_ID
-from dispatch.selectors.schedule import schedule_day
+from dispatch.selectors.schedule import schedule_days, schedule_roster
 
 SCHEDULE_CACHE_S = 300
 
@@ -70,17 +70,36 @@ class ScheduleApi(APIView):
         if therapist_id is not None:
             get_object_or_404(scoping.therapists_visible_to(request.user), pk=therapist_id)
         day = filters.validated_data["date"]
-        # A dispatch office reloads the same day all day long; it is served from the cache until
-        # anything on it changes (the organisation's schedule version moves on every change).
+        # A dispatch office reloads the same day all day long; it is served from the cache until anything on it
+        # changes (the organisation's version, or the day's: every save of a visit on it).
+        org = request.user.organization_id
+        org_version, day_version = schedule_versions(organization_id=org, day=day)
         scope = request.user.pk if role_of(request.user) == Role.THERAPIST else "all"
-        key = "schedule:{}:{}:{}:{}:{}".format(
-            request.user.organization_id, schedule_version(request.user.organization_id), scope, day, therapist_id
-        )
-        # Kept rendered: a large agency's day is a megabyte of JSON, too costly to render again on every read.
-        body = cached_build(key=key, timeout=SCHEDULE_CACHE_S, build=lambda: JSONRenderer().render(TherapistDaySerializer(
-            schedule_day(user=request.user, day=day, therapist_id=therapist_id), many=True
-        ).data))
+        key = f"schedule:{org}:{org_version}.{day_version}:{scope}:{day}:{therapist_id}"
+        body = cached_build(key=key, timeout=SCHEDULE_CACHE_S, build=lambda: self._assemble(
+            request.user, day=day, therapist_id=therapist_id, scope=scope, org_version=org_version
+        ))
         return HttpResponse(body, content_type="application/json")
+
+    @staticmethod
+    def _assemble(user, *, day, therapist_id, scope, org_version: int) -> bytes:
+        """The day as the list of its therapists' parts, each kept rendered (a large agency's day is a megabyte of
+        JSON, too costly to render again on every change): a check-in renders its therapist's part only."""
+        org = user.organization_id
+        roster = cached_stamped(
+            key=f"schedule-roster:{org}:{scope}:{therapist_id}", stamp=org_version, timeout=PART_CACHE_S,
+            build=lambda: schedule_roster(user=user, therapist_id=therapist_id),
+        )
+
+        def build(therapist_ids: list[int]) -> dict[int, bytes]:
+            days = schedule_days(user=user, day=day, therapist_ids=therapist_ids)
+            renderer = JSONRenderer()
+            return {pk: renderer.render(TherapistDaySerializer(d).data) if d else b"" for pk, d in days.items()}
+
+        parts = day_parts(kind="schedule", organization_id=org, org_version=org_version, day=day, parts=roster,
+                          build=build)
+        # The bytes JSONRenderer gives the whole list (compact: no space after the commas).
+        return b"[" + b",".join(part for part in parts if part) + b"]"
 
 
 class MeApi(APIView):

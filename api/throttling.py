@@ -10,6 +10,8 @@ what these limits are for (polling calendars, password guessing next to django-a
 """
 from __future__ import annotations
 
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.core.cache import cache as default_cache
 from django.core.cache.backends.redis import RedisCache
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 
@@ -27,17 +29,20 @@ class FixedWindowRateThrottle(SimpleRateThrottle):
         return self._count(f"{self.key}:{window}") <= self.num_requests
 
     def _count(self, key: str) -> int:
-        if isinstance(self.cache, RedisCache):
+        # DRF's default is django.core.cache.cache, a proxy to this thread's backend, which is never a RedisCache
+        # itself: without this, production took the two-round-trip path below.
+        backend = caches[DEFAULT_CACHE_ALIAS] if self.cache is default_cache else self.cache
+        if isinstance(backend, RedisCache):
             # One round trip, on every throttled request: INCR makes the window's counter at 1 if it is new, EXPIRE
             # lets it go one window after its last use (Django's incr() asks EXISTS first and cannot set a timeout).
-            name = self.cache.make_and_validate_key(key)
-            pipeline = self.cache._cache.get_client(name, write=True).pipeline()
+            name = backend.make_and_validate_key(key)
+            pipeline = backend._cache.get_client(name, write=True).pipeline()
             count, _ = pipeline.incr(name).expire(name, self.duration).execute()
             return count
         try:
-            return self.cache.incr(key)
+            return backend.incr(key)
         except ValueError:  # the window's first request (or its counter expired a moment ago)
-            return 1 if self.cache.add(key, 1, timeout=self.duration) else self.cache.incr(key)
+            return 1 if backend.add(key, 1, timeout=self.duration) else backend.incr(key)
 
     def wait(self) -> float:
         return max(0.0, self.window_end - self.now)

@@ -1,7 +1,11 @@
 """Counters that move whenever anything a cached read shows changes.
 
-Cached schedules and board days put the organisation's schedule version in their key, so a change is
-visible on the next read without anyone having to know which cached days it touched. A calendar feed's
+Cached schedules and board days put in their key the organisation's schedule version (moved by edits to the
+records every day shows: therapists, availability, facilities, patients, applied plans, the organisation) and the day's
+(moved by every save of a visit on that day), so a change is visible on the next read without anyone having to
+know which cached days it touched. A day is assembled from parts, one per therapist (and one for its open
+requests), each kept with the version of its own (therapist, day) that saves of the visits it holds or held
+move: a check-in makes the next read rebuild that therapist's part only, and tomorrow's days are untouched. A calendar feed's
 validator holds the versions it was made under: its owner's (a therapist's or a facility's, moved by changes
 to its visits) and the organisation's feed version (moved by edits to the records a feed shows), so a
 check-in moves only the feeds that carry the visit and an unchanged feed answers 304 from the cache.
@@ -22,6 +26,9 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from dispatch import models as m
 
 KEY = "schedule-version:{org}"
+DAY_KEY = "schedule-version:{org}:{day}"
+PART_KEY = "schedule-version:{org}:{day}:{part}"  # part: a therapist's pk, or OPEN
+OPEN = "open"  # the day's requests not booked yet
 FEED_KEY = "feed-version:{kind}:{pk}"
 FEED_ORG_KEY = "feed-version:org:{org}"
 
@@ -59,6 +66,25 @@ def _bump_now_and_on_commit(keys: Iterable[str]) -> None:
 
 def schedule_version(organization_id: int) -> int:
     return _versions([KEY.format(org=organization_id)])[0]
+
+
+def schedule_versions(*, organization_id: int, day) -> tuple[int, int]:
+    """The organisation's version and the day's, in one round trip: a cached day is keyed on both."""
+    found = cache.get_many(counters := [KEY.format(org=organization_id), DAY_KEY.format(org=organization_id, day=day)])
+    org, on_day = [found[c] for c in counters] if all(c in found for c in counters) else _versions(counters)
+    return org, on_day
+
+
+def part_versions_and(*, organization_id: int, day, parts: list, keys: list[str]) -> tuple[list[int], dict]:
+    """Each part's (therapist's, or OPEN) version on day, and what the cache holds under keys, in one round trip."""
+    counters = [PART_KEY.format(org=organization_id, day=day, part=part) for part in parts]
+    found = cache.get_many([*counters, *keys])
+    if missing := {c: time.time_ns() for c in counters if c not in found}:
+        # Set, not added (there is no batch add): a value written over one another reader made at the same moment
+        # only costs that reader a rebuild, and parts are read from the database after their version is set.
+        cache.set_many(missing, timeout=None)
+        found.update(missing)
+    return [found[c] for c in counters], {key: found[key] for key in keys if key in found}
 
 
 def schedule_version_bump(organization_id: int | None) -> None:
@@ -99,6 +125,18 @@ def _changed(sender, instance, update_fields=None, **kwargs) -> None:
     _bump_now_and_on_commit(keys)
 
 
+def _plan_changed(sender, instance, update_fields=None, **kwargs) -> None:
+    """A plan shows on its own day's board beside the rows (pending, and why each open request is open); only an
+    applied one is in the rows (their breaks), and the schedule shows no plan at all. A late report's re-plan
+    moved the whole organisation, and so built both days of a 500-therapist agency again."""
+    if instance.applied_at is None:
+        if update_fields is None or not set(update_fields) <= PLAN_PROGRESS_FIELDS:
+            org, day = instance.organization_id, instance.date
+            _bump_now_and_on_commit([DAY_KEY.format(org=org, day=day), PART_KEY.format(org=org, day=day, part=OPEN)])
+        return
+    _changed(sender, instance, update_fields=update_fields)  # applied (rare): its breaks are in every row of its day
+
+
 def _visit_owners(instance: m.Visit) -> set[tuple[str, int]]:
     # The state this instance was loaded with (Visit.from_db; a visit moved to another therapist leaves their
     # feed too) and now.
@@ -107,11 +145,39 @@ def _visit_owners(instance: m.Visit) -> set[tuple[str, int]]:
     return {(kind, pk) for kind, pk in owners if pk is not None}
 
 
+def _visit_day_keys(instance: m.Visit) -> set[str]:
+    """The days and parts the visit was on as loaded (Visit.from_db) and is on now: a visit moved to another
+    therapist or day leaves their part, and a request leaves the day's open requests when it is booked."""
+    keys = set()
+    for therapist_id, day, status in filter(None, (getattr(instance, "_day_loaded", None), _day_state(instance))):
+        if day is None:
+            continue
+        org = instance.organization_id
+        keys.add(DAY_KEY.format(org=org, day=day))
+        if therapist_id is not None:
+            keys.add(PART_KEY.format(org=org, day=day, part=therapist_id))
+        if status == m.VisitStatus.REQUESTED:
+            keys.add(PART_KEY.format(org=org, day=day, part=OPEN))
+    return keys
+
+
+def _day_state(instance: m.Visit) -> tuple:
+    return instance.therapist_id, instance.date, instance.status
+
+
 def _visit_changed(sender, instance, **kwargs) -> None:
-    _bump_now_and_on_commit(FEED_KEY.format(kind=kind, pk=pk) for kind, pk in _visit_owners(instance))
+    feeds = {FEED_KEY.format(kind=kind, pk=pk) for kind, pk in _visit_owners(instance)}
+    _bump_now_and_on_commit(feeds | _visit_day_keys(instance))
     # The saved state is now the loaded one: a second move of this instance leaves these owners.
     instance._feed_owners_loaded = (("therapist", instance.therapist_id), ("facility", instance.facility_id))
-    _changed(sender, instance)
+    instance._day_loaded = _day_state(instance)
+
+
+def _skills_changed(sender, instance, **kwargs) -> None:
+    if isinstance(instance, m.Visit):
+        _bump_now_and_on_commit(_visit_day_keys(instance))
+    else:  # a skill's visits, from the skill's side: rare enough to move the whole organisation
+        _changed(sender, instance)
 
 
 WATCHED = (
@@ -126,7 +192,7 @@ FEED_RECORDS = (m.Therapist, m.Facility, m.Patient, m.Precaution, m.Organization
 
 def connect() -> None:
     for model in WATCHED:
-        handler = _visit_changed if model is m.Visit else _changed
+        handler = {m.Visit: _visit_changed, m.PlanRun: _plan_changed}.get(model, _changed)
         post_save.connect(handler, sender=model, dispatch_uid=f"schedule-version-save-{model.__name__}")
         post_delete.connect(handler, sender=model, dispatch_uid=f"schedule-version-delete-{model.__name__}")
-    m2m_changed.connect(_changed, sender=m.Visit.required_skills.through, dispatch_uid="schedule-version-skills")
+    m2m_changed.connect(_skills_changed, sender=m.Visit.required_skills.through, dispatch_uid="schedule-version-skills")

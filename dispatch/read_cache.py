@@ -4,6 +4,9 @@ When a key moves (a change, or the minute on today's board), every reader at tha
 build the same answer at once and the server would spend seconds of CPU per reader. The first takes a
 short lock and builds; the others wait for its answer, or are given the answer it replaces when that is
 allowed (today's board of the minute before: the clock moved, nothing changed).
+
+Such an answer is assembled from parts (a therapist's day), each cached with the version it was built under:
+only the parts whose version moved are built again, together in one batch.
 """
 from __future__ import annotations
 
@@ -13,8 +16,13 @@ from typing import Any
 
 from django.core.cache import cache
 
+from dispatch.cache_versions import part_versions_and
+
 LOCK_S = 30  # longer than any build; a builder that died frees the key after this
 WAIT_STEP_S = 0.02
+# Parts are keyed on their versions, so they can be kept long: long enough that a quiet day's parts do not all
+# expire at once and make a read build the whole day again (the assembled answer still goes after a few minutes).
+PART_CACHE_S = 12 * 3600
 
 
 def cached_build(*, key: str, build: Callable[[], Any], timeout: int, stale_key: str | None = None) -> Any:
@@ -38,3 +46,35 @@ def cached_build(*, key: str, build: Callable[[], Any], timeout: int, stale_key:
     finally:
         cache.delete(lock)
     return value
+
+
+def cached_stamped(*, key: str, stamp: object, build: Callable[[], Any], timeout: int) -> Any:
+    """What was cached under key if it was built under stamp (a version), else built now."""
+    held = cache.get(key)
+    if held is not None and held[0] == stamp:
+        return held[1]
+    value = build()
+    cache.set(key, (stamp, value), timeout)
+    return value
+
+
+def day_parts(
+    *, kind: str, organization_id: int, org_version: int, day, parts: list, build: Callable[[list], dict],
+    timeout: int = PART_CACHE_S,
+) -> list:
+    """Each part's value on day, in the order of parts: from the cache (one round trip with their versions) when
+    it was built under the part's current version, else from build(the parts missing), called once for all."""
+    keys = [f"{kind}-part:{organization_id}:{org_version}:{day}:{part}" for part in parts]
+    versions, found = part_versions_and(organization_id=organization_id, day=day, parts=parts, keys=keys)
+    values, missing = {}, {}
+    for part, key, version in zip(parts, keys, versions, strict=True):
+        held = found.get(key)
+        if held is not None and held[0] == version:
+            values[part] = held[1]
+        else:
+            missing[part] = (key, version)
+    if missing:
+        built = build(list(missing))
+        cache.set_many({key: (version, built.get(part)) for part, (key, version) in missing.items()}, timeout)
+        values.update({part: built.get(part) for part in missing})
+    return [values[part] for part in parts]

@@ -18,6 +18,7 @@ from api.feeds.renderers import CalendarOnlyNegotiation, ICalendarRenderer
 from api.throttling import FixedWindowRateThrottle
 from dispatch.cache_versions import feed_version_and
 from dispatch.feeds import Audience, calendar_build
+from dispatch.models import Facility, Therapist
 from dispatch.selectors.feeds import feed_last_modified, feed_visit_list
 from dispatch.services.feed_tokens import feed_token_hash, feed_token_resolve
 
@@ -51,6 +52,7 @@ class _FeedApi(APIView):
     renderer_classes = [ICalendarRenderer]
     content_negotiation_class = CalendarOnlyNegotiation
     owner_field: str
+    owner_model: type[Therapist] | type[Facility]
 
     @classmethod
     def as_view(cls, **initkwargs):
@@ -71,20 +73,19 @@ class _FeedApi(APIView):
         responses={(200, "text/calendar"): OpenApiTypes.STR, 304: None, 404: None, 429: None},
     )
     def get(self, request, token: str):
-        feed_token = feed_token_resolve(token=token)
-        owner = getattr(feed_token, self.owner_field, None) if feed_token else None
-        if owner is None:
+        holder = feed_token_resolve(token=token)
+        if holder is None or holder.kind != self.owner_field:
             raise NotFound()
         now = timezone.now()
-        owner_kw = {self.owner_field: owner}
         travel = request.query_params.get("travel", "1").lower() not in TRAVEL_OFF
         # Calendar clients poll every few minutes and almost always ask "changed?": that answer comes from a
-        # small cached validator (ETag and Last-Modified) without reading the visits or the body. Its key moves
-        # with every change to the feed's visits, to the records it shows, and with every local midnight.
-        today = timezone.localdate(now, owner.organization.tz).isoformat()
-        base = f"feed:{self.owner_field}:{owner.pk}:{int(travel)}"
+        # small cached validator (ETag and Last-Modified) without reading the visits, the body or even the owner's
+        # row. Its key moves with every change to the feed's visits, to the records it shows, and with every local
+        # midnight.
+        today = timezone.localdate(now, holder.tz).isoformat()
+        base = f"feed:{self.owner_field}:{holder.owner_id}:{int(travel)}"
         version, validator = feed_version_and(
-            kind=self.owner_field, pk=owner.pk, organization_id=owner.organization_id, key=f"{base}:validator"
+            kind=self.owner_field, pk=holder.owner_id, organization_id=holder.organization_id, key=f"{base}:validator"
         )
         if validator is not None and (validator["version"], validator["day"]) != (version, today):
             validator = None  # made before a change, or on another day
@@ -92,6 +93,8 @@ class _FeedApi(APIView):
             not_modified = calendar_not_modified(request, etag=validator["etag"], last_modified=validator["at"])
             if not_modified is not None:
                 return not_modified
+        owner = self.owner_model.objects.select_related("organization").get(pk=holder.owner_id)
+        owner_kw = {self.owner_field: owner}
         body_key = f"{base}:{today}:{version}:body"
         fresh = {}
         body = cache.get(body_key)
@@ -120,7 +123,9 @@ class _FeedApi(APIView):
 
 class TherapistFeedApi(_FeedApi):
     owner_field = "therapist"
+    owner_model = Therapist
 
 
 class FacilityFeedApi(_FeedApi):
     owner_field = "facility"
+    owner_model = Facility

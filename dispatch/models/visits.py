@@ -159,6 +159,8 @@ class Visit(models.Model):
             ("therapist", visit.__dict__.get("therapist_id")),
             ("facility", visit.__dict__.get("facility_id")),
         )
+        # And the day's part it sits in (a therapist's, or the open requests'), for the cached schedule and board.
+        visit._day_loaded = (visit.__dict__.get("therapist_id"), visit.__dict__.get("date"), visit.__dict__.get("status"))
         return visit
 
     @property

@@ -31,20 +31,51 @@ class VisitLive:
     late_by_min: int = 0  # how far the expected start is past the planned one
 
 
-def _fits_a_window(visit: Visit, start: dt.datetime) -> bool:
+@dataclass(frozen=True)
+class LiveVisit:
+    """What the live marks read of a booked visit: small enough to keep with a cached board row, so that the
+    marks, which move with the clock, are made at each read and the row is not built again every minute."""
+
+    pk: int
+    status: str
+    planned_start: dt.datetime
+    planned_end: dt.datetime
+    planned_busy_until: dt.datetime
+    planned_travel_min: int | None
+    duration_min: int
+    buffer_min: int
+    delay_min: int
+    actual_start: dt.datetime | None
+    actual_end: dt.datetime | None
+    windows: tuple[tuple[dt.datetime, dt.datetime], ...]
+
+    @classmethod
+    def of(cls, visit: Visit) -> LiveVisit:
+        """From a visit with its facility and prefetched ``windows``."""
+        return cls(
+            pk=visit.pk, status=visit.status, planned_start=visit.planned_start, planned_end=visit.planned_end,
+            planned_busy_until=visit.planned_busy_until, planned_travel_min=visit.planned_travel_min,
+            duration_min=visit.duration_min, buffer_min=visit.effective_buffer_min, delay_min=visit.delay_min,
+            actual_start=visit.actual_start, actual_end=visit.actual_end,
+            windows=tuple((w.start, w.end) for w in visit.windows.all()),
+        )
+
+
+def _fits_a_window(visit: LiveVisit, start: dt.datetime) -> bool:
     end = start + dt.timedelta(minutes=visit.duration_min)
-    windows = list(visit.windows.all())
-    return not windows or any(w.start <= start and end <= w.end for w in windows)
+    return not visit.windows or any(w_start <= start and end <= w_end for w_start, w_end in visit.windows)
 
 
 def visit_live_states(
-    *, visits: Iterable[Visit], now: dt.datetime, late_after: dt.timedelta
+    *, visits: Iterable[Visit | LiveVisit], now: dt.datetime, late_after: dt.timedelta
 ) -> dict[int, VisitLive]:
-    """One therapist's visits of one day, in planned order (prefetch ``windows``): each visit's live state."""
+    """One therapist's visits of one day (prefetch ``windows``), or what a cached row keeps of them: each
+    visit's live state."""
     states: dict[int, VisitLive] = {}
     free_at: dt.datetime | None = None  # when the therapist is expected to be free of the previous visit
-    for v in sorted(visits, key=lambda v: v.planned_start):
-        buffer = dt.timedelta(minutes=v.effective_buffer_min)
+    live = [v if isinstance(v, LiveVisit) else LiveVisit.of(v) for v in visits]
+    for v in sorted(live, key=lambda v: v.planned_start):
+        buffer = dt.timedelta(minutes=v.buffer_min)
         duration = dt.timedelta(minutes=v.duration_min)
         if v.status == VisitStatus.COMPLETED:
             states[v.pk] = VisitLive(LiveState.DONE, None)

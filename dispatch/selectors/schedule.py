@@ -26,16 +26,22 @@ class TherapistDay:
     visits: list[Visit]
 
 
-def schedule_day(*, user: User, day: dt.date, therapist_id: int | None = None) -> list[TherapistDay]:
-    """Active therapists (and any inactive one still holding visits that day), visits by planned start."""
-    therapists = scoping.therapists_visible_to(user).select_related("organization").prefetch_related(
-        "weekly_availability", "availability_exceptions"
-    )
+def schedule_roster(*, user: User, therapist_id: int | None = None) -> list[int]:
+    """The therapists a schedule may list, in its order; schedule_days says which of them it does that day."""
+    therapists = scoping.therapists_visible_to(user)
     if therapist_id is not None:
         therapists = therapists.filter(pk=therapist_id)
+    return list(therapists.values_list("pk", flat=True))
+
+
+def schedule_days(*, user: User, day: dt.date, therapist_ids: list[int]) -> dict[int, TherapistDay | None]:
+    """These therapists' days, in one batch of queries: None for an inactive therapist holding no visit that day."""
+    therapists = scoping.therapists_visible_to(user).filter(pk__in=therapist_ids).select_related(
+        "organization"
+    ).prefetch_related("weekly_availability", "availability_exceptions")
     visits = (
         scoping.visits_visible_to(user)
-        .filter(date=day, therapist__in=therapists, planned_start__isnull=False)
+        .filter(date=day, therapist_id__in=therapist_ids, planned_start__isnull=False)
         .exclude(status=VisitStatus.CANCELLED)
         .select_related("patient", "facility")
         .order_by("planned_start", "id")
@@ -43,10 +49,17 @@ def schedule_day(*, user: User, day: dt.date, therapist_id: int | None = None) -
     by_therapist: dict[int, list[Visit]] = {}
     for visit in visits:
         by_therapist.setdefault(visit.therapist_id, []).append(visit)
-    days = []
+    days: dict[int, TherapistDay | None] = dict.fromkeys(therapist_ids)
     for therapist in therapists:
         own = by_therapist.get(therapist.pk, [])
         if therapist.active or own:
             shifts = [Shift(start=s, end=e) for s, e in therapist_shifts_on(therapist=therapist, day=day)]
-            days.append(TherapistDay(therapist=therapist, shifts=shifts, visits=own))
+            days[therapist.pk] = TherapistDay(therapist=therapist, shifts=shifts, visits=own)
     return days
+
+
+def schedule_day(*, user: User, day: dt.date, therapist_id: int | None = None) -> list[TherapistDay]:
+    """Active therapists (and any inactive one still holding visits that day), visits by planned start."""
+    roster = schedule_roster(user=user, therapist_id=therapist_id)
+    days = schedule_days(user=user, day=day, therapist_ids=roster)
+    return [days[pk] for pk in roster if days[pk] is not None]

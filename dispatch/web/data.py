@@ -11,7 +11,7 @@ from django.conf import settings
 
 from dispatch.models import PlanRun, PlanStatus, Priority, Role, Visit, VisitStatus
 from dispatch.selectors import scoping
-from dispatch.selectors.live_day import LiveState, visit_live_states
+from dispatch.selectors.live_day import LiveState, LiveVisit, visit_live_states
 from dispatch.services.booking import therapist_shifts_on
 from dispatch.web.reasons import reason_group
 
@@ -127,7 +127,7 @@ def _kpis(*, rows: list[dict[str, Any]], unassigned: list[dict[str, Any]]) -> di
     }
 
 
-def _mark_live(*, row: dict[str, Any], visits: list[Visit], now: dt.datetime, tz) -> None:
+def _mark_live(*, row: dict[str, Any], visits: list[LiveVisit], now: dt.datetime, tz) -> None:
     states = visit_live_states(visits=visits, now=now, late_after=dt.timedelta(minutes=settings.ROUNDS_LATE_AFTER_MIN))
     for v in row["visits"]:
         live = states.get(v["id"])
@@ -142,45 +142,65 @@ def _pending_plan(latest: PlanRun | None) -> dict[str, Any] | None:
     return {"id": latest.pk, "kind": latest.kind, "created_at": latest.created_at.isoformat()}
 
 
-def board_day(*, user, day: dt.date) -> dict[str, Any]:
+def board_roster(*, user) -> list[int]:
+    """The board's rows, in its order: the active therapists the user may see."""
+    return list(scoping.therapists_visible_to(user).filter(active=True).order_by("display_name")
+                .values_list("pk", flat=True))
+
+
+BoardRow = tuple[dict[str, Any], list[LiveVisit]]
+
+
+def board_rows(*, user, day: dt.date, therapist_ids: list[int]) -> dict[int, BoardRow]:
+    """These therapists' rows, in one batch of queries: shifts, breaks and booked visits, and what the live marks
+    read of the visits (marked at each read of today's board, as the clock moves)."""
     organization = user.organization
     tz = organization.tz
-    now = dt.datetime.now(tz)
     planned = _planned_breaks(organization=organization, day=day)
     therapists = (
-        scoping.therapists_visible_to(user).filter(active=True).select_related("organization")
-        .prefetch_related("weekly_availability", "availability_exceptions", "breaks").order_by("display_name")
+        scoping.therapists_visible_to(user).filter(active=True, pk__in=therapist_ids).select_related("organization")
+        .prefetch_related("weekly_availability", "availability_exceptions", "breaks")
     )
     visits = (
-        scoping.visits_visible_to(user).filter(date=day)
+        scoping.visits_visible_to(user).filter(date=day, therapist_id__in=therapist_ids, status__in=SHOWN_STATUSES)
         .select_related("patient", "facility").prefetch_related("windows", "required_skills")
         .order_by("planned_start", "id")
     )
-    rows: dict[int, dict[str, Any]] = {}
+    rows: dict[int, BoardRow] = {}
     for t in therapists:
         shifts = therapist_shifts_on(therapist=t, day=day)
-        rows[t.pk] = {
+        rows[t.pk] = ({
             "id": t.pk, "name": t.display_name, "home": {"lat": t.home_lat, "lon": t.home_lon},
             "shifts": [{"start": s.astimezone(tz).isoformat(), "end": e.astimezone(tz).isoformat()} for s, e in shifts],
             # No shift, no break: a day off shows an empty row.
             "breaks": _breaks(therapist=t, day=day, tz=tz, planned=planned) if shifts else [],
             "visits": [],
-        }
-    requested, booked_by_row = [], {}
+        }, [])
     for v in visits:
-        if v.status in SHOWN_STATUSES and v.therapist_id in rows:
-            rows[v.therapist_id]["visits"].append(_visit(v, tz))
-            booked_by_row.setdefault(v.therapist_id, []).append(v)
-        elif v.status == VisitStatus.REQUESTED:
-            requested.append(_visit(v, tz))
-    if day == now.date():
-        for therapist_id, own in booked_by_row.items():
-            _mark_live(row=rows[therapist_id], visits=own, now=now, tz=tz)
-    coordinator = user.role == Role.COORDINATOR
-    latest = _latest_succeeded(organization=organization, day=day) if coordinator else None
+        if v.therapist_id in rows:
+            row, live = rows[v.therapist_id]
+            row["visits"].append(_visit(v, tz))
+            live.append(LiveVisit.of(v))
+    return rows
+
+
+def board_open(*, user, day: dt.date) -> dict[str, Any]:
+    """What the board shows beside the rows: the day's open requests and why each is open, the facilities, the
+    plan waiting to be applied (for coordinators; a therapist's board has none of these)."""
+    if user.role != Role.COORDINATOR:
+        return {"unassigned": [], "facilities": [], "pending_plan": None}
+    organization = user.organization
+    tz = organization.tz
+    requested = (
+        scoping.visits_visible_to(user).filter(date=day, status=VisitStatus.REQUESTED)
+        .select_related("patient", "facility").prefetch_related("windows", "required_skills")
+        .order_by("planned_start", "id")
+    )
+    latest = _latest_succeeded(organization=organization, day=day)
     reasons = _open_reasons(latest)
     unassigned = []
-    for v in requested if coordinator else []:
+    for visit in requested:
+        v = _visit(visit, tz)
         why = reasons.get(v["id"], {"code": NOT_PLANNED_CODE, "reason": NOT_PLANNED})
         unassigned.append({**v, **why, "group": reason_group(code=why["code"], reason=why["reason"], visit=v)})
     # What is most urgent first, then what must happen soonest.
@@ -189,7 +209,24 @@ def board_day(*, user, day: dt.date) -> dict[str, Any]:
     facilities = [
         {"id": f.pk, "name": f.name, "kind": f.kind, "lat": f.lat, "lon": f.lon}
         for f in scoping.facilities_visible_to(user)
-    ] if coordinator else []
+    ]
+    return {"unassigned": unassigned, "facilities": facilities, "pending_plan": _pending_plan(latest)}
+
+
+def board_assemble(*, user, day: dt.date, rows: list[BoardRow | None], open_part: dict[str, Any]) -> dict[str, Any]:
+    """The board from its rows (in order; None for a row no longer shown) and the rest, with today's live marks
+    made now. The rows are the caller's to change (fresh from the cache or just built)."""
+    organization = user.organization
+    tz = organization.tz
+    now = dt.datetime.now(tz)
+    therapists = []
+    for part in rows:
+        if part is None:
+            continue
+        row, live = part
+        if live and day == now.date():
+            _mark_live(row=row, visits=live, now=now, tz=tz)
+        therapists.append(row)
     return {
         "date": day.isoformat(),
         "timezone": organization.timezone,
@@ -198,9 +235,17 @@ def board_day(*, user, day: dt.date) -> dict[str, Any]:
         "now": now.isoformat(),
         "role": user.role,
         "late_after_min": settings.ROUNDS_LATE_AFTER_MIN,
-        "therapists": list(rows.values()),
-        "unassigned": unassigned,
-        "facilities": facilities,
-        "kpis": _kpis(rows=list(rows.values()), unassigned=unassigned),
-        "pending_plan": _pending_plan(latest),
+        "therapists": therapists,
+        "unassigned": open_part["unassigned"],
+        "facilities": open_part["facilities"],
+        "kpis": _kpis(rows=therapists, unassigned=open_part["unassigned"]),
+        "pending_plan": open_part["pending_plan"],
     }
+
+
+def board_day(*, user, day: dt.date) -> dict[str, Any]:
+    """The board for a day, built whole (the cached read assembles the same from parts)."""
+    roster = board_roster(user=user)
+    rows = board_rows(user=user, day=day, therapist_ids=roster)
+    return board_assemble(user=user, day=day, rows=[rows.get(pk) for pk in roster],
+                          open_part=board_open(user=user, day=day))

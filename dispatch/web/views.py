@@ -12,10 +12,10 @@ from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from dispatch.cache_versions import schedule_version
+from dispatch.cache_versions import OPEN, schedule_versions
 from dispatch.models import PlanRun, Role
-from dispatch.read_cache import cached_build
-from dispatch.web.data import board_day
+from dispatch.read_cache import PART_CACHE_S, cached_build, cached_stamped, day_parts
+from dispatch.web.data import board_assemble, board_open, board_roster, board_rows
 from dispatch.web.preview import plan_preview
 
 BOARD_ROLES = (Role.COORDINATOR, Role.THERAPIST)
@@ -71,16 +71,37 @@ def board(request: HttpRequest) -> HttpResponse:
     })
 
 
-def board_data_key(*, user, day: dt.date, now: dt.datetime) -> str:
-    """Keyed on the organisation's schedule version, so any change shows on the next read.
+def board_data_key(*, user, day: dt.date, now: dt.datetime, versions: tuple[int, int]) -> str:
+    """Keyed on the organisation's version and the day's, so any change shows on the next read.
 
     Today's board also moves with the clock (late, at risk): it is kept for the current minute at most,
     as often as an open board reloads. Other days change only with the data, and at midnight (today's marks).
     """
     scope = user.pk if user.role == Role.THERAPIST else user.role
     minute = now.strftime("%H%M") if day == now.date() else ""
-    version = schedule_version(user.organization_id)
-    return f"board:{user.organization_id}:{version}:{scope}:{day}:{now.date()}:{minute}"
+    return f"board:{user.organization_id}:{versions[0]}.{versions[1]}:{scope}:{day}:{now.date()}:{minute}"
+
+
+def board_assembled(*, user, day: dt.date, org_version: int) -> bytes:
+    """The board from its parts: each therapist's row and the day's open requests, cached with the version of
+    their own (therapist, day), so a check-in builds one row again; today's marks are made here, at each minute."""
+    org = user.organization_id
+    scope = user.pk if user.role == Role.THERAPIST else user.role
+    roster = cached_stamped(key=f"board-roster:{org}:{scope}", stamp=org_version, timeout=PART_CACHE_S,
+                            build=lambda: board_roster(user=user))
+    coordinator = user.role == Role.COORDINATOR
+
+    def build(parts: list) -> dict:
+        therapist_ids = [part for part in parts if part != OPEN]
+        built: dict = board_rows(user=user, day=day, therapist_ids=therapist_ids) if therapist_ids else {}
+        if OPEN in parts:
+            built[OPEN] = board_open(user=user, day=day)
+        return built
+
+    parts = day_parts(kind="board", organization_id=org, org_version=org_version, day=day,
+                      parts=[*roster, OPEN] if coordinator else roster, build=build)
+    open_part = parts.pop() if coordinator else board_open(user=user, day=day)
+    return JsonResponse(board_assemble(user=user, day=day, rows=parts, open_part=open_part)).content
 
 
 @login_required
@@ -91,7 +112,8 @@ def board_data(request: HttpRequest) -> HttpResponse:
     if day is None:
         return JsonResponse({"date": [NOT_A_DATE]}, status=400)
     now = timezone.localtime(timezone=request.user.organization.tz)
-    key = board_data_key(user=request.user, day=day, now=now)
+    versions = schedule_versions(organization_id=request.user.organization_id, day=day)
+    key = board_data_key(user=request.user, day=day, now=now, versions=versions)
     if day != now.date():
         # Another day's board changes only with its data, so the key names its content: an open board's reload
         # (the browser revalidates, Cache-Control no-cache) is a 304 without reading the board from the cache.
@@ -100,10 +122,11 @@ def board_data(request: HttpRequest) -> HttpResponse:
         headers["ETag"], headers["Cache-Control"] = etag, "private, no-cache"
         if (answer := get_conditional_response(request, etag=etag, response=headers)) is not headers:
             return answer
-    # While this minute's board is being built, the last minute's (same version: nothing changed) will do.
-    before = board_data_key(user=request.user, day=day, now=now - dt.timedelta(minutes=1))
+    # While this minute's board is being built, the last minute's (same versions: nothing changed) will do.
+    before = board_data_key(user=request.user, day=day, now=now - dt.timedelta(minutes=1), versions=versions)
     body = cached_build(
-        key=key, build=lambda: JsonResponse(board_day(user=request.user, day=day)).content, timeout=BOARD_CACHE_S,
+        key=key, build=lambda: board_assembled(user=request.user, day=day, org_version=versions[0]),
+        timeout=BOARD_CACHE_S,
         stale_key=before if before != key and before.startswith(key.rsplit(":", 2)[0]) else None,
     )
     response = HttpResponse(body, content_type="application/json")

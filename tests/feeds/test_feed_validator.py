@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 
 from api.feeds import views as feed_views
@@ -91,3 +93,25 @@ def test_a_new_precaution_moves_the_validator_for_if_none_match(anonymous_client
     m.Precaution.objects.create(patient=visit.patient, kind="pressure", note="Light pressure only")
     again = anonymous_client.get(_url(therapist_feed[1]), HTTP_IF_NONE_MATCH=first["ETag"])
     assert again.status_code == 200 and "Light pressure only" in again.content.decode()
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_TEST_URL"), reason="set REDIS_TEST_URL to a Redis database to use")
+def test_on_redis_an_unchanged_feeds_304_is_two_cache_round_trips(
+    anonymous_client, therapist, therapist_feed, django_assert_max_num_queries, monkeypatch
+):
+    from redis.connection import Connection
+
+    redis_cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_TEST_URL"],
+                   "KEY_PREFIX": "feed-304-test"}
+    with override_settings(CACHES={"default": redis_cache}):
+        scheduled_visit(therapist=therapist, start=local_at(1, "09:00"))
+        first = anonymous_client.get(_url(therapist_feed[1]))
+        sent = []
+        send = Connection.send_packed_command
+        # Counted as they leave for Redis (a pipeline is sent as one): the throttle's INCR and EXPIRE, then the
+        # feed's versions with its validator. Before, the throttle went through cache.incr (EXISTS, then INCR).
+        monkeypatch.setattr(Connection, "send_packed_command", lambda self, *a, **kw: sent.append(a) or send(self, *a, **kw))
+        with django_assert_max_num_queries(1):
+            again = anonymous_client.get(_url(therapist_feed[1]), HTTP_IF_NONE_MATCH=first["ETag"])
+        assert again.status_code == 304
+        assert len(sent) == 2

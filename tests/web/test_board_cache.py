@@ -5,11 +5,14 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
-from dispatch.models import PlanRun, PlanStatus
+from dispatch.models import PlanRun, PlanStatus, Therapist
 from dispatch.services.booking import visit_book
 from tests import factories as f
+from tests.clients import signed_in
 
 
 @pytest.fixture
@@ -82,3 +85,105 @@ def test_reloading_another_days_board_is_a_304_until_it_changes(
     visit_book(visit=booked, therapist=therapist, planned_start=f.local(booked.date, "11:00"), by=coordinator)
     moved = board.get(f"/board/data?date={booked.date}", HTTP_IF_NONE_MATCH=first["ETag"])
     assert moved.status_code == 200 and moved["ETag"] != first["ETag"]
+
+
+DAY = dt.date(2026, 3, 4)  # a Wednesday
+
+
+@pytest.fixture
+def three_rows(organization):
+    """Three therapists with a visit each on DAY, the clock at 08:45 that morning."""
+    from tests.feeds.conftest import scheduled_visit
+
+    with time_machine.travel(f.local(DAY, "08:45"), tick=False) as clock:
+        therapists = [f.TherapistFactory(organization=organization) for _ in range(3)]
+        visits = [scheduled_visit(therapist=t, start=f.local(DAY, hhmm), windows=[("08:00", "17:00")])
+                  for t, hhmm in zip(therapists, ["09:00", "13:00", "15:00"], strict=True)]
+        yield therapists, visits, clock
+
+
+def _rows(client: Client, day: dt.date) -> dict[int, tuple[str, list[tuple[int, str, str | None]]]]:
+    body = client.get(f"/board/data?date={day}").json()
+    return {row["id"]: (row["name"], [(v["id"], v["status"], v["live"]) for v in row["visits"]])
+            for row in body["therapists"]}
+
+
+def _rename_unseen(therapists) -> None:
+    # Past the signals that move versions: a row built again shows the new name, a row from the cache the old.
+    Therapist.objects.filter(pk__in=[t.pk for t in therapists]).update(display_name="Renamed unseen")
+
+
+def test_a_check_in_rebuilds_only_its_therapists_row_of_the_board(
+    board, three_rows, django_capture_on_commit_callbacks
+):
+    (a, b, c), (visit, *_), _ = three_rows
+    before = _rows(board, DAY)
+    _rename_unseen([a, b, c])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert signed_in(a.user).post(f"/api/v1/visits/{visit.pk}/check-in", {}, format="json").status_code == 200
+    with CaptureQueriesContext(connection) as read:
+        after = _rows(board, DAY)
+    assert after[a.pk] == ("Renamed unseen", [(visit.pk, "in_progress", "checked_in")])  # no stale read
+    assert after[b.pk] == before[b.pk] and after[c.pk] == before[c.pk]  # from the cache
+    # One batch for the one row (the day's applied plan for its breaks, the therapist with availability and
+    # breaks, the visits with windows and skills); the open requests come from the cache; the session's two.
+    visit_queries = [q["sql"] for q in read.captured_queries if 'FROM "dispatch_visit"' in q["sql"]]
+    assert len(visit_queries) == 1 and len(read) <= 12
+
+
+def test_a_visit_moved_to_another_therapist_or_day_moves_on_the_board_at_once(
+    board, coordinator_client, three_rows, django_capture_on_commit_callbacks
+):
+    (a, b, c), (visit, b_visit, _), _ = three_rows
+    next_day = DAY + dt.timedelta(days=1)
+    before = _rows(board, DAY)
+    assert _rows(board, next_day)[a.pk][1] == []
+    _rename_unseen([a, b, c])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert coordinator_client.patch(f"/api/v1/visits/{visit.pk}", {"therapist": b.pk},
+                                        format="json").status_code == 200
+    after = _rows(board, DAY)
+    assert after[a.pk] == ("Renamed unseen", [])
+    assert after[b.pk] == ("Renamed unseen", [(visit.pk, "scheduled", None), (b_visit.pk, "scheduled", None)])
+    assert after[c.pk] == before[c.pk]
+    with django_capture_on_commit_callbacks(execute=True):
+        moved = coordinator_client.patch(f"/api/v1/visits/{visit.pk}", {
+            "date": str(next_day), "planned_start": f.local(next_day, "10:00").isoformat(),
+            "windows": [{"start": f.local(next_day, "09:00").isoformat(), "end": f.local(next_day, "12:00").isoformat()}],
+        }, format="json")
+    assert moved.status_code == 200, moved.json()
+    assert _rows(board, DAY)[b.pk][1] == [(b_visit.pk, "scheduled", None)]
+    assert _rows(board, next_day)[b.pk][1] == [(visit.pk, "scheduled", None)]
+
+
+def test_a_new_request_rebuilds_only_the_open_requests(board, organization, three_rows):
+    (a, b, c), _, _ = three_rows
+    patient = f.PatientFactory(organization=organization)  # a patient's record moves every part
+    assert board.get(f"/board/data?date={DAY}").json()["unassigned"] == []
+    _rename_unseen([a, b, c])
+    request = f.VisitFactory(organization=organization, patient=patient, date=DAY, windows=[("10:00", "12:00")])
+    body = board.get(f"/board/data?date={DAY}").json()
+    assert [v["id"] for v in body["unassigned"]] == [request.pk]
+    assert "Renamed unseen" not in {row["name"] for row in body["therapists"]}
+
+
+def test_the_minute_turning_marks_today_late_without_building_a_row(
+    board, three_rows, django_assert_max_num_queries
+):
+    (a, *_), (visit, *_), clock = three_rows
+    assert _rows(board, DAY)[a.pk][1] == [(visit.pk, "scheduled", None)]
+    clock.move_to(f.local(DAY, "09:11"))
+    with django_assert_max_num_queries(4):  # the session and its user, the request's savepoint and release
+        assert _rows(board, DAY)[a.pk][1] == [(visit.pk, "scheduled", "late")]
+
+
+def test_a_new_plan_shows_as_pending_without_building_a_row(board, organization, three_rows):
+    (a, b, c), _, _ = three_rows
+    assert board.get(f"/board/data?date={DAY}").json()["pending_plan"] is None
+    _rename_unseen([a, b, c])
+    # As a late report's re-plan leaves one: the board's rows hold no plan until one is applied.
+    run = PlanRun.objects.create(organization=organization, date=DAY, status=PlanStatus.SUCCEEDED,
+                                 result={"routes": [], "unassigned": []})
+    body = board.get(f"/board/data?date={DAY}").json()
+    assert body["pending_plan"]["id"] == run.pk
+    assert "Renamed unseen" not in {row["name"] for row in body["therapists"]}
