@@ -49,6 +49,19 @@ def test_assigning_outside_every_window_is_refused(world):
     assert any("outside every window" in r for r in response.json()["extra"]["reasons"])
 
 
+def test_assigning_on_another_day_says_so_and_not_that_the_therapist_is_off_on_the_visits_day(world):
+    # Found by an outside tester: a time on the next day read "not available 10:00-10:30 on <the visit's day>".
+    next_day = world.visit_y.date + dt.timedelta(days=1)
+    response = world.clients["coordinator"].post(
+        f"/api/v1/visits/{world.visit_y.pk}/assign",
+        {"therapist": world.therapist.pk, "planned_start": local(next_day, "10:00").isoformat()}, format="json",
+    )
+    assert response.status_code == 400
+    reasons = response.json()["extra"]["reasons"]
+    assert f"Visit {world.visit_y.pk} is for {world.visit_y.date}; 10:00 is on another day." in reasons
+    assert not any("not available" in r for r in reasons), reasons
+
+
 def test_assigning_into_another_visits_buffer_is_a_409_naming_the_other_visit(world):
     # visit_x holds the therapist 09:00-09:30 with no buffer recorded; give it the hospital's 15 minutes.
     world.visit_x.planned_busy_until = local(world.visit_x.date, "09:45")
