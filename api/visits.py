@@ -132,7 +132,10 @@ class VisitOutputSerializer(serializers.ModelSerializer):
     effective_buffer_min = serializers.IntegerField(read_only=True)
     contraindicated = serializers.SerializerMethodField(help_text="An active contraindication on the visit's date.")
     contraindications = serializers.SerializerMethodField(
-        help_text="Those active on the visit's date. Therapists get the kind and dates, not the note."
+        help_text=(
+            "Those active on the visit's date. Only coordinators and the staff of the facility the patient is "
+            "at now read the note; others get the kind and dates."
+        )
     )
 
     class Meta:
@@ -154,7 +157,7 @@ class VisitOutputSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ContraindicationSerializer(many=True))
     def get_contraindications(self, visit: Visit) -> list[dict]:
-        return contraindications_for(self.context, self._active(visit))
+        return contraindications_for(self.context, self._active(visit), patient=visit.patient)
 
 
 def _context(request) -> dict:
