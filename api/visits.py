@@ -29,7 +29,7 @@ from dispatch.models import (
 )
 from dispatch.selectors import filters, lists, scoping
 from dispatch.services.booking import visit_book
-from dispatch.services.visit_actions import visit_check_in, visit_check_out
+from dispatch.services.visit_actions import visit_check_in, visit_check_out, visit_mark_no_show
 from dispatch.services.visit_status import visit_transition
 from dispatch.services.visits import (
     MAX_WINDOWS,
@@ -245,6 +245,8 @@ class VisitTransitionApi(APIView):
             visit = visit_check_in(visit=visit, by=request.user).visit
         elif target == VisitStatus.COMPLETED:
             visit = visit_check_out(visit=visit, by=request.user).visit
+        elif target == VisitStatus.NO_SHOW:
+            visit = visit_mark_no_show(visit=visit, reason=serializer.validated_data["reason"], by=request.user)
         else:
             visit = visit_transition(visit=visit, target=target, reason=serializer.validated_data["reason"])
         return Response(visit_body(request, visit.pk))
