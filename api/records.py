@@ -249,12 +249,20 @@ class ContraindicationSummarySerializer(serializers.ModelSerializer):
         fields = ["kind", "active_from", "active_until"]
 
 
-def contraindications_for(viewer_context: dict, contraindications: list) -> list[dict]:
-    """Coordinators and facility staff read the note; therapists, and any caller not known, do not."""
+def contraindications_for(viewer_context: dict, contraindications: list, *, patient: Patient) -> list[dict]:
+    """Coordinators and the staff of the patient's facility read the note; anyone else gets the summary.
+
+    Staff still see the visits their facility asked for after the patient moved elsewhere, but the
+    patient's health record went with them: those staff are no longer the ones caring for the patient.
+    """
     request = viewer_context.get("request")
-    if request is None or request.user.role == Role.THERAPIST:
-        return ContraindicationSummarySerializer(contraindications, many=True).data
-    return ContraindicationSerializer(contraindications, many=True).data
+    user = request.user if request is not None else None
+    if user is not None and (
+        user.role == Role.COORDINATOR
+        or (user.role == Role.FACILITY_STAFF and user.facility_id and patient.facility_id == user.facility_id)
+    ):
+        return ContraindicationSerializer(contraindications, many=True).data
+    return ContraindicationSummarySerializer(contraindications, many=True).data
 
 
 class PrecautionSerializer(serializers.ModelSerializer):

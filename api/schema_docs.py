@@ -226,13 +226,15 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "feeds_therapists_.ics_retrieve": (
         "A therapist's calendar feed",
         "No sign-in: the secret in the URL is the credential. The therapist's visits from 14 days back to 60 "
-        "ahead, with travel blocks (`?travel=0` leaves them out); never diagnoses or notes. Answers 304 to a "
+        "ahead, with travel blocks (`?travel=0` leaves them out): time, place, initials, visit kind and a link to "
+        "the visit in the app; never precautions, access notes, instructions or diagnoses. Answers 304 to a "
         "conditional GET when nothing changed, 404 for a revoked URL, 429 when polled too often.",
     ),
     "feeds_facilities_.ics_retrieve": (
         "A facility's calendar feed",
-        "No sign-in: the secret in the URL is the credential. The facility's booked visits with the therapist's "
-        "first name; 304 when unchanged, 404 for a revoked URL, 429 when polled too often.",
+        "No sign-in: the secret in the URL is the credential. The facility's booked visits (time, place, initials, "
+        "visit kind) with the therapist's first name, nothing clinical; 304 when unchanged, 404 for a revoked "
+        "URL, 429 when polled too often.",
     ),
 }
 

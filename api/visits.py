@@ -29,7 +29,7 @@ from dispatch.models import (
 )
 from dispatch.selectors import filters, lists, scoping
 from dispatch.services.booking import visit_book
-from dispatch.services.visit_actions import visit_check_in, visit_check_out
+from dispatch.services.visit_actions import visit_check_in, visit_check_out, visit_mark_no_show
 from dispatch.services.visit_status import visit_transition
 from dispatch.services.visits import (
     MAX_WINDOWS,
@@ -132,7 +132,10 @@ class VisitOutputSerializer(serializers.ModelSerializer):
     effective_buffer_min = serializers.IntegerField(read_only=True)
     contraindicated = serializers.SerializerMethodField(help_text="An active contraindication on the visit's date.")
     contraindications = serializers.SerializerMethodField(
-        help_text="Those active on the visit's date. Therapists get the kind and dates, not the note."
+        help_text=(
+            "Those active on the visit's date. Only coordinators and the staff of the facility the patient is "
+            "at now read the note; others get the kind and dates."
+        )
     )
 
     class Meta:
@@ -154,7 +157,7 @@ class VisitOutputSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ContraindicationSerializer(many=True))
     def get_contraindications(self, visit: Visit) -> list[dict]:
-        return contraindications_for(self.context, self._active(visit))
+        return contraindications_for(self.context, self._active(visit), patient=visit.patient)
 
 
 def _context(request) -> dict:
@@ -242,6 +245,8 @@ class VisitTransitionApi(APIView):
             visit = visit_check_in(visit=visit, by=request.user).visit
         elif target == VisitStatus.COMPLETED:
             visit = visit_check_out(visit=visit, by=request.user).visit
+        elif target == VisitStatus.NO_SHOW:
+            visit = visit_mark_no_show(visit=visit, reason=serializer.validated_data["reason"], by=request.user)
         else:
             visit = visit_transition(visit=visit, target=target, reason=serializer.validated_data["reason"])
         return Response(visit_body(request, visit.pk))

@@ -200,9 +200,9 @@ WATCHED = (
     m.Precaution, m.Organization, m.PlanRun,
 )
 PLAN_PROGRESS_FIELDS = {"progress"}
-# What a feed shows besides its own visits: patients' initials, access notes and precautions, therapists' names,
-# facilities' buffers, the organisation's slug, name and zone.
-FEED_RECORDS = (m.Therapist, m.Facility, m.Patient, m.Precaution, m.Organization)
+# What a feed shows besides its own visits: patients' initials, therapists' names, facilities' names and buffers,
+# the organisation's slug, name and zone. Not precautions: they stay in the app, out of every calendar.
+FEED_RECORDS = (m.Therapist, m.Facility, m.Patient, m.Organization)
 
 
 # User saves that only record a sign-in: no entitlement changes.

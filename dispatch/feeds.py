@@ -1,8 +1,10 @@
 """Visits as iCalendar (RFC 5545, RFC 7986): pure functions from loaded visits to a Calendar.
 
-What a calendar shows leaves the service: a therapist's feed carries what is needed to work safely
-(precautions, access, instructions) and never the diagnosis, referral, payer or contraindication notes;
-a facility's feed carries when, where and who, nothing from the intake.
+What a calendar shows leaves the service: calendar apps sync it to their providers and show it on
+lock screens. So an event carries the minimum, for therapists and facilities alike: the time, the
+place (LOCATION, a home address included), the patient's initials, the kind of visit, and a link to
+the visit in Rounds, where a signed-in therapist reads precautions, access notes and instructions.
+Nothing clinical or from the intake ever goes into a feed or a single-visit download.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import icalendar
+from django.conf import settings
 
 from dispatch.models import VisitStatus
 
@@ -51,22 +54,18 @@ def visit_summary(visit: Visit, *, audience: Audience) -> str:
     return summary
 
 
-def visit_description(visit: Visit) -> str:
-    """For the therapist only: what is needed at the bedside, nothing from the referral."""
-    lines = []
-    precautions = list(visit.patient.precautions.all())
-    if precautions:
-        lines.append("Precautions:")
-        for p in precautions:
-            site = f" ({p.body_site})" if p.body_site else ""
-            note = f": {p.note}" if p.note else ""
-            lines.append(f"- {p.get_kind_display()}{site}{note}")
-    if visit.patient.access_notes:
-        lines.append(f"Access: {visit.patient.access_notes}")
-    if visit.instructions:
-        lines.append(f"Instructions: {visit.instructions}")
-    lines.append(f"Session {visit.duration_min} min, then {visit.effective_buffer_min} min buffer.")
-    return "\n".join(lines)
+def visit_link(visit: Visit, *, audience: Audience) -> str:
+    """Where the visit opens in Rounds: the therapist's day in the phone app, or the facility's request page."""
+    base = settings.ROUNDS_PUBLIC_URL.rstrip("/")
+    if audience is Audience.FACILITY:
+        return f"{base}/facility/"
+    return f"{base}/app/?date={visit.date.isoformat()}"
+
+
+def visit_description(visit: Visit, *, audience: Audience) -> str:
+    """The same words for every visit, so the text itself says nothing about the patient."""
+    where = "Precautions, access notes and instructions" if audience is Audience.THERAPIST else "The visit"
+    return f"{where}: open Rounds (signed in) at {visit_link(visit, audience=audience)}"
 
 
 def _event_common(event: icalendar.Event, visit: Visit, *, uid: str, status: str) -> None:
@@ -95,9 +94,8 @@ def visit_events(visit: Visit, *, audience: Audience, travel: bool = True) -> li
     event.add("summary", f"Cancelled: {summary}" if cancelled else summary)
     event.add("location", visit.location_text)
     event.add("geo", (float(visit.lat), float(visit.lon)))
-    # A cancelled visit no longer needs door codes or precautions on anyone's phone.
-    if audience is Audience.THERAPIST and not cancelled:
-        event.add("description", visit_description(visit))
+    event.add("url", visit_link(visit, audience=audience))
+    event.add("description", visit_description(visit, audience=audience))
     events = [event]
     if audience is Audience.THERAPIST and travel and visit.planned_travel_min and not cancelled:
         block = icalendar.Event()

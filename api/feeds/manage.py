@@ -46,7 +46,9 @@ MANAGED_DELETE = (
 )
 VISIT_ICS = (
     "One visit as a single-event iCalendar file, for whoever may see the visit (its organisation's coordinators, "
-    "its therapist, its facility's staff; anyone else 404). Facility staff get no intake detail (no description). "
+    "its therapist, its facility's staff; anyone else 404). Like the feeds it carries the time, the place, the "
+    "patient's initials, the kind of visit and a link to it in Rounds: never precautions, access notes, "
+    "instructions or anything clinical. "
     "409 while the visit is an unscheduled request."
 )
 NO_FEED_FOR_ROLE = "Only therapists and facility staff have a calendar feed of their own."
@@ -153,7 +155,7 @@ class FacilityFeedRotateApi(_ManagedFeedRotateApi):
 
 def _visit_visible_to(user, visit_id: int) -> Visit:
     visits = visits_visible_to(user).select_related("organization", "patient", "facility", "therapist")
-    return get_object_or_404(visits.prefetch_related("patient__precautions"), pk=visit_id)
+    return get_object_or_404(visits, pk=visit_id)
 
 
 class VisitIcsApi(APIView):

@@ -24,15 +24,22 @@ class DemoToday:
 
 
 MORNING = dt.time(10, 0)  # first visits starting before this are under way when the demo starts
+EVENING_BEFORE = dt.time(18, 0)  # when the demo's today counts as planned
 
 
 def demo_today_start(*, organization: Organization, day: dt.date, time_limit_s: float = 10.0) -> DemoToday:
-    run = plan_run_create(organization=organization, day=day, created_by=None, time_limit_s=time_limit_s, execute=False)
+    # The demo sets up a day as a coordinator would have left it: planned and applied the evening before
+    # (a day plan made today, once the day has begun, is refused; the re-plan is for that).
+    evening_before = dt.datetime.combine(day - dt.timedelta(days=1), EVENING_BEFORE, tzinfo=organization.tz)
+    run = plan_run_create(
+        organization=organization, day=day, created_by=None, time_limit_s=time_limit_s, execute=False,
+        as_of=evening_before,
+    )
     run = plan_run_execute(plan_run_id=run.pk)
     if run.status != PlanStatus.SUCCEEDED:
         raise RuntimeError(f"Plan {run.pk} for {day} failed: {run.error}")
     with transaction.atomic():
-        plan_run_apply(plan_run=run, applied_by=None)
+        plan_run_apply(plan_run=run, applied_by=None, as_of=evening_before)
         booked = Visit.objects.filter(
             organization=organization, date=day, status=VisitStatus.SCHEDULED
         ).select_related("therapist__user").order_by("therapist_id", "planned_start")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Max, Prefetch, Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
-from dispatch.models import Facility, FeedToken, Organization, Precaution, Therapist, User, Visit, VisitStatus
+from dispatch.models import Facility, FeedToken, Organization, Therapist, User, Visit, VisitStatus
 
 PAST_DAYS = 14
 FUTURE_DAYS = 60
@@ -52,7 +52,6 @@ def feed_visit_list(
         .filter(planned_start__gte=window.start, planned_start__lt=window.end)
         .filter(~Q(status=VisitStatus.CANCELLED) | Q(updated_at__gte=window.cancelled_since))
         .select_related("organization", "patient", "facility", "therapist")
-        .prefetch_related(Prefetch("patient__precautions", queryset=Precaution.objects.order_by("kind", "id")))
         .order_by("planned_start", "id")
     )
 
@@ -64,8 +63,8 @@ def feed_last_modified(
 
     That is every visit that is or ever was in the feed (a visit moved to another therapist or facility
     leaves without touching the visits still in it; its history rows say it once belonged here), and
-    the patients, precautions, therapists and facilities those visits show. A client asking
-    If-Modified-Since (without an ETag) must not be told 304 after a precaution was added.
+    the patients (initials), therapists and facilities those visits show. A client asking
+    If-Modified-Since (without an ETag) must not be told 304 after a patient was renamed.
     """
     organization, owner, field, pk = _owner(therapist, facility)
     once_here = Visit.history.filter(**{field: pk}).values("id")
@@ -76,10 +75,6 @@ def feed_last_modified(
         therapist=Max("therapist__updated_at"),
         facility=Max("facility__updated_at"),
     )
-    # Precautions have no timestamp of their own; their history has one for every change, deletions included.
-    latest["precaution"] = Precaution.history.filter(patient_id__in=visits.values("patient_id")).aggregate(
-        latest=Max("history_date")
-    )["latest"]
     owner_obj = therapist if therapist is not None else facility
     day_start = feed_range(organization=organization, now=now).start + dt.timedelta(days=PAST_DAYS)
     return max(filter(None, [*latest.values(), owner_obj.updated_at, day_start]))

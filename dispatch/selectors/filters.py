@@ -51,7 +51,10 @@ class VisitFilter(django_filters.FilterSet):
 class PatientFilter(django_filters.FilterSet):
     facility = IdFilter()
     home = django_filters.BooleanFilter(field_name="facility", lookup_expr="isnull", help_text="Seen at home.")
-    name = django_filters.CharFilter(method="filter_name", help_text="Part of the first or last name.")
+    name = django_filters.CharFilter(
+        method="filter_name",
+        help_text="Part of the first or last name; for therapists, of the first name, or the last initial.",
+    )
     active = django_filters.BooleanFilter()
 
     class Meta:
@@ -60,6 +63,28 @@ class PatientFilter(django_filters.FilterSet):
 
     def filter_name(self, queryset: QuerySet[Patient], name: str, value: str) -> QuerySet[Patient]:
         return queryset.filter(Q(first_name__icontains=value) | Q(last_name__icontains=value))
+
+
+class PatientForTherapistFilter(PatientFilter):
+    """A therapist is shown the first name and the last initial only, so the name filter matches only those.
+
+    Matching the full last name would let a therapist find out a surname letter by letter.
+    """
+
+    name = django_filters.CharFilter(
+        method="filter_name", help_text="Part of the first name, or the last initial (\"Theodore B.\")."
+    )
+
+    def filter_name(self, queryset: QuerySet[Patient], name: str, value: str) -> QuerySet[Patient]:
+        # Each word must be part of the first name or, when it is one letter (with or without a dot), the
+        # last initial: "Theodore B." finds Theodore Brown, "Brown" and "Br" find nothing by his surname.
+        for word in value.split():
+            match = Q(first_name__icontains=word)
+            letter = word.rstrip(".")
+            if len(letter) == 1:
+                match |= Q(last_name__istartswith=letter)
+            queryset = queryset.filter(match)
+        return queryset
 
 
 class TherapistFilter(django_filters.FilterSet):

@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, Any
 import django_filters
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
+from django.db.models.functions import Substr, Upper
 
-from dispatch.models import TherapistCredential
+from dispatch.models import Role, TherapistCredential
 from dispatch.selectors import filters, scoping
 
 if TYPE_CHECKING:
@@ -38,6 +39,10 @@ def patient_list(*, user: User, params: Mapping[str, Any]) -> QuerySet:
     patients = scoping.patients_visible_to(user).select_related("facility", "organization").prefetch_related(
         "contraindications", "precautions", "preferred_therapists", "excluded_therapists"
     )
+    if user.role == Role.THERAPIST:
+        # Ordered by what a therapist sees: the model's order by full last name would hint at surnames too.
+        patients = patients.order_by(Upper(Substr("last_name", 1, 1)), "first_name", "pk")
+        return filtered(filterset_class=filters.PatientForTherapistFilter, queryset=patients, params=params)
     return filtered(filterset_class=filters.PatientFilter, queryset=patients, params=params)
 
 

@@ -1,8 +1,11 @@
 """Who sees what: every API view starts from one of these querysets.
 
 Everything is filtered by the user's organisation first. Therapists see their own visits and
-the patients they visit; facility staff see their facility, its patients and those patients'
-visits. An object outside these querysets answers 404 (it is not yours).
+the patients they visit; facility staff see their facility, the patients now at it, and the visits
+that take place at (were requested for) it. A visit's facility is fixed when it is requested, so a
+patient moving to another facility takes none of their earlier visits along: the old facility keeps
+seeing (and, while requests, editing) its own, the new one sees only those made for it. An object
+outside these querysets answers 404 (it is not yours).
 """
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ def visits_visible_to(user) -> QuerySet[Visit]:
     if role == Role.THERAPIST:
         return visits.filter(therapist__user=user)
     if role == Role.FACILITY_STAFF:
-        return visits.filter(patient__facility_id=user.facility_id)
+        return visits.filter(facility_id=user.facility_id)
     return visits.none()
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
@@ -43,6 +44,11 @@ logger = logging.getLogger(__name__)
 
 TOO_MANY_VISITS = "The plan holds {count} visits; at most {limit} can be planned in one run."
 TIME_LIMIT_TOO_LONG = "time_limit_s must be between 0.5 and {limit} seconds."
+DAY_PASSED = "{day} has passed (today is {today}); a day plan books visits on a day still to come."
+DAY_UNDER_WAY = (
+    "{day} is today and under way ({now}): a day plan would book visits before now. "
+    "Re-plan the rest of today instead: POST /api/v1/replan."
+)
 NOT_APPLICABLE = "Plan {plan} is {state}; only a succeeded plan that is not applied yet can be applied."
 STALE = "Visits {visits} changed since plan {plan} read them; start a new plan."
 WORKER_LOST = "The worker running this plan stopped twice; the plan was not retried again."
@@ -82,6 +88,25 @@ def plan_scope_therapists(*, organization: Organization, scope: dict[str, Any]):
 
 
 @transaction.atomic
+def plan_day_to_come_check(*, organization: Organization, day: dt.date, as_of: dt.datetime | None = None) -> None:
+    """A day plan places the whole day from its first minute, so it is for a day that has not begun.
+
+    A past day is a bad date (400); today, once begun, is a conflict with the clock (409): the
+    re-plan is the tool that plans from now, around the visits already under way. ``as_of`` is the
+    moment the plan counts as made (now, but for the demo, which sets up a day as if planned the evening before).
+    """
+    now = as_of or timezone.now()
+    today = timezone.localtime(now, organization.tz).date()
+    if day < today:
+        raise ValidationError({"date": DAY_PASSED.format(day=day, today=today)})
+    if day == today:
+        local = timezone.localtime(now, organization.tz)
+        raise ConflictError(
+            DAY_UNDER_WAY.format(day=day, now=local.strftime("%H:%M")),
+            {"field": "date", "replan": "/api/v1/replan"},
+        )
+
+
 def plan_run_create(
     *,
     organization: Organization,
@@ -94,7 +119,10 @@ def plan_run_create(
     kind: str = PlanKind.DAY,
     extra_parameters: dict[str, Any] | None = None,
     execute: bool = True,
+    as_of: dt.datetime | None = None,
 ) -> PlanRun:
+    if kind == PlanKind.DAY:
+        plan_day_to_come_check(organization=organization, day=day, as_of=as_of)
     time_limit_s = settings.ROUNDS_PLAN_TIME_LIMIT_S if time_limit_s is None else time_limit_s
     if not 0.5 <= time_limit_s <= settings.ROUNDS_PLAN_MAX_TIME_LIMIT_S:
         raise DispatchError(
@@ -352,15 +380,23 @@ def plan_result(
 
 @transaction.atomic
 @change_set()
-def plan_run_apply(*, plan_run: PlanRun, applied_by: User | None, drop_booked: bool = False) -> PlanRun:
+def plan_run_apply(
+    *, plan_run: PlanRun, applied_by: User | None, drop_booked: bool = False, as_of: dt.datetime | None = None
+) -> PlanRun:
     """Write every assignment in one transaction, or change nothing (409) if a visit moved since the run read it.
 
     A plan that leaves booked (scheduled or confirmed) visits unassigned unbooks them only when
     ``drop_booked`` says so; otherwise it is refused (409) with their ids, and nothing changes.
+    A day plan made the evening before is refused once its day has begun, like a new one (409).
     """
     run = PlanRun.objects.select_for_update().select_related("organization").get(pk=plan_run.pk)
     if run.status != PlanStatus.SUCCEEDED or run.applied_at is not None:
         raise ConflictError(NOT_APPLICABLE.format(plan=run.pk, state="applied" if run.applied_at else run.status))
+    if run.kind == PlanKind.DAY:
+        try:
+            plan_day_to_come_check(organization=run.organization, day=run.date, as_of=as_of)
+        except ValidationError as exc:  # the plan's date was fine when it was made: now it conflicts with the clock
+            raise ConflictError(exc.message_dict["date"][0], {"field": "date"}) from exc
     if run.kind == PlanKind.REPLAN:
         from dispatch.services.replan import replan_hours_check
 

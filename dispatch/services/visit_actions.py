@@ -43,6 +43,10 @@ CHECK_IN_TOO_EARLY = (
     "Visit {visit} is planned for {start} on {day}; check-in opens {margin} before, at {opens}. "
     "Nothing was recorded."
 )
+NO_SHOW_TOO_EARLY = (
+    "Visit {visit} is planned for {start} on {day}; a no-show can be recorded once check-in opens, {margin} "
+    "before, at {opens}. Nothing was recorded."
+)
 CHECK_IN_TOO_LATE = "Visit {visit} was planned for {start} on {day}; check-in closed at {closes}. Nothing was recorded."
 STILL_IN_ANOTHER = "Therapist {therapist} is still in visit {other} (checked in at {at}); check out of it first."
 ENDED_EARLY = "Checked out after {spent} of a {duration}-minute session; flagged for the coordinator."
@@ -331,6 +335,25 @@ def visit_cancel(*, visit: Visit, reason: str, by: User) -> Visit:
 
 @transaction.atomic
 def visit_mark_no_show(*, visit: Visit, reason: str, by: User) -> Visit:
+    """The patient was not there: something only known once the visit could have begun.
+
+    Before check-in opens nobody can have found the patient absent; the visit is still to come, and
+    what is meant is a cancellation (the same opening as check-in, for therapists and coordinators).
+    """
+    visit = _lock(visit)
+    if visit.planned_start is not None:
+        opens, closes = check_in_window(visit)
+        now = timezone.now()
+        if now < opens:
+            tz = visit.organization.tz
+            margin = dt.timedelta(minutes=settings.ROUNDS_CHECK_IN_EARLY_MIN)
+            raise ConflictError(
+                NO_SHOW_TOO_EARLY.format(
+                    visit=visit.pk, start=_hhmm(visit.planned_start, tz), day=visit.date,
+                    margin=_duration(margin), opens=_when(opens, tz),
+                ),
+                {"opens_at": opens.astimezone(tz).isoformat()},
+            )
     return visit_transition(visit=visit, target=VisitStatus.NO_SHOW, reason=reason)
 
 

@@ -106,7 +106,7 @@ class Simulation:
 
     def someone_elses_visit(self, actor) -> int | None:
         """A visit the actor must not see: another facility's, or another agency's."""
-        visits = Visit.objects.exclude(patient__facility_id=actor.person.facility_id).order_by("pk")
+        visits = Visit.objects.exclude(facility_id=actor.person.facility_id).order_by("pk")
         ids = list(visits.values_list("pk", flat=True)[:200])
         return self.rng.choice(ids) if ids else None
 

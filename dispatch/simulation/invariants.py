@@ -650,7 +650,7 @@ class Invariants:
         rows = {
             r["id"]: r
             for r in Visit.objects.filter(pk__in=ids).values(
-                "id", "organization_id", "therapist_id", "patient__facility_id"
+                "id", "organization_id", "therapist_id", "facility_id"
             )
         }
         for visit_id in ids:
@@ -661,7 +661,7 @@ class Invariants:
                 and (
                     person.role == "coordinator"
                     or (person.role == "therapist" and row["therapist_id"] == person.therapist_id)
-                    or (person.role == "facility_staff" and row["patient__facility_id"] == person.facility_id)
+                    or (person.role == "facility_staff" and row["facility_id"] == person.facility_id)
                 )
             )
             if not mine:

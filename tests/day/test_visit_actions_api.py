@@ -212,9 +212,10 @@ def test_cancel_needs_a_reason_and_records_it(coordinator_client, booked_visit):
 
 
 def test_therapist_marks_a_no_show(therapist_client, booked_visit):
-    response = therapist_client.post(
-        f"/api/v1/visits/{booked_visit.pk}/no-show", {"reason": "Nobody answered"}, format="json"
-    )
+    with f.clock_at(f.local(booked_visit.date, "09:15")):
+        response = therapist_client.post(
+            f"/api/v1/visits/{booked_visit.pk}/no-show", {"reason": "Nobody answered"}, format="json"
+        )
 
     assert response.status_code == 200
     assert response.data["visit"]["status"] == VisitStatus.NO_SHOW

@@ -56,22 +56,24 @@ def test_therapist_feed_is_a_valid_calendar_for_both_parsers(anonymous_client, t
     assert v_event.summary.value == "Massage visit (home) — M.C."
 
 
-def test_therapist_description_has_precautions_and_nothing_from_the_referral(
-    anonymous_client, therapist, therapist_feed, home_patient
+def test_a_therapists_event_links_to_the_app_and_carries_no_bedside_or_clinical_note(
+    settings, anonymous_client, therapist, therapist_feed, home_patient
 ):
-    scheduled_visit(therapist=therapist, start=local_at(1), patient=home_patient, instructions="Bring the bolster")
+    settings.ROUNDS_PUBLIC_URL = "https://rounds.example.org"
+    visit = scheduled_visit(
+        therapist=therapist, start=local_at(1), patient=home_patient, instructions="Bring the bolster"
+    )
+    body = unfolded(_get(anonymous_client, therapist_feed[1]).content)
     cal, _ = parse_both(_get(anonymous_client, therapist_feed[1]).content)
     (event,) = [e for e in cal.walk("VEVENT") if str(e["UID"]).startswith("visit-")]
-    description = str(event["DESCRIPTION"])
 
-    assert "Medical device or tubing (left forearm): PICC line" in description
-    assert "Positioning: Semi-reclined only" in description
-    assert "Side door, code 4412" in description
-    assert "Bring the bolster" in description
-    assert "Session 45 min, then 5 min buffer." in description
-    body = unfolded(_get(anonymous_client, therapist_feed[1]).content)
-    for secret in ["Metastatic", "Okafor", "WSIB", "DVT", "Old DVT"]:
-        assert secret not in description
+    link = f"https://rounds.example.org/app/?date={visit.date.isoformat()}"
+    assert str(event["URL"]) == link
+    assert str(event["DESCRIPTION"]) == f"Precautions, access notes and instructions: open Rounds (signed in) at {link}"
+    assert str(event["SUMMARY"]) == "Massage visit (home) — M.C."
+    assert str(event["LOCATION"]) == "12 Elm St, Toronto"  # a home address is the place: allowed
+    for secret in ["PICC", "left forearm", "Semi-reclined", "Side door", "4412", "Bring the bolster",
+                   "Metastatic", "Okafor", "WSIB", "DVT", "Maria", "Costa"]:
         assert secret not in body
 
 
@@ -135,7 +137,7 @@ def test_cancelled_visits_show_as_cancelled_for_14_days_then_go(
     cancelled = events[f"visit-{recent.pk}@{slug}.rounds"]
     assert str(cancelled["STATUS"]) == "CANCELLED"
     assert str(cancelled["SUMMARY"]) == "Cancelled: Massage visit (home) — M.C."
-    assert "DESCRIPTION" not in cancelled  # no door code or precautions for a visit that will not happen
+    assert "Side door" not in str(cancelled["DESCRIPTION"]) and "PICC" not in str(cancelled["DESCRIPTION"])
     assert f"travel-{recent.pk}@{slug}.rounds" not in events
     assert f"visit-{old.pk}@{slug}.rounds" not in events
 
@@ -196,7 +198,8 @@ def test_facility_feed_has_its_visits_without_intake_detail(anonymous_client, th
     first_name = therapist.display_name.split()[0]
     assert str(event["SUMMARY"]) == f"Massage visit (hospital) — A.L. with {first_name}"
     assert str(event["LOCATION"]) == facility.name
-    assert "DESCRIPTION" not in event
+    assert str(event["URL"]).endswith("/facility/")
+    assert str(event["DESCRIPTION"]) == f"The visit: open Rounds (signed in) at {event['URL']}"
     for detail in [b"sacrum", b"Stage 2", b"Ward 4", b"Call the nurse", b"Metastatic", b"Travel", b"Open wound"]:
         assert detail not in response.content
     # The same therapist's visit at another facility the same day: neither its event nor its place is in this feed.

@@ -48,7 +48,7 @@ def test_conditional_get_answers_304(anonymous_client, therapist, therapist_feed
     assert (by_etag.status_code, by_date.status_code) == (304, 304)
     assert by_etag.content == b""
 
-    visit.instructions = "Changed"
+    visit.location_text = "Changed"
     visit.save()
     changed = anonymous_client.get(_url(therapist_feed[1]), HTTP_IF_NONE_MATCH=first["ETag"])
     assert changed.status_code == 200

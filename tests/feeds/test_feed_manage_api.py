@@ -86,12 +86,13 @@ def test_visit_ics_for_those_who_may_see_the_visit(
         assert response.status_code == 200
         assert response["Content-Type"] == "text/calendar; charset=utf-8"
         event = events_by_uid(parse_both(response.content)[0])[uid]
-        assert "Open wound (heel): Dressing" in str(event["DESCRIPTION"])
+        assert str(event["URL"]).endswith(f"/app/?date={visit.date.isoformat()}")
+        assert b"heel" not in response.content and b"Dressing" not in response.content
 
     staff = _client_for(facility_staff).get(path)
     event = events_by_uid(parse_both(staff.content)[0])[uid]
-    assert "DESCRIPTION" not in event
-    assert b"heel" not in staff.content
+    assert str(event["URL"]).endswith("/facility/")
+    assert b"heel" not in staff.content and b"Dressing" not in staff.content
 
 
 def test_visit_ics_is_404_for_a_visit_that_is_not_yours(organization, therapist, coordinator_client):

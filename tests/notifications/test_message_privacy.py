@@ -13,7 +13,7 @@ from dispatch import models as m
 from dispatch.notifications.sms import LocmemSmsBackend
 from tests import factories as f
 from tests.conftest import _client_for
-from tests.feeds.test_feed_privacy import BEDSIDE, NEVER, _patient
+from tests.feeds.test_feed_privacy import NEVER, _patient
 from tests.notifications.conftest import DAY, travel
 from tests.notifications.receiver import Receiver
 
@@ -82,7 +82,7 @@ def test_no_message_carries_health_details_and_only_the_facility_sees_a_reason(
     for who, bodies in texts.items():
         text = "\n".join(bodies)
         for mk in markers.values():
-            for field in NEVER + BEDSIDE:
+            for field in NEVER:
                 if field == "reason" and who in ("staff", "facility webhook", "org webhook"):
                     continue
                 assert mk[field] not in text, (who, field)

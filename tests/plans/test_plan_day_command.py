@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 
 from dispatch import models as m
 from dispatch.demo.seed import demo_seed
+from tests import factories as f
 
 DAY = dt.date(2026, 11, 25)
 
@@ -17,7 +18,8 @@ DAY = dt.date(2026, 11, 25)
 def test_make_run_plans_and_applies_the_demo_day():
     demo = demo_seed(day=DAY, seed=7)
     out = StringIO()
-    call_command("plan_day", "--time-limit", "2", stdout=out)
+    with f.clock_at(f.local(DAY - dt.timedelta(days=1), "18:00")):  # the evening before, as make run plans tomorrow
+        call_command("plan_day", "--time-limit", "2", stdout=out)
     run = m.PlanRun.objects.get(organization=demo.organization)
     assert run.applied_at is not None
     scheduled = m.Visit.objects.filter(organization=demo.organization, status=m.VisitStatus.SCHEDULED).count()

@@ -25,7 +25,8 @@ def test_a_weekend_day_of_the_demo_is_planned_and_applied_by_plan_day():
     call_command("seed_demo", "--date", str(SATURDAY), stdout=StringIO())
     out = StringIO()
 
-    call_command("plan_day", "--date", str(SATURDAY), "--time-limit", "2", stdout=out)
+    with f.clock_at(f.local(SATURDAY - dt.timedelta(days=1), "18:00")):  # the evening before
+        call_command("plan_day", "--date", str(SATURDAY), "--time-limit", "2", stdout=out)
 
     run = m.PlanRun.objects.get(date=SATURDAY)
     assert run.status == m.PlanStatus.SUCCEEDED and run.applied_at is not None, run.error
@@ -218,15 +219,18 @@ def test_every_day_of_a_generated_fortnight_is_planned_and_applied(spec):
     client = APIClient()
     client.force_authenticate(coordinator)
     for day in days:
-        run = client.post("/api/v1/plans", {"date": str(day), "time_limit_s": 0.5}, format="json")
-        assert run.status_code == 202, run.data
-        assert run.data["status"] == "succeeded", (day, run.data["error"])
-        result = run.data["result"]
-        placed = {s["visit_id"] for r in result["routes"] for s in r["stops"]}
-        left = {u["visit_id"] for u in result["unassigned"] if u["reason"]}
-        assert placed | left == set(m.Visit.objects.filter(organization=org, date=day).values_list("pk", flat=True))
-        applied = client.post(f"/api/v1/plans/{run.data['id']}/apply", format="json")
-        assert applied.status_code == 200, (day, applied.data)
+        # Each day is planned and applied the evening before, as a day plan is (a begun day is re-planned).
+        with f.clock_at(f.local(day - dt.timedelta(days=1), "18:00")):
+            run = client.post("/api/v1/plans", {"date": str(day), "time_limit_s": 0.5}, format="json")
+            assert run.status_code == 202, run.data
+            assert run.data["status"] == "succeeded", (day, run.data["error"])
+            result = run.data["result"]
+            placed = {s["visit_id"] for r in result["routes"] for s in r["stops"]}
+            left = {u["visit_id"] for u in result["unassigned"] if u["reason"]}
+            visits = m.Visit.objects.filter(organization=org, date=day).values_list("pk", flat=True)
+            assert placed | left == set(visits)
+            applied = client.post(f"/api/v1/plans/{run.data['id']}/apply", format="json")
+            assert applied.status_code == 200, (day, applied.data)
 
 
 def test_an_extra_shift_inside_the_weekly_one_keeps_the_whole_day(coordinator_client, organization):

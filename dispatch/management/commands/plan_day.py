@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from dispatch.demo.seed import DEMO_SLUG
@@ -39,6 +40,8 @@ class Command(BaseCommand):
             )
         except DispatchError as exc:
             raise CommandError(exc.message) from exc
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from exc
         self.stdout.write(f"Planning {day} for {org.name} ({opts['time_limit']:.0f} s)...")
         run = plan_run_execute(plan_run_id=run.pk)
         if run.status != PlanStatus.SUCCEEDED:

@@ -231,6 +231,8 @@
     $("#day-label").textContent = dayLabel(B.data.date);
     $("#zoom-level").textContent = `${Math.round(B.zoom * 100)}%`;
     $("#plan-status").textContent = B.messages[B.data.date] || "";
+    // A day plan is for a day still to come (the API refuses today and the past); today is re-planned.
+    $("#plan").hidden = B.data.date <= B.data.today;
     $("#replan").hidden = B.data.date !== B.data.today;
     $("#show-preview").hidden = !(B.data.pending_plan && !B.preview);
     // The map last: the open list beside it sets the width the map is fitted to.
