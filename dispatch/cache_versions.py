@@ -31,9 +31,6 @@ PART_KEY = "schedule-version:{org}:{day}:{part}"  # part: a therapist's pk, or O
 OPEN = "open"  # the day's requests not booked yet
 FEED_KEY = "feed-version:{kind}:{pk}"
 FEED_ORG_KEY = "feed-version:org:{org}"
-# Moved by anything a feed secret's entitlement rests on (its token, its holder's user, therapist or facility), so a
-# cached holder is believed only while nothing of that changed: a revoked URL or a deactivated therapist stops at once.
-FEED_ACCESS_KEY = "feed-access:{org}"
 
 
 def _versions(keys: list[str]) -> list[int]:
@@ -95,25 +92,13 @@ def schedule_version_bump(organization_id: int | None) -> None:
         _bump(KEY.format(org=organization_id))
 
 
-def feed_version_and(*, kind: str, pk: int, organization_id: int, key: str) -> tuple[str, object, int]:
-    """One feed's version (its owner's and its organisation's), what the cache holds under key, and the organisation's
-    feed access version, in one round trip: an unchanged feed's poll is answered from these."""
-    counters = [
-        FEED_KEY.format(kind=kind, pk=pk), FEED_ORG_KEY.format(org=organization_id),
-        FEED_ACCESS_KEY.format(org=organization_id),
-    ]
+def feed_version_and(*, kind: str, pk: int, organization_id: int, key: str) -> tuple[str, object]:
+    """One feed's version (its owner's and its organisation's) and what the cache holds under key, in one round trip:
+    an unchanged feed's poll is answered from these."""
+    counters = [FEED_KEY.format(kind=kind, pk=pk), FEED_ORG_KEY.format(org=organization_id)]
     found = cache.get_many([*counters, key])
-    owner, org, access = [found[c] for c in counters] if all(c in found for c in counters) else _versions(counters)
-    return f"{owner}.{org}", found.get(key), access
-
-
-def feed_access_version(organization_id: int) -> int:
-    return _versions([FEED_ACCESS_KEY.format(org=organization_id)])[0]
-
-
-def feed_access_bump(organization_id: int) -> None:
-    """For changes no signal tells of (a revocation is one UPDATE of the slot's tokens)."""
-    _bump_now_and_on_commit([FEED_ACCESS_KEY.format(org=organization_id)])
+    owner, org = [found[c] for c in counters] if all(c in found for c in counters) else _versions(counters)
+    return f"{owner}.{org}", found.get(key)
 
 
 def _organization_id(instance) -> int | None:
@@ -205,27 +190,7 @@ PLAN_PROGRESS_FIELDS = {"progress"}
 FEED_RECORDS = (m.Therapist, m.Facility, m.Patient, m.Organization)
 
 
-# User saves that only record a sign-in: no entitlement changes.
-SIGN_IN_FIELDS = {"last_login"}
-
-
-def _access_changed(sender, instance, update_fields=None, **kwargs) -> None:
-    if sender is m.User and update_fields is not None and set(update_fields) <= SIGN_IN_FIELDS:
-        return
-    org = instance.organization_id
-    if org is not None:
-        _bump_now_and_on_commit([FEED_ACCESS_KEY.format(org=org)])
-
-
-# Whose fields the entitlement to a feed reads (feed_tokens._holder_may_read): a token's own row moves only by
-# revocation, which bumps it itself.
-FEED_ACCESS_RECORDS = (m.User, m.Therapist, m.Facility)
-
-
 def connect() -> None:
-    for model in FEED_ACCESS_RECORDS:
-        post_save.connect(_access_changed, sender=model, dispatch_uid=f"feed-access-save-{model.__name__}")
-        post_delete.connect(_access_changed, sender=model, dispatch_uid=f"feed-access-delete-{model.__name__}")
     for model in WATCHED:
         handler = {m.Visit: _visit_changed, m.PlanRun: _plan_changed}.get(model, _changed)
         post_save.connect(handler, sender=model, dispatch_uid=f"schedule-version-save-{model.__name__}")

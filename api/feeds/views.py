@@ -20,7 +20,7 @@ from dispatch.cache_versions import feed_version_and
 from dispatch.feeds import Audience, calendar_build
 from dispatch.models import Facility, Therapist
 from dispatch.selectors.feeds import feed_last_modified, feed_visit_list
-from dispatch.services.feed_tokens import feed_holder_cached, feed_token_hash, feed_token_resolve_and_keep
+from dispatch.services.feed_tokens import feed_token_hash, feed_token_resolve
 
 FEED_CACHE_S = 3600  # the key moves on every change; this only bounds what an idle feed holds
 TRAVEL_OFF = frozenset({"0", "false", "no", "off"})
@@ -73,11 +73,7 @@ class _FeedApi(APIView):
         responses={(200, "text/calendar"): OpenApiTypes.STR, 304: None, 404: None, 429: None},
     )
     def get(self, request, token: str):
-        # The holder a secret opens is kept in the cache and believed while the organisation's feed access version
-        # (moved by revocations and by changes to users, therapists and facilities) has not moved: a poll of an
-        # unchanged feed then reads no table at all.
-        cached = feed_holder_cached(token=token)
-        holder, seen = cached if cached is not None else (feed_token_resolve_and_keep(token=token), None)
+        holder = feed_token_resolve(token=token)
         if holder is None or holder.kind != self.owner_field:
             raise NotFound()
         now = timezone.now()
@@ -88,13 +84,9 @@ class _FeedApi(APIView):
         # midnight.
         today = timezone.localdate(now, holder.tz).isoformat()
         base = f"feed:{self.owner_field}:{holder.owner_id}:{int(travel)}"
-        version, validator, access = feed_version_and(
+        version, validator = feed_version_and(
             kind=self.owner_field, pk=holder.owner_id, organization_id=holder.organization_id, key=f"{base}:validator"
         )
-        if cached is not None and access != seen:
-            holder = feed_token_resolve_and_keep(token=token, organization_id=holder.organization_id)
-            if holder is None or holder.kind != self.owner_field:
-                raise NotFound()
         if validator is not None and (validator["version"], validator["day"]) != (version, today):
             validator = None  # made before a change, or on another day
         if validator is not None:

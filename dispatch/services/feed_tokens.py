@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from dispatch.cache_versions import feed_access_bump, feed_access_version
 from dispatch.models import Facility, FeedToken, Role, Therapist, User
 from dispatch.selectors.feeds import feed_token_owner
 
@@ -60,7 +58,6 @@ def feed_token_revoke(
     owner = feed_token_owner(therapist=therapist, facility=facility, user=user)
     if every_user:
         owner.pop("user", None)
-    feed_access_bump((therapist or facility).organization_id)  # a cached holder of these URLs is not believed again
     return FeedToken.objects.filter(**owner, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
@@ -133,33 +130,6 @@ def feed_token_resolve(*, token: str) -> FeedHolder | None:
         token_id=row["pk"], kind=kind, owner_id=row[f"{kind}_id"], organization_id=row[f"{kind}__organization_id"],
         timezone=row[f"{kind}__organization__timezone"],
     )
-
-
-HOLDER_KEY = "feed-holder:{hash}"
-HOLDER_CACHE_S = 3600
-
-
-def feed_holder_cached(*, token: str) -> tuple[FeedHolder, int] | None:
-    """The holder a secret resolved to, with the organisation's feed access version it was resolved under; the
-    caller checks that version against the current one (fetched with the feed's own versions, in one round trip)
-    before believing it. Only secrets that opened a feed are kept: a guessed one costs a query each time."""
-    return cache.get(HOLDER_KEY.format(hash=feed_token_hash(token)))
-
-
-def feed_token_resolve_and_keep(*, token: str, organization_id: int | None = None) -> FeedHolder | None:
-    """``feed_token_resolve``, remembered under the access version read before it (so a change made meanwhile
-    moves the version past what is kept)."""
-    seen = feed_access_version(organization_id) if organization_id is not None else None
-    holder = feed_token_resolve(token=token)
-    if holder is None:
-        return None
-    if holder.organization_id != organization_id:
-        seen = feed_access_version(holder.organization_id)
-        holder = feed_token_resolve(token=token)  # read again after its organisation's version
-        if holder is None:
-            return None
-    cache.set(HOLDER_KEY.format(hash=feed_token_hash(token)), (holder, seen), HOLDER_CACHE_S)
-    return holder
 
 
 def feed_urls(*, feed_token: FeedToken, token: str) -> FeedUrls:
