@@ -34,6 +34,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RefuseLargeBodies",
+    "config.middleware.RefuseCharsetsThatAreNotText",
     "config.middleware.ResetTimezone",
     "config.middleware.AnswerInsteadOf500",
     "whitenoise.middleware.WhiteNoiseMiddleware",
