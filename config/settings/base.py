@@ -77,8 +77,16 @@ DATABASES = {
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Plan runs write progress from a background thread while requests read: WAL lets both go on.
+    # IMMEDIATE: each request's transaction (ATOMIC_REQUESTS) takes the write lock when it begins, so a second
+    # writer waits up to the timeout for it. SQLite's default DEFERRED starts as a reader and upgrades at its
+    # first write; two such upgrades cannot wait for each other, so SQLite fails one at once (SQLITE_BUSY,
+    # our 503) without ever applying the timeout.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 # Reconnect after a database restart instead of failing every request.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
