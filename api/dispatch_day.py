@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from api.fields import PlanningDateField, PlanningDateTimeField
 from api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
+from api.inputs import InputSerializer
 from api.permissions import IsCoordinator, role_of
 from api.plans import AffectedSerializer, affected_of
 from api.visits import VisitOutputSerializer, visit_body
@@ -84,7 +85,7 @@ class VisitDayActionApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(InputSerializer):
         pass
 
     def __init_subclass__(cls, **kwargs) -> None:
@@ -119,7 +120,7 @@ class VisitDayActionApi(APIView):
 
 
 class VisitCheckInApi(VisitDayActionApi):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(InputSerializer):
         at = PlanningDateTimeField(required=False)
         lat = serializers.FloatField(required=False, min_value=-90, max_value=90)
         lon = serializers.FloatField(required=False, min_value=-180, max_value=180)
@@ -134,7 +135,7 @@ class VisitCheckInApi(VisitDayActionApi):
 
 
 class VisitCheckOutApi(VisitDayActionApi):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(InputSerializer):
         at = PlanningDateTimeField(required=False)
 
     def act(self, *, visit, user, data):
@@ -142,7 +143,7 @@ class VisitCheckOutApi(VisitDayActionApi):
         return {"visit": self.shown(result.visit), "warning": result.warning}
 
 
-class VisitReasonInputSerializer(serializers.Serializer):
+class VisitReasonInputSerializer(InputSerializer):
     reason = serializers.CharField(max_length=300)
 
 
@@ -161,7 +162,7 @@ class VisitNoShowApi(VisitDayActionApi):
 
 
 class VisitLateApi(VisitDayActionApi):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(InputSerializer):
         minutes = serializers.IntegerField(min_value=1, max_value=240)
         at = PlanningDateTimeField(required=False, help_text="When the therapist knew; default now.")
 
@@ -175,7 +176,7 @@ class VisitLateApi(VisitDayActionApi):
 
 
 class VisitInterruptionApi(VisitDayActionApi):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(InputSerializer):
         minutes = serializers.IntegerField(min_value=1, max_value=120)
         kind = serializers.ChoiceField(choices=actions.InterruptionKind.CHOICES)
 
@@ -241,7 +242,7 @@ class BufferSuggestionListApi(APIView):
 class ReplanCreateApi(APIView):
     permission_classes = [IsCoordinator]
 
-    class ReplanCreateInputSerializer(serializers.Serializer):
+    class ReplanCreateInputSerializer(InputSerializer):
         date = PlanningDateField(required=False)
         now = PlanningDateTimeField(required=False)
         therapists = serializers.ListField(
@@ -284,7 +285,7 @@ class TherapistOffApi(APIView):
 
     permission_classes = [IsCoordinator]
 
-    class TherapistOffInputSerializer(serializers.Serializer):
+    class TherapistOffInputSerializer(InputSerializer):
         start = PlanningDateTimeField(required=False, help_text="From when; default now.")
         end = serializers.TimeField(required=False, help_text="Back at (local time); default the end of the day.")
         note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="Went home")
