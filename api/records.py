@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.response import Response
 
-from api.fields import BoundedSlugRelatedField, ScopedPrimaryKeyRelatedField, bounded_list
+from api.fields import BoundedSlugRelatedField, PlanningDateField, ScopedPrimaryKeyRelatedField, bounded_list
 from api.inputs import InputModelSerializer
 from api.permissions import ANY_ROLE, COORDINATOR, STAFF, RoleAllowed
 from dispatch.models import (
@@ -371,6 +371,8 @@ class WeeklyAvailabilitySerializer(TherapistScopedSerializer):
 
 
 class AvailabilityExceptionSerializer(TherapistScopedSerializer):
+    date = PlanningDateField()
+
     class Meta:
         model = AvailabilityException
         fields = ["id", "therapist", "date", "kind", "start_time", "end_time", "note"]

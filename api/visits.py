@@ -12,7 +12,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.fields import PlanningDateField, PlanningDateTimeField, ScopedPrimaryKeyRelatedField
+from api.fields import LocalTimeField, PlanningDateField, PlanningDateTimeField, ScopedPrimaryKeyRelatedField
 from api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from api.inputs import STATUS_ELSEWHERE, InputSerializer
 from api.permissions import ANY_ROLE, COORDINATOR, STAFF, RoleAllowed, role_of
@@ -283,6 +283,22 @@ class VisitAssignApi(APIView):
         return Response(visit_body(request, visit.pk))
 
 
+TIME_IN_GAP = "{time} does not exist on {day} in {tz} (the clocks go forward); choose a time outside the change."
+
+
+def _first_day_without(time: dt.time, *, attrs: dict, tz) -> dt.date | None:
+    """The first day of the series on which this wall-clock time is skipped by a daylight-saving change."""
+    day = attrs["starts_on"]
+    while day <= attrs["ends_on"]:
+        if day.weekday() in attrs["weekdays"]:
+            local = dt.datetime.combine(day, time, tzinfo=tz)
+            # A skipped time does not survive the round trip through UTC (zoneinfo moves it past the gap).
+            if local.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
+                return day
+        day += dt.timedelta(days=1)
+    return None
+
+
 class VisitSeriesCreateApi(APIView):
     permission_classes = [RoleAllowed]
     roles = {"post": STAFF}
@@ -293,8 +309,8 @@ class VisitSeriesCreateApi(APIView):
             child=serializers.IntegerField(min_value=0, max_value=6), allow_empty=False, max_length=7,
             help_text="Monday = 0.",
         )
-        window_start = serializers.TimeField()
-        window_end = serializers.TimeField()
+        window_start = LocalTimeField()
+        window_end = LocalTimeField()
         duration_min = duration_field()
         required_skills = skill_codes(required=False)
         priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.ROUTINE)
@@ -311,6 +327,14 @@ class VisitSeriesCreateApi(APIView):
                 raise serializers.ValidationError({"window_end": [WINDOW_ORDER]})
             if attrs["ends_on"] < attrs["starts_on"]:
                 raise serializers.ValidationError({"ends_on": ["The series cannot end before it starts."]})
+            tz = self.context["request"].user.organization.tz
+            gaps = {
+                name: [TIME_IN_GAP.format(time=f"{attrs[name]:%H:%M}", day=day, tz=tz.key)]
+                for name in ("window_start", "window_end")
+                if (day := _first_day_without(attrs[name], attrs=attrs, tz=tz))
+            }
+            if gaps:
+                raise serializers.ValidationError(gaps)
             return attrs
 
     class SeriesOutputSerializer(serializers.ModelSerializer):
