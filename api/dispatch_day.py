@@ -20,6 +20,7 @@ from api.plans import AffectedSerializer, affected_of
 from api.visits import VisitOutputSerializer, visit_body
 from dispatch.models import PlanKind, PlanRun, Role, Therapist, Visit
 from dispatch.selectors.buffers import BUFFER_MIN_SAMPLES, BUFFER_PERCENTILE, buffer_suggestion_list
+from dispatch.selectors.filters import MAX_ID
 from dispatch.selectors.history import history_list
 from dispatch.selectors.scoping import patients_visible_to, therapists_visible_to, visits_visible_to
 from dispatch.services import visit_actions as actions
@@ -246,11 +247,11 @@ class ReplanCreateApi(APIView):
         date = PlanningDateField(required=False)
         now = PlanningDateTimeField(required=False)
         therapists = serializers.ListField(
-            child=serializers.IntegerField(), required=False, max_length=200,
+            child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=200,
             help_text="Therapists the change concerns (a cancellation's, a no-show's): their days change first.",
         )
         place = serializers.ListField(
-            child=serializers.IntegerField(), required=False, max_length=200,
+            child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=200,
             help_text="New visits to find a home for (an urgent same-day request), disturbing as few others as it can.",
         )
 
