@@ -9,6 +9,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.inputs import InputSerializer
 from api.throttling import ScopedFixedWindowRateThrottle
 from dispatch.services.api_tokens import api_token_create, api_token_list, api_token_revoke
 
@@ -33,7 +34,7 @@ class AuthTokenCreateApi(APIView):
     throttle_classes = [ScopedFixedWindowRateThrottle]
     throttle_scope = "login"
 
-    class AuthTokenCreateInputSerializer(serializers.Serializer):
+    class AuthTokenCreateInputSerializer(InputSerializer):
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
 

@@ -14,11 +14,13 @@ from rest_framework.views import APIView
 
 from api.fields import PlanningDateField, PlanningDateTimeField
 from api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
+from api.inputs import InputSerializer
 from api.permissions import IsCoordinator, role_of
 from api.plans import AffectedSerializer, affected_of
 from api.visits import VisitOutputSerializer, visit_body
 from dispatch.models import PlanKind, PlanRun, Role, Therapist, Visit
 from dispatch.selectors.buffers import BUFFER_MIN_SAMPLES, BUFFER_PERCENTILE, buffer_suggestion_list
+from dispatch.selectors.filters import MAX_ID
 from dispatch.selectors.history import history_list
 from dispatch.selectors.scoping import patients_visible_to, therapists_visible_to, visits_visible_to
 from dispatch.services import visit_actions as actions
@@ -85,7 +87,7 @@ class VisitDayActionApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(InputSerializer):
         pass
 
     def __init_subclass__(cls, **kwargs) -> None:
@@ -120,7 +122,7 @@ class VisitDayActionApi(APIView):
 
 
 class VisitCheckInApi(VisitDayActionApi):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(InputSerializer):
         at = PlanningDateTimeField(required=False)
         lat = serializers.FloatField(required=False, min_value=-90, max_value=90)
         lon = serializers.FloatField(required=False, min_value=-180, max_value=180)
@@ -135,7 +137,7 @@ class VisitCheckInApi(VisitDayActionApi):
 
 
 class VisitCheckOutApi(VisitDayActionApi):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(InputSerializer):
         at = PlanningDateTimeField(required=False)
 
     def act(self, *, visit, user, data):
@@ -143,7 +145,7 @@ class VisitCheckOutApi(VisitDayActionApi):
         return {"visit": self.shown(result.visit), "warning": result.warning}
 
 
-class VisitReasonInputSerializer(serializers.Serializer):
+class VisitReasonInputSerializer(InputSerializer):
     reason = serializers.CharField(max_length=300)
 
 
@@ -162,7 +164,7 @@ class VisitNoShowApi(VisitCancelApi):
 
 
 class VisitLateApi(VisitDayActionApi):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(InputSerializer):
         minutes = serializers.IntegerField(min_value=1, max_value=240)
         at = PlanningDateTimeField(required=False, help_text="When the therapist knew; default now.")
 
@@ -177,7 +179,7 @@ class VisitLateApi(VisitDayActionApi):
 
 
 class VisitInterruptionApi(VisitDayActionApi):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(InputSerializer):
         minutes = serializers.IntegerField(min_value=1, max_value=120)
         kind = serializers.ChoiceField(choices=actions.InterruptionKind.CHOICES)
 
@@ -243,15 +245,15 @@ class BufferSuggestionListApi(APIView):
 class ReplanCreateApi(APIView):
     permission_classes = [IsCoordinator]
 
-    class ReplanCreateInputSerializer(serializers.Serializer):
+    class ReplanCreateInputSerializer(InputSerializer):
         date = PlanningDateField(required=False)
         now = PlanningDateTimeField(required=False)
         therapists = serializers.ListField(
-            child=serializers.IntegerField(), required=False, max_length=200,
+            child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=200,
             help_text="Therapists the change concerns (a cancellation's, a no-show's): their days change first.",
         )
         place = serializers.ListField(
-            child=serializers.IntegerField(), required=False, max_length=200,
+            child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=200,
             help_text="New visits to find a home for (an urgent same-day request), disturbing as few others as it can.",
         )
 
@@ -286,7 +288,7 @@ class TherapistOffApi(APIView):
 
     permission_classes = [IsCoordinator]
 
-    class TherapistOffInputSerializer(serializers.Serializer):
+    class TherapistOffInputSerializer(InputSerializer):
         start = PlanningDateTimeField(required=False, help_text="From when; default now.")
         end = serializers.TimeField(required=False, help_text="Back at (local time); default the end of the day.")
         note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="Went home")

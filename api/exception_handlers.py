@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from collections import Counter
+
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
+from django.db.models import ProtectedError
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -26,6 +29,9 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, ProtectedError):
+        set_rollback()
+        return Response({"detail": still_depends(exc, context), "code": "conflict"}, status=409)
     elif isinstance(exc, IntegrityError):
         # A database constraint caught what validation missed (often a race): a conflict, not a 500.
         set_rollback()
@@ -34,3 +40,19 @@ def exception_handler(exc, context):
             status=409,
         )
     return drf_exception_handler(exc, context)
+
+
+STILL_DEPENDS = "{target} still has {dependents}; cancel, move or delete them first (or mark it inactive)."
+
+
+def still_depends(exc: ProtectedError, context) -> str:
+    """What a delete left in place, counted by kind: "Patient 11 still has 9 visits; ..."."""
+    counts = Counter(obj._meta for obj in exc.protected_objects)
+    dependents = ", ".join(
+        f"{n} {meta.verbose_name if n == 1 else meta.verbose_name_plural}" for meta, n in counts.most_common()
+    )
+    view = context.get("view")
+    queryset = getattr(view, "queryset", None)
+    pk = getattr(view, "kwargs", {}).get("pk")
+    target = f"{queryset.model._meta.verbose_name.capitalize()} {pk}" if queryset is not None and pk else "It"
+    return STILL_DEPENDS.format(target=target, dependents=dependents)

@@ -92,6 +92,23 @@ class PlanningDateField(serializers.DateField):
         return day
 
 
+LOCAL_TIME_OFFSET = "A local time of the organisation's zone: give it without a UTC offset, e.g. 10:00."
+
+
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time in the organisation's zone; an offset would be dropped unread, so it is refused."""
+
+    def to_internal_value(self, value):
+        moment = super().to_internal_value(value)  # Django's parse_time drops an offset, so read the text for one
+        try:
+            offset = isinstance(value, str) and dt.time.fromisoformat(value).tzinfo is not None
+        except ValueError:
+            offset = False
+        if offset:
+            raise serializers.ValidationError(LOCAL_TIME_OFFSET)
+        return moment
+
+
 class PlanningDateTimeField(serializers.DateTimeField):
     """An instant: a time without an offset is refused, never guessed (the server's zone is not the caller's)."""
 

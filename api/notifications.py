@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.fields import ScopedPrimaryKeyRelatedField
+from api.inputs import InputModelSerializer, InputSerializer
 from api.permissions import STAFF, RoleAllowed
 from dispatch.models import (
     Facility,
@@ -91,7 +92,7 @@ class NotificationReadAllApi(APIView):
         return Response({"marked": services.notification_mark_read(user=request.user)})
 
 
-class PreferenceSerializer(serializers.ModelSerializer):
+class PreferenceSerializer(InputModelSerializer):
     class Meta:
         model = NotificationPreference
         fields = ["email", "sms", "in_app", "sms_number", "quiet_start", "quiet_end"]
@@ -121,7 +122,7 @@ class NotificationPreferenceApi(APIView):
         return Response(PreferenceSerializer(preference).data)
 
 
-class WebhookInputSerializer(serializers.Serializer):
+class WebhookInputSerializer(InputSerializer):
     url = serializers.URLField(max_length=500)
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=WebhookEvent.choices), allow_empty=False, max_length=len(WebhookEvent)
@@ -132,7 +133,7 @@ class WebhookInputSerializer(serializers.Serializer):
     )
 
 
-class WebhookUpdateSerializer(serializers.Serializer):
+class WebhookUpdateSerializer(InputSerializer):
     url = serializers.URLField(max_length=500, required=False)
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=WebhookEvent.choices), allow_empty=False, required=False,
@@ -197,7 +198,7 @@ class WebhookDetailApi(APIView):
         return Response(status=204)
 
 
-class WebhookRotateSerializer(serializers.Serializer):
+class WebhookRotateSerializer(InputSerializer):
     keep_previous_for_s = serializers.IntegerField(
         min_value=0, max_value=int(services.WEBHOOK_SECRET_OVERLAP_MAX.total_seconds()), default=86_400,
         help_text="How long the old secret still signs beside the new one (0: stops at once, for a leaked secret).",

@@ -13,14 +13,15 @@ from rest_framework.views import APIView
 
 from api.fields import PlanningDateField
 from api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
+from api.inputs import InputSerializer
 from api.permissions import IsCoordinator
-from dispatch.models import Facility, PlanRun, Therapist
 from dispatch.exceptions import PlanAlreadyRunning
+from dispatch.models import Facility, PlanRun, Therapist
 from dispatch.services.plans import plan_run_apply, plan_run_create, plan_runs_fail_stale
 from dispatch.services.replan_diff import replan_affected
 
 
-class PlanCreateInputSerializer(serializers.Serializer):
+class PlanCreateInputSerializer(InputSerializer):
     date = PlanningDateField()
     therapists = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False, default=list, max_length=500)
     facilities = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False, default=list, max_length=500)
@@ -159,7 +160,7 @@ class PlanDetailApi(APIView):
         return Response(PlanOutputSerializer(run, context={"request": request}).data)
 
 
-class PlanApplyInputSerializer(serializers.Serializer):
+class PlanApplyInputSerializer(InputSerializer):
     drop_booked = serializers.BooleanField(
         default=False,
         help_text="Unbook the booked visits the plan leaves unassigned (its result's would_unbook); "

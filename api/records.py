@@ -10,7 +10,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.response import Response
 
-from api.fields import BoundedSlugRelatedField, ScopedPrimaryKeyRelatedField, bounded_list
+from api.fields import BoundedSlugRelatedField, PlanningDateField, ScopedPrimaryKeyRelatedField, bounded_list
+from api.inputs import InputModelSerializer
 from api.permissions import ANY_ROLE, COORDINATOR, STAFF, RoleAllowed
 from dispatch.models import (
     AvailabilityException,
@@ -118,7 +119,7 @@ def credential_codes(**kwargs) -> OrgSlugRelatedField:
 # Therapists
 
 
-class CredentialSerializer(serializers.ModelSerializer):
+class CredentialSerializer(InputModelSerializer):
     credential_type = credential_codes()
 
     class Meta:
@@ -133,7 +134,7 @@ THERAPIST_FIELDS = [
 USERNAME_REQUIRED = "A username is required to create a therapist."
 
 
-class TherapistInputSerializer(serializers.ModelSerializer):
+class TherapistInputSerializer(InputModelSerializer):
     username = serializers.CharField(max_length=150, required=False, help_text="Create only: the login name.")
     email = serializers.EmailField(required=False, allow_blank=True, help_text="Create only.")
     skills = skill_codes(required=False)
@@ -195,7 +196,7 @@ FACILITY_FIELDS = [
 ]
 
 
-class FacilityInputSerializer(serializers.ModelSerializer):
+class FacilityInputSerializer(InputModelSerializer):
     required_credentials = credential_codes(many=True, required=False)
 
     class Meta:
@@ -230,7 +231,7 @@ class FacilityViewSet(RecordViewSet):
 # Patients
 
 
-class ContraindicationSerializer(serializers.ModelSerializer):
+class ContraindicationSerializer(InputModelSerializer):
     class Meta:
         model = Contraindication
         fields = ["kind", "note", "active_from", "active_until"]
@@ -265,7 +266,7 @@ def contraindications_for(viewer_context: dict, contraindications: list, *, pati
     return ContraindicationSummarySerializer(contraindications, many=True).data
 
 
-class PrecautionSerializer(serializers.ModelSerializer):
+class PrecautionSerializer(InputModelSerializer):
     class Meta:
         model = Precaution
         fields = ["kind", "body_site", "note"]
@@ -279,7 +280,7 @@ PATIENT_FIELDS = [
 ]
 
 
-class PatientInputSerializer(serializers.ModelSerializer):
+class PatientInputSerializer(InputModelSerializer):
     facility = ScopedPrimaryKeyRelatedField(
         scope=scoping.facilities_visible_to, model=Facility, required=False, allow_null=True,
         help_text="Blank for a patient seen at home. Facility staff: always their own facility.",
@@ -367,7 +368,7 @@ class PatientViewSet(RecordViewSet):
 # Availability
 
 
-class TherapistScopedSerializer(serializers.ModelSerializer):
+class TherapistScopedSerializer(InputModelSerializer):
     therapist = ScopedPrimaryKeyRelatedField(scope=scoping.therapists_visible_to, model=Therapist)
 
 
@@ -378,6 +379,8 @@ class WeeklyAvailabilitySerializer(TherapistScopedSerializer):
 
 
 class AvailabilityExceptionSerializer(TherapistScopedSerializer):
+    date = PlanningDateField()
+
     class Meta:
         model = AvailabilityException
         fields = ["id", "therapist", "date", "kind", "start_time", "end_time", "note"]

@@ -12,8 +12,9 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.fields import PlanningDateField, PlanningDateTimeField, ScopedPrimaryKeyRelatedField
+from api.fields import LocalTimeField, PlanningDateField, PlanningDateTimeField, ScopedPrimaryKeyRelatedField
 from api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
+from api.inputs import STATUS_ELSEWHERE, InputSerializer
 from api.permissions import ANY_ROLE, COORDINATOR, STAFF, RoleAllowed, role_of
 from api.records import ContraindicationSerializer, SelectorFilterBackend, contraindications_for, skill_codes
 from dispatch.models import (
@@ -39,7 +40,9 @@ from dispatch.services.visits import (
     visit_update,
 )
 
-COORDINATOR_ONLY_FIELDS = ("therapist", "planned_start", "pinned", "status")
+# status is no one's to set by PATCH: the serializer names the routes that change it.
+COORDINATOR_ONLY_FIELDS = ("therapist", "planned_start", "pinned")
+ASSIGNED_ELSEWHERE = "A request has no therapist or time yet: a coordinator sets {field} through /assign or a plan."
 FIELDS_FOR_COORDINATORS = "Only dispatch coordinators may set {fields}."
 TRANSITION_NOT_YOURS = "As {role} you may not mark a visit {target}."
 STAFF_CHANGE_ONLY_REQUESTED = "Facility staff may change a visit only while it is still a request; ask the coordinator."
@@ -54,7 +57,7 @@ TARGETS_BY_ROLE = {
 }
 
 
-class WindowSerializer(serializers.Serializer):
+class WindowSerializer(InputSerializer):
     start = PlanningDateTimeField(help_text="ISO 8601 with an offset, e.g. 2025-03-02T09:00:00-05:00.")
     end = PlanningDateTimeField()
 
@@ -86,7 +89,11 @@ def buffer_field() -> serializers.IntegerField:
     )
 
 
-class VisitRequestInputSerializer(serializers.Serializer):
+class VisitRequestInputSerializer(InputSerializer):
+    elsewhere = {"status": STATUS_ELSEWHERE} | {
+        field: ASSIGNED_ELSEWHERE.format(field=field) for field in COORDINATOR_ONLY_FIELDS
+    }
+
     patient = ScopedPrimaryKeyRelatedField(scope=scoping.patients_visible_to, model=Patient)
     date = PlanningDateField(help_text="The visit's local day in the organisation's time zone.")
     duration_min = duration_field()
@@ -100,7 +107,9 @@ class VisitRequestInputSerializer(serializers.Serializer):
         return not_past_for_staff(self, value)
 
 
-class VisitUpdateInputSerializer(serializers.Serializer):
+class VisitUpdateInputSerializer(InputSerializer):
+    elsewhere = {"status": STATUS_ELSEWHERE}
+
     date = PlanningDateField(required=False)
     duration_min = duration_field(required=False)
     windows = windows_field(required=False, help_text="Replaces the windows.")
@@ -227,7 +236,7 @@ class VisitTransitionApi(APIView):
     permission_classes = [RoleAllowed]
     roles = {"post": ANY_ROLE}
 
-    class TransitionInputSerializer(serializers.Serializer):
+    class TransitionInputSerializer(InputSerializer):
         status = serializers.ChoiceField(choices=VisitStatus.choices)
         reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
@@ -258,7 +267,7 @@ class VisitAssignApi(APIView):
     permission_classes = [RoleAllowed]
     roles = {"post": COORDINATOR}
 
-    class AssignInputSerializer(serializers.Serializer):
+    class AssignInputSerializer(InputSerializer):
         therapist = ScopedPrimaryKeyRelatedField(scope=scoping.therapists_visible_to, model=Therapist)
         planned_start = PlanningDateTimeField()
         pinned = serializers.BooleanField(default=False, help_text="Keep the optimiser from moving it.")
@@ -279,18 +288,34 @@ class VisitAssignApi(APIView):
         return Response(visit_body(request, visit.pk))
 
 
+TIME_IN_GAP = "{time} does not exist on {day} in {tz} (the clocks go forward); choose a time outside the change."
+
+
+def _first_day_without(time: dt.time, *, attrs: dict, tz) -> dt.date | None:
+    """The first day of the series on which this wall-clock time is skipped by a daylight-saving change."""
+    day = attrs["starts_on"]
+    while day <= attrs["ends_on"]:
+        if day.weekday() in attrs["weekdays"]:
+            local = dt.datetime.combine(day, time, tzinfo=tz)
+            # A skipped time does not survive the round trip through UTC (zoneinfo moves it past the gap).
+            if local.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
+                return day
+        day += dt.timedelta(days=1)
+    return None
+
+
 class VisitSeriesCreateApi(APIView):
     permission_classes = [RoleAllowed]
     roles = {"post": STAFF}
 
-    class SeriesInputSerializer(serializers.Serializer):
+    class SeriesInputSerializer(InputSerializer):
         patient = ScopedPrimaryKeyRelatedField(scope=scoping.patients_visible_to, model=Patient)
         weekdays = serializers.ListField(
             child=serializers.IntegerField(min_value=0, max_value=6), allow_empty=False, max_length=7,
             help_text="Monday = 0.",
         )
-        window_start = serializers.TimeField()
-        window_end = serializers.TimeField()
+        window_start = LocalTimeField()
+        window_end = LocalTimeField()
         duration_min = duration_field()
         required_skills = skill_codes(required=False)
         priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.ROUTINE)
@@ -307,6 +332,14 @@ class VisitSeriesCreateApi(APIView):
                 raise serializers.ValidationError({"window_end": [WINDOW_ORDER]})
             if attrs["ends_on"] < attrs["starts_on"]:
                 raise serializers.ValidationError({"ends_on": ["The series cannot end before it starts."]})
+            tz = self.context["request"].user.organization.tz
+            gaps = {
+                name: [TIME_IN_GAP.format(time=f"{attrs[name]:%H:%M}", day=day, tz=tz.key)]
+                for name in ("window_start", "window_end")
+                if (day := _first_day_without(attrs[name], attrs=attrs, tz=tz))
+            }
+            if gaps:
+                raise serializers.ValidationError(gaps)
             return attrs
 
     class SeriesOutputSerializer(serializers.ModelSerializer):

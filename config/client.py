@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from rest_framework.throttling import BaseThrottle
 
-LOCKED_OUT = "Too many failed sign-ins for this account or from this address; try again in {minutes} minutes."
+LOCKED_OUT = "Too many failed sign-ins for this account; try again in {minutes} minutes."
 
 
 def client_address(request: HttpRequest) -> str | None:

@@ -31,6 +31,65 @@ class RefuseLargeBodies:
         return self.get_response(request)
 
 
+NOT_TEXT = "Charset {charset!r} is not a text encoding; send the body in UTF-8."
+
+
+class RefuseCharsetsThatAreNotText:
+    """Answer 415 to a body whose charset is not a text encoding.
+
+    Django takes any charset codecs.lookup() knows as request.encoding, bytes-to-bytes codecs too (rot13,
+    base64, hex, zlib_codec); decoding a JSON, form or multipart body with one raises LookupError, a 500.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.encoding:
+            try:
+                # bytes.decode() refuses a codec that is not text with LookupError (for non-empty input; whether
+                # this one byte is valid in that charset does not matter here).
+                b"x".decode(request.encoding)
+            except UnicodeDecodeError:
+                pass
+            except LookupError:
+                body = {"detail": NOT_TEXT.format(charset=request.encoding), "code": "unsupported_media_type"}
+                return JsonResponse(body, status=415)
+        return self.get_response(request)
+
+
+SIGN_IN_PAGES = frozenset({"/accounts/login/", "/admin/login/"})
+TOO_MANY_SIGN_INS = "Too many sign-ins from this address; try again in {seconds} seconds."
+
+
+class ThrottleSignInPages:
+    """The board's and the admin's login POSTs count against the same per-address budget as the API's token
+    login (its DRF throttle, scope "login"): the guard against one address trying many usernames, now that
+    django-axes locks usernames and not addresses."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method == "POST" and request.path in SIGN_IN_PAGES:
+            from types import SimpleNamespace
+
+            from api.throttling import ScopedFixedWindowRateThrottle
+
+            throttle = ScopedFixedWindowRateThrottle()
+            if not throttle.allow_request(request, SimpleNamespace(throttle_scope="login")):
+                seconds = max(1, int(throttle.wait()))
+                from django.shortcuts import render
+
+                response = render(
+                    request, "board/forbidden.html", {"message": TOO_MANY_SIGN_INS.format(seconds=seconds)},
+                    status=429,
+                )
+                response["Retry-After"] = str(seconds)
+                return response
+        return self.get_response(request)
+
+
 class ResetTimezone:
     """Authentication activates the organisation's zone per request; a reused thread must not keep it."""
 

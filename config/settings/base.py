@@ -34,6 +34,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RefuseLargeBodies",
+    "config.middleware.RefuseCharsetsThatAreNotText",
     "config.middleware.ResetTimezone",
     "config.middleware.AnswerInsteadOf500",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -46,6 +47,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "config.middleware.ThrottleSignInPages",
     # Last, so that it sees the login views' answers and replaces them when a client is locked out.
     "axes.middleware.AxesMiddleware",
 ]
@@ -76,8 +78,16 @@ DATABASES = {
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Plan runs write progress from a background thread while requests read: WAL lets both go on.
+    # IMMEDIATE: each request's transaction (ATOMIC_REQUESTS) takes the write lock when it begins, so a second
+    # writer waits up to the timeout for it. SQLite's default DEFERRED starts as a reader and upgrades at its
+    # first write; two such upgrades cannot wait for each other, so SQLite fails one at once (SQLITE_BUSY,
+    # our 503) without ever applying the timeout.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 # Reconnect after a database restart instead of failing every request.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -106,11 +116,15 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"  # each role has its own page; "/" sends them there
 
-# Sign-in limits (django-axes): a username, or a client address, that fails this many times in a row is
+# Sign-in limits (django-axes): a username that fails this many times (from one address, or from many) is
 # refused for the cool-off period, on the board's and the admin's login pages and on the API token login.
+# Not per address alone: a hospital's staff share one address, and one person's typos must not lock out
+# the others. One address trying many usernames meets the sign-in throttle (ROUNDS_LOGIN_THROTTLE) instead.
 AXES_FAILURE_LIMIT = env.int("ROUNDS_LOGIN_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("ROUNDS_LOGIN_COOLOFF_MIN", default=15))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
+# A try during the lockout is refused without counting: the cool-off ends when it said it would.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # A success does not wipe the failures: it would also wipe those an attacker's address made against others.
 AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_CALLABLE = "config.client.lockout_response"
@@ -182,7 +196,8 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": ROUNDS_NUM_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
         "feed": env("ROUNDS_FEED_THROTTLE", default="120/min"),
-        "login": env("ROUNDS_LOGIN_THROTTLE", default="20/min"),
+        # Per address, all sign-in routes together: generous, as a hospital's staff sign in from one address.
+        "login": env("ROUNDS_LOGIN_THROTTLE", default="60/min"),
     },
 }
 

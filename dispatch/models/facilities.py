@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -65,6 +66,19 @@ class Facility(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        # The constraints' rules on the field each concerns, in words (full_clean then skips the constraint).
+        opens, closes = self.visiting_hours_start, self.visiting_hours_end
+        if opens is not None and closes is not None and closes <= opens:
+            raise ValidationError({"visiting_hours_end": "Visiting hours must end after they start."})
+        if self.name and self.organization_id and (
+            Facility.objects.filter(organization_id=self.organization_id, name=self.name)
+            .exclude(pk=self.pk)
+            .exists()
+        ):
+            raise ValidationError({"name": f"Your organisation already has a facility named {self.name!r}."})
 
     @property
     def buffer_min(self) -> int:

@@ -7,6 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+USERNAME_TAKEN = "A user named {username!r} already exists (usernames do not differ by case alone)."
+
 
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
@@ -60,6 +62,10 @@ class User(AbstractUser):
 
     def clean(self) -> None:
         super().clean()
+        # Sign-in compares usernames exactly: "Therapist1" beside "therapist1" would be two people a person
+        # cannot tell apart (and one locked out by the other's failures).
+        if self.username and User.objects.filter(username__iexact=self.username).exclude(pk=self.pk).exists():
+            raise ValidationError({"username": USERNAME_TAKEN.format(username=self.username)})
         if self.role == Role.FACILITY_STAFF and self.facility_id is None:
             raise ValidationError({"facility": "Facility staff must belong to a facility."})
         if self.role != Role.FACILITY_STAFF and self.facility_id is not None:

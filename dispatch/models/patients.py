@@ -5,10 +5,14 @@ from datetime import date
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from dispatch.models.geo import coordinate_constraints, latitude_field, longitude_field
 from dispatch.models.therapists import Gender
+
+EARLIEST_BIRTH = date(1900, 1, 1)
+BIRTH_OUT_OF_RANGE = "Give a date of birth between {earliest} and today."
 
 
 class Patient(models.Model):
@@ -79,6 +83,8 @@ class Patient(models.Model):
             raise ValidationError({"lat": "A patient seen at home needs coordinates (or an address to geocode)."})
         if self.facility_id and self.facility.organization_id != self.organization_id:
             raise ValidationError({"facility": "The facility belongs to another organisation."})
+        if self.date_of_birth and not EARLIEST_BIRTH <= self.date_of_birth <= timezone.localdate():
+            raise ValidationError({"date_of_birth": BIRTH_OUT_OF_RANGE.format(earliest=EARLIEST_BIRTH)})
         if self.referral_date and self.referral_expires and self.referral_expires < self.referral_date:
             raise ValidationError({"referral_expires": "The referral cannot expire before it was made."})
 

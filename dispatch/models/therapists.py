@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -88,6 +89,12 @@ class Weekday(models.IntegerChoices):
     SUNDAY = 6, "Sunday"
 
 
+ENDS_AFTER_START = "The end must be after the start."
+SHIFT_OVERLAPS = "Overlaps this therapist's {day} shift {start}-{end}; change that one instead."
+EXTRA_SHIFT_TIMES = "An extra shift needs a start and an end time."
+TIMES_BOTH_OR_NEITHER = "Give both times, or neither for a whole day."
+
+
 class WeeklyAvailability(models.Model):
     """A recurring shift in the organisation's local time."""
 
@@ -103,6 +110,25 @@ class WeeklyAvailability(models.Model):
             models.CheckConstraint(name="availability_ends_after_start", condition=Q(end_time__gt=F("start_time"))),
             models.CheckConstraint(name="availability_weekday_range", condition=Q(weekday__gte=0, weekday__lte=6)),
         ]
+
+    def clean(self) -> None:
+        super().clean()
+        if self.start_time is None or self.end_time is None or self.weekday is None or not self.therapist_id:
+            return
+        if self.end_time <= self.start_time:
+            raise ValidationError({"end_time": ENDS_AFTER_START})
+        clash = (
+            WeeklyAvailability.objects.filter(
+                therapist_id=self.therapist_id, weekday=self.weekday,
+                start_time__lt=self.end_time, end_time__gt=self.start_time,
+            )
+            .exclude(pk=self.pk)
+            .first()
+        )
+        if clash:
+            raise ValidationError({"start_time": SHIFT_OVERLAPS.format(
+                day=Weekday(self.weekday).label, start=f"{clash.start_time:%H:%M}", end=f"{clash.end_time:%H:%M}"
+            )})
 
 
 class ExceptionKind(models.TextChoices):
@@ -136,6 +162,16 @@ class AvailabilityException(models.Model):
                 name="extra_shift_has_times", condition=~Q(kind="extra_shift") | Q(start_time__isnull=False)
             ),
         ]
+
+    def clean(self) -> None:
+        super().clean()
+        # The constraints' own rules, on the field each concerns (full_clean then skips the constraint).
+        if (self.start_time is None) != (self.end_time is None):
+            raise ValidationError({"end_time" if self.end_time is None else "start_time": TIMES_BOTH_OR_NEITHER})
+        if self.kind == ExceptionKind.EXTRA_SHIFT and self.start_time is None:
+            raise ValidationError({"start_time": EXTRA_SHIFT_TIMES})
+        if self.start_time is not None and self.end_time <= self.start_time:
+            raise ValidationError({"end_time": ENDS_AFTER_START})
 
 
 class TherapistBreak(models.Model):

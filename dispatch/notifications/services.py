@@ -38,6 +38,8 @@ def notification_preference_update(*, user: User, **changes: Any) -> Notificatio
         raise ValidationError({"sms_number": "A number is needed to receive SMS."})
     if (preference.quiet_start is None) != (preference.quiet_end is None):
         raise ValidationError({"quiet_end": "Give both ends of the quiet hours, or neither."})
+    if preference.quiet_start is not None and preference.quiet_start == preference.quiet_end:
+        raise ValidationError({"quiet_end": "Quiet hours that end when they start are empty; give another end."})
     preference.full_clean()
     preference.save()
     return preference

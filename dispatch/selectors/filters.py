@@ -33,6 +33,30 @@ class IdFilter(django_filters.NumberFilter):
     field_class = IdField
 
 
+NOT_A_BOOLEAN = "Use true or false."
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    """true/false (or 1/0); anything else is an error. django-filter's own maps "maybe" to no filter at all."""
+
+    widget = forms.TextInput
+    TRUE, FALSE = {"true", "1"}, {"false", "0"}
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        text = str(value).lower()
+        if text in self.TRUE:
+            return True
+        if text in self.FALSE:
+            return False
+        raise forms.ValidationError(NOT_A_BOOLEAN, code="invalid")
+
+
+class BooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
 class VisitFilter(django_filters.FilterSet):
     date = django_filters.DateFilter()
     date_from = django_filters.DateFilter(field_name="date", lookup_expr="gte")
@@ -50,12 +74,12 @@ class VisitFilter(django_filters.FilterSet):
 
 class PatientFilter(django_filters.FilterSet):
     facility = IdFilter()
-    home = django_filters.BooleanFilter(field_name="facility", lookup_expr="isnull", help_text="Seen at home.")
+    home = BooleanFilter(field_name="facility", lookup_expr="isnull", help_text="Seen at home.")
     name = django_filters.CharFilter(
         method="filter_name",
         help_text="Part of the first or last name; for therapists, of the first name, or the last initial.",
     )
-    active = django_filters.BooleanFilter()
+    active = BooleanFilter()
 
     class Meta:
         model = Patient
@@ -89,7 +113,7 @@ class PatientForTherapistFilter(PatientFilter):
 
 class TherapistFilter(django_filters.FilterSet):
     skill = django_filters.CharFilter(field_name="skills__code", distinct=True, help_text="A skill code.")
-    active = django_filters.BooleanFilter()
+    active = BooleanFilter()
 
     class Meta:
         model = Therapist

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Model
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from dispatch.models import CredentialType, Organization, Skill
 
 M = TypeVar("M", bound=Model)
+PREFERRED_AND_EXCLUDED = "Therapist {ids} cannot be both preferred and excluded; take them off one of the lists."
 
 
 @transaction.atomic
@@ -127,6 +129,14 @@ def patient_save(
     if fields.get("facility", patient.facility if patient.facility_id else None) is None:
         fields = coordinates_fill(instance=patient, fields=fields, address="address", lat="lat", lon="lon")
     patient = record_save(instance=patient, fields=fields, by=by)
+    preferred = set(preferred_therapists) if preferred_therapists is not None else set(
+        patient.preferred_therapists.all() if patient.pk else ()
+    )
+    excluded = set(excluded_therapists) if excluded_therapists is not None else set(
+        patient.excluded_therapists.all() if patient.pk else ()
+    )
+    if both := sorted(therapist.pk for therapist in preferred & excluded):
+        raise ValidationError({"excluded_therapists": PREFERRED_AND_EXCLUDED.format(ids=", ".join(map(str, both)))})
     if preferred_therapists is not None:
         patient.preferred_therapists.set(preferred_therapists)
     if excluded_therapists is not None:

@@ -25,6 +25,7 @@ WINDOW_ORDER = "The window must end after it starts."
 WINDOW_TOO_SHORT = "Window {number} ({start} to {end}) lasts {length} min; the session needs {duration} min."
 WINDOWS_OVERLAP = "Windows {first} and {second} overlap; give each time range once (join them into one window)."
 WINDOWS_DUPLICATE = "Windows {first} and {second} are the same; give each time range once."
+OUTSIDE_VISITING_HOURS = "Window {number} ({start} to {end}) is outside {facility}'s visiting hours {open}-{close}."
 TOO_MANY_WINDOWS = "A visit may have at most {limit} windows; {count} were given."
 SERIES_WINDOW_TOO_SHORT = "The window {start}–{end} lasts {length} min; the session needs {duration} min."
 MAX_WINDOWS = 8
@@ -76,8 +77,26 @@ def windows_problems(*, windows: list[dict[str, dt.datetime]], day: dt.date, dur
     return errors
 
 
+def visiting_hours_problems(*, windows: list[dict[str, dt.datetime]], facility, tz) -> list[str]:
+    """A facility's visiting hours bind the windows a visit there may have: the door is shut outside them."""
+    if facility is None or facility.visiting_hours_start is None or facility.visiting_hours_end is None:
+        return []
+    errors = []
+    opens, closes = facility.visiting_hours_start, facility.visiting_hours_end
+    for number, window in enumerate(windows, start=1):
+        start, end = window["start"].astimezone(tz), window["end"].astimezone(tz)
+        # An end at midnight is the day's end, after any closing time.
+        if start.time() < opens or end.date() > start.date() or end.time() > closes:
+            errors.append(OUTSIDE_VISITING_HOURS.format(
+                number=number, start=start.isoformat(), end=end.isoformat(), facility=facility.name,
+                open=f"{opens:%H:%M}", close=f"{closes:%H:%M}",
+            ))
+    return errors
+
+
 def _windows_replace(*, visit: Visit, windows: list[dict[str, dt.datetime]]) -> None:
     errors = windows_problems(windows=windows, day=visit.date, duration_min=visit.duration_min, tz=visit.organization.tz)
+    errors = errors or visiting_hours_problems(windows=windows, facility=visit.facility, tz=visit.organization.tz)
     if errors:
         raise ValidationError({"windows": errors})
     visit.windows.all().delete()

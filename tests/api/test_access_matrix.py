@@ -323,8 +323,9 @@ PUTS = {
     "weekly_availability": (
         lambda w: w.therapist.weekly_availability.first(),
         "/api/v1/availability/weekly/{}",
-        lambda w: {"therapist": w.therapist.pk, "weekday": 2, "start_time": "07:00", "end_time": "15:00"},
-        {"weekday": 2, "start_time": dt.time(7), "end_time": dt.time(15)},
+        # In the evening: the factory's 08:00-17:00 shift that Wednesday would overlap (a 400)
+        lambda w: {"therapist": w.therapist.pk, "weekday": 2, "start_time": "18:00", "end_time": "21:00"},
+        {"weekday": 2, "start_time": dt.time(18), "end_time": dt.time(21)},
     ),
     "availability_exception": (
         _exception,

@@ -153,3 +153,41 @@ def test_a_database_locked_by_another_writer_is_a_503_with_retry_after_and_nothi
     assert response["Retry-After"] == "5"
     assert response.json()["code"] == "database_busy"
     assert not m.PlanRun.objects.exists()
+
+
+@pytest.mark.parametrize("charset", ["rot13", "base64", "hex", "zlib_codec"])
+@pytest.mark.parametrize(
+    "content_type, body",
+    [
+        ("application/json", '{"username": "x", "password": "y"}'),
+        ("application/x-www-form-urlencoded", "username=x&password=y"),
+        ("multipart/form-data; boundary=B", '--B\r\nContent-Disposition: form-data; name="username"\r\n\r\nx\r\n--B--\r\n'),
+    ],
+)
+def test_a_body_in_a_charset_that_is_not_text_is_a_415_naming_it(db, anonymous_client, charset, content_type, body):
+    response = anonymous_client.post("/api/v1/auth/token", body, content_type=f"{content_type}; charset={charset}")
+    assert response.status_code == 415, response.content
+    assert f"Charset '{charset}' is not a text encoding" in response.json()["detail"]
+
+
+def test_a_json_write_in_a_charset_that_is_not_text_is_a_415(world):
+    response = world.clients["coordinator"].post(
+        "/api/v1/plans", '{"date": "2030-01-02"}', content_type="application/json; charset=rot13"
+    )
+    assert response.status_code == 415 and "rot13" in response.json()["detail"]
+
+
+def test_a_board_login_form_in_a_charset_that_is_not_text_is_a_415(db, client):
+    # generic(), as post() would encode the body in that charset itself
+    response = client.generic(
+        "POST", "/accounts/login/", b"username=x&password=y",
+        content_type="application/x-www-form-urlencoded; charset=rot13",
+    )
+    assert response.status_code == 415 and "rot13" in response.json()["detail"]
+
+
+def test_a_json_body_in_another_text_charset_is_read(db, anonymous_client):
+    body = '{"username": "nobody", "password": "wrong"}'.encode("utf-16")
+    response = anonymous_client.post("/api/v1/auth/token", body, content_type="application/json; charset=utf-16")
+    assert response.status_code == 400, response.content
+    assert "parse error" not in str(response.json())

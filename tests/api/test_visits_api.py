@@ -64,14 +64,16 @@ def test_facility_staff_get_404_for_another_facilitys_patient(world):
     assert "was not found" in response.json()["detail"]
 
 
-def test_facility_staff_requesting_a_visit_cannot_set_a_therapist_the_field_is_ignored(world):
+def test_facility_staff_requesting_a_visit_cannot_set_a_therapist_it_is_a_400_and_nothing_is_written(world):
+    before = Visit.objects.count()
     body = _body(world, therapist=world.therapist.pk, planned_start=local(world.visit_x.date, "13:00").isoformat())
     response = world.clients["staff_x"].post("/api/v1/visits", body, format="json")
-    assert response.status_code == 201
-    assert (response.json()["therapist"], response.json()["status"]) == (None, VisitStatus.REQUESTED)
+    assert response.status_code == 400
+    assert set(response.json()) == {"therapist", "planned_start"}
+    assert Visit.objects.count() == before
 
 
-@pytest.mark.parametrize("field", ["therapist", "planned_start", "pinned", "status"])
+@pytest.mark.parametrize("field", ["therapist", "planned_start", "pinned"])
 def test_facility_staff_changing_a_coordinator_field_of_a_visit_get_403(world, field):
     values = {
         "therapist": world.therapist.pk, "planned_start": "2030-01-01T10:00:00Z", "pinned": True, "status": "scheduled"

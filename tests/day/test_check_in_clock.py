@@ -377,7 +377,9 @@ def test_transition_to_in_progress_and_completed_checks_in_and_out_at_the_server
 
     with f.clock_at(start) as clock:
         # An `at` is no field of /transition: it cannot date the check-in.
-        started = _transition(therapist_client, visit, "in_progress", at=f.local(visit.date, "07:00").isoformat())
+        refused = _transition(therapist_client, visit, "in_progress", at=f.local(visit.date, "07:00").isoformat())
+        assert refused.status_code == 400 and set(refused.data) == {"at"}
+        started = _transition(therapist_client, visit, "in_progress")
         clock.move_to(end)
         done = _transition(therapist_client, visit, "completed")
 
