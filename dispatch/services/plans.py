@@ -87,7 +87,6 @@ def plan_scope_therapists(*, organization: Organization, scope: dict[str, Any]):
     return therapists.select_related("organization").prefetch_related(*THERAPIST_PREFETCH)
 
 
-@transaction.atomic
 def plan_day_to_come_check(*, organization: Organization, day: dt.date, as_of: dt.datetime | None = None) -> None:
     """A day plan places the whole day from its first minute, so it is for a day that has not begun.
 
@@ -107,6 +106,7 @@ def plan_day_to_come_check(*, organization: Organization, day: dt.date, as_of: d
         )
 
 
+@transaction.atomic
 def plan_run_create(
     *,
     organization: Organization,

@@ -202,8 +202,16 @@ def _build(spec) -> tuple[m.Organization, m.User, list[dt.date]]:
             priority=v["priority"], windows=[],
         )
         visit.windows.all().delete()
+        # Minutes elapsed since midnight, within the day: on the spring-forward day wall-clock arithmetic put a
+        # window starting in the missing hour after its own end, and that day has 23 hours.
+        day_end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=org.tz)
+        session = dt.timedelta(minutes=v["duration"])
+
+        def after(minutes: int, latest: dt.datetime) -> dt.datetime:
+            return min((midnight.astimezone(dt.UTC) + dt.timedelta(minutes=minutes)).astimezone(org.tz), latest)
+
         m.VisitWindow.objects.bulk_create(
-            m.VisitWindow(visit=visit, start=midnight + dt.timedelta(minutes=s), end=midnight + dt.timedelta(minutes=e))
+            m.VisitWindow(visit=visit, start=after(s, day_end - session), end=after(e, day_end))
             for s, e in v["windows"]
         )
     return org, f.UserFactory(organization=org), days
