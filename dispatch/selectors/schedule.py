@@ -57,9 +57,3 @@ def schedule_days(*, user: User, day: dt.date, therapist_ids: list[int]) -> dict
             days[therapist.pk] = TherapistDay(therapist=therapist, shifts=shifts, visits=own)
     return days
 
-
-def schedule_day(*, user: User, day: dt.date, therapist_id: int | None = None) -> list[TherapistDay]:
-    """Active therapists (and any inactive one still holding visits that day), visits by planned start."""
-    roster = schedule_roster(user=user, therapist_id=therapist_id)
-    days = schedule_days(user=user, day=day, therapist_ids=roster)
-    return [days[pk] for pk in roster if days[pk] is not None]

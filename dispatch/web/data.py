@@ -242,10 +242,3 @@ def board_assemble(*, user, day: dt.date, rows: list[BoardRow | None], open_part
         "pending_plan": open_part["pending_plan"],
     }
 
-
-def board_day(*, user, day: dt.date) -> dict[str, Any]:
-    """The board for a day, built whole (the cached read assembles the same from parts)."""
-    roster = board_roster(user=user)
-    rows = board_rows(user=user, day=day, therapist_ids=roster)
-    return board_assemble(user=user, day=day, rows=[rows.get(pk) for pk in roster],
-                          open_part=board_open(user=user, day=day))
