@@ -5,8 +5,8 @@ records every day shows: therapists, availability, facilities, patients, applied
 (moved by every save of a visit on that day), so a change is visible on the next read without anyone having to
 know which cached days it touched. A day is assembled from parts, one per therapist (and one for its open
 requests), each kept with the version of its own (therapist, day) that saves of the visits it holds or held
-move: a check-in makes the next read rebuild that therapist's part only, and tomorrow's days are untouched. A calendar feed's
-validator holds the versions it was made under: its owner's (a therapist's or a facility's, moved by changes
+move: a check-in makes the next read rebuild that therapist's part only, and tomorrow's days are untouched. A
+calendar feed's validator holds the versions it was made under: its owner's (a therapist's or a facility's, moved by changes
 to its visits) and the organisation's feed version (moved by edits to the records a feed shows), so a
 check-in moves only the feeds that carry the visit and an unchanged feed answers 304 from the cache.
 
@@ -33,15 +33,21 @@ FEED_KEY = "feed-version:{kind}:{pk}"
 FEED_ORG_KEY = "feed-version:org:{org}"
 
 
-def _versions(keys: list[str]) -> list[int]:
-    found = cache.get_many(keys)
-    for key in keys:
-        if key not in found:
+def _versions_and(counters: list[str], keys: Iterable[str] = ()) -> tuple[list[int], dict]:
+    """The counters' values, and what the cache holds under keys, in one round trip while every counter is set."""
+    keys = list(keys)
+    found = cache.get_many([*counters, *keys])
+    for counter in counters:
+        if counter not in found:
             # A fresh start (or an evicted counter) takes a value never used before, so no entry cached under an
             # earlier value of this counter can be served again.
-            cache.add(key, time.time_ns(), timeout=None)
-            found[key] = cache.get(key)
-    return [found[key] for key in keys]
+            cache.add(counter, time.time_ns(), timeout=None)
+            found[counter] = cache.get(counter)
+    return [found[c] for c in counters], {key: found[key] for key in keys if key in found}
+
+
+def _versions(keys: list[str]) -> list[int]:
+    return _versions_and(keys)[0]
 
 
 def _bump(key: str) -> None:
@@ -70,8 +76,7 @@ def schedule_version(organization_id: int) -> int:
 
 def schedule_versions(*, organization_id: int, day) -> tuple[int, int]:
     """The organisation's version and the day's, in one round trip: a cached day is keyed on both."""
-    found = cache.get_many(counters := [KEY.format(org=organization_id), DAY_KEY.format(org=organization_id, day=day)])
-    org, on_day = [found[c] for c in counters] if all(c in found for c in counters) else _versions(counters)
+    org, on_day = _versions([KEY.format(org=organization_id), DAY_KEY.format(org=organization_id, day=day)])
     return org, on_day
 
 
@@ -96,8 +101,7 @@ def feed_version_and(*, kind: str, pk: int, organization_id: int, key: str) -> t
     """One feed's version (its owner's and its organisation's) and what the cache holds under key, in one round trip:
     an unchanged feed's poll is answered from these."""
     counters = [FEED_KEY.format(kind=kind, pk=pk), FEED_ORG_KEY.format(org=organization_id)]
-    found = cache.get_many([*counters, key])
-    owner, org = [found[c] for c in counters] if all(c in found for c in counters) else _versions(counters)
+    (owner, org), found = _versions_and(counters, [key])
     return f"{owner}.{org}", found.get(key)
 
 
