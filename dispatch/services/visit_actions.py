@@ -81,14 +81,30 @@ def _lock(visit: Visit) -> Visit:
     return Visit.objects.select_for_update(of=("self",)).select_related("organization", "facility").get(pk=visit.pk)
 
 
+def _day_end(visit: Visit) -> dt.datetime:
+    return dt.datetime.combine(visit.date + dt.timedelta(days=1), dt.time(0), tzinfo=visit.organization.tz)
+
+
 def check_in_window(visit: Visit) -> tuple[dt.datetime, dt.datetime]:
     """When check-in is accepted: from the configured margin before the planned start to the day's end."""
-    tz = visit.organization.tz
     opens = visit.planned_start - dt.timedelta(minutes=settings.ROUNDS_CHECK_IN_EARLY_MIN)
-    day_end = dt.datetime.combine(visit.date + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
+    day_end = _day_end(visit)
     late = settings.ROUNDS_CHECK_IN_LATE_MIN
     closes = day_end if late is None else min(day_end, visit.planned_start + dt.timedelta(minutes=late))
     return opens, closes
+
+
+def _before_opening(visit: Visit, opens: dt.datetime, template: str, extra: dict[str, str]) -> ConflictError:
+    """Check-in's and the no-show's refusal before check-in opens, in one voice."""
+    tz = visit.organization.tz
+    margin = dt.timedelta(minutes=settings.ROUNDS_CHECK_IN_EARLY_MIN)
+    return ConflictError(
+        template.format(
+            visit=visit.pk, start=_hhmm(visit.planned_start, tz), day=visit.date, margin=_duration(margin),
+            opens=_when(opens, tz),
+        ),
+        {"opens_at": opens.astimezone(tz).isoformat(), **extra},
+    )
 
 
 def _refuse_off_the_clock(visit: Visit, moment: dt.datetime) -> None:
@@ -96,11 +112,7 @@ def _refuse_off_the_clock(visit: Visit, moment: dt.datetime) -> None:
     opens, closes = check_in_window(visit)
     names = {"visit": visit.pk, "start": _hhmm(visit.planned_start, tz), "day": visit.date}
     if moment < opens:
-        margin = dt.timedelta(minutes=settings.ROUNDS_CHECK_IN_EARLY_MIN)
-        raise ConflictError(
-            CHECK_IN_TOO_EARLY.format(margin=_duration(margin), opens=_when(opens, tz), **names),
-            {"opens_at": opens.astimezone(tz).isoformat(), "closes_at": closes.astimezone(tz).isoformat()},
-        )
+        raise _before_opening(visit, opens, CHECK_IN_TOO_EARLY, {"closes_at": closes.astimezone(tz).isoformat()})
     # Against the server's clock as well: a check-in dated back into the window after it closed is a record
     # to correct, not a check-in.
     if max(moment, timezone.now()) >= closes:
@@ -318,11 +330,9 @@ def visit_record_interruption(*, visit: Visit, minutes: int, kind: str, by: User
 def _refuse_a_push_off_the_day(*, visit: Visit, pushed: list[Visit], minutes: int) -> None:
     """The push moves the day's visits only: pushed past midnight they would run into the next day's, which it never
     looks at (and SQLite has no exclusion constraint to catch that). Refused; the transaction undoes the push."""
-    tz = visit.organization.tz
-    day_end = dt.datetime.combine(visit.date + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
     moved = [visit, *pushed]
-    if (last := max(moved, key=lambda v: v.planned_busy_until)).planned_busy_until > day_end:
-        end = last.planned_busy_until.astimezone(tz)
+    if (last := max(moved, key=lambda v: v.planned_busy_until)).planned_busy_until > _day_end(visit):
+        end = last.planned_busy_until.astimezone(visit.organization.tz)
         raise ConflictError(INTERRUPTION_PAST_THE_DAY.format(
             minutes=minutes, other=last.pk, end=end.strftime("%H:%M"), day=end.date()
         ))
@@ -342,18 +352,9 @@ def visit_mark_no_show(*, visit: Visit, reason: str, by: User) -> Visit:
     """
     visit = _lock(visit)
     if visit.planned_start is not None:
-        opens, closes = check_in_window(visit)
-        now = timezone.now()
-        if now < opens:
-            tz = visit.organization.tz
-            margin = dt.timedelta(minutes=settings.ROUNDS_CHECK_IN_EARLY_MIN)
-            raise ConflictError(
-                NO_SHOW_TOO_EARLY.format(
-                    visit=visit.pk, start=_hhmm(visit.planned_start, tz), day=visit.date,
-                    margin=_duration(margin), opens=_when(opens, tz),
-                ),
-                {"opens_at": opens.astimezone(tz).isoformat()},
-            )
+        opens, _ = check_in_window(visit)
+        if timezone.now() < opens:
+            raise _before_opening(visit, opens, NO_SHOW_TOO_EARLY, {})
     return visit_transition(visit=visit, target=VisitStatus.NO_SHOW, reason=reason)
 
 
