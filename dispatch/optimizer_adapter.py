@@ -189,12 +189,14 @@ def _needs(visit: Visit) -> str:
     return ", ".join(needs)
 
 
-def _skilled_but_off(visit: Visit, staff: list[Therapist], working: set[str], day: dt.date) -> str | None:
+def _skilled_but_off(
+    visit: Visit, staff_skills: list[tuple[Therapist, frozenset[str]]], working: set[str], day: dt.date
+) -> str | None:
     """Why nobody can take ``visit`` when every therapist holding its skills is off, or None."""
     required = {s.code for s in visit.required_skills.all()}
     if not required:
         return None
-    holders = [t for t in staff if required <= {s.code for s in t.skills.all()}]
+    holders = [t for t, skills in staff_skills if required <= skills]
     if not holders or any(str(t.pk) in working for t in holders):
         return None
     one = len(holders) == 1
@@ -234,6 +236,7 @@ def problem_from_visits(
             day_therapists.append(modelled)
     working = {t.id for t in day_therapists}
     working_staff = [t for t in staff if str(t.pk) in working]
+    staff_skills = [(t, frozenset(s.code for s in t.skills.all())) for t in staff]  # once, not per visit
     excluded: list[ExcludedVisit] = []
     problem_visits: list[optimizer.Visit] = []
     candidates = [v for v in visits if v.status in OPEN_STATUSES and v.status != VisitStatus.IN_PROGRESS]
@@ -258,7 +261,7 @@ def problem_from_visits(
         if v.pk in beyond_units:
             excluded.append(ExcludedVisit(str(v.pk), "units_used_up", beyond_units[v.pk]))
             continue
-        if (skilled_off := _skilled_but_off(v, staff, working, day)) is not None:
+        if (skilled_off := _skilled_but_off(v, staff_skills, working, day)) is not None:
             # Said here, where the staff off that day are known: the optimiser sees the working ones only, and
             # would answer "no therapist has the skill" of a skill the coordinator knows someone holds.
             excluded.append(ExcludedVisit(str(v.pk), "outside_shifts", skilled_off))
