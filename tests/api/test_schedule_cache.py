@@ -7,7 +7,6 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from dispatch.models import Therapist
 from dispatch.services.booking import visit_book
 from tests import factories as f
 from tests.clients import signed_in
@@ -93,17 +92,12 @@ def _names_and_visits(client, day) -> dict[int, tuple[str, list[tuple[int, str]]
     return {d["therapist"]: (d["display_name"], [(v["id"], v["status"]) for v in d["visits"]]) for d in response.json()}
 
 
-def _rename_unseen(therapists) -> None:
-    # Past the signals that move versions: a part built again shows the new name, a part from the cache the old.
-    Therapist.objects.filter(pk__in=[t.pk for t in therapists]).update(display_name="Renamed unseen")
-
-
 def test_a_check_in_rebuilds_only_its_therapists_part_of_the_schedule(
     coordinator_client, three_days, django_capture_on_commit_callbacks
 ):
     (a, b, c), (visit, *_) = three_days
     before = _names_and_visits(coordinator_client, DAY)
-    _rename_unseen([a, b, c])
+    f.rename_unseen([a, b, c])
     with django_capture_on_commit_callbacks(execute=True):
         assert signed_in(a.user).post(f"/api/v1/visits/{visit.pk}/check-in", {}, format="json").status_code == 200
     with CaptureQueriesContext(connection) as read:
@@ -120,7 +114,7 @@ def test_a_visit_moved_to_another_therapist_leaves_one_part_and_joins_the_other(
 ):
     (a, b, c), (visit, b_visit, _) = three_days
     before = _names_and_visits(coordinator_client, DAY)
-    _rename_unseen([a, b, c])
+    f.rename_unseen([a, b, c])
     with django_capture_on_commit_callbacks(execute=True):
         moved = coordinator_client.patch(f"/api/v1/visits/{visit.pk}", {"therapist": b.pk}, format="json")
     assert moved.status_code == 200, moved.json()
@@ -153,7 +147,7 @@ def test_a_new_plan_leaves_the_cached_schedule_alone(coordinator_client, organiz
 
     therapists, _ = three_days
     before = _names_and_visits(coordinator_client, DAY)
-    _rename_unseen(therapists)
+    f.rename_unseen(therapists)
     PlanRun.objects.create(organization=organization, date=DAY, status=PlanStatus.SUCCEEDED,
                            result={"routes": [], "unassigned": []})
     assert _names_and_visits(coordinator_client, DAY) == before  # a schedule shows no plan: nothing built again

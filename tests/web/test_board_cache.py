@@ -9,7 +9,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from dispatch.models import PlanRun, PlanStatus, Therapist
+from dispatch.models import PlanRun, PlanStatus
 from dispatch.services.booking import visit_book
 from tests import factories as f
 from tests.clients import signed_in
@@ -108,17 +108,12 @@ def _rows(client: Client, day: dt.date) -> dict[int, tuple[str, list[tuple[int, 
             for row in body["therapists"]}
 
 
-def _rename_unseen(therapists) -> None:
-    # Past the signals that move versions: a row built again shows the new name, a row from the cache the old.
-    Therapist.objects.filter(pk__in=[t.pk for t in therapists]).update(display_name="Renamed unseen")
-
-
 def test_a_check_in_rebuilds_only_its_therapists_row_of_the_board(
     board, three_rows, django_capture_on_commit_callbacks
 ):
     (a, b, c), (visit, *_), _ = three_rows
     before = _rows(board, DAY)
-    _rename_unseen([a, b, c])
+    f.rename_unseen([a, b, c])
     with django_capture_on_commit_callbacks(execute=True):
         assert signed_in(a.user).post(f"/api/v1/visits/{visit.pk}/check-in", {}, format="json").status_code == 200
     with CaptureQueriesContext(connection) as read:
@@ -138,7 +133,7 @@ def test_a_visit_moved_to_another_therapist_or_day_moves_on_the_board_at_once(
     next_day = DAY + dt.timedelta(days=1)
     before = _rows(board, DAY)
     assert _rows(board, next_day)[a.pk][1] == []
-    _rename_unseen([a, b, c])
+    f.rename_unseen([a, b, c])
     with django_capture_on_commit_callbacks(execute=True):
         assert coordinator_client.patch(f"/api/v1/visits/{visit.pk}", {"therapist": b.pk},
                                         format="json").status_code == 200
@@ -160,7 +155,7 @@ def test_a_new_request_rebuilds_only_the_open_requests(board, organization, thre
     (a, b, c), _, _ = three_rows
     patient = f.PatientFactory(organization=organization)  # a patient's record moves every part
     assert board.get(f"/board/data?date={DAY}").json()["unassigned"] == []
-    _rename_unseen([a, b, c])
+    f.rename_unseen([a, b, c])
     request = f.VisitFactory(organization=organization, patient=patient, date=DAY, windows=[("10:00", "12:00")])
     body = board.get(f"/board/data?date={DAY}").json()
     assert [v["id"] for v in body["unassigned"]] == [request.pk]
@@ -180,7 +175,7 @@ def test_the_minute_turning_marks_today_late_without_building_a_row(
 def test_a_new_plan_shows_as_pending_without_building_a_row(board, organization, three_rows):
     (a, b, c), _, _ = three_rows
     assert board.get(f"/board/data?date={DAY}").json()["pending_plan"] is None
-    _rename_unseen([a, b, c])
+    f.rename_unseen([a, b, c])
     # As a late report's re-plan leaves one: the board's rows hold no plan until one is applied.
     run = PlanRun.objects.create(organization=organization, date=DAY, status=PlanStatus.SUCCEEDED,
                                  result={"routes": [], "unassigned": []})
