@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.http import JsonResponse
+from django.shortcuts import render
+
+from api.throttling import ScopedFixedWindowRateThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -72,15 +76,9 @@ class ThrottleSignInPages:
 
     def __call__(self, request):
         if request.method == "POST" and request.path in SIGN_IN_PAGES:
-            from types import SimpleNamespace
-
-            from api.throttling import ScopedFixedWindowRateThrottle
-
             throttle = ScopedFixedWindowRateThrottle()
             if not throttle.allow_request(request, SimpleNamespace(throttle_scope="login")):
                 seconds = max(1, int(throttle.wait()))
-                from django.shortcuts import render
-
                 response = render(
                     request, "board/forbidden.html", {"message": TOO_MANY_SIGN_INS.format(seconds=seconds)},
                     status=429,
