@@ -105,7 +105,8 @@ def _holders() -> QuerySet:
 
 
 def _holder_may_read(row: dict) -> bool:
-    """The feed carries door codes and precautions (therapist) or who is where (facility): only while entitled."""
+    """The feed says where a therapist goes and whom they see (therapist) or who is where (facility): only while
+    entitled."""
     if row["therapist_id"]:
         return bool(row["therapist__active"] and row["therapist__user__is_active"])
     if row["user_id"] is None:

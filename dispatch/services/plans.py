@@ -94,12 +94,11 @@ def plan_day_to_come_check(*, organization: Organization, day: dt.date, as_of: d
     re-plan is the tool that plans from now, around the visits already under way. ``as_of`` is the
     moment the plan counts as made (now, but for the demo, which sets up a day as if planned the evening before).
     """
-    now = as_of or timezone.now()
-    today = timezone.localtime(now, organization.tz).date()
+    local = timezone.localtime(as_of or timezone.now(), organization.tz)
+    today = local.date()
     if day < today:
         raise ValidationError({"date": DAY_PASSED.format(day=day, today=today)})
     if day == today:
-        local = timezone.localtime(now, organization.tz)
         raise ConflictError(
             DAY_UNDER_WAY.format(day=day, now=local.strftime("%H:%M")),
             {"field": "date", "replan": "/api/v1/replan"},

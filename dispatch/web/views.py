@@ -71,23 +71,26 @@ def board(request: HttpRequest) -> HttpResponse:
     })
 
 
+def _scope(user) -> int | str:
+    """Whose board a cached one is: a therapist's own, or their role's (every coordinator sees the same)."""
+    return user.pk if user.role == Role.THERAPIST else user.role
+
+
 def board_data_key(*, user, day: dt.date, now: dt.datetime, versions: tuple[int, int]) -> str:
     """Keyed on the organisation's version and the day's, so any change shows on the next read.
 
     Today's board also moves with the clock (late, at risk): it is kept for the current minute at most,
     as often as an open board reloads. Other days change only with the data, and at midnight (today's marks).
     """
-    scope = user.pk if user.role == Role.THERAPIST else user.role
     minute = now.strftime("%H%M") if day == now.date() else ""
-    return f"board:{user.organization_id}:{versions[0]}.{versions[1]}:{scope}:{day}:{now.date()}:{minute}"
+    return f"board:{user.organization_id}:{versions[0]}.{versions[1]}:{_scope(user)}:{day}:{now.date()}:{minute}"
 
 
 def board_assembled(*, user, day: dt.date, org_version: int) -> bytes:
     """The board from its parts: each therapist's row and the day's open requests, cached with the version of
     their own (therapist, day), so a check-in builds one row again; today's marks are made here, at each minute."""
     org = user.organization_id
-    scope = user.pk if user.role == Role.THERAPIST else user.role
-    roster = cached_stamped(key=f"board-roster:{org}:{scope}", stamp=org_version, timeout=PART_CACHE_S,
+    roster = cached_stamped(key=f"board-roster:{org}:{_scope(user)}", stamp=org_version, timeout=PART_CACHE_S,
                             build=lambda: board_roster(user=user))
     coordinator = user.role == Role.COORDINATOR
 
