@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.core.servers.basehttp import ThreadedWSGIServer
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
@@ -18,6 +19,39 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1400, "height": 1000}
 # Axe's impacts that block a user outright or nearly; minor and moderate ones are reported, not failed.
 BLOCKING_IMPACTS = {"serious", "critical"}
+
+
+class _OneRequestAtATimeOnSharedSQLite(ThreadedWSGIServer):
+    """On the in-memory SQLite of the default `make test`, the live server's request threads all use the test's one
+    connection (nothing else can see the test's data); two requests at once then meet inside one transaction
+    ("cannot start a transaction within a transaction", answered 503). A page's requests often overlap (the phone
+    app's data and a poll), so on a shared connection the server takes them one at a time; with PostgreSQL each
+    thread has its own connection and nothing is serialised. Production SQLite is a file: one connection a thread."""
+
+    def __init__(self, *args, connections_override=None, **kwargs):
+        super().__init__(*args, connections_override=connections_override, **kwargs)
+        self._shared = bool(connections_override)
+        self._one_at_a_time = threading.Lock()
+
+    def set_app(self, application):
+        if not self._shared:
+            return super().set_app(application)
+
+        def serialised(environ, start_response):
+            with self._one_at_a_time:
+                return application(environ, start_response)
+
+        super().set_app(serialised)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _live_server_serialised_on_shared_sqlite():
+    from django.test.testcases import LiveServerThread
+
+    original = LiveServerThread.server_class
+    LiveServerThread.server_class = _OneRequestAtATimeOnSharedSQLite
+    yield
+    LiveServerThread.server_class = original
 
 
 @pytest.fixture(scope="session")

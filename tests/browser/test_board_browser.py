@@ -59,7 +59,7 @@ def _plan(page, seconds: str, screenshot=None, held=None) -> None:
     page.click("#plan")
     if held is not None:
         # Progress in a coordinator's terms while the solver runs in its thread (held at its first report).
-        page.wait_for_selector("#plan-status:has-text('best so far')", timeout=30_000)
+        page.wait_for_selector("#plan-status:has-text('best so far')", timeout=60_000)
         status = page.locator("#plan-status").inner_text()
         assert " visits, " in status and " min travel" in status and f"of {seconds} s" in status
         if screenshot:
@@ -277,6 +277,41 @@ def test_applying_a_plan_that_unbooks_a_booked_visit_asks_first_and_says_how_man
     booked.refresh_from_db()
     assert booked.status == m.VisitStatus.REQUESTED
     assert "1 unbooked" in page.locator("#plan-status").inner_text()
+
+
+def test_a_plan_is_still_followed_when_one_poll_meets_a_busy_server(new_page, live_server, coordinator, small_day):
+    """A poll answered 503 (or lost) does not end the following: the run goes on in the server, the board waits it
+    out and shows the preview; a refusal (404) still ends it with the server's words."""
+    farah, ben, booked, open_request = small_day
+    page = new_page(**DESKTOP)
+    log_in(page, live_server, coordinator.username, f"/board/?date={booked.date}")
+    page.wait_for_selector(".visit")
+    answered: list[int] = []
+
+    def busy_once(route) -> None:
+        if not answered:
+            answered.append(503)
+            route.fulfill(status=503, content_type="application/json", body='{"detail": "Service unavailable."}')
+            return
+        answered.append(200)
+        route.continue_()
+
+    page.route("**/api/v1/plans/*", lambda route: busy_once(route) if route.request.method == "GET"
+               else route.continue_())
+    page.fill("#time-limit", "1")
+    page.click("#plan")
+    wait_until(page, "document.querySelector('#plan-status').textContent.includes('still following it')")
+    page.wait_for_selector("#preview:not([hidden])", timeout=60_000)
+    assert answered[0] == 503 and 200 in answered
+    assert int(page.locator("#preview-counts .count.added b").inner_text()) >= 1
+
+    page.unroute("**/api/v1/plans/*")
+    page.route("**/api/v1/plans/*", lambda route: route.fulfill(
+        status=404, content_type="application/json", body='{"detail": "No plan run matches the given query."}')
+        if route.request.method == "GET" else route.continue_())
+    page.click("#plan")
+    wait_until(page, "document.querySelector('#plan-status').textContent.includes('No plan run matches')")
+    assert page.locator("#plan").is_enabled()
 
 
 @pytest.fixture

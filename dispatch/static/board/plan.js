@@ -23,6 +23,13 @@
       for (;;) {
         const res = await api("GET", `/api/v1/plans/${id}`);
         const run = res.json;
+        // The run goes on in the server whatever one poll meets: a dropped connection or a busy server (5xx)
+        // is waited out, a refusal (403, 404) ends the following.
+        if (res.status === 0 || res.status >= 500) {
+          B.say(`Plan ${id}: no answer from the server just now; still following it…`, planDay);
+          await new Promise((r) => setTimeout(r, 2000));
+          continue;
+        }
         if (res.status !== 200) { B.say(`Plan ${id}: ${problems(run).join(" ")}`, planDay); return; }
         B.say(progressText(run, limit), planDay);
         if (run.progress && run.progress.elapsed_s !== undefined) bar.value = Math.min(+run.progress.elapsed_s, limit);
