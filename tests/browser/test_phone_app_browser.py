@@ -181,3 +181,27 @@ def test_a_check_in_whose_answer_was_lost_is_sent_again_and_recorded_once(new_pa
     first.refresh_from_db()
     assert first.actual_start == started and len(keys[0]) >= 16
     assert m.IdempotencyKey.objects.filter(key=keys[0]).count() == 1
+
+
+def test_a_day_that_meets_a_busy_server_is_asked_for_again_not_sent_to_sign_in(new_page, live_server, day_now):
+    """A 503 while the day loads (a restart, a busy database) is not a lost session: the app says the server is
+    busy and asks again a few seconds later by itself."""
+    therapist, visits = day_now
+    page = new_page(**PHONE, service_workers="block")  # so the page's own route sees the data request
+    answers: list[int] = []
+
+    def busy_once(route) -> None:
+        if not answers:
+            answers.append(503)
+            route.fulfill(status=503, content_type="application/json", body='{"detail": "Service unavailable."}')
+        else:
+            answers.append(200)
+            route.continue_()
+
+    page.route("**/app/data*", busy_once)
+    log_in(page, live_server, therapist.user.username, "/app/")
+    wait_until(page, "document.querySelector('#result').textContent.includes('server is busy')")
+    assert "log in" not in page.locator("#result").inner_text()
+    page.wait_for_selector(".card")
+    assert page.locator(".card").count() == len(visits) and answers[:2] == [503, 200]
+    assert page.locator("#result").inner_text() == ""

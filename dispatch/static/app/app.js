@@ -155,6 +155,7 @@
     if (on) banner.textContent = data ? `Offline, last updated ${hhmm(data.now)}. Actions need a connection.` : "Offline, and this day was never loaded on this phone.";
   }
 
+  let retry = null;
   async function load() {
     const query = day ? `?date=${day}` : "";
     let res;
@@ -164,10 +165,18 @@
       offlineBanner(true);
       return;
     }
+    if (res.status >= 500) {
+      // Busy or restarting: say so and ask again soon, rather than send the therapist to sign in for nothing.
+      $("#result").textContent = "The server is busy; trying again in a few seconds.";
+      clearTimeout(retry);
+      retry = setTimeout(load, 5000);
+      return;
+    }
     if (!res.ok || !(res.headers.get("Content-Type") || "").includes("json")) {
       $("#result").textContent = res.status === 400 ? "That is not a day the app can show." : "Could not load your day: please log in again.";
       return;
     }
+    if ($("#result").textContent.startsWith("The server is busy")) $("#result").textContent = "";
     data = await res.json();
     day = data.date;
     offlineBanner(res.headers.get("X-Rounds-Offline") === "1" || navigator.onLine === false);
