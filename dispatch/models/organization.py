@@ -6,6 +6,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 USERNAME_TAKEN = "A user named {username!r} already exists (usernames do not differ by case alone)."
 
@@ -50,6 +51,11 @@ class User(AbstractUser):
 
     class Meta:
         constraints = [
+            # clean() says which name is taken; this holds it when two sign-ups race (or a bulk write skips clean).
+            models.UniqueConstraint(
+                Lower("username"), name="user_username_unique_ignoring_case",
+                violation_error_message="A user with this username already exists (usernames do not differ by case alone).",
+            ),
             models.CheckConstraint(
                 name="user_facility_staff_has_facility",
                 condition=~Q(role="facility_staff") | Q(facility__isnull=False),
