@@ -25,7 +25,7 @@ from dispatch.selectors.history import history_list
 from dispatch.selectors.scoping import patients_visible_to, therapists_visible_to, visits_visible_to
 from dispatch.services import visit_actions as actions
 from dispatch.services.availability import therapist_mark_off
-from dispatch.services.replan import replan_after_called_off, replan_propose
+from dispatch.services.replan import replan_after_called_off, replan_latest, replan_propose
 
 
 def visit_for_actor(*, user, visit_id: int) -> Visit:
@@ -74,12 +74,18 @@ class VisitActionOutputSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="check-in: far from the place; check-out: ended early"
     )
     replan = ReplanOutputSerializer(
-        required=False,
+        required=False, allow_null=True,
         help_text="late, interruption, a cancel or no-show of a visit booked today: the re-plan proposal it triggered",
     )
     pushed = VisitOutputSerializer(
         many=True, required=False, help_text="interruption only: the visits moved later, each as GET shows it"
     )
+    repeated = serializers.BooleanField(
+        required=False,
+        help_text="interruption only: the same report by the same person within 90 s, taken as a resend and not "
+        "recorded again (detail says when the first was)",
+    )
+    detail = serializers.CharField(required=False, help_text="interruption resent: what happened to it")
 
 
 class VisitDayActionApi(APIView):
@@ -185,6 +191,13 @@ class VisitInterruptionApi(VisitDayActionApi):
 
     def act(self, *, visit, user, data):
         result = actions.visit_record_interruption(visit=visit, by=user, **data)
+        if result.repeated:
+            # The first report's proposal stands; a second one would re-plan from the same news.
+            run = replan_latest(organization=visit.organization, trigger=f"interruption:{visit.pk}")
+            return {
+                "visit": self.shown(result.visit), "pushed": [], "repeated": True, "detail": result.repeated,
+                "replan": ReplanOutputSerializer(run).data if run else None,
+            }
         # The push keeps the therapist's own day free of overlaps at once; the proposal then
         # re-plans it properly (travel, windows), touching others only if it must.
         run = replan_propose(

@@ -364,6 +364,15 @@ def replan_propose(
     )
 
 
+def replan_latest(*, organization: Organization, trigger: str) -> PlanRun | None:
+    """The newest re-plan proposed for ``trigger`` ("interruption:12"), for answering a report sent twice."""
+    return (
+        PlanRun.objects.filter(organization=organization, kind=PlanKind.REPLAN, parameters__trigger=trigger)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
 def replan_after_called_off(*, visit: Visit, by: User | None, now: dt.datetime | None = None) -> PlanRun | None:
     """A booked visit of today cancelled or marked a no-show frees its therapist's time: a proposal that
     re-plans that therapist's day first (the freed time may take a waiting request), as a late report's

@@ -34,6 +34,13 @@ ALREADY_CHECKED_IN = "Visit {visit} is already under way (checked in at {at}); n
 ALREADY_CHECKED_OUT = "Visit {visit} is already completed (checked out at {at}); nothing was recorded."
 NOT_UNDER_WAY = "Visit {visit} is {status}; lateness can only be reported for a visit still to come or under way."
 NOT_IN_PROGRESS = "Visit {visit} is {status}; an interruption can only be recorded during the session."
+# Two pauses of one visit reported within this time are one report sent twice (a client retrying without an
+# Idempotency-Key after a lost answer): a real second pause cannot be over before the first one is.
+INTERRUPTION_REPEAT_WINDOW = dt.timedelta(seconds=90)
+INTERRUPTION_REPEATED = (
+    "The same interruption ({kind}, {minutes} min) of visit {visit} was recorded {ago} s ago; a resend is not "
+    "counted twice. Report it again after a minute if it was a second one."
+)
 INTERRUPTION_PAST_THE_DAY = (
     "{minutes} more minutes would keep the therapist busy past midnight (visit {other} would end at {end} on "
     "{day}). Nothing was recorded: end the session, and ask the coordinator to re-plan the rest of the day."
@@ -75,6 +82,8 @@ class CheckOut:
 class Interruption:
     visit: Visit
     pushed: list[Visit]
+    # Set when this was the same report again (a resend without its Idempotency-Key): nothing was recorded.
+    repeated: str | None = None
 
 
 def _lock(visit: Visit) -> Visit:
@@ -319,12 +328,31 @@ def visit_record_interruption(*, visit: Visit, minutes: int, kind: str, by: User
     visit = _lock(visit)
     if visit.status != VisitStatus.IN_PROGRESS:
         raise ConflictError(NOT_IN_PROGRESS.format(visit=visit.pk, status=visit.get_status_display().lower()))
+    reason = f"interruption: {kind} {minutes} min"
+    if earlier := _same_report_just_now(visit=visit, reason=reason, by=by):
+        ago = round((timezone.now() - earlier).total_seconds())
+        return Interruption(visit=visit, pushed=[], repeated=INTERRUPTION_REPEATED.format(
+            kind=kind, minutes=minutes, visit=visit.pk, ago=ago))
     extra = dt.timedelta(minutes=minutes)
-    visit = _shift(visit=visit, start_by=dt.timedelta(0), end_by=extra, reason=f"interruption: {kind} {minutes} min", by=by)
+    visit = _shift(visit=visit, start_by=dt.timedelta(0), end_by=extra, reason=reason, by=by)
     pushed = _push_later_visits(visit=visit, by=by)
     _refuse_a_push_off_the_day(visit=visit, pushed=pushed, minutes=minutes)
     no_double_booking_check_now(therapist=visit.therapist, start=visit.planned_start, end=visit.planned_busy_until)
     return Interruption(visit=visit, pushed=pushed)
+
+
+def _same_report_just_now(*, visit: Visit, reason: str, by: User) -> dt.datetime | None:
+    """When the same person recorded the same interruption of this visit within the repeat window (its history
+    row carries the reason), the time they did."""
+    return (
+        visit.history.filter(
+            history_change_reason=reason, history_user_id=by.pk,
+            history_date__gte=timezone.now() - INTERRUPTION_REPEAT_WINDOW,
+        )
+        .order_by("-history_date")
+        .values_list("history_date", flat=True)
+        .first()
+    )
 
 
 def _refuse_a_push_off_the_day(*, visit: Visit, pushed: list[Visit], minutes: int) -> None:

@@ -2,6 +2,7 @@
 without one a repeated check-in or check-out is a 409; either way nothing is recorded twice."""
 from __future__ import annotations
 
+import datetime as dt
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -129,6 +130,41 @@ def test_an_interruption_resent_with_its_key_pushes_the_next_visit_once(day, pho
     assert visit.planned_end == f.local(visit.date, "09:45")
     assert later.planned_start == f.local(later.date, "09:50")
     assert PlanRun.objects.filter(parameters__trigger=f"interruption:{visit.pk}").count() == 1
+
+
+def test_an_interruption_resent_without_a_key_is_recorded_once_and_says_so(day, phone):
+    visit, later = day
+    body = {"minutes": 15, "kind": "paused"}
+    with f.clock_at(f.local(visit.date, "09:00")) as clock:
+        _post(phone, visit, "check-in")
+        clock.move_to(f.local(visit.date, "09:20"))
+        first = _post(phone, visit, "interruption", body)
+        after_first = _state(visit, later)
+        clock.move_to(f.local(visit.date, "09:20") + dt.timedelta(seconds=30))
+        again = _post(phone, visit, "interruption", body)
+
+    assert first.status_code == again.status_code == 200, again.data
+    assert _state(visit, later) == after_first
+    assert visit.planned_end == f.local(visit.date, "09:45") and later.planned_start == f.local(later.date, "09:50")
+    assert again.data["repeated"] is True and "recorded 30 s ago" in again.data["detail"]
+    assert again.data["pushed"] == [] and again.data["replan"]["id"] == first.data["replan"]["id"]
+    assert PlanRun.objects.filter(parameters__trigger=f"interruption:{visit.pk}").count() == 1
+
+
+def test_a_second_pause_or_another_kind_or_length_is_a_new_interruption(day, phone):
+    visit, later = day
+    with f.clock_at(f.local(visit.date, "09:00")) as clock:
+        _post(phone, visit, "check-in")
+        clock.move_to(f.local(visit.date, "09:10"))
+        answers = [_post(phone, visit, "interruption", {"minutes": 5, "kind": "paused"})]
+        answers.append(_post(phone, visit, "interruption", {"minutes": 5, "kind": "extended"}))  # another kind
+        answers.append(_post(phone, visit, "interruption", {"minutes": 10, "kind": "paused"}))  # another length
+        clock.move_to(f.local(visit.date, "09:25"))  # the first pause long over: a second one
+        answers.append(_post(phone, visit, "interruption", {"minutes": 5, "kind": "paused"}))
+
+    assert [a.status_code for a in answers] == [200] * 4 and not any(a.data.get("repeated") for a in answers)
+    visit.refresh_from_db()
+    assert visit.planned_end == f.local(visit.date, "09:30") + dt.timedelta(minutes=25)
 
 
 def test_a_late_report_resent_with_its_key_proposes_one_replan(day, phone):
