@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 from dispatch.models import Role
 from dispatch.selectors.feeds import feed_token_active
 from dispatch.services.feed_tokens import feed_owner_of_user, feed_token_rotate, feed_urls
+from dispatch.web.auth import login_required_json
 from dispatch.web.phone_data import therapist_day
 from dispatch.web.views import NOT_A_DATE, parse_day
 
@@ -33,7 +34,7 @@ def app(request: HttpRequest) -> HttpResponse:
     return render(request, "app/app.html", {"locale": request.user.organization.locale})
 
 
-@login_required
+@login_required_json
 def app_data(request: HttpRequest) -> HttpResponse:
     if not _is_therapist(request.user):
         return JsonResponse({"detail": FOR_THERAPISTS}, status=403)

@@ -15,6 +15,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from dispatch.cache_versions import OPEN, schedule_versions
 from dispatch.models import PlanRun, Role
 from dispatch.read_cache import PART_CACHE_S, cached_build, cached_stamped, day_parts
+from dispatch.web.auth import login_required_json
 from dispatch.web.data import board_assemble, board_open, board_roster, board_rows
 from dispatch.web.preview import plan_preview
 
@@ -107,7 +108,7 @@ def board_assembled(*, user, day: dt.date, org_version: int) -> bytes:
     return JsonResponse(board_assemble(user=user, day=day, rows=parts, open_part=open_part)).content
 
 
-@login_required
+@login_required_json
 def board_data(request: HttpRequest) -> HttpResponse:
     if _refused(request) is not None:
         return JsonResponse({"detail": "The board is for coordinators and therapists."}, status=403)
@@ -138,7 +139,7 @@ def board_data(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@login_required
+@login_required_json
 def board_plan_preview(request: HttpRequest, plan_id: int) -> HttpResponse:
     if request.user.organization_id is None or request.user.role != Role.COORDINATOR:
         return JsonResponse({"detail": "Only dispatch coordinators may preview plans."}, status=403)

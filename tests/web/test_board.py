@@ -31,6 +31,13 @@ def test_the_board_asks_for_a_login_first(db):
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
 
+@pytest.mark.parametrize("url", ["/board/data", "/board/data?date=2026-03-02", "/board/plans/1/preview", "/app/data"])
+def test_the_pages_json_reads_answer_401_to_a_script_without_a_session_not_the_login_page(db, url):
+    response = Client().get(url, HTTP_ACCEPT="application/json")
+    assert response.status_code == 401 and response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Your session has ended: sign in again.", "code": "not_authenticated"}
+
+
 def test_facility_staff_get_a_polite_refusal_with_the_way_to_their_page(facility_staff):
     response = _logged_in(facility_staff).get("/board/")
     assert response.status_code == 403 and b"coordinators and therapists" in response.content
