@@ -7,9 +7,13 @@ in nested serializers too.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from typing import Any
 
+from django.http import QueryDict
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
 
 UNKNOWN_FIELD = "Unknown field."
 READ_ONLY_FIELD = "This field is read-only."
@@ -49,3 +53,16 @@ class InputSerializer(StrictInput, serializers.Serializer):
 
 class InputModelSerializer(StrictInput, serializers.ModelSerializer):
     pass
+
+
+def without_unchanged_echoes(data: Any, *, shown: Mapping, serializer: serializers.Serializer, partial: bool) -> Any:
+    """A client that reads a record, changes a field and sends the whole record back echoes what it cannot write
+    (id, created_at, status). Unchanged, such a key says nothing and is dropped; changed, it stays and is refused,
+    so nobody believes a read-only field was changed. A partial update drops every unchanged key: sending a value
+    back as it was read asks for nothing (and a booked visit's planned_start echoed is not a move). A full update
+    keeps the writable ones, which it needs."""
+    if not isinstance(data, Mapping) or isinstance(data, QueryDict):
+        return data
+    keep = set() if partial else {field.field_name for field in serializer._writable_fields}
+    as_read = json.loads(JSONRenderer().render(shown))  # what the client was given, in JSON's own types
+    return {key: value for key, value in data.items() if key in keep or key not in as_read or as_read[key] != value}

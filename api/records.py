@@ -11,7 +11,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.response import Response
 
 from api.fields import BoundedSlugRelatedField, PlanningDateField, ScopedPrimaryKeyRelatedField, bounded_list
-from api.inputs import InputModelSerializer
+from api.inputs import InputModelSerializer, without_unchanged_echoes
 from api.permissions import ANY_ROLE, COORDINATOR, STAFF, RoleAllowed
 from dispatch.models import (
     AvailabilityException,
@@ -73,9 +73,12 @@ class RecordViewSet(
         raise NotImplementedError
 
     def _write(self, request, instance, *, partial: bool, status: int) -> Response:
-        serializer = self.input_serializer_class(
-            instance, data=request.data, partial=partial, context=self.get_serializer_context()
-        )
+        data, context = request.data, self.get_serializer_context()
+        if instance is not None:
+            probe = self.input_serializer_class(instance, context=context)
+            data = without_unchanged_echoes(data, shown=self.get_serializer(instance).data, serializer=probe,
+                                            partial=partial)
+        serializer = self.input_serializer_class(instance, data=data, partial=partial, context=context)
         serializer.is_valid(raise_exception=True)
         instance = self.save(instance=instance, data=dict(serializer.validated_data))
         return Response(self.get_serializer(instance).data, status=status)

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from api.fields import LocalTimeField, PlanningDateField, PlanningDateTimeField, ScopedPrimaryKeyRelatedField
 from api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
-from api.inputs import STATUS_ELSEWHERE, InputSerializer
+from api.inputs import STATUS_ELSEWHERE, InputSerializer, without_unchanged_echoes
 from api.permissions import ANY_ROLE, COORDINATOR, STAFF, RoleAllowed, role_of
 from api.records import ContraindicationSerializer, SelectorFilterBackend, contraindications_for, skill_codes
 from dispatch.models import (
@@ -217,13 +217,15 @@ class VisitDetailApi(APIView):
     @extend_schema(request=VisitUpdateInputSerializer, responses=VisitOutputSerializer)
     def patch(self, request, pk: int) -> Response:
         visit = visit_for(request, pk)
+        data = without_unchanged_echoes(request.data, shown=visit_body(request, pk),
+                                        serializer=VisitUpdateInputSerializer(context=_context(request)), partial=True)
         if role_of(request.user) != Role.COORDINATOR:
-            forbidden = sorted(set(COORDINATOR_ONLY_FIELDS) & set(request.data))
+            forbidden = sorted(set(COORDINATOR_ONLY_FIELDS) & set(data))
             if forbidden:
                 raise PermissionDenied(FIELDS_FOR_COORDINATORS.format(fields=", ".join(forbidden)))
             if visit.status != VisitStatus.REQUESTED:
                 raise PermissionDenied(STAFF_CHANGE_ONLY_REQUESTED)
-        serializer = VisitUpdateInputSerializer(data=request.data, partial=True, context=_context(request))
+        serializer = VisitUpdateInputSerializer(data=data, partial=True, context=_context(request))
         serializer.is_valid(raise_exception=True)
         visit = visit_update(visit=visit, by=request.user, **serializer.validated_data)
         return Response(visit_body(request, visit.pk))
