@@ -4,13 +4,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.response import Response
 
 from api.fields import BoundedSlugRelatedField, PlanningDateField, ScopedPrimaryKeyRelatedField, bounded_list
+from api.filtering import KnownParamsFilterBackend
 from api.inputs import InputModelSerializer, without_unchanged_echoes
 from api.permissions import ANY_ROLE, COORDINATOR, STAFF, RoleAllowed
 from dispatch.models import (
@@ -31,10 +31,13 @@ from dispatch.selectors import filters, lists, scoping
 from dispatch.services import records
 
 
-class SelectorFilterBackend(DjangoFilterBackend):
-    """Documents the view's FilterSet; the list selector applies it to the scoped queryset."""
+class SelectorFilterBackend(KnownParamsFilterBackend):
+    """Documents the view's FilterSet and refuses what it does not take; the list selector applies it to the
+    scoped queryset."""
 
     def filter_queryset(self, request, queryset, view):
+        if getattr(view, "action", "list") == "list":
+            self.refuse_unknown(request, queryset, view)
         return queryset
 
 

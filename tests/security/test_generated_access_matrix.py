@@ -287,7 +287,7 @@ def test_organisation_a_sees_its_own_markers_where_b_must_not(orgs):
     shown = set()
     for client in orgs.own.values():
         for route in COLLECTION_ROUTES:
-            response = client.get(f"/api/v1/{route}", {"date": str(orgs.day)})
+            response = _get_known(client, f"/api/v1/{route}", {"date": str(orgs.day)})
             try:
                 _assert_nothing_of_a(orgs, response, route)
             except AssertionError:
@@ -313,6 +313,19 @@ def test_no_role_of_another_organisation_reaches_an_object(orgs, route):
     assert _snapshot(orgs.organization) == before
 
 
+def _get_known(client, url: str, params: dict):
+    """A list refuses filters it does not take (400 naming each): send it the rest, so A's ids reach every filter
+    that exists instead of stopping at the first unknown one."""
+    response = client.get(url, params)
+    while response.status_code == 400 and (unknown := {
+        key for key, messages in response.json().items()
+        if key in params and any("Unknown query parameter" in message for message in messages)
+    }):
+        params = {key: value for key, value in params.items() if key not in unknown}
+        response = client.get(url, params)
+    return response
+
+
 @pytest.mark.parametrize("route", COLLECTION_ROUTES)
 def test_no_collection_shows_another_organisations_data(orgs, route):
     """Every collection, read plainly and filtered by A's ids, and written to naming A's ids: nothing of A's in the
@@ -322,7 +335,7 @@ def test_no_collection_shows_another_organisations_data(orgs, route):
     naming_a = {**plain, **_a_ids_as_filters(orgs.objects)}
     for name, client in orgs.users.items():
         for params, ids_sent in ((plain, False), (naming_a, True)):
-            response = client.get(f"/api/v1/{route}", params)
+            response = _get_known(client, f"/api/v1/{route}", params)
             assert response.status_code < 500, f"{name} GET {route} -> {response.status_code}"
             _assert_nothing_of_a(orgs, response, f"{name} GET {route}?{params}", ids_sent=ids_sent)
         for method in METHODS[1:]:

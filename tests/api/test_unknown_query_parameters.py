@@ -1,0 +1,32 @@
+"""A list refuses a query parameter it does not take, rather than answer as if it had not been sent."""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize("url, typo", [
+    ("/api/v1/visits?stauts=requested", "stauts"),
+    ("/api/v1/patients?facilty=1", "facilty"),
+    ("/api/v1/therapists?skills=oncology", "skills"),
+    ("/api/v1/facilities?name=X", "name"),
+    ("/api/v1/availability/weekly?day=1", "day"),
+    ("/api/v1/plans?day=2026-12-03", "day"),
+])
+def test_a_misspelt_filter_is_a_400_naming_what_the_list_takes(world, url, typo):
+    response = world.clients["coordinator"].get(url)
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == [typo]
+    assert "this list takes:" in response.json()[typo][0] and "page_size" in response.json()[typo][0]
+
+
+def test_known_filters_pages_and_the_format_override_are_taken(world):
+    client = world.clients["coordinator"]
+    response = client.get(f"/api/v1/visits?date={world.visit_x.date}&status=scheduled&page=1&page_size=5")
+    assert response.status_code == 200 and response.json()["count"] >= 1
+    assert client.get("/api/v1/patients?home=true&page_size=200").status_code == 200
+    assert client.get("/api/v1/visits?format=json").status_code == 200
+
+
+def test_a_detail_read_ignores_the_list_filters(world):
+    response = world.clients["coordinator"].get(f"/api/v1/therapists/{world.therapist.pk}?anything=1")
+    assert response.status_code == 200
