@@ -48,6 +48,21 @@ class SimActor(Actor):
     def rng(self):
         return self.sim.rng
 
+    def review_proposal(self, reply, because: str, after: dt.timedelta = dt.timedelta(minutes=4)) -> None:
+        """A report that proposed a re-plan (late, interruption, a cancel or no-show of today's booked visit):
+        the agency's coordinator reads it a few minutes later, as they would between calls."""
+        if not (reply.ok and isinstance(reply.data, dict) and reply.data.get("replan")):
+            return
+        self.sim.recorder.counters["re-plans run"] += 1
+        self.sim.recorder.counters[f"re-plans after {because}"] += 1
+        run = reply.data["replan"]
+        self.sim.schedule(
+            self.sim.clock.now + after,
+            lambda: self.sim.coordinator_of(self).review_replan(run),
+            f"coordinator reviews re-plan {run['id']}",
+            self.person.agency,
+        )
+
     def at(self, day: dt.date, hhmm: str) -> dt.datetime:
         # Local time with its offset, as a form in the agency's zone sends it.
         return self.sim.local(self.agency, day, hhmm).astimezone(self.sim.tz(self.agency))
@@ -146,6 +161,7 @@ class Requester(SimActor):
 
     def cancel(self, visit_id: int, reason: str) -> bool:
         reply = self.call("POST", f"/api/v1/visits/{visit_id}/transition", {"status": "cancelled", "reason": reason})
+        self.review_proposal(reply, "a cancellation")
         return reply.ok
 
     def request_series(self, *, patient: int, starts_on: dt.date, ends_on: dt.date) -> None:
@@ -527,16 +543,7 @@ class Therapist(SimActor):
         path = f"/api/v1/visits/{visit_id}"
         if action == "late":
             minutes = self.rng.randint(10, 30)
-            reply = self.call("POST", f"{path}/late", {"minutes": minutes})
-            if reply.ok and reply.data.get("replan"):
-                self.sim.recorder.counters["re-plans run"] += 1
-                run = reply.data["replan"]
-                self.sim.schedule(
-                    self.sim.clock.now + dt.timedelta(minutes=4),
-                    lambda: self.sim.coordinator_of(self).review_replan(run),
-                    f"coordinator reviews re-plan {run['id']}",
-                    self.person.agency,
-                )
+            self.review_proposal(self.call("POST", f"{path}/late", {"minutes": minutes}), "a late report")
             at = parse(visit["planned_start"]) + dt.timedelta(minutes=minutes)
             self.sim.schedule(
                 max(at, self.sim.clock.now),
@@ -547,9 +554,11 @@ class Therapist(SimActor):
         elif action in ("check_in", "check_in_late"):
             self._check_in(day, visit)
         elif action == "no_show":
-            self.call("POST", f"{path}/no-show", {"reason": "Nobody answered the door"})
+            self.review_proposal(self.call("POST", f"{path}/no-show", {"reason": "Nobody answered the door"}),
+                                 "a no-show")
         elif action == "cancel":
-            self.call("POST", f"{path}/cancel", {"reason": "Patient unwell this morning"})
+            self.review_proposal(self.call("POST", f"{path}/cancel", {"reason": "Patient unwell this morning"}),
+                                 "a cancellation")
 
     def _check_in(self, day: dt.date, visit: dict) -> None:
         far = self.rng.random() < 0.05
@@ -563,11 +572,11 @@ class Therapist(SimActor):
             minutes = self.rng.randint(5, 20)
             self.sim.schedule(
                 now + session / 2,
-                lambda: self.call(
+                lambda: self.review_proposal(self.call(
                     "POST",
                     f"/api/v1/visits/{visit['id']}/interruption",
                     {"minutes": minutes, "kind": self.rng.choice(("paused", "extended"))},
-                ),
+                ), "an interruption"),
                 f"{self.name} interruption {visit['id']}",
                 self.person.agency,
             )

@@ -33,6 +33,9 @@ def report_lines(recorder: Recorder, *, days: int, agencies: int, command: str, 
         f"{c['manual reassigns']} reassigned by hand, {c['contraindications recorded']} fevers and "
         f"{c['sick days recorded']} sick days recorded.",
     ]
+    causes = [f"{n} {k.removeprefix('re-plans ')}" for k, n in sorted(c.items()) if k.startswith("re-plans after ")]
+    if causes:
+        lines.append("Re-plans proposed: " + "; ".join(causes) + " (each reviewed by the agency's coordinator).")
     pushed = [f"{n} {k.removeprefix('visits ')}" for k, n in sorted(c.items()) if k.startswith("visits pushed")]
     if pushed:
         lines.append("Pushed: " + "; ".join(pushed) + " (the day as it is; travel and overlaps still checked).")

@@ -23,4 +23,8 @@ def test_two_agencies_live_three_days_without_breaking_an_invariant():
     outcome = simulate(seed=SEED, days=3, agencies=2, scale="small")
     assert outcome.recorder.counters["plans run"] >= 3, _explain(outcome)
     assert outcome.recorder.requests_by_role["facility_staff"] > 0, _explain(outcome)
+    # The day's reports (late, interruption, cancel, no-show) propose re-plans, and the coordinator reviews them.
+    counters = outcome.recorder.counters
+    assert sum(n for k, n in counters.items() if k.startswith("re-plans after ")) >= 1, _explain(outcome)
+    assert counters["re-plans applied"] + counters["re-plans rejected"] >= 1, _explain(outcome)
     assert not outcome.failures, _explain(outcome)
