@@ -45,9 +45,9 @@ def test_login_attempts_are_counted_in_fixed_windows_too(world, monkeypatch):
 
 @pytest.mark.skipif(not os.environ.get("REDIS_TEST_URL"), reason="set REDIS_TEST_URL to a Redis database to use")
 def test_on_redis_the_counter_is_one_integer_that_expires(anonymous_client, therapist, monkeypatch):
-    from django.core.cache.backends.redis import RedisCache
+    from config.cache import SharedClientRedisCache
 
-    redis_cache = RedisCache(os.environ["REDIS_TEST_URL"], {"KEY_PREFIX": "throttle-test"})
+    redis_cache = SharedClientRedisCache(os.environ["REDIS_TEST_URL"], {"KEY_PREFIX": "throttle-test"})
     monkeypatch.setattr(FeedRateThrottle, "cache", redis_cache)
     monkeypatch.setitem(FeedRateThrottle.THROTTLE_RATES, "feed", "2/min")
     _, token = feed_token_rotate(therapist=therapist)

@@ -102,8 +102,8 @@ def test_on_redis_an_unchanged_feeds_304_is_two_cache_round_trips(
 ):
     from redis.connection import Connection
 
-    redis_cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_TEST_URL"],
-                   "KEY_PREFIX": "feed-304-test"}
+    redis_cache = {"BACKEND": "config.cache.SharedClientRedisCache", "LOCATION": os.environ["REDIS_TEST_URL"],
+                   "KEY_PREFIX": "feed-304-test"}  # the backend production runs
     with override_settings(CACHES={"default": redis_cache}):
         scheduled_visit(therapist=therapist, start=local_at(1, "09:00"))
         first = anonymous_client.get(_url(therapist_feed[1]))

@@ -26,6 +26,20 @@ def test_deploy_checks_are_clean_with_production_environment():
     assert "no issues" in done.stdout
 
 
+def test_with_redis_configured_the_cache_is_the_shared_client_backend():
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+        "DJANGO_SETTINGS_MODULE": "config.settings.production", "DJANGO_SECRET_KEY": "x" * 50,
+        "DJANGO_ALLOWED_HOSTS": "rounds.example.com", "REDIS_URL": "redis://127.0.0.1:6379/14",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.core.cache import caches; "
+                               "print(type(caches['default']).__module__, type(caches['default']).__name__)"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.stdout.split() == ["config.cache", "SharedClientRedisCache"], done.stdout + done.stderr
+
+
 def test_production_settings_refuse_to_start_without_a_secret_key():
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"}
     env.update(DJANGO_SETTINGS_MODULE="config.settings.production", DJANGO_ALLOWED_HOSTS="rounds.example.com")
