@@ -9,6 +9,10 @@ from config.env import BASE_DIR, env
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # The embedded default is for a laptop demo; production.py demands a real key.
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-embedded-mode-only-key-change-me")
+# A rotation: the old key listed here still opens sessions' signatures and the webhook secrets encrypted under it.
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
+# django-fernet-encrypted-fields' salt for the webhook secrets' keys (the first encrypts, all are tried).
+SALT_KEY = env.list("ROUNDS_SECRETS_SALT", default=["rounds-webhook-secrets-v1"])
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 
 INSTALLED_APPS = [

@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from dispatch.models.encrypted import SecretField
+
 
 class Channel(models.TextChoices):
     EMAIL = "email", "Email"
@@ -104,10 +106,12 @@ class WebhookSubscription(models.Model):
     )
     url = models.URLField(max_length=500)
     events = models.JSONField(help_text="Event types, e.g. [\"visit.moved\"].")
-    # Kept in clear: signing needs it. Shown once, when the subscription is made or its secret rotated.
-    secret = models.CharField(max_length=64)
+    # Signing needs it back, so it is encrypted, not hashed. Shown once, when the subscription is made or its secret
+    # rotated.
+    secret = SecretField(max_length=64)
     # After a rotation the old secret signs too until then, so receivers can switch without losing deliveries.
-    previous_secret = models.CharField(max_length=64, blank=True)
+    # (Null when there is none: the encrypted field stores an empty value as NULL.)
+    previous_secret = SecretField(max_length=64, blank=True, null=True)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     active = models.BooleanField(default=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
