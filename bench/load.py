@@ -65,6 +65,10 @@ class Traffic:
         self.feed_cycle = itertools.cycle(feeds)
         self.coordinators = itertools.cycle(fixture["coordinators"])
         self.days = itertools.cycle([fixture["today"], fixture["tomorrow"]])
+        today, tomorrow = fixture["today"], fixture["tomorrow"]
+        self.board_paths = itertools.cycle(
+            [f"/board/data?date={today}", f"/board/live?date={today}", f"/board/data?date={tomorrow}"]
+        )
         self.check_ins = collections.deque(
             (t["token"], v) for t in fixture["therapists"] for v in t["check_in"]
         )
@@ -101,18 +105,20 @@ class Traffic:
         return Request("schedule", "GET", f"/api/v1/schedule?date={day}", {"Authorization": f"Token {c['token']}"})
 
     def board(self) -> Request:
-        """As a browser reloads it: revalidating what it has (today's board is new each minute, others until changed)."""
+        """As an open board reloads (board.js): the board's data revalidated (a 304 until something on it changes),
+        and for today the live overlay as well (late and at-risk marks, new each minute, a 304 within it)."""
         with self.lock:
-            c, day = next(self.coordinators), next(self.days)
-            etag = self.etags.get((c["session"], day))
+            c, path = next(self.coordinators), next(self.board_paths)
+            etag = self.etags.get((c["session"], path))
 
         def remember(status: int, headers) -> None:
             if status == 200 and headers.get("ETag"):
                 with self.lock:
-                    self.etags[(c["session"], day)] = headers["ETag"]
+                    self.etags[(c["session"], path)] = headers["ETag"]
 
         headers = {"Cookie": f"sessionid={c['session']}", **({"If-None-Match": etag} if etag else {})}
-        return Request("board", "GET", f"/board/data?date={day}", headers, ok=(200, 304), on_answer=remember)
+        route = "board_live" if path.startswith("/board/live") else "board"
+        return Request(route, "GET", path, headers, ok=(200, 304), on_answer=remember)
 
     def _post(self, route: str, path: str, token: str, body: dict, ok=(200,), on_answer=None) -> Request:
         return Request(route, "POST", path, {"Authorization": f"Token {token}", "Content-Type": "application/json"},
