@@ -49,6 +49,7 @@ class Step:
     latencies_ms: dict[str, list[float]] = field(default_factory=lambda: collections.defaultdict(list))
     statuses: dict[str, collections.Counter] = field(default_factory=lambda: collections.defaultdict(collections.Counter))
     lags_ms: list[float] = field(default_factory=list)
+    slowest: dict[str, tuple[float, str, int]] = field(default_factory=dict)  # route: (ms, path, status)
     errors: int = 0
 
 
@@ -227,6 +228,8 @@ class Generator:
                     step.latencies_ms[req.route].append(elapsed_ms)
                     step.statuses[req.route][status if status in req.ok else f"{status}!"] += 1
                     step.lags_ms.append((sent - when) * 1000)
+                    if elapsed_ms > step.slowest.get(req.route, (0.0,))[0]:
+                        step.slowest[req.route] = (round(elapsed_ms, 1), req.path.split("?")[0][:40], status)
             conn.close()
 
         threads = [threading.Thread(target=worker, daemon=True) for _ in range(self.workers)]
@@ -289,7 +292,8 @@ def measure(gen: Generator, *, name: str, choose, rate: float, seconds: float, s
         "max_ms": round(max(all_ms), 1) if all_ms else None, "bad": bad,
         "routes": {
             r: {"n": len(v), "p50_ms": round(percentile(v, 50), 1), "p99_ms": round(percentile(v, 99), 1),
-                "statuses": {str(k): n for k, n in sorted(step.statuses[r].items(), key=str)}}
+                "statuses": {str(k): n for k, n in sorted(step.statuses[r].items(), key=str)},
+                "slowest": step.slowest.get(r)}
             for r, v in sorted(step.latencies_ms.items())
         },
         "generator_cpu_pct": round(100 * (cpu_s() - cpu0) / wall),

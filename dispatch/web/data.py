@@ -133,20 +133,23 @@ def _mark_status(row: dict[str, Any]) -> None:
         v["live"] = STATUS_STATES.get(v["status"])
 
 
-def board_live_visits(rows: list[BoardRow | None]) -> list[tuple[LiveVisit, ...]]:
-    """What today's live marks read, per therapist: only those with a visit still to start can be late or at risk."""
-    waiting = (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED)
-    return [tuple(live) for _, live in filter(None, rows) if any(v.status in waiting for v in live)]
+WAITING = (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED)
 
 
-def board_live(*, day: dt.date, now: dt.datetime, visits: list[tuple[LiveVisit, ...]]) -> dict[str, Any]:
+def board_live_visits(live: list[LiveVisit]) -> tuple[LiveVisit, ...]:
+    """What today's live marks read of a therapist's day: nothing when no visit is still to start, since only
+    those can be late or at risk."""
+    return tuple(live) if any(v.status in WAITING for v in live) else ()
+
+
+def board_live(*, day: dt.date, now: dt.datetime, visits: list[tuple[LiveVisit, ...] | None]) -> dict[str, Any]:
     """What moves with the clock on a day's board: which visits are late or at risk now (and when each visit
     running late is expected to start), their counts, and the time for the now line. Small, so that an open
     board asks for it each minute while the board's data, which moves only with the data, is a 304."""
     late_after = dt.timedelta(minutes=settings.ROUNDS_LATE_AFTER_MIN)
     marks: dict[int, dict[str, Any]] = {}
     if day == now.date():
-        for therapist_visits in visits:
+        for therapist_visits in filter(None, visits):
             for pk, live in visit_live_states(visits=therapist_visits, now=now, late_after=late_after).items():
                 if live.state in CLOCK_STATES or live.late_by_min:
                     marks[pk] = {"live": live.state, "expected_start": local_iso(live.expected_start, now.tzinfo),
@@ -180,7 +183,7 @@ BoardRow = tuple[dict[str, Any], list[LiveVisit]]
 
 def board_rows(*, user, day: dt.date, therapist_ids: list[int]) -> dict[int, BoardRow]:
     """These therapists' rows, in one batch of queries: shifts, breaks and booked visits, and what the live marks
-    read of the visits (marked at each read of today's board, as the clock moves)."""
+    read of the visits (marked by the live overlay each minute, as the clock moves)."""
     organization = user.organization
     tz = organization.tz
     planned = _planned_breaks(organization=organization, day=day)
@@ -240,7 +243,7 @@ def board_open(*, user, day: dt.date) -> dict[str, Any]:
     return {"unassigned": unassigned, "facilities": facilities, "pending_plan": _pending_plan(latest)}
 
 
-def board_assemble(*, user, day: dt.date, rows: list[BoardRow | None], open_part: dict[str, Any]) -> dict[str, Any]:
+def board_assemble(*, user, day: dt.date, rows: list[dict[str, Any] | None], open_part: dict[str, Any]) -> dict[str, Any]:
     """The board from its rows (in order; None for a row no longer shown) and the rest. Nothing in it moves with
     the clock but the date, so it is the same until the data changes: today's visits are marked checked in or
     done from their status here, and late or at risk by the live overlay (board_live). The rows are the caller's
@@ -248,10 +251,9 @@ def board_assemble(*, user, day: dt.date, rows: list[BoardRow | None], open_part
     organization = user.organization
     today = dt.datetime.now(organization.tz).date()
     therapists = []
-    for part in rows:
-        if part is None:
+    for row in rows:
+        if row is None:
             continue
-        row, _ = part
         if day == today:
             _mark_status(row)
         therapists.append(row)

@@ -5,7 +5,6 @@ import datetime as dt
 import hashlib
 
 from django.conf import settings
-from django.core.cache import cache
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -84,40 +83,36 @@ def board_data_key(*, user, day: dt.date, now: dt.datetime, versions: tuple[int,
     return f"board:{user.organization_id}:{versions[0]}.{versions[1]}:{_scope(user)}:{day}:{now.date()}"
 
 
-def _live_visits_key(data_key: str) -> str:
-    return f"board-live-visits:{data_key}"
-
-
 def _live_key(*, data_key: str, now: dt.datetime) -> str:
     return f"board-live:{data_key}:{now:%H%M}"
 
 
-def _board_parts(*, user, day: dt.date, org_version: int) -> tuple[list, dict]:
-    """Each therapist's row (or None) in the board's order, cached with the version of their own (therapist, day)
-    so that a check-in builds one row again; and the day's open requests."""
+def _board_parts(*, user, day: dt.date, org_version: int, live: bool = False) -> list:
+    """Each therapist's row (or, with live, what the live marks read of their day; None for a therapist no longer
+    shown) in the board's order, and last, for a coordinator, the day's open requests. Rows and live marks are
+    cached apart, each with the version of its own (therapist, day), so that a check-in builds one row again, and
+    the overlay reads a few hundred kB instead of every row."""
     org = user.organization_id
     roster = cached_stamped(key=f"board-roster:{org}:{_scope(user)}", stamp=org_version, timeout=PART_CACHE_S,
                             build=lambda: board_roster(user=user))
-    coordinator = user.role == Role.COORDINATOR
+    with_open = user.role == Role.COORDINATOR and not live
 
     def build(parts: list) -> dict:
         therapist_ids = [part for part in parts if part != OPEN]
-        built: dict = board_rows(user=user, day=day, therapist_ids=therapist_ids) if therapist_ids else {}
+        rows = board_rows(user=user, day=day, therapist_ids=therapist_ids) if therapist_ids else {}
+        built: dict = {pk: board_live_visits(visits) if live else row for pk, (row, visits) in rows.items()}
         if OPEN in parts:
             built[OPEN] = board_open(user=user, day=day)
         return built
 
-    parts = day_parts(kind="board", organization_id=org, org_version=org_version, day=day,
-                      parts=[*roster, OPEN] if coordinator else roster, build=build)
-    open_part = parts.pop() if coordinator else board_open(user=user, day=day)
-    return parts, open_part
+    # "board-row", not the "board" whose parts held both, so that a cache kept across a deploy is not misread.
+    return day_parts(kind="board-live" if live else "board-row", organization_id=org, org_version=org_version, day=day,
+                     parts=[*roster, OPEN] if with_open else roster, build=build)
 
 
-def board_assembled(*, user, day: dt.date, org_version: int, data_key: str) -> bytes:
-    rows, open_part = _board_parts(user=user, day=day, org_version=org_version)
-    # What today's live overlay reads, kept beside the board it was read with: the overlay, made each minute,
-    # then reads a few hundred kB instead of every row.
-    cache.set(_live_visits_key(data_key), board_live_visits(rows), BOARD_CACHE_S)
+def board_assembled(*, user, day: dt.date, org_version: int) -> bytes:
+    rows = _board_parts(user=user, day=day, org_version=org_version)
+    open_part = rows.pop() if user.role == Role.COORDINATOR else board_open(user=user, day=day)
     return JsonResponse(board_assemble(user=user, day=day, rows=rows, open_part=open_part)).content
 
 
@@ -156,7 +151,7 @@ def board_data(request: HttpRequest) -> HttpResponse:
     if (not_modified := _revalidated(request, etag)) is not None:
         return not_modified
     body = cached_build(key=key, timeout=BOARD_CACHE_S,
-                        build=lambda: board_assembled(user=request.user, day=day, org_version=versions[0], data_key=key))
+                        build=lambda: board_assembled(user=request.user, day=day, org_version=versions[0]))
     response = HttpResponse(body, content_type="application/json")
     response["ETag"], response["Cache-Control"] = etag, "private, no-cache"
     return response
@@ -178,8 +173,7 @@ def board_live_data(request: HttpRequest) -> HttpResponse:
         return not_modified
 
     def build() -> tuple[str, bytes]:
-        visits = cached_build(key=_live_visits_key(data_key), timeout=BOARD_CACHE_S, build=lambda: board_live_visits(
-            _board_parts(user=request.user, day=day, org_version=versions[0])[0]))
+        visits = _board_parts(user=request.user, day=day, org_version=versions[0], live=True)
         return _etag(key), JsonResponse(board_live(day=day, now=now, visits=visits)).content
 
     # While this minute's is being made, the last minute's (same versions: nothing changed) will do, under its
