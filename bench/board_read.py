@@ -87,7 +87,8 @@ def main() -> int:
         # A therapist's first visit still to start, of therapists in no visit (the database keeps earlier runs').
         busy = Visit.objects.filter(date=today, status=VisitStatus.IN_PROGRESS).values("therapist_id")
         waiting = (Visit.objects.filter(organization=user.organization, date=today, status=VisitStatus.SCHEDULED)
-                   .exclude(therapist_id__in=busy).select_related("therapist__user").order_by("therapist_id", "planned_start"))
+                   .exclude(therapist_id__in=busy).select_related("therapist__user")
+                   .order_by("therapist_id", "planned_start"))
         visits, seen = [], set()
         for visit in waiting:
             if visit.therapist_id not in seen and len(visits) < ROUNDS:

@@ -176,8 +176,6 @@ def board_roster(*, user) -> list[int]:
                 .values_list("pk", flat=True))
 
 
-
-
 BoardRow = tuple[dict[str, Any], list[LiveVisit]]
 
 
@@ -243,7 +241,9 @@ def board_open(*, user, day: dt.date) -> dict[str, Any]:
     return {"unassigned": unassigned, "facilities": facilities, "pending_plan": _pending_plan(latest)}
 
 
-def board_assemble(*, user, day: dt.date, rows: list[dict[str, Any] | None], open_part: dict[str, Any]) -> dict[str, Any]:
+def board_assemble(
+    *, user, day: dt.date, rows: list[dict[str, Any] | None], open_part: dict[str, Any]
+) -> dict[str, Any]:
     """The board from its rows (in order; None for a row no longer shown) and the rest. Nothing in it moves with
     the clock but the date, so it is the same until the data changes: today's visits are marked checked in or
     done from their status here, and late or at risk by the live overlay (board_live). The rows are the caller's

@@ -118,7 +118,7 @@ def test_the_overlay_is_made_once_a_minute_from_the_cache_and_revalidated(
     board = _client(coordinator)
     # Half a minute apart across the minute's turn: the session is touched once a minute, not at these reads.
     clock.move_to(f.local(DAY, "09:20") + dt.timedelta(seconds=30))
-    # Nothing cached yet: the day's rows in one batch of queries, as the board's data reads them (and caches them for it).
+    # Nothing cached yet: the day's rows in one batch of queries, as the board's data reads them.
     with django_assert_max_num_queries(20):
         made = board.get(LIVE)
     assert made["Cache-Control"] == "private, no-cache"
