@@ -49,6 +49,7 @@ class Step:
     latencies_ms: dict[str, list[float]] = field(default_factory=lambda: collections.defaultdict(list))
     statuses: dict[str, collections.Counter] = field(default_factory=lambda: collections.defaultdict(collections.Counter))
     lags_ms: list[float] = field(default_factory=list)
+    slowest: dict[str, tuple[float, str, int]] = field(default_factory=dict)  # route: (ms, path, status)
     errors: int = 0
 
 
@@ -65,6 +66,10 @@ class Traffic:
         self.feed_cycle = itertools.cycle(feeds)
         self.coordinators = itertools.cycle(fixture["coordinators"])
         self.days = itertools.cycle([fixture["today"], fixture["tomorrow"]])
+        today, tomorrow = fixture["today"], fixture["tomorrow"]
+        self.board_paths = itertools.cycle(
+            [f"/board/data?date={today}", f"/board/live?date={today}", f"/board/data?date={tomorrow}"]
+        )
         self.check_ins = collections.deque(
             (t["token"], v) for t in fixture["therapists"] for v in t["check_in"]
         )
@@ -101,18 +106,20 @@ class Traffic:
         return Request("schedule", "GET", f"/api/v1/schedule?date={day}", {"Authorization": f"Token {c['token']}"})
 
     def board(self) -> Request:
-        """As a browser reloads it: revalidating what it has (today's board is new each minute, others until changed)."""
+        """As an open board reloads (board.js): the board's data revalidated (a 304 until something on it changes),
+        and for today the live overlay as well (late and at-risk marks, new each minute, a 304 within it)."""
         with self.lock:
-            c, day = next(self.coordinators), next(self.days)
-            etag = self.etags.get((c["session"], day))
+            c, path = next(self.coordinators), next(self.board_paths)
+            etag = self.etags.get((c["session"], path))
 
         def remember(status: int, headers) -> None:
             if status == 200 and headers.get("ETag"):
                 with self.lock:
-                    self.etags[(c["session"], day)] = headers["ETag"]
+                    self.etags[(c["session"], path)] = headers["ETag"]
 
         headers = {"Cookie": f"sessionid={c['session']}", **({"If-None-Match": etag} if etag else {})}
-        return Request("board", "GET", f"/board/data?date={day}", headers, ok=(200, 304), on_answer=remember)
+        route = "board_live" if path.startswith("/board/live") else "board"
+        return Request(route, "GET", path, headers, ok=(200, 304), on_answer=remember)
 
     def _post(self, route: str, path: str, token: str, body: dict, ok=(200,), on_answer=None) -> Request:
         return Request(route, "POST", path, {"Authorization": f"Token {token}", "Content-Type": "application/json"},
@@ -221,6 +228,8 @@ class Generator:
                     step.latencies_ms[req.route].append(elapsed_ms)
                     step.statuses[req.route][status if status in req.ok else f"{status}!"] += 1
                     step.lags_ms.append((sent - when) * 1000)
+                    if elapsed_ms > step.slowest.get(req.route, (0.0,))[0]:
+                        step.slowest[req.route] = (round(elapsed_ms, 1), req.path.split("?")[0][:40], status)
             conn.close()
 
         threads = [threading.Thread(target=worker, daemon=True) for _ in range(self.workers)]
@@ -283,7 +292,8 @@ def measure(gen: Generator, *, name: str, choose, rate: float, seconds: float, s
         "max_ms": round(max(all_ms), 1) if all_ms else None, "bad": bad,
         "routes": {
             r: {"n": len(v), "p50_ms": round(percentile(v, 50), 1), "p99_ms": round(percentile(v, 99), 1),
-                "statuses": {str(k): n for k, n in sorted(step.statuses[r].items(), key=str)}}
+                "statuses": {str(k): n for k, n in sorted(step.statuses[r].items(), key=str)},
+                "slowest": step.slowest.get(r)}
             for r, v in sorted(step.latencies_ms.items())
         },
         "generator_cpu_pct": round(100 * (cpu_s() - cpu0) / wall),

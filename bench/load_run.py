@@ -30,6 +30,8 @@ THERAPISTS, FACILITIES, STAFF_PER_FACILITY, COORDINATORS = 500, 100, 3, 20
 VISITS_PER_THERAPIST_DAY = 4
 POLL_S = 300  # a subscribed calendar asks every 5 minutes (Apple's shortest; Google and Outlook wait hours)
 BOARD_RELOAD_S = 60  # an open board reloads every minute (today's by itself, tomorrow's as it is planned)
+# Today's reload is two requests (the board's data, revalidated, and the live overlay), tomorrow's one.
+BOARD_REQUESTS_PER_RELOAD = 3
 WORKDAY_S, PEAK = 9 * 3600, 2.0  # visits happen in a 9-hour day; the busiest hour has twice the mean
 LATE_SHARE, FACILITY_REQUEST_SHARE = 0.10, 0.5
 P99_GOAL_MIX_MS = 50.0
@@ -44,7 +46,7 @@ def agency_mix() -> dict[str, float]:
     peak_visits_per_s = visits / WORKDAY_S * PEAK
     return {
         "feed": (THERAPISTS + FACILITIES * STAFF_PER_FACILITY) / POLL_S,
-        "board": COORDINATORS * 2 / BOARD_RELOAD_S,
+        "board": COORDINATORS * BOARD_REQUESTS_PER_RELOAD / BOARD_RELOAD_S,
         "schedule": COORDINATORS * 2 / BOARD_RELOAD_S,
         "check_in": peak_visits_per_s,
         "check_out": peak_visits_per_s,

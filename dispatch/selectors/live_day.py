@@ -61,6 +61,11 @@ class LiveVisit:
         )
 
 
+# What a visit's status alone says, whatever the clock: the board's data carries these; the rest move with the clock.
+STATUS_STATES = {VisitStatus.COMPLETED: LiveState.DONE, VisitStatus.IN_PROGRESS: LiveState.CHECKED_IN}
+CLOCK_STATES = (LiveState.LATE, LiveState.AT_RISK)
+
+
 def _fits_a_window(visit: LiveVisit, start: dt.datetime) -> bool:
     end = start + dt.timedelta(minutes=visit.duration_min)
     return not visit.windows or any(w_start <= start and end <= w_end for w_start, w_end in visit.windows)
@@ -78,11 +83,11 @@ def visit_live_states(
         buffer = dt.timedelta(minutes=v.buffer_min)
         duration = dt.timedelta(minutes=v.duration_min)
         if v.status == VisitStatus.COMPLETED:
-            states[v.pk] = VisitLive(LiveState.DONE, None)
+            states[v.pk] = VisitLive(STATUS_STATES[v.status], None)
             free_at = (v.actual_end or v.planned_end) + buffer
             continue
         if v.status == VisitStatus.IN_PROGRESS:
-            states[v.pk] = VisitLive(LiveState.CHECKED_IN, None)
+            states[v.pk] = VisitLive(STATUS_STATES[v.status], None)
             started = v.actual_start or v.planned_start
             free_at = max(v.planned_busy_until, started + duration + buffer)
             continue

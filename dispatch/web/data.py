@@ -11,7 +11,7 @@ from django.conf import settings
 
 from dispatch.models import PlanRun, PlanStatus, Priority, Role, Visit, VisitStatus
 from dispatch.selectors import scoping
-from dispatch.selectors.live_day import LiveState, LiveVisit, visit_live_states
+from dispatch.selectors.live_day import CLOCK_STATES, STATUS_STATES, LiveState, LiveVisit, visit_live_states
 from dispatch.services.booking import therapist_shifts_on
 from dispatch.web.reasons import reason_group
 
@@ -103,8 +103,9 @@ def _open_reasons(latest: PlanRun | None) -> dict[int, dict[str, str]]:
     return reasons
 
 
-def _kpis(*, rows: list[dict[str, Any]], unassigned: list[dict[str, Any]]) -> dict[str, Any]:
-    """The day at a glance: what is booked, what is open by priority, travel, utilisation, late now."""
+def _kpis(*, rows: list[dict[str, Any]], unassigned: list[dict[str, Any]], today: bool) -> dict[str, Any]:
+    """The day at a glance: what is booked, what is open by priority, travel, utilisation, checked in and done.
+    Today's late and at-risk counts move with the clock: they are the live overlay's (board_live), not these."""
     booked = [v for row in rows for v in row["visits"]]
     shift_min = sum(
         (dt.datetime.fromisoformat(s["end"]) - dt.datetime.fromisoformat(s["start"])).total_seconds() / 60
@@ -120,20 +121,47 @@ def _kpis(*, rows: list[dict[str, Any]], unassigned: list[dict[str, Any]]) -> di
         "unassigned_by_priority": by_priority,
         "travel_min": sum(v["travel_min"] or 0 for v in booked),
         "utilisation_pct": round(100 * held_min / shift_min) if shift_min else None,
-        "late": sum(1 for v in booked if v["live"] == LiveState.LATE),
-        "at_risk": sum(1 for v in booked if v["live"] == LiveState.AT_RISK),
+        "late": None if today else 0,
+        "at_risk": None if today else 0,
         "checked_in": sum(1 for v in booked if v["live"] == LiveState.CHECKED_IN),
         "done": sum(1 for v in booked if v["live"] == LiveState.DONE),
     }
 
 
-def _mark_live(*, row: dict[str, Any], visits: list[LiveVisit], now: dt.datetime, tz) -> None:
-    states = visit_live_states(visits=visits, now=now, late_after=dt.timedelta(minutes=settings.ROUNDS_LATE_AFTER_MIN))
+def _mark_status(row: dict[str, Any]) -> None:
     for v in row["visits"]:
-        live = states.get(v["id"])
-        if live is not None:
-            v["live"], v["late_by_min"] = live.state, live.late_by_min
-            v["expected_start"] = local_iso(live.expected_start, tz)
+        v["live"] = STATUS_STATES.get(v["status"])
+
+
+WAITING = (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED)
+
+
+def board_live_visits(live: list[LiveVisit]) -> tuple[LiveVisit, ...]:
+    """What today's live marks read of a therapist's day: nothing when no visit is still to start, since only
+    those can be late or at risk."""
+    return tuple(live) if any(v.status in WAITING for v in live) else ()
+
+
+def board_live(*, day: dt.date, now: dt.datetime, visits: list[tuple[LiveVisit, ...] | None]) -> dict[str, Any]:
+    """What moves with the clock on a day's board: which visits are late or at risk now (and when each visit
+    running late is expected to start), their counts, and the time for the now line. Small, so that an open
+    board asks for it each minute while the board's data, which moves only with the data, is a 304."""
+    late_after = dt.timedelta(minutes=settings.ROUNDS_LATE_AFTER_MIN)
+    marks: dict[int, dict[str, Any]] = {}
+    if day == now.date():
+        for therapist_visits in filter(None, visits):
+            for pk, live in visit_live_states(visits=therapist_visits, now=now, late_after=late_after).items():
+                if live.state in CLOCK_STATES or live.late_by_min:
+                    marks[pk] = {"live": live.state, "expected_start": local_iso(live.expected_start, now.tzinfo),
+                                 "late_by_min": live.late_by_min}
+    states = [m["live"] for m in marks.values()]
+    return {
+        "date": day.isoformat(),
+        "today": now.date().isoformat(),
+        "now": now.isoformat(),
+        "marks": marks,
+        "kpis": {"late": states.count(LiveState.LATE), "at_risk": states.count(LiveState.AT_RISK)},
+    }
 
 
 def _pending_plan(latest: PlanRun | None) -> dict[str, Any] | None:
@@ -153,7 +181,7 @@ BoardRow = tuple[dict[str, Any], list[LiveVisit]]
 
 def board_rows(*, user, day: dt.date, therapist_ids: list[int]) -> dict[int, BoardRow]:
     """These therapists' rows, in one batch of queries: shifts, breaks and booked visits, and what the live marks
-    read of the visits (marked at each read of today's board, as the clock moves)."""
+    read of the visits (marked by the live overlay each minute, as the clock moves)."""
     organization = user.organization
     tz = organization.tz
     planned = _planned_breaks(organization=organization, day=day)
@@ -213,32 +241,33 @@ def board_open(*, user, day: dt.date) -> dict[str, Any]:
     return {"unassigned": unassigned, "facilities": facilities, "pending_plan": _pending_plan(latest)}
 
 
-def board_assemble(*, user, day: dt.date, rows: list[BoardRow | None], open_part: dict[str, Any]) -> dict[str, Any]:
-    """The board from its rows (in order; None for a row no longer shown) and the rest, with today's live marks
-    made now. The rows are the caller's to change (fresh from the cache or just built)."""
+def board_assemble(
+    *, user, day: dt.date, rows: list[dict[str, Any] | None], open_part: dict[str, Any]
+) -> dict[str, Any]:
+    """The board from its rows (in order; None for a row no longer shown) and the rest. Nothing in it moves with
+    the clock but the date, so it is the same until the data changes: today's visits are marked checked in or
+    done from their status here, and late or at risk by the live overlay (board_live). The rows are the caller's
+    to change (fresh from the cache or just built)."""
     organization = user.organization
-    tz = organization.tz
-    now = dt.datetime.now(tz)
+    today = dt.datetime.now(organization.tz).date()
     therapists = []
-    for part in rows:
-        if part is None:
+    for row in rows:
+        if row is None:
             continue
-        row, live = part
-        if live and day == now.date():
-            _mark_live(row=row, visits=live, now=now, tz=tz)
+        if day == today:
+            _mark_status(row)
         therapists.append(row)
     return {
         "date": day.isoformat(),
         "timezone": organization.timezone,
         "locale": organization.locale,
-        "today": now.date().isoformat(),
-        "now": now.isoformat(),
+        "today": today.isoformat(),
         "role": user.role,
         "late_after_min": settings.ROUNDS_LATE_AFTER_MIN,
         "therapists": therapists,
         "unassigned": open_part["unassigned"],
         "facilities": open_part["facilities"],
-        "kpis": _kpis(rows=therapists, unassigned=open_part["unassigned"]),
+        "kpis": _kpis(rows=therapists, unassigned=open_part["unassigned"], today=day == today),
         "pending_plan": open_part["pending_plan"],
     }
 

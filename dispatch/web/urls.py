@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("board/", views.board, name="board"),
     path("board/data", views.board_data, name="board-data"),
+    path("board/live", views.board_live_data, name="board-live"),
     path("board/plans/<int:plan_id>/preview", views.board_plan_preview, name="board-plan-preview"),
     path("app/", phone.app, name="app"),
     path("app/data", phone.app_data, name="app-data"),

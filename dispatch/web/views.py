@@ -16,12 +16,13 @@ from dispatch.cache_versions import OPEN, schedule_versions
 from dispatch.models import PlanRun, Role
 from dispatch.read_cache import PART_CACHE_S, cached_build, cached_stamped, day_parts
 from dispatch.web.auth import login_required_json
-from dispatch.web.data import board_assemble, board_open, board_roster, board_rows
+from dispatch.web.data import board_assemble, board_live, board_live_visits, board_open, board_roster, board_rows
 from dispatch.web.preview import plan_preview
 
 BOARD_ROLES = (Role.COORDINATOR, Role.THERAPIST)
 HOME_BY_ROLE = {Role.COORDINATOR: "board", Role.THERAPIST: "app", Role.FACILITY_STAFF: "facility"}
 BOARD_CACHE_S = 300
+BOARD_LIVE_CACHE_S = 120  # the minute it is for, and the next, while that one's is being made
 NOT_A_DATE = "Give a date as YYYY-MM-DD between 2000 and 2099."
 
 
@@ -78,64 +79,110 @@ def _scope(user) -> int | str:
 
 
 def board_data_key(*, user, day: dt.date, now: dt.datetime, versions: tuple[int, int]) -> str:
-    """Keyed on the organisation's version and the day's, so any change shows on the next read.
-
-    Today's board also moves with the clock (late, at risk): it is kept for the current minute at most,
-    as often as an open board reloads. Other days change only with the data, and at midnight (today's marks).
-    """
-    minute = now.strftime("%H%M") if day == now.date() else ""
-    return f"board:{user.organization_id}:{versions[0]}.{versions[1]}:{_scope(user)}:{day}:{now.date()}:{minute}"
+    """Keyed on the organisation's version and the day's, so any change shows on the next read, and on the date
+    (today's visits are marked checked in or done; what moves with the minute is the live overlay's)."""
+    return f"board:{user.organization_id}:{versions[0]}.{versions[1]}:{_scope(user)}:{day}:{now.date()}"
 
 
-def board_assembled(*, user, day: dt.date, org_version: int) -> bytes:
-    """The board from its parts: each therapist's row and the day's open requests, cached with the version of
-    their own (therapist, day), so a check-in builds one row again; today's marks are made here, at each minute."""
+def _live_key(*, data_key: str, now: dt.datetime) -> str:
+    return f"board-live:{data_key}:{now:%H%M}"
+
+
+def _board_parts(*, user, day: dt.date, org_version: int, live: bool = False) -> list:
+    """Each therapist's row (or, with live, what the live marks read of their day; None for a therapist no longer
+    shown) in the board's order, and last, for a coordinator, the day's open requests. Rows and live marks are
+    cached apart, each with the version of its own (therapist, day), so that a check-in builds one row again, and
+    the overlay reads a few hundred kB instead of every row."""
     org = user.organization_id
     roster = cached_stamped(key=f"board-roster:{org}:{_scope(user)}", stamp=org_version, timeout=PART_CACHE_S,
                             build=lambda: board_roster(user=user))
-    coordinator = user.role == Role.COORDINATOR
+    with_open = user.role == Role.COORDINATOR and not live
 
     def build(parts: list) -> dict:
         therapist_ids = [part for part in parts if part != OPEN]
-        built: dict = board_rows(user=user, day=day, therapist_ids=therapist_ids) if therapist_ids else {}
+        rows = board_rows(user=user, day=day, therapist_ids=therapist_ids) if therapist_ids else {}
+        built: dict = {pk: board_live_visits(visits) if live else row for pk, (row, visits) in rows.items()}
         if OPEN in parts:
             built[OPEN] = board_open(user=user, day=day)
         return built
 
-    parts = day_parts(kind="board", organization_id=org, org_version=org_version, day=day,
-                      parts=[*roster, OPEN] if coordinator else roster, build=build)
-    open_part = parts.pop() if coordinator else board_open(user=user, day=day)
-    return JsonResponse(board_assemble(user=user, day=day, rows=parts, open_part=open_part)).content
+    # "board-row", not the "board" whose parts held both, so that a cache kept across a deploy is not misread.
+    return day_parts(kind="board-live" if live else "board-row", organization_id=org, org_version=org_version, day=day,
+                     parts=[*roster, OPEN] if with_open else roster, build=build)
+
+
+def board_assembled(*, user, day: dt.date, org_version: int) -> bytes:
+    rows = _board_parts(user=user, day=day, org_version=org_version)
+    open_part = rows.pop() if user.role == Role.COORDINATOR else board_open(user=user, day=day)
+    return JsonResponse(board_assemble(user=user, day=day, rows=rows, open_part=open_part)).content
+
+
+def _board_request(request: HttpRequest) -> tuple[HttpResponse | None, dt.date | None]:
+    if _refused(request) is not None:
+        return JsonResponse({"detail": "The board is for coordinators and therapists."}, status=403), None
+    day = _day(request, request.user.organization.tz)
+    if day is None:
+        return JsonResponse({"date": [NOT_A_DATE]}, status=400), None
+    return None, day
+
+
+def _etag(key: str) -> str:
+    """Each cached key names its content, so its hash is the content's ETag."""
+    return f'"{hashlib.sha256(key.encode()).hexdigest()[:32]}"'
+
+
+def _revalidated(request: HttpRequest, etag: str) -> HttpResponse | None:
+    """The 304 when the browser holds that content already: an open board's reload (Cache-Control no-cache, so
+    the browser revalidates) is answered without reading the cache."""
+    headers = HttpResponse()
+    headers["ETag"], headers["Cache-Control"] = etag, "private, no-cache"
+    answer = get_conditional_response(request, etag=etag, response=headers)
+    return None if answer is headers else answer
 
 
 @login_required_json
 def board_data(request: HttpRequest) -> HttpResponse:
-    if _refused(request) is not None:
-        return JsonResponse({"detail": "The board is for coordinators and therapists."}, status=403)
-    day = _day(request, request.user.organization.tz)
-    if day is None:
-        return JsonResponse({"date": [NOT_A_DATE]}, status=400)
+    refused, day = _board_request(request)
+    if refused is not None:
+        return refused
     now = timezone.localtime(timezone=request.user.organization.tz)
     versions = schedule_versions(organization_id=request.user.organization_id, day=day)
     key = board_data_key(user=request.user, day=day, now=now, versions=versions)
-    if day != now.date():
-        # Another day's board changes only with its data, so the key names its content: an open board's reload
-        # (the browser revalidates, Cache-Control no-cache) is a 304 without reading the board from the cache.
-        etag = f'"{hashlib.sha256(key.encode()).hexdigest()[:32]}"'
-        headers = HttpResponse()
-        headers["ETag"], headers["Cache-Control"] = etag, "private, no-cache"
-        if (answer := get_conditional_response(request, etag=etag, response=headers)) is not headers:
-            return answer
-    # While this minute's board is being built, the last minute's (same versions: nothing changed) will do.
-    before = board_data_key(user=request.user, day=day, now=now - dt.timedelta(minutes=1), versions=versions)
-    body = cached_build(
-        key=key, build=lambda: board_assembled(user=request.user, day=day, org_version=versions[0]),
-        timeout=BOARD_CACHE_S,
-        stale_key=before if before != key and before.startswith(key.rsplit(":", 2)[0]) else None,
-    )
+    etag = _etag(key)
+    if (not_modified := _revalidated(request, etag)) is not None:
+        return not_modified
+    body = cached_build(key=key, timeout=BOARD_CACHE_S,
+                        build=lambda: board_assembled(user=request.user, day=day, org_version=versions[0]))
     response = HttpResponse(body, content_type="application/json")
+    response["ETag"], response["Cache-Control"] = etag, "private, no-cache"
+    return response
+
+
+@login_required_json
+def board_live_data(request: HttpRequest) -> HttpResponse:
+    """Today's live marks for the board of the same date and user (board_live), made once a minute per version."""
+    refused, day = _board_request(request)
+    if refused is not None:
+        return refused
+    now = timezone.localtime(timezone=request.user.organization.tz)
     if day != now.date():
-        response["ETag"], response["Cache-Control"] = etag, "private, no-cache"
+        return JsonResponse(board_live(day=day, now=now, visits=[]))  # no marks: nothing to read
+    versions = schedule_versions(organization_id=request.user.organization_id, day=day)
+    data_key = board_data_key(user=request.user, day=day, now=now, versions=versions)
+    key = _live_key(data_key=data_key, now=now)
+    if (not_modified := _revalidated(request, _etag(key))) is not None:
+        return not_modified
+
+    def build() -> tuple[str, bytes]:
+        visits = _board_parts(user=request.user, day=day, org_version=versions[0], live=True)
+        return _etag(key), JsonResponse(board_live(day=day, now=now, visits=visits)).content
+
+    # While this minute's is being made, the last minute's (same versions: nothing changed) will do, under its
+    # own ETag, so that the browser asks again at its next poll.
+    before = _live_key(data_key=data_key, now=now - dt.timedelta(minutes=1))
+    etag, body = cached_build(key=key, build=build, timeout=BOARD_LIVE_CACHE_S, stale_key=before)
+    response = HttpResponse(body, content_type="application/json")
+    response["ETag"], response["Cache-Control"] = etag, "private, no-cache"
     return response
 
 

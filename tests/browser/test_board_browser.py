@@ -371,6 +371,28 @@ def test_the_board_marks_late_and_at_risk_visits_of_the_running_day(new_page, li
     assert late.status == m.VisitStatus.SCHEDULED
 
 
+def test_the_running_day_is_drawn_when_its_live_marks_meet_a_busy_server(new_page, live_server, running_day):
+    """The marks that move with the clock come from /board/live: without it the day is still drawn, the late
+    and at-risk counts say they are not known (not 0), and the next reload brings the marks."""
+    coordinator, late, at_risk = running_day
+    page = new_page(**DESKTOP)
+    page.route("**/board/live*", lambda route: route.fulfill(
+        status=503, content_type="application/json", body='{"detail": "Service unavailable."}'))
+    log_in(page, live_server, coordinator.username, "/board/?date=" + str(late.date))
+    page.wait_for_selector(".visit")
+    assert page.locator(".visit.live-late, .visit.live-at_risk").count() == 0
+    late_kpi = page.locator(".kpi", has_text="late now")
+    assert late_kpi.locator(".kpi-value").inner_text() == "—" and "alarm" not in late_kpi.get_attribute("class")
+    assert page.locator(".now").count() == 0
+    page.unroute("**/board/live*")
+    before = _loads(page)
+    page.evaluate("window.Board.reload()")
+    _loaded(page, before)
+    assert page.locator(f".visit.live-late[data-visit='{late.pk}']").count() == 1
+    assert page.locator(f".visit.live-at_risk[data-visit='{at_risk.pk}']").count() == 1
+    assert late_kpi.locator(".kpi-value").inner_text() == "1" and page.locator(".now").count() == 1
+
+
 def test_the_board_on_a_phone_in_the_organisations_locale(new_page, live_server, coordinator, small_day, screenshot,
                                                            accessible):
     farah, ben, booked, open_request = small_day

@@ -31,7 +31,8 @@ def test_the_board_asks_for_a_login_first(db):
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
 
-@pytest.mark.parametrize("url", ["/board/data", "/board/data?date=2026-03-02", "/board/plans/1/preview", "/app/data"])
+@pytest.mark.parametrize("url", ["/board/data", "/board/data?date=2026-03-02", "/board/live", "/board/plans/1/preview",
+                                 "/app/data"])
 def test_the_pages_json_reads_answer_401_to_a_script_without_a_session_not_the_login_page(db, url):
     response = Client().get(url, HTTP_ACCEPT="application/json")
     assert response.status_code == 401 and response["Content-Type"] == "application/json"
@@ -239,5 +240,8 @@ def test_a_therapist_off_that_day_has_no_shift_and_no_break(coordinator, organiz
 
 def test_today_carries_the_time_for_the_now_line(coordinator):
     today = timezone.localdate(timezone=f.TORONTO)
-    body = _logged_in(coordinator).get(f"/board/data?date={today}").json()
-    assert body["today"] == body["date"] == str(today) and body["now"].startswith(str(today))
+    client = _logged_in(coordinator)
+    body = client.get(f"/board/data?date={today}").json()
+    assert body["today"] == body["date"] == str(today) and "now" not in body  # the data is the same all minute
+    live = client.get(f"/board/live?date={today}").json()
+    assert live["today"] == live["date"] == str(today) and live["now"].startswith(str(today))

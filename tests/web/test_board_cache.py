@@ -60,9 +60,9 @@ def test_todays_board_marks_a_visit_late_once_the_clock_passes_the_limit(board, 
     with time_machine.travel(f.local(day, "07:00"), tick=False) as clock:
         visit_book(visit=visit, therapist=therapist, planned_start=f.local(day, "09:00"), by=coordinator)
         clock.move_to(f.local(day, "09:05"))
-        assert board.get(f"/board/data?date={day}").json()["kpis"]["late"] == 0
+        assert board.get(f"/board/live?date={day}").json()["kpis"]["late"] == 0
         clock.move_to(f.local(day, "09:11"))  # nothing changed but the time
-        assert board.get(f"/board/data?date={day}").json()["kpis"]["late"] == 1
+        assert board.get(f"/board/live?date={day}").json()["kpis"]["late"] == 1
 
 
 def test_a_running_plans_progress_keeps_the_cached_board(board, organization, booked, django_assert_max_num_queries):
@@ -167,9 +167,28 @@ def test_the_minute_turning_marks_today_late_without_building_a_row(
 ):
     (a, *_), (visit, *_), clock = three_rows
     assert _rows(board, DAY)[a.pk][1] == [(visit.pk, "scheduled", None)]
+    assert board.get(f"/board/live?date={DAY}").json()["marks"] == {}
     clock.move_to(f.local(DAY, "09:11"))
     with django_assert_max_num_queries(4):  # the session and its user, the request's savepoint and release
-        assert _rows(board, DAY)[a.pk][1] == [(visit.pk, "scheduled", "late")]
+        marks = board.get(f"/board/live?date={DAY}").json()["marks"]
+    assert marks[str(visit.pk)]["live"] == "late"
+
+
+def test_todays_board_data_is_a_304_across_a_minutes_turn_until_something_on_it_changes(
+    board, three_rows, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    (a, *_), (visit, *_), clock = three_rows
+    first = board.get(f"/board/data?date={DAY}")
+    assert first["Cache-Control"] == "private, no-cache"
+    clock.move_to(f.local(DAY, "09:11"))  # the visit is late now: the overlay says so, the data is the same
+    with django_assert_max_num_queries(4):  # the session and its user; the board is not read
+        again = board.get(f"/board/data?date={DAY}", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304
+    with django_capture_on_commit_callbacks(execute=True):
+        assert signed_in(a.user).post(f"/api/v1/visits/{visit.pk}/check-in", {}, format="json").status_code == 200
+    checked_in = board.get(f"/board/data?date={DAY}", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert checked_in.status_code == 200 and checked_in["ETag"] != first["ETag"]
+    assert _rows(board, DAY)[a.pk][1] == [(visit.pk, "in_progress", "checked_in")]
 
 
 def test_a_new_plan_shows_as_pending_without_building_a_row(board, organization, three_rows):

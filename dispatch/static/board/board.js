@@ -42,8 +42,8 @@
       item(k.utilisation_pct === null ? "—" : `${k.utilisation_pct}%`, "utilisation", null, "of shift time held"),
     ];
     if (B.data.date === B.data.today) {
-      items.push(item(k.late, "late now", k.late ? "alarm" : null, `no check-in ${B.data.late_after_min} min after start`));
-      items.push(item(k.at_risk, "at risk", k.at_risk ? "alarm" : null, "a delay pushes them out of their window"));
+      items.push(item(k.late, "late now", k.late > 0 ? "alarm" : null, `no check-in ${B.data.late_after_min} min after start`));
+      items.push(item(k.at_risk, "at risk", k.at_risk > 0 ? "alarm" : null, "a delay pushes them out of their window"));
       items.push(item(`${k.checked_in} / ${k.done}`, "checked in / done"));
     }
     box.replaceChildren(...items);
@@ -218,6 +218,24 @@
     if (B.preview) B.drawGhosts(B.preview);
   }
 
+  async function liveMarks(day) {
+    try {
+      const res = await fetch(`/board/live?date=${day}`, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (res.ok && (res.headers.get("Content-Type") || "").includes("json")) return await res.json();
+    } catch (e) { /* a dropped connection: the board is drawn without this minute's marks */ }
+    return null;
+  }
+
+  // Without this minute's overlay (a busy server, a dropped connection) the last one of the day is kept; with
+  // none, the late and at-risk counts say they are not known rather than 0, and there is no now line.
+  function live(data, overlay) {
+    if (overlay) B.live = overlay;
+    else if (!(B.live && B.live.date === data.date)) B.live = { now: null, kpis: { late: "—", at_risk: "—" }, marks: {} };
+    data.now = B.live.now;
+    Object.assign(data.kpis, B.live.kpis);
+    for (const t of data.therapists) for (const v of t.visits) Object.assign(v, B.live.marks[v.id]);
+  }
+
   B.reload = async function () {
     const day = $("#day").value;
     const res = await fetch(`/board/data?date=${day}`, { credentials: "same-origin", headers: { Accept: "application/json" } });
@@ -227,7 +245,11 @@
         ? "That is not a date the board can show." : "Could not load the board: please reload the page and log in again."));
       return;
     }
-    B.data = await res.json();
+    const data = await res.json();
+    // Today's board data is the same until something on it changes (the reload is a 304 from the browser's
+    // cache); what moves with the clock (late, at risk, the now line) comes from the small live overlay.
+    if (data.date === data.today) live(data, await liveMarks(day));
+    B.data = data;
     $("#day-label").textContent = dayLabel(B.data.date);
     $("#zoom-level").textContent = `${Math.round(B.zoom * 100)}%`;
     $("#plan-status").textContent = B.messages[B.data.date] || "";

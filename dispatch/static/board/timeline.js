@@ -105,7 +105,7 @@
   B.drawTimeline = function () {
     const box = $("#timeline");
     const data = B.data;
-    const nowMin = data.date === data.today ? B.minutes(data.now) : null;
+    const nowMin = data.date === data.today && data.now ? B.minutes(data.now) : null;
     axis(nowMin);
     const inner = el("div", "timeline-inner");
     inner.style.width = `${100 * B.zoom}%`;
