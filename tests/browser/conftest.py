@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -21,27 +22,38 @@ DESKTOP = {"width": 1400, "height": 1000}
 BLOCKING_IMPACTS = {"serious", "critical"}
 
 
+# Held by a live-server request for all of it, and by the test's own thread for each of its queries (re-entrant: a
+# request's queries run under its hold).
+_SHARED_CONNECTION = threading.RLock()
+
+
 class _OneRequestAtATimeOnSharedSQLite(ThreadedWSGIServer):
-    """On the in-memory SQLite of the default `make test`, the live server's request threads all use the test's one
-    connection (nothing else can see the test's data); two requests at once then meet inside one transaction
-    ("cannot start a transaction within a transaction", answered 503). A page's requests often overlap (the phone
-    app's data and a poll), so on a shared connection the server takes them one at a time; with PostgreSQL each
-    thread has its own connection and nothing is serialised. Production SQLite is a file: one connection a thread."""
+    """On the in-memory SQLite of the default `make test`, the live server's request threads and the test itself all
+    use the test's one connection (nothing else can see the test's data). Two requests at once then meet inside one
+    transaction ("cannot start a transaction within a transaction"), and a test's read beside a request's write meets
+    "database table is locked" (both answered 503). A page's requests often overlap (the phone app's data, its
+    service worker, a poll), so on a shared connection the server takes them one at a time and the test's queries
+    wait for the request under way; with PostgreSQL each thread has its own connection and nothing is serialised.
+    Production SQLite is a file: one connection a thread, and the write lock waited for."""
 
     def __init__(self, *args, connections_override=None, **kwargs):
         super().__init__(*args, connections_override=connections_override, **kwargs)
         self._shared = bool(connections_override)
-        self._one_at_a_time = threading.Lock()
 
     def set_app(self, application):
         if not self._shared:
             return super().set_app(application)
 
         def serialised(environ, start_response):
-            with self._one_at_a_time:
+            with _SHARED_CONNECTION:
                 return application(environ, start_response)
 
         super().set_app(serialised)
+
+
+def _after_the_request_under_way(execute, sql, params, many, context):
+    with _SHARED_CONNECTION:
+        return execute(sql, params, many, context)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -79,7 +91,12 @@ def new_page(browser, live_server):
 
     A script error on any page fails the test: a screen that throws has not done what it shows.
     """
+    from django.db import connection
+
     contexts, errors = [], []
+    shared = connection.vendor == "sqlite" and connection.is_in_memory_db()
+    waiting = connection.execute_wrapper(_after_the_request_under_way) if shared else contextlib.nullcontext()
+    waiting.__enter__()
 
     def make(width: int, height: int, **options):
         context = browser.new_context(viewport={"width": width, "height": height}, **options)
@@ -88,7 +105,10 @@ def new_page(browser, live_server):
         page.on("pageerror", lambda e: errors.append(str(e)))
         return page
 
-    yield make
+    try:
+        yield make
+    finally:
+        waiting.__exit__(None, None, None)
     for context in contexts:
         context.close()
     _wait_for_requests_in_flight()

@@ -205,3 +205,27 @@ def test_a_day_that_meets_a_busy_server_is_asked_for_again_not_sent_to_sign_in(n
     page.wait_for_selector(".card")
     assert page.locator(".card").count() == len(visits) and answers[:2] == [503, 200]
     assert page.locator("#result").inner_text() == ""
+
+
+def test_a_service_worker_the_server_refused_once_is_registered_after_the_next_load(new_page, live_server, day_now):
+    """The offline copy must not wait for the app to be opened again because one registration met a busy server."""
+    therapist, visits = day_now
+    page = new_page(**PHONE)
+    answers: list[int] = []
+
+    def busy_once(route) -> None:
+        if not answers:
+            answers.append(503)
+            route.fulfill(status=503, content_type="text/plain", body="busy")
+        else:
+            answers.append(200)
+            route.continue_()
+
+    page.context.route("**/app/sw.js", busy_once)
+    log_in(page, live_server, therapist.user.username, "/app/")
+    page.wait_for_selector(".card")
+    loads = page.evaluate("+document.body.dataset.loads")
+    page.click("#next-day")  # any good load tries the registration again
+    wait_until(page, f"+document.body.dataset.loads > {loads}")
+    wait_until(page, "navigator.serviceWorker.controller !== null")
+    assert answers[:2] == [503, 200], answers

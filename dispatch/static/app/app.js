@@ -155,6 +155,16 @@
     if (on) banner.textContent = data ? `Offline, last updated ${hhmm(data.now)}. Actions need a connection.` : "Offline, and this day was never loaded on this phone.";
   }
 
+  // The service worker keeps the day for when there is no signal. A registration the server answered with an error
+  // (busy, restarting) is tried again after the next good load, not left until the app is opened again.
+  let registering = null;
+  function registerWorker() {
+    if (!("serviceWorker" in navigator) || navigator.serviceWorker.controller || registering) return;
+    registering = navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" })
+      .catch(() => {})
+      .finally(() => { registering = null; });
+  }
+
   let retry = null;
   async function load() {
     const query = day ? `?date=${day}` : "";
@@ -182,6 +192,7 @@
     offlineBanner(res.headers.get("X-Rounds-Offline") === "1" || navigator.onLine === false);
     render();
     document.body.dataset.loads = (+document.body.dataset.loads || 0) + 1;  // tests wait on a reload
+    registerWorker();
   }
 
   // The confirmation sheet: what will happen, the inputs it needs, then the API's answer.
@@ -234,7 +245,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    if ("serviceWorker" in navigator) navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" }).catch(() => {});
+    registerWorker();
     const step = (n) => () => {
       const d = new Date(`${day || data.date}T12:00:00Z`);
       d.setUTCDate(d.getUTCDate() + n);
