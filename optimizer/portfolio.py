@@ -21,11 +21,11 @@ if TYPE_CHECKING:
     from optimizer.problem import Problem
     from optimizer.solution import Solution
 
-_shared: dict[str, Problem] = {}
+_shared: dict[str, list[Problem]] = {}
 
 
-def _solve_shared(options: Options) -> Solution:
-    return solve(_shared["problem"], options=options)
+def _solve_shared(job: tuple[int, Options]) -> Solution:
+    return solve(_shared["problems"][job[0]], options=job[1])
 
 
 def solve_in_processes(problem: Problem, *, options: Options | None = None, processes: int = 2) -> Solution:
@@ -51,12 +51,20 @@ def solve_in_processes(problem: Problem, *, options: Options | None = None, proc
     runs = [replace(options, seed=options.seed + k) for k in range(processes)]
     if processes == 1:
         return solve(problem, options=runs[0])
-    _shared["problem"] = problem
-    try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
-            solutions = list(pool.map(_solve_shared, runs))
-    finally:
-        _shared.clear()
+    solutions = solve_each([(problem, run) for run in runs], processes=processes)
     feasible = [s for s in solutions if s.is_feasible()] or solutions
     return min(feasible, key=lambda s: s.objective)
+
+
+def solve_each(jobs: list[tuple[Problem, Options]], *, processes: int = 2) -> list[Solution]:
+    """``solve`` of every (problem, options) job, ``processes`` at a time, the solutions in the
+    jobs' order (whichever process finished first). One process: one after the other, here."""
+    if processes <= 1 or len(jobs) <= 1:
+        return [solve(problem, options=options) for problem, options in jobs]
+    _shared["problems"] = [problem for problem, _ in jobs]
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=min(processes, len(jobs)), mp_context=context) as pool:
+            return list(pool.map(_solve_shared, [(k, options) for k, (_, options) in enumerate(jobs)]))
+    finally:
+        _shared.clear()

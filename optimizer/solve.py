@@ -12,6 +12,7 @@ from ortools.util import optional_boolean_pb2
 from optimizer.analysis import kpis_of, prefilter
 from optimizer.reasons import explain_unassigned
 from optimizer.construction import constructed_plan, insert_left_out
+from optimizer.decompose import should_decompose, solve_decomposed
 from optimizer.constraints import HARD_CONSTRAINTS, SOFT_CONSTRAINTS, TIME, add_breaks
 from optimizer.model_data import ModelData, build_model_data, ceil_min
 from optimizer.options import Options
@@ -114,6 +115,8 @@ def solve(
     modelled, excluded = prefilter(problem)
     if not problem.therapists or not modelled:
         return _result(problem, [], "empty" if not problem.visits else "feasible", 0, started)
+    if initial_routes is None and should_decompose(problem, modelled):
+        return solve_decomposed(problem, modelled, options, started, progress=progress)
     data = build_model_data(problem, options, modelled)
 
     best = [None]
