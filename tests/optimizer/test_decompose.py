@@ -105,3 +105,14 @@ def test_days_at_or_below_the_threshold_and_re_plans_take_the_one_model(small_re
                                        for k, v in enumerate(day.visits)))
     solve(booked, options=BUDGET)
     assert small_regions == []
+
+
+def test_the_scale_benchmark_prints_served_urgent_travel_wall_and_the_checker(small_regions, capsys):
+    from optimizer.cli import main
+
+    assert main(["bench", "--scale", "--therapists", "10", "--visits", "70", "--time-limit", "1"]) == 0
+    rows = [line.split(",") for line in capsys.readouterr().out.splitlines() if not line.startswith("#")]
+    assert rows[0][:5] == ["solver", "seconds", "assigned", "unassigned", "urgent_served/servable/all"]
+    assert [r[0] for r in rows[1:]] == ["ours", "ours-timed"]
+    assert all(r[-1] == "ok" and int(r[2]) + int(r[3]) == 70 for r in rows[1:])
+    assert len(small_regions) == 2
