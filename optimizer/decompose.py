@@ -3,7 +3,7 @@
 One routing model for 2,000 visits and 200 therapists does not fit a minute: its build (one arc-cost
 matrix per therapist class over every node) took 189 s and OR-Tools' read-back of a plan 141 s
 (``benchmarks/RESULTS.md``, "Scale"). Both grow with the square of the nodes, so a day above
-``DECOMPOSE_ABOVE`` visits is cut into regions of about ``REGION_VISITS`` visits, sizes the model
+``DECOMPOSE_ABOVE`` visits is cut into regions of about ``REGION_VISITS`` visits or fewer, a size the model
 plans in seconds (the 250-visit day builds in ~0.1 s and finds its first plan in ~0.55 s):
 
 1. ``regions``: the visits split by recursive coordinate bisection (each cut along the wider
@@ -16,8 +16,10 @@ plans in seconds (the 250-visit day builds in ~0.1 s and finds its first plan in
 3. every region is solved by ``solve`` itself, in processes (``portfolio.solve_each``);
 4. ``mend``: the routes merged, each left-out visit offered to the therapists passing nearest
    to it across every border (``construction.fill_routes``: the routes kept as they are, the visit
-   put where it adds least travel), each changed route re-timed by the re-plans' walk and kept
-   only when the independent checker finds it clean;
+   put where it adds least travel); an urgent visit still out then replaces a lower-priority one
+   on a nearby route (the reasons' drop search), and what that leaves out is offered again; each
+   changed route is re-timed by the re-plans' walk and kept only when the independent checker
+   finds it clean;
 5. the reasons and KPIs of the whole day, as ``solve`` gives them.
 
 Re-plans never come here (their warm start and booking costs need the whole current plan in one
@@ -38,17 +40,23 @@ from optimizer.construction import fill_routes
 from optimizer.constraints import unassigned_penalty
 from optimizer.model_data import COST_SCALE, ModelData, build_model_data
 from optimizer.options import Options
+from optimizer.reasons import NEAREST_DROPS, _Plan, nearest_vehicles
 from optimizer.problem import Location, Priority, Problem, Therapist, Visit
 from optimizer.solution import Route, Solution
 from optimizer.warm_start import RouteWalk
 
-# Above this many modelled visits a day plan is decomposed. The one model is fine at 250 visits
-# (first plan ~0.55 s) and grows with the square of the visits: at 500 its first plan did not
-# arrive within 15 s on the loaded machine (RESULTS.md, "Larger generated day"), at 2,000 its build
-# alone took 189 s. 600 keeps every day the benchmarks and the product plan today (up to 500) on
-# the one model they were tuned on; past it, regions of REGION_VISITS are both faster and no worse.
-DECOMPOSE_ABOVE = 600
-REGION_VISITS = 250
+# Above this many modelled visits a day plan is decomposed. The one model is what the 250-visit
+# benchmarks were tuned on, and it grows with the square of the visits (at 2,000 its build alone
+# took 189 s). Measured at 15 s, deterministic, on the generator's days (RESULTS.md, "Scale"): at
+# 350 visits two regions served 1-4 more visits than the one model (2 seeds) but took longer; at
+# 500 they served 6-11 more on each of 3 seeds. 400 puts the 500-visit day in regions and leaves
+# every day up to 400 visits, the 250-visit day and every re-plan on the one model.
+DECOMPOSE_ABOVE = 400
+# Smaller regions search faster per visit and lose more at their borders. Measured (RESULTS.md):
+# at 2,000 visits, 60 s, regions of about 125 / 170 / 250 / 340 visits cost 682k / 677k / 678k /
+# 706k (travel plus penalties); at 500 visits, 15 s, deterministic, regions of 125 beat those of
+# 250 on each of 3 seeds, and regions of 83 drove least but left an urgent visit out.
+REGION_VISITS = 170
 # Minutes a visit is assumed to cost beyond its session (travel, check-in) when sizing a region's work.
 TRAVEL_ALLOWANCE_MIN = 15
 # The share of the call's time kept for merging, mending and the whole day's reasons.
@@ -107,7 +115,8 @@ def solve_decomposed(
     stopped_by = min(stops, key=_STOPS.index) if stops else None
     if stopped_by == "optimal":
         stopped_by = "completed"  # each region optimal is not the whole day optimal
-    status = "feasible" if routes else "no_solution"
+    # As the one model: "no_solution" only when no search found a plan (every region's said so).
+    status = "feasible" if routes or any(s.is_feasible() for s in solutions) else "no_solution"
     result = _result(problem, routes, status, 0, started, stopped_by, data)
     return replace(result, objective=plan_objective(data, routes))
 
@@ -230,24 +239,64 @@ def _sub_problem(problem: Problem, therapists: list[Therapist], visits: list[Vis
 
 
 def mend(data: ModelData, routes: list[Route]) -> list[Route]:
-    """``routes`` with left-out visits put where they fit across the regions' borders (see the module)."""
+    """``routes`` with left-out visits put where they fit across the regions' borders (see the
+    module); an urgent visit still out then takes the place of a lower-priority visit on a nearby
+    route (the reasons' drop search), and what that leaves out is offered again."""
     node_of = {v.id: i for i, v in enumerate(data.visits)}
     vehicle_of = {t.id: k for k, t in enumerate(data.therapists)}
     timed: dict[int, Route] = {vehicle_of[r.therapist_id]: r for r in routes}
-    before = [[node_of[s.visit_id] for s in timed[k].stops] if k in timed else [] for k in range(len(data.therapists))]
-    after = [list(nodes) for nodes in before]
-    if not fill_routes(data, after):
-        return routes
-    for k, (old, new) in enumerate(zip(before, after, strict=True)):
-        if old == new:
-            continue
-        walk = RouteWalk(data, k)
-        if any(walk.add(n) is not None for n in new):
-            continue
-        route = walk.route()
-        if not check_route(data.problem, data.therapists[k], route, [data.visits[n] for n in new]):
-            timed[k] = route
+    nodes = [[node_of[s.visit_id] for s in timed[k].stops] if k in timed else [] for k in range(len(data.therapists))]
+    _fill(data, timed, nodes)
+    if _make_room_for_urgent(data, timed, nodes):
+        _fill(data, timed, nodes)
     return [timed[k] for k in sorted(timed)]
+
+
+def _fill(data: ModelData, timed: dict[int, Route], nodes: list[list[int]]) -> None:
+    """``fill_routes`` on ``nodes``; each changed route re-timed and kept only if checked clean."""
+    before = [list(n) for n in nodes]
+    if not fill_routes(data, nodes):
+        return
+    for k, (old, new) in enumerate(zip(before, nodes, strict=True)):
+        if old != new and not _retime(data, timed, k, new):
+            nodes[k] = old
+
+
+def _retime(data: ModelData, timed: dict[int, Route], vehicle: int, sequence: list[int]) -> bool:
+    """Put ``sequence`` on ``vehicle`` timed by the re-plans' walk, if the checker finds it clean."""
+    walk = RouteWalk(data, vehicle)
+    if any(walk.add(n) is not None for n in sequence):
+        return False
+    route = walk.route()
+    if check_route(data.problem, data.therapists[vehicle], route, [data.visits[n] for n in sequence]):
+        return False
+    timed[vehicle] = route
+    return True
+
+
+def _make_room_for_urgent(data: ModelData, timed: dict[int, Route], nodes: list[list[int]]) -> bool:
+    """Each urgent visit still out takes the place of the cheapest-to-lose visit of lower priority on
+    one of the routes passing nearest to it, where the changed route checks clean; whether any did."""
+    plan = _Plan(data.problem, data, [timed[k] for k in sorted(timed)])
+    served = {n for route in nodes for n in route}
+    urgent = [n for n, v in enumerate(data.visits) if n not in served and v.priority == Priority.URGENT]
+    changed = False
+    for node in sorted(urgent, key=lambda n: -plan._penalty(n)):
+        visit = data.visits[node]
+        able = [k for k, t in enumerate(data.therapists) if fits_alone(data.problem, visit, t)]
+        nearest = nearest_vehicles(data, plan.routes, node, able)[:NEAREST_DROPS]
+        drops = [p for k in nearest if (p := plan._best_drop(k, node)) is not None]
+        drops = [p for p in drops if plan._penalty(p.dropped) < plan._penalty(node)]
+        for place in sorted(drops, key=lambda p: (plan._penalty(p.dropped), p.added_travel, p.vehicle)):
+            kept = [n for n in plan.routes[place.vehicle] if n != place.dropped]
+            sequence = [*kept[: place.position], node, *kept[place.position :]]
+            if _retime(data, timed, place.vehicle, sequence):
+                nodes[place.vehicle] = plan.routes[place.vehicle] = sequence
+                plan.timed[place.vehicle] = timed[place.vehicle]
+                plan.prefixes.pop(place.vehicle, None)
+                changed = True
+                break
+    return changed
 
 
 def plan_objective(data: ModelData, routes: list[Route]) -> int:

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from optimizer import Options, Priority, TimeWindow, check_solution, solve
+from optimizer import Options, Priority, TimeWindow, Unassigned, check_solution, solve
 from optimizer.benchmarks.therapist_day import generate_day
 from optimizer import decompose, portfolio
 
@@ -116,3 +116,24 @@ def test_the_scale_benchmark_prints_served_urgent_travel_wall_and_the_checker(sm
     assert [r[0] for r in rows[1:]] == ["ours", "ours-timed"]
     assert all(r[-1] == "ok" and int(r[2]) + int(r[3]) == 70 for r in rows[1:])
     assert len(small_regions) == 2
+
+
+def test_an_urgent_visit_left_out_takes_the_place_of_a_routine_one_across_a_border():
+    """Every route full (each therapist at their visit limit): the urgent visit no region planned
+    displaces a lower-priority visit, and the changed route checks clean."""
+    day = generate_day(6, therapists=6, visits=120)
+    plan = solve(day, options=BUDGET)
+    stops = {r.therapist_id: len(r.stops) for r in plan.routes}
+    full = tuple(replace(t, max_visits=stops.get(t.id, 0)) for t in day.therapists)
+    host = max(plan.routes, key=lambda r: len(r.stops))
+    first = next(v for v in day.visits if v.id == host.stops[0].visit_id)
+    urgent = replace(first, id="urgent", priority=Priority.URGENT, windows=(TimeWindow(480, 1000),),
+                     required_skills=frozenset())
+    whole = replace(day, therapists=full, visits=(*day.visits, urgent))
+    data = decompose.build_model_data(whole, BUDGET, list(whole.visits))
+    mended = decompose.mend(data, list(plan.routes))
+    assert "urgent" in {s.visit_id for r in mended for s in r.stops}
+    assert sum(len(r.stops) for r in mended) == sum(len(r.stops) for r in plan.routes)
+    left = [v.id for v in whole.visits if v.id not in {s.visit_id for r in mended for s in r.stops}]
+    solution = replace(plan, routes=tuple(mended), unassigned=tuple(Unassigned(i, "displaced", "out") for i in left))
+    assert check_solution(whole, solution) == []
