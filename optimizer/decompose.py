@@ -49,13 +49,14 @@ from optimizer.warm_start import RouteWalk
 # benchmarks were tuned on, and it grows with the square of the visits (at 2,000 its build alone
 # took 189 s). Measured at 15 s, deterministic, on the generator's days (RESULTS.md, "Scale"): at
 # 350 visits two regions served 1-4 more visits than the one model (2 seeds) but took longer; at
-# 500 they served 6-11 more on each of 3 seeds. 400 puts the 500-visit day in regions and leaves
-# every day up to 400 visits, the 250-visit day and every re-plan on the one model.
+# 500 they served 2-11 more on each of 3 seeds (10-15 more in four regions of 125, costing 8-12 %
+# less). 400 puts the 500-visit day in regions and leaves every day up to 400 visits, the
+# 250-visit day among them, and every re-plan on the one model.
 DECOMPOSE_ABOVE = 400
 # Smaller regions search faster per visit and lose more at their borders. Measured (RESULTS.md):
-# at 2,000 visits, 60 s, regions of about 125 / 170 / 250 / 340 visits cost 682k / 677k / 678k /
-# 706k (travel plus penalties); at 500 visits, 15 s, deterministic, regions of 125 beat those of
-# 250 on each of 3 seeds, and regions of 83 drove least but left an urgent visit out.
+# at 2,000 visits, 60 s, regions of 125 / 167 / 250 / 333 visits cost 682k / 677k / 678k / 706k
+# (travel plus penalties); at 500 visits, 15 s, deterministic, regions of 125 beat those of 250
+# on each of 3 seeds, and regions of 83 drove least but left an urgent visit out.
 REGION_VISITS = 170
 # Minutes a visit is assumed to cost beyond its session (travel, check-in) when sizing a region's work.
 TRAVEL_ALLOWANCE_MIN = 15
@@ -86,8 +87,9 @@ def solve_decomposed(
 
     The time limit covers the whole call as in ``solve``: each round of ``processes`` regions
     gets an equal share of what is left after ``MEND_SHARE``. In deterministic mode every region
-    runs on its own solution budget, so the plan is reproducible when every region stopped by
-    its budget (``stopped_by`` is the least reproducible region's).
+    runs on its own solution budget (sized by that share), so the plan is reproducible when every
+    region stopped by its budget (``stopped_by`` is the least reproducible region's); the safety
+    cap stops a region only when the regions' part of the whole call's cap runs out.
     """
     from optimizer.portfolio import solve_each
     from optimizer.solve import _result
@@ -105,7 +107,13 @@ def solve_decomposed(
         time_limit_s=max(share * (options.time_limit_s - spent), 0.1),
         wall_cap_s=max(share * (options.wall_limit_s - spent), 0.1) if options.deterministic else None,
     )
-    solutions = solve_each([(sub, sub_options) for sub, _ in jobs], processes=processes)
+    # Deterministic mode: regions differ in how fast they reach their budgets (1.1-2.5 times their
+    # share, measured on one loaded day), so rather than a fixed share of the safety cap each,
+    # a region may run until the cap's end for the regions, less the nominal time of the rounds
+    # still to come after it; a slow region then takes the slack a fast one left.
+    regions_end = started + spent + (1 - MEND_SHARE) * (options.wall_limit_s - spent)
+    deadlines = [regions_end - (rounds - 1 - k // processes) * sub_options.time_limit_s for k in range(len(jobs))]
+    solutions = solve_each([(sub, sub_options) for sub, _ in jobs], processes=processes, deadlines=deadlines)
     routes = [r for s in solutions for r in s.routes]
     data = build_model_data(problem, options, list(modelled))
     if progress is not None:

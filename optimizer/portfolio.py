@@ -10,6 +10,7 @@ process finished first.
 from __future__ import annotations
 
 import multiprocessing
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -24,8 +25,16 @@ if TYPE_CHECKING:
 _shared: dict[str, list[Problem]] = {}
 
 
-def _solve_shared(job: tuple[int, Options]) -> Solution:
-    return solve(_shared["problems"][job[0]], options=job[1])
+def _solve_shared(job: tuple[int, Options, float | None]) -> Solution:
+    return _solve_by(_shared["problems"][job[0]], job[1], job[2])
+
+
+def _solve_by(problem: Problem, options: Options, deadline: float | None) -> Solution:
+    """``solve``, its safety cap (deterministic mode) running to ``deadline`` (``time.monotonic``,
+    one clock for every process) from whenever the job starts, when one is given."""
+    if deadline is not None and options.deterministic:
+        options = replace(options, wall_cap_s=max(deadline - time.monotonic(), 0.1))
+    return solve(problem, options=options)
 
 
 def solve_in_processes(problem: Problem, *, options: Options | None = None, processes: int = 2) -> Solution:
@@ -56,15 +65,24 @@ def solve_in_processes(problem: Problem, *, options: Options | None = None, proc
     return min(feasible, key=lambda s: s.objective)
 
 
-def solve_each(jobs: list[tuple[Problem, Options]], *, processes: int = 2) -> list[Solution]:
+def solve_each(
+    jobs: list[tuple[Problem, Options]], *, processes: int = 2, deadlines: list[float] | None = None
+) -> list[Solution]:
     """``solve`` of every (problem, options) job, ``processes`` at a time, the solutions in the
-    jobs' order (whichever process finished first). One process: one after the other, here."""
+    jobs' order (whichever process finished first). One process: one after the other, here.
+
+    ``deadlines``: per job, the ``time.monotonic()`` at which its deterministic safety cap ends,
+    however late the job starts (a job queued behind a slow one then has what is left, not a
+    fixed share).
+    """
+    deadlines = deadlines or [None] * len(jobs)
     if processes <= 1 or len(jobs) <= 1:
-        return [solve(problem, options=options) for problem, options in jobs]
+        return [_solve_by(problem, options, d) for (problem, options), d in zip(jobs, deadlines, strict=True)]
     _shared["problems"] = [problem for problem, _ in jobs]
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=min(processes, len(jobs)), mp_context=context) as pool:
-            return list(pool.map(_solve_shared, [(k, options) for k, (_, options) in enumerate(jobs)]))
+            work = [(k, options, d) for k, ((_, options), d) in enumerate(zip(jobs, deadlines, strict=True))]
+            return list(pool.map(_solve_shared, work))
     finally:
         _shared.clear()
