@@ -113,7 +113,9 @@ def solve_decomposed(
     # still to come after it; a slow region then takes the slack a fast one left.
     regions_end = started + spent + (1 - MEND_SHARE) * (options.wall_limit_s - spent)
     deadlines = [regions_end - (rounds - 1 - k // processes) * sub_options.time_limit_s for k in range(len(jobs))]
-    solutions = solve_each([(sub, sub_options) for sub, _ in jobs], processes=processes, deadlines=deadlines)
+    solutions = solve_each(
+        [(sub, sub_options) for sub, _ in jobs], processes=processes, deadlines=deadlines, decompose=False
+    )
     routes = [r for s in solutions for r in s.routes]
     data = build_model_data(problem, options, list(modelled))
     if progress is not None:
@@ -133,10 +135,13 @@ def regions(visits: Sequence[Visit], region_visits: int, processes: int = 1) -> 
     """The visits in geographic regions of about ``region_visits`` each, a multiple of ``processes``
     of them (so the rounds of parallel solves are full); visits at one site stay together."""
     count = processes * max(1, math.ceil(len(visits) / (processes * region_visits)))
-    units: dict[str, list[Visit]] = {}
+    sites: dict[str, list[Visit]] = {}
     for v in visits:
-        units.setdefault(v.site_id if v.site_id is not None else f"visit {v.id}", []).append(v)
-    return [[v for unit in part for v in unit] for part in _bisect(list(units.values()), count)]
+        sites.setdefault(v.site_id if v.site_id is not None else f"visit {v.id}", []).append(v)
+    # A site busier than a region (a large facility) is split, or its region would be the one model
+    # at the size this module exists to avoid.
+    units = [site[k : k + region_visits] for site in sites.values() for k in range(0, len(site), region_visits)]
+    return [[v for unit in part for v in unit] for part in _bisect(units, count)]
 
 
 def _bisect(units: list[list[Visit]], count: int) -> list[list[list[Visit]]]:

@@ -66,6 +66,7 @@ def solve(
     seed: int | None = None,
     progress: Callable[[float, int, int, float], None] | None = None,
     initial_routes: Mapping[str, Sequence[str]] | None = None,
+    decompose: bool = True,
 ) -> Solution:
     """Plan the day: assign visits to therapists and order each therapist's route.
 
@@ -92,6 +93,9 @@ def solve(
         is free now) is the search's first solution and the search only improves on it, so the
         result never costs more than keeping it. Unknown ids are ignored. Booked visits
         (``Visit.current_start_min``) end as close to their booked start as their route allows.
+    decompose
+        Whether a day plan of more than ``decompose.DECOMPOSE_ABOVE`` visits is planned in regions
+        (``optimizer.decompose``); the regions themselves are solved with False, so one model each.
 
     Returns
     -------
@@ -115,7 +119,7 @@ def solve(
     modelled, excluded = prefilter(problem)
     if not problem.therapists or not modelled:
         return _result(problem, [], "empty" if not problem.visits else "feasible", 0, started)
-    if initial_routes is None and should_decompose(problem, modelled):
+    if decompose and initial_routes is None and should_decompose(problem, modelled):
         return solve_decomposed(problem, modelled, options, started, progress=progress)
     data = build_model_data(problem, options, modelled)
 

@@ -137,3 +137,14 @@ def test_an_urgent_visit_left_out_takes_the_place_of_a_routine_one_across_a_bord
     left = [v.id for v in whole.visits if v.id not in {s.visit_id for r in mended for s in r.stops}]
     solution = replace(plan, routes=tuple(mended), unassigned=tuple(Unassigned(i, "displaced", "out") for i in left))
     assert check_solution(whole, solution) == []
+
+
+def test_a_site_busier_than_a_region_is_split_across_regions_not_solved_as_one(small_regions):
+    """Every visit at one facility: the site is cut into region-sized parts, and no region splits again."""
+    day = generate_day(4, therapists=16, visits=120)
+    site = day.visits[0].location
+    day = replace(day, visits=tuple(replace(v, location=site, site_id="big", overhead_min=5) for v in day.visits))
+    solution = solve(day, options=BUDGET)
+    [regions] = small_regions
+    assert len(regions) == 4 and max(len(r.visits) for r in regions) <= 2 * decompose.REGION_VISITS
+    assert check_solution(day, solution) == []
