@@ -3,17 +3,18 @@
 One routing model for 2,000 visits and 200 therapists does not fit a minute: its build (one arc-cost
 matrix per therapist class over every node) took 189 s and OR-Tools' read-back of a plan 141 s
 (``benchmarks/RESULTS.md``, "Scale"). Both grow with the square of the nodes, so a day above
-``DECOMPOSE_ABOVE`` visits is cut into regions of about ``REGION_VISITS`` visits or fewer, a size the model
-plans in seconds (the 250-visit day builds in ~0.1 s and finds its first plan in ~0.55 s):
+``DECOMPOSE_ABOVE`` visits is cut into regions of about ``REGION_VISITS`` visits or fewer, a size
+the model plans in seconds (the 250-visit day builds in ~0.1 s and finds its first plan in ~0.55 s):
 
 1. ``regions``: the visits split by recursive coordinate bisection (each cut along the wider
    side, at the visit count that keeps the parts equal), visits at one site kept together so
-   they keep their shared check-in;
+   they keep their shared check-in (a site busier than a region in region-sized parts);
 2. ``allot_therapists``: each region gets therapists, nearest home first, until their working
    minutes cover its work, urgent work first, then "soon", then routine, so capacity follows
    priority when the day is overbooked; a visit whose region has nobody able to serve it (skills,
    credentials, pins, reach within its window) moves to the nearest region that has someone;
-3. every region is solved by ``solve`` itself, in processes (``portfolio.solve_each``);
+3. every region is solved by ``solve`` itself (``decompose=False``: one model each), in
+   processes (``portfolio.solve_each``);
 4. ``mend``: the routes merged, each left-out visit offered to the therapists passing nearest
    to it across every border (``construction.fill_routes``: the routes kept as they are, the visit
    put where it adds least travel); an urgent visit still out then replaces a lower-priority one
