@@ -65,6 +65,7 @@ bench: deps-bench
 	$(BIN)/python -m optimizer bench --solomon $(BENCH_SOLOMON) --time-limit $(BENCH_SECONDS) --peers pyvrp,vroom --processes 2
 	$(BIN)/python -m optimizer bench --therapist-day --time-limit 15 --peers vroom
 	$(BIN)/python -m optimizer bench --therapist-day --therapists 60 --visits 500 --time-limit 15 --peers vroom
+	$(BIN)/python -m optimizer bench --scale --time-limit 60
 	$(BIN)/python bench/replan_bench.py
 
 # Figures, not tests: a 500-therapist agency on gunicorn and PostgreSQL, loaded as its users would (bench/LOAD_RESULTS.md).

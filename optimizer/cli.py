@@ -33,11 +33,14 @@ def _parser() -> argparse.ArgumentParser:
     which = bench.add_mutually_exclusive_group(required=True)
     which.add_argument("--solomon", help="comma-separated instance names, or 'all'")
     which.add_argument("--therapist-day", action="store_true", help="a generated day: 30 therapists, 250 visits")
+    which.add_argument(
+        "--scale", action="store_true", help="a generated large day (200 therapists, 2,000 visits) as the product plans it"
+    )
     bench.add_argument("--time-limit", type=float, default=None, help="seconds per solve (10; 15 for a day)")
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--processes", type=int, default=1, help="Solomon: also run ours in this many processes")
-    bench.add_argument("--therapists", type=int, default=30, help="therapists of a generated day (default 30)")
-    bench.add_argument("--visits", type=int, default=250, help="visits of a generated day (default 250)")
+    bench.add_argument("--therapists", type=int, default=None, help="therapists of a generated day (30; 200 at scale)")
+    bench.add_argument("--visits", type=int, default=None, help="visits of a generated day (250; 2,000 at scale)")
     bench.add_argument("--peers", default="pyvrp,vroom", help="comma-separated: pyvrp, vroom, or none")
     bench.add_argument("--data", default=None, help="folder holding solomon/ (default ../shared/benchmarks)")
     return parser
@@ -52,6 +55,15 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"error: --peers: unknown solver {sorted(unknown)[0]!r}.", file=sys.stderr)
         return BAD_INPUT
+    if args.scale:
+        from optimizer.benchmarks.therapist_day import run_scale
+
+        return run_scale(
+            seed=args.seed,
+            time_limit_s=args.time_limit or 60.0,
+            therapists=args.therapists or 200,
+            visits=args.visits or 2000,
+        )
     if args.therapist_day:
         from optimizer.benchmarks.therapist_day import run as run_day
 
@@ -59,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             time_limit_s=args.time_limit or 15.0,
             peers=peers,
-            therapists=args.therapists,
-            visits=args.visits,
+            therapists=args.therapists or 30,
+            visits=args.visits or 250,
         )
     from optimizer.benchmarks.solomon import run as run_solomon
 

@@ -12,6 +12,7 @@ from ortools.util import optional_boolean_pb2
 from optimizer.analysis import kpis_of, prefilter
 from optimizer.reasons import explain_unassigned
 from optimizer.construction import constructed_plan, insert_left_out
+from optimizer.decompose import should_decompose, solve_decomposed
 from optimizer.constraints import HARD_CONSTRAINTS, SOFT_CONSTRAINTS, TIME, add_breaks
 from optimizer.model_data import ModelData, build_model_data, ceil_min
 from optimizer.options import Options
@@ -65,6 +66,7 @@ def solve(
     seed: int | None = None,
     progress: Callable[[float, int, int, float], None] | None = None,
     initial_routes: Mapping[str, Sequence[str]] | None = None,
+    decompose: bool = True,
 ) -> Solution:
     """Plan the day: assign visits to therapists and order each therapist's route.
 
@@ -91,6 +93,9 @@ def solve(
         is free now) is the search's first solution and the search only improves on it, so the
         result never costs more than keeping it. Unknown ids are ignored. Booked visits
         (``Visit.current_start_min``) end as close to their booked start as their route allows.
+    decompose
+        Whether a day plan of more than ``decompose.DECOMPOSE_ABOVE`` visits is planned in regions
+        (``optimizer.decompose``); the regions themselves are solved with False, so one model each.
 
     Returns
     -------
@@ -114,6 +119,8 @@ def solve(
     modelled, excluded = prefilter(problem)
     if not problem.therapists or not modelled:
         return _result(problem, [], "empty" if not problem.visits else "feasible", 0, started)
+    if decompose and initial_routes is None and should_decompose(problem, modelled):
+        return solve_decomposed(problem, modelled, options, started, progress=progress)
     data = build_model_data(problem, options, modelled)
 
     best = [None]

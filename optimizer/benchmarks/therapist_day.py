@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import random
 import time
 from datetime import timedelta
@@ -12,6 +13,7 @@ from optimizer.problem import Break, Location, Priority, Problem, Therapist, Tim
 from optimizer.options import Options
 from optimizer.solution import Solution
 from optimizer.portfolio import solve_in_processes
+from optimizer.solve import solve
 from optimizer.travel import GeodesicTravel, clear_matrix_cache
 
 CENTRE = (52.5200, 13.4050)  # Berlin, Alexanderplatz
@@ -210,6 +212,49 @@ def run(
     for v in violations[:20]:
         print(f"# VIOLATION {v.kind}: {v.message}")
     return 1 if violations or timed_violations or replan_violations else 0
+
+
+SCALE_WALL_GOAL_S = 60.0
+
+
+def run_scale(*, seed: int = 0, time_limit_s: float = 60.0, therapists: int = 200, visits: int = 2000) -> int:
+    """Issue 15's scale goal: a large generated day through ``solve`` as the product calls it
+    (above ``decompose.DECOMPOSE_ABOVE`` it is planned in regions), deterministic and searching
+    until the limit; the urgent visits served of those any therapist could serve alone, the wall
+    time of the whole call, the machine's load beside it. No peer: VROOM's matrices for this size
+    take longer to build here than the plan."""
+    from optimizer.analysis import prefilter
+
+    problem = generate_day(seed, therapists=therapists, visits=visits)
+    possible = {v.id for v in prefilter(problem)[0]}
+    urgent = [v.id for v in problem.visits if v.priority == Priority.URGENT]
+    print(f"# {therapists} therapists, {visits} visits, seed {seed}, limit {time_limit_s:g} s; load {_load()}")
+    print("solver,seconds,assigned,unassigned,urgent_served/servable/all,travel_min,cost,stopped_by,checker")
+    failed = False
+    for label, deterministic in (("ours", True), ("ours-timed", False)):
+        clear_matrix_cache()  # each row pays for its travel matrices, as a fresh worker would
+        started = time.monotonic()
+        solution = solve(problem, options=Options(time_limit_s=time_limit_s, seed=seed, deterministic=deterministic))
+        wall = time.monotonic() - started
+        violations = check_solution(problem, solution)
+        failed |= bool(violations)
+        k = solution.kpis
+        served = {s.visit_id for r in solution.routes for s in r.stops}
+        urgent_figures = f"{sum(1 for u in urgent if u in served)}/{sum(1 for u in urgent if u in possible)}/{len(urgent)}"
+        left = [v for v in problem.visits if v.id not in served]
+        checker = f"{len(violations)} VIOLATIONS" if violations else "ok"
+        print(
+            f"{label},{wall:.2f},{k.assigned},{k.unassigned},{urgent_figures},{k.travel_min:.0f},"
+            f"{k.travel_min + _penalties(left):.0f},{solution.stopped_by},{checker}",
+            flush=True,
+        )
+        verdict = "within" if wall <= SCALE_WALL_GOAL_S else "OVER"
+        print(f"# {label}: wall {wall:.1f} s, {verdict} the {SCALE_WALL_GOAL_S:g} s goal; load {_load()}")
+    return 1 if failed else 0
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _left_out(visits: list[Visit]) -> str:

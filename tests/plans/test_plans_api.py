@@ -54,6 +54,29 @@ def test_a_plans_result_says_it_stopped_on_its_budget_and_the_same_day_and_seed_
     assert first["result"]["routes"] == second["result"]["routes"]
 
 
+def test_a_day_above_the_decomposition_threshold_is_planned_in_regions_and_applied(
+    coordinator_client, small_day, monkeypatch
+):
+    """The large-day path as a coordinator meets it (threshold lowered so ten visits stand in for
+    thousands): the regions are solved in processes beside the server, the plan serves every visit,
+    says it stopped on its budget, and applies."""
+    from optimizer import decompose, portfolio
+
+    monkeypatch.setattr(decompose, "DECOMPOSE_ABOVE", 4)
+    monkeypatch.setattr(decompose, "REGION_VISITS", 3)
+    monkeypatch.setattr("optimizer.options.WALL_CAP_FACTOR", 60.0)
+    solved = []
+    real = portfolio.solve_each
+    monkeypatch.setattr(portfolio, "solve_each", lambda jobs, **kw: solved.append(len(jobs)) or real(jobs, **kw))
+    day, _, visits = small_day
+    run = coordinator_client.get(_plan(coordinator_client, day)["Location"]).data
+    assert run["status"] == "succeeded", run["error"]
+    assert solved and solved[0] >= 2
+    assert {s["visit_id"] for r in run["result"]["routes"] for s in r["stops"]} == {v.pk for v in visits}
+    assert run["result"]["stopped_by"] == "solution_limit"
+    assert coordinator_client.post(f"/api/v1/plans/{run['id']}/apply").status_code == 200
+
+
 def test_a_day_nobody_works_says_so_for_every_visit_it_leaves_out(coordinator_client, small_day):
     # Found by a simulation run: with no therapist in the problem the reason read "No therapist has skill ."
     day, therapists, visits = small_day
