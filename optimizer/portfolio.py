@@ -80,6 +80,10 @@ def solve_each(
     fixed share). ``decompose``: passed to ``solve`` (False for regions, which must not split again).
     """
     deadlines = deadlines or [None] * len(jobs)
+    if multiprocessing.current_process().daemon:
+        # A daemonic process may not start children ("daemonic processes are not allowed to have children"): a
+        # Celery worker's prefork pool process is one. There the jobs run one after the other.
+        processes = 1
     if processes <= 1 or len(jobs) <= 1:
         return [
             _solve_by(problem, options, d, decompose) for (problem, options), d in zip(jobs, deadlines, strict=True)

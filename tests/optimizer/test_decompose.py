@@ -148,3 +148,29 @@ def test_a_site_busier_than_a_region_is_split_across_regions_not_solved_as_one(s
     [regions] = small_regions
     assert len(regions) == 4 and max(len(r.visits) for r in regions) <= 2 * decompose.REGION_VISITS
     assert check_solution(day, solution) == []
+
+
+def _solve_and_report(day, queue) -> None:
+    try:
+        solution = solve(day, options=BUDGET)
+        queue.put(("ok", sorted((r.therapist_id, tuple(s.visit_id for s in r.stops)) for r in solution.routes),
+                   check_solution(day, solution)))
+    except Exception as exc:  # noqa: BLE001 (reported to the test, whatever it is)
+        queue.put(("failed", f"{type(exc).__name__}: {exc}", None))
+
+
+def test_a_large_day_planned_in_a_celery_prefork_worker_solves_its_regions_one_after_the_other(small_regions):
+    """A Celery worker's pool process is daemonic (billiard's, as `make worker` runs), and a daemonic process may not
+    start the regions' processes: there they are solved in turn, to the same plan."""
+    import billiard
+
+    day = generate_day(4, therapists=16, visits=120)
+    queue = billiard.Queue()
+    worker = billiard.Process(target=_solve_and_report, args=(day, queue), daemon=True)
+    worker.start()
+    outcome, routes, problems = queue.get(timeout=300)
+    worker.join(timeout=30)
+    assert outcome == "ok", routes
+    assert problems == []
+    here = solve(day, options=BUDGET)
+    assert routes == sorted((r.therapist_id, tuple(s.visit_id for s in r.stops)) for r in here.routes)
