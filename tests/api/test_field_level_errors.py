@@ -30,6 +30,14 @@ def test_an_availability_exception_breaking_a_rule_is_a_400_on_its_field(world, 
     assert response.json() == expected
 
 
+def test_a_break_whose_latest_start_is_before_its_earliest_is_a_400_on_latest_start(world):
+    body = {"therapist": world.therapist.pk, "earliest_start": "13:00", "latest_start": "12:00", "duration_min": 30}
+    response = world.clients["coordinator"].post("/api/v1/availability/breaks", body, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"latest_start": ["The break's latest start (12:00) is before its earliest start (13:00)."]}
+    assert not world.therapist.breaks.filter(earliest_start="13:00").exists()
+
+
 def test_visiting_hours_that_end_before_they_start_are_a_400_on_the_end(world):
     response = world.clients["coordinator"].patch(
         f"/api/v1/facilities/{world.facility_x.pk}",
