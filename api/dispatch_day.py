@@ -28,6 +28,9 @@ from dispatch.services.availability import therapist_mark_off
 from dispatch.services.replan import replan_after_called_off, replan_latest, replan_propose
 
 
+POSITION_HALF = "Give lat and lon together (or neither); {given} alone is not a position."
+
+
 def visit_for_actor(*, user, visit_id: int) -> Visit:
     """Coordinators reach every visit of their organisation, therapists only their own; others get 404."""
     if role_of(user) not in (Role.COORDINATOR, Role.THERAPIST):
@@ -132,6 +135,14 @@ class VisitCheckInApi(VisitDayActionApi):
         at = PlanningDateTimeField(required=False)
         lat = serializers.FloatField(required=False, min_value=-90, max_value=90)
         lon = serializers.FloatField(required=False, min_value=-180, max_value=180)
+
+        def validate(self, attrs: dict) -> dict:
+            # Half a position cannot be checked against the visit's place; dropped, the far-away check would
+            # silently not run while the phone believed it had sent where it was.
+            if ("lat" in attrs) != ("lon" in attrs):
+                missing = "lon" if "lat" in attrs else "lat"
+                raise serializers.ValidationError({missing: [POSITION_HALF.format(given=({"lat", "lon"} - {missing}).pop())]})
+            return attrs
 
     def act(self, *, visit, user, data):
         result = actions.visit_check_in(visit=visit, by=user, **data)

@@ -55,6 +55,21 @@ def test_check_in_far_from_the_visit_answers_with_a_warning(therapist_client, bo
     assert "m from the visit's location" in response.data["warning"]
 
 
+@pytest.mark.parametrize(("given", "missing"), [("lat", "lon"), ("lon", "lat")])
+def test_check_in_with_half_a_position_is_refused_and_records_nothing(therapist_client, booked_visit, given, missing):
+    at = f.local(booked_visit.date, "08:58")
+
+    with f.clock_at(at):
+        response = therapist_client.post(
+            f"/api/v1/visits/{booked_visit.pk}/check-in", {given: getattr(booked_visit, given) + 0.01}, format="json"
+        )
+
+    assert response.status_code == 400
+    assert response.json() == {missing: [f"Give lat and lon together (or neither); {given} alone is not a position."]}
+    booked_visit.refresh_from_db()
+    assert (booked_visit.status, booked_visit.actual_start) == (VisitStatus.SCHEDULED, None)
+
+
 def test_check_out_before_check_in_time_is_refused(therapist_client, booked_visit):
     at = f.local(booked_visit.date, "09:10")
     with f.clock_at(at):
