@@ -78,3 +78,11 @@ def test_a_replan_for_a_therapist_id_beyond_64_bits_is_a_400_on_therapists(world
     response = world.clients["coordinator"].post("/api/v1/replan", {"therapists": [HUGE]}, format="json")
     assert response.status_code == 400
     assert "therapists" in response.json()
+
+
+@pytest.mark.parametrize(("method", "url"), [("put", "/api/v1/visits/{visit}"), ("post", "/api/v1/patients/{patient}")])
+def test_a_method_no_role_may_use_is_a_405_not_a_403_about_the_role(world, method, url):
+    url = url.format(visit=world.visit_x.pk, patient=world.patient_x.pk)
+    response = getattr(world.clients["coordinator"], method)(url, {}, format="json")
+    assert response.status_code == 405, response.content
+    assert response.json() == {"detail": f'Method "{method.upper()}" not allowed.'}
