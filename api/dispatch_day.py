@@ -28,6 +28,7 @@ from dispatch.services.availability import therapist_mark_off
 from dispatch.services.replan import replan_after_called_off, replan_latest, replan_propose
 
 
+REPLAN_DAY_PASSED = "{day} has passed in {tz}; a re-plan changes what is still to come, today or a later day."
 POSITION_HALF = "Give lat and lon together (or neither); {given} alone is not a position."
 
 
@@ -281,9 +282,17 @@ class ReplanCreateApi(APIView):
             help_text="New visits to find a home for (an urgent same-day request), disturbing as few others as it can.",
         )
 
+        def validate_date(self, value: dt.date) -> dt.date:
+            # Nothing of a past day can change any more; such a run would also hold the organisation's one
+            # re-plan slot, and the day's late reports would be refused meanwhile.
+            tz = self.context["request"].user.organization.tz
+            if value < timezone.localdate(timezone=tz):
+                raise serializers.ValidationError(REPLAN_DAY_PASSED.format(day=value, tz=tz.key))
+            return value
+
     @extend_schema(request=ReplanCreateInputSerializer, responses={201: ReplanOutputSerializer})
     def post(self, request) -> Response:
-        serializer = self.ReplanCreateInputSerializer(data=request.data)
+        serializer = self.ReplanCreateInputSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         organization = request.user.organization
