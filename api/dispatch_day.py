@@ -28,6 +28,10 @@ from dispatch.services.availability import therapist_mark_off
 from dispatch.services.replan import replan_after_called_off, replan_latest, replan_propose
 
 
+REPLAN_DAY_PASSED = "{day} has passed in {tz}; a re-plan changes what is still to come, today or a later day."
+POSITION_HALF = "Give lat and lon together (or neither); {given} alone is not a position."
+
+
 def visit_for_actor(*, user, visit_id: int) -> Visit:
     """Coordinators reach every visit of their organisation, therapists only their own; others get 404."""
     if role_of(user) not in (Role.COORDINATOR, Role.THERAPIST):
@@ -132,6 +136,14 @@ class VisitCheckInApi(VisitDayActionApi):
         at = PlanningDateTimeField(required=False)
         lat = serializers.FloatField(required=False, min_value=-90, max_value=90)
         lon = serializers.FloatField(required=False, min_value=-180, max_value=180)
+
+        def validate(self, attrs: dict) -> dict:
+            # Half a position cannot be checked against the visit's place; dropped, the far-away check would
+            # silently not run while the phone believed it had sent where it was.
+            if ("lat" in attrs) != ("lon" in attrs):
+                missing = "lon" if "lat" in attrs else "lat"
+                raise serializers.ValidationError({missing: [POSITION_HALF.format(given=({"lat", "lon"} - {missing}).pop())]})
+            return attrs
 
     def act(self, *, visit, user, data):
         result = actions.visit_check_in(visit=visit, by=user, **data)
@@ -270,9 +282,17 @@ class ReplanCreateApi(APIView):
             help_text="New visits to find a home for (an urgent same-day request), disturbing as few others as it can.",
         )
 
+        def validate_date(self, value: dt.date) -> dt.date:
+            # Nothing of a past day can change any more; such a run would also hold the organisation's one
+            # re-plan slot, and the day's late reports would be refused meanwhile.
+            tz = self.context["request"].user.organization.tz
+            if value < timezone.localdate(timezone=tz):
+                raise serializers.ValidationError(REPLAN_DAY_PASSED.format(day=value, tz=tz.key))
+            return value
+
     @extend_schema(request=ReplanCreateInputSerializer, responses={201: ReplanOutputSerializer})
     def post(self, request) -> Response:
-        serializer = self.ReplanCreateInputSerializer(data=request.data)
+        serializer = self.ReplanCreateInputSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         organization = request.user.organization

@@ -21,6 +21,7 @@ class KnownParamsFilterBackend(DjangoFilterBackend):
     def refuse_unknown(self, request, queryset, view) -> None:
         filterset_class = self.get_filterset_class(view, queryset)
         known = set(filterset_class.base_filters) if filterset_class else set()
+        known |= set(getattr(view, "query_params_taken", ()))  # a list that reads its own (a FilterSerializer)
         paginator = getattr(view, "paginator", None)
         for name in ("page_query_param", "page_size_query_param"):
             if param := getattr(paginator, name, None):

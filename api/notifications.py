@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.fields import ScopedPrimaryKeyRelatedField
+from api.filtering import KnownParamsFilterBackend
 from api.inputs import InputModelSerializer, InputSerializer
 from api.permissions import STAFF, RoleAllowed
 from dispatch.models import (
@@ -43,7 +44,8 @@ class NotificationListApi(ListAPIView):
 
     permission_classes = [IsAuthenticated]
     serializer_class = NotificationOutputSerializer
-    filter_backends: list = []
+    filter_backends = [KnownParamsFilterBackend]
+    query_params_taken = ("unread",)
 
     class FilterSerializer(serializers.Serializer):
         unread = serializers.BooleanField(required=False, default=False)
@@ -161,7 +163,7 @@ class WebhookListCreateApi(ListAPIView):
     permission_classes = [RoleAllowed]
     roles = {"get": STAFF, "post": STAFF}
     serializer_class = WebhookOutputSerializer
-    filter_backends: list = []
+    filter_backends = [KnownParamsFilterBackend]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -246,7 +248,7 @@ class WebhookDeliveryListApi(ListAPIView):
     permission_classes = [RoleAllowed]
     roles = {"get": STAFF}
     serializer_class = WebhookDeliveryOutputSerializer
-    filter_backends: list = []
+    filter_backends = [KnownParamsFilterBackend]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

@@ -48,6 +48,10 @@ TRANSITION_NOT_YOURS = "As {role} you may not mark a visit {target}."
 STAFF_CHANGE_ONLY_REQUESTED = "Facility staff may change a visit only while it is still a request; ask the coordinator."
 STAFF_CANCEL_ONLY_REQUESTED = "Facility staff may cancel a visit only while it is still a request."
 DATE_PASSED = "{day} has passed in {tz}; a visit can be requested for today or later."
+WINDOWS_PASSED = (
+    "It is {now} in {tz}: no window leaves room for the {duration}-minute session any more; "
+    "give a window still to come."
+)
 # What each role may move a visit to through /transition; coordinators may use every allowed transition.
 TARGETS_BY_ROLE = {
     Role.THERAPIST: frozenset(
@@ -73,6 +77,20 @@ def not_past_for_staff(serializer: serializers.Serializer, day: dt.date) -> dt.d
     if role_of(user) == Role.FACILITY_STAFF and day < timezone.localdate(timezone=user.organization.tz):
         raise serializers.ValidationError(DATE_PASSED.format(day=day, tz=user.organization.timezone))
     return day
+
+
+def windows_not_past_for_staff(user, *, windows: list[dict], duration_min: int) -> None:
+    """Today's request whose every window is over (the request page's default 09:00-12:00 sent in the evening)
+    could never be served, like one for a past day; coordinators may still record one after the fact."""
+    if role_of(user) != Role.FACILITY_STAFF or not windows:
+        return
+    now, session = timezone.now(), dt.timedelta(minutes=duration_min)
+    # Only the clock's doing: a window too short for the session anyway gets the service's own message.
+    if all(now + session > w["end"] for w in windows):
+        tz = user.organization.tz
+        raise serializers.ValidationError({"windows": [WINDOWS_PASSED.format(
+            now=now.astimezone(tz).strftime("%H:%M on %Y-%m-%d"), tz=tz.key, duration=duration_min
+        )]})
 
 
 def windows_field(**kwargs) -> WindowSerializer:
@@ -105,6 +123,12 @@ class VisitRequestInputSerializer(InputSerializer):
 
     def validate_date(self, value: dt.date) -> dt.date:
         return not_past_for_staff(self, value)
+
+    def validate(self, attrs: dict) -> dict:
+        windows_not_past_for_staff(
+            self.context["request"].user, windows=attrs["windows"], duration_min=attrs["duration_min"]
+        )
+        return attrs
 
 
 class VisitUpdateInputSerializer(InputSerializer):
@@ -227,6 +251,11 @@ class VisitDetailApi(APIView):
                 raise PermissionDenied(STAFF_CHANGE_ONLY_REQUESTED)
         serializer = VisitUpdateInputSerializer(data=data, partial=True, context=_context(request))
         serializer.is_valid(raise_exception=True)
+        if "windows" in serializer.validated_data:
+            windows_not_past_for_staff(
+                request.user, windows=serializer.validated_data["windows"],
+                duration_min=serializer.validated_data.get("duration_min", visit.duration_min),
+            )
         visit = visit_update(visit=visit, by=request.user, **serializer.validated_data)
         return Response(visit_body(request, visit.pk))
 

@@ -93,6 +93,7 @@ ENDS_AFTER_START = "The end must be after the start."
 SHIFT_OVERLAPS = "Overlaps this therapist's {day} shift {start}-{end}; change that one instead."
 EXTRA_SHIFT_TIMES = "An extra shift needs a start and an end time."
 TIMES_BOTH_OR_NEITHER = "Give both times, or neither for a whole day."
+BREAK_LATEST_BEFORE_EARLIEST = "The break's latest start ({latest}) is before its earliest start ({earliest})."
 
 
 class WeeklyAvailability(models.Model):
@@ -189,3 +190,11 @@ class TherapistBreak(models.Model):
             ),
             models.CheckConstraint(name="break_duration_range", condition=Q(duration_min__gte=5, duration_min__lte=120)),
         ]
+
+    def clean(self) -> None:
+        super().clean()
+        # The constraint's rule on its field, in words (full_clean then skips the constraint's own message).
+        if self.earliest_start is not None and self.latest_start is not None and self.latest_start < self.earliest_start:
+            raise ValidationError({"latest_start": BREAK_LATEST_BEFORE_EARLIEST.format(
+                latest=f"{self.latest_start:%H:%M}", earliest=f"{self.earliest_start:%H:%M}"
+            )})

@@ -53,6 +53,9 @@ NOT_APPLICABLE = "Plan {plan} is {state}; only a succeeded plan that is not appl
 STALE = "Visits {visits} changed since plan {plan} read them; start a new plan."
 WORKER_LOST = "The worker running this plan stopped twice; the plan was not retried again."
 ALREADY_RUNNING = "Plan {plan} for {day} is still {status}; follow it instead of starting another."
+REPLAN_OTHER_DAY = (
+    "Re-plan {plan} of {other} is still {status}, and one re-plan runs at a time; re-plan {day} once it is done."
+)
 TOO_MANY_RUNNING = "{count} plans of this organisation are running (at most {limit} at once); wait for one to finish."
 NOT_FINISHED_IN_TIME = "No worker finished this plan within its time limit plus {margin:.0f} s; start it again."
 NO_SOLUTION = (
@@ -157,7 +160,14 @@ def _pending_run(*, organization: Organization, day: dt.date, kind: str) -> Plan
     plan_runs_fail_stale(organization=organization)
     active = PlanRun.objects.filter(organization=organization, status__in=ACTIVE_STATUSES)
     if kind == PlanKind.REPLAN:
-        return active.filter(kind=PlanKind.REPLAN).first()
+        pending = active.filter(kind=PlanKind.REPLAN).first()
+        if pending is not None and pending.date != day:
+            # Joining it would answer a request about this day with a proposal for another.
+            raise PlanAlreadyRunning(
+                REPLAN_OTHER_DAY.format(plan=pending.pk, other=pending.date, status=pending.status, day=day),
+                {"plan": pending.pk},
+            )
+        return pending
     same_day = active.filter(kind=PlanKind.DAY, date=day).first()
     if same_day is not None:
         raise PlanAlreadyRunning(

@@ -45,6 +45,7 @@ INTERRUPTION_PAST_THE_DAY = (
     "{minutes} more minutes would keep the therapist busy past midnight (visit {other} would end at {end} on "
     "{day}). Nothing was recorded: end the session, and ask the coordinator to re-plan the rest of the day."
 )
+UNBOOKED_PAST_THE_DAY = "Unbooked: the day ran late ({cause}), leaving no time for it before the end of {day}."
 NOT_ASSIGNED = "Visit {visit} has no therapist and time to pin."
 CHECK_IN_TOO_EARLY = (
     "Visit {visit} is planned for {start} on {day}; check-in opens {margin} before, at {opens}. "
@@ -200,7 +201,7 @@ def _hold_from(*, visit: Visit, start: dt.datetime, end: dt.datetime, reason: st
         done.planned_busy_until = max(done.planned_end, start)
         done._change_reason = f"buffer released: visit {visit.pk} started at {_hhmm(start, visit.organization.tz)}"
         done.save(update_fields=["planned_busy_until", "updated_at"])
-    pushed = _push_later_visits(visit=visit, by=by, cause=reason)
+    pushed = _push_later_visits(visit=visit, by=by, cause=reason, unbook_past_the_day=True)
     no_double_booking_check_now(therapist=visit.therapist, start=visit.planned_start, end=visit.planned_busy_until)
     return pushed
 
@@ -290,10 +291,18 @@ def _shift(*, visit: Visit, start_by: dt.timedelta, end_by: dt.timedelta, reason
     return visit
 
 
-def _push_later_visits(*, visit: Visit, by: User | None, cause: str | None = None) -> list[Visit]:
+def _push_later_visits(
+    *, visit: Visit, by: User | None, cause: str | None = None, unbook_past_the_day: bool = False
+) -> list[Visit]:
     """Move the therapist's open visits that ``visit`` now runs into just enough that each starts once the
-    previous one is over and the therapist has travelled there (as the optimiser counts travel and check-in)."""
+    previous one is over and the therapist has travelled there (as the optimiser counts travel and check-in).
+
+    ``unbook_past_the_day``: a visit the push would carry past midnight goes back to the requests instead. A real
+    time (a check-out in the evening, a late check-in) cannot be refused as an interruption report is, and a visit
+    of this day held on the next would sit outside every window and shift, and run into the next day's visits.
+    """
     pushed: list[Visit] = []
+    day_end = _day_end(visit)
     speed_kmh = visit.therapist.speed_kmh
     following = Visit.objects.select_for_update(of=("self",)).select_related("facility").filter(
         therapist_id=visit.therapist_id,
@@ -314,6 +323,11 @@ def _push_later_visits(*, visit: Visit, by: User | None, cause: str | None = Non
         if later.planned_start >= free_at:
             break
         shift = free_at - later.planned_start
+        if unbook_past_the_day and later.planned_busy_until + shift > day_end:
+            visit_transition(visit=later, target=VisitStatus.REQUESTED, reason=UNBOOKED_PAST_THE_DAY.format(
+                cause=cause, day=later.date
+            ))
+            continue
         reason = f"pushed {round(shift.total_seconds() / 60)} min by {cause}"
         pushed.append(_shift(visit=later, start_by=shift, end_by=shift, reason=reason, by=by))
         previous = later

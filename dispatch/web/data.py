@@ -171,9 +171,9 @@ def _pending_plan(latest: PlanRun | None) -> dict[str, Any] | None:
 
 
 def board_roster(*, user) -> list[int]:
-    """The board's rows, in its order: the active therapists the user may see."""
-    return list(scoping.therapists_visible_to(user).filter(active=True).order_by("display_name")
-                .values_list("pk", flat=True))
+    """The board's rows, in its order: the therapists the user may see; board_rows leaves out those switched off,
+    unless they still hold visits that day."""
+    return list(scoping.therapists_visible_to(user).order_by("display_name").values_list("pk", flat=True))
 
 
 BoardRow = tuple[dict[str, Any], list[LiveVisit]]
@@ -186,7 +186,7 @@ def board_rows(*, user, day: dt.date, therapist_ids: list[int]) -> dict[int, Boa
     tz = organization.tz
     planned = _planned_breaks(organization=organization, day=day)
     therapists = (
-        scoping.therapists_visible_to(user).filter(active=True, pk__in=therapist_ids).select_related("organization")
+        scoping.therapists_visible_to(user).filter(pk__in=therapist_ids).select_related("organization")
         .prefetch_related("weekly_availability", "availability_exceptions", "breaks")
     )
     visits = (
@@ -209,7 +209,10 @@ def board_rows(*, user, day: dt.date, therapist_ids: list[int]) -> dict[int, Boa
             row, live = rows[v.therapist_id]
             row["visits"].append(_visit(v, tz))
             live.append(LiveVisit.of(v))
-    return rows
+    # A therapist switched off with visits still booked on them keeps a row until those are moved: without it the
+    # visits would be on no row and among no open requests, gone from the board while still booked (as /schedule).
+    inactive = {t.pk for t in therapists if not t.active}
+    return {pk: row for pk, row in rows.items() if pk not in inactive or row[0]["visits"]}
 
 
 def board_open(*, user, day: dt.date) -> dict[str, Any]:

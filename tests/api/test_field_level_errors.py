@@ -30,6 +30,14 @@ def test_an_availability_exception_breaking_a_rule_is_a_400_on_its_field(world, 
     assert response.json() == expected
 
 
+def test_a_break_whose_latest_start_is_before_its_earliest_is_a_400_on_latest_start(world):
+    body = {"therapist": world.therapist.pk, "earliest_start": "13:00", "latest_start": "12:00", "duration_min": 30}
+    response = world.clients["coordinator"].post("/api/v1/availability/breaks", body, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"latest_start": ["The break's latest start (12:00) is before its earliest start (13:00)."]}
+    assert not world.therapist.breaks.filter(earliest_start="13:00").exists()
+
+
 def test_visiting_hours_that_end_before_they_start_are_a_400_on_the_end(world):
     response = world.clients["coordinator"].patch(
         f"/api/v1/facilities/{world.facility_x.pk}",
@@ -70,3 +78,11 @@ def test_a_replan_for_a_therapist_id_beyond_64_bits_is_a_400_on_therapists(world
     response = world.clients["coordinator"].post("/api/v1/replan", {"therapists": [HUGE]}, format="json")
     assert response.status_code == 400
     assert "therapists" in response.json()
+
+
+@pytest.mark.parametrize(("method", "url"), [("put", "/api/v1/visits/{visit}"), ("post", "/api/v1/patients/{patient}")])
+def test_a_method_no_role_may_use_is_a_405_not_a_403_about_the_role(world, method, url):
+    url = url.format(visit=world.visit_x.pk, patient=world.patient_x.pk)
+    response = getattr(world.clients["coordinator"], method)(url, {}, format="json")
+    assert response.status_code == 405, response.content
+    assert response.json() == {"detail": f'Method "{method.upper()}" not allowed.'}

@@ -30,3 +30,19 @@ def test_known_filters_pages_and_the_format_override_are_taken(world):
 def test_a_detail_read_ignores_the_list_filters(world):
     response = world.clients["coordinator"].get(f"/api/v1/therapists/{world.therapist.pk}?anything=1")
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("url, typo", [
+    ("/api/v1/notifications?unred=true", "unred"),
+    ("/api/v1/webhooks?facility=1", "facility"),
+])
+def test_the_notification_and_webhook_lists_refuse_what_they_do_not_take_too(world, url, typo):
+    response = world.clients["coordinator"].get(url)
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == [typo]
+    assert "this list takes:" in response.json()[typo][0]
+
+
+def test_the_notification_list_still_takes_unread_and_pages(world):
+    response = world.clients["coordinator"].get("/api/v1/notifications?unread=true&page=1&page_size=5")
+    assert response.status_code == 200, response.content

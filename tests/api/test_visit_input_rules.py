@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from dispatch.models import Visit, VisitSeries
@@ -99,7 +100,35 @@ def test_today_is_not_the_past(world):
     today = timezone.localdate(timezone=world.org.tz)
     body = _body(world, _window(today, "00:00", "23:59"), date=today.isoformat())
 
-    assert world.clients["staff_x"].post("/api/v1/visits", body, format="json").status_code == 201
+    with time_machine.travel(local(today, "12:00"), tick=False):  # a window still to come, at any hour the run has
+        assert world.clients["staff_x"].post("/api/v1/visits", body, format="json").status_code == 201
+
+
+def test_facility_staff_cannot_request_today_in_windows_already_over(world):
+    tomorrow = timezone.localdate(timezone=world.org.tz) + dt.timedelta(days=1)
+    over = _body(world, _window(tomorrow, "09:00", "12:00"), date=tomorrow.isoformat())
+    too_little_left = _body(world, _window(tomorrow, "14:00", "15:30"), date=tomorrow.isoformat())
+    room_left = _body(world, _window(tomorrow, "09:00", "12:00"), _window(tomorrow, "14:00", "16:00"),
+                      date=tomorrow.isoformat())
+    before = Visit.objects.count()
+
+    # The request page's default window, sent in the afternoon of the same day.
+    with time_machine.travel(local(tomorrow, "15:00"), tick=False):
+        refused = [world.clients["staff_x"].post("/api/v1/visits", b, format="json") for b in (over, too_little_left)]
+        assert Visit.objects.count() == before
+        accepted = world.clients["staff_x"].post("/api/v1/visits", room_left, format="json")
+        recorded = world.clients["coordinator"].post("/api/v1/visits", over, format="json")
+        moved_back = world.clients["staff_x"].patch(
+            f"/api/v1/visits/{accepted.json()['id']}", {"windows": over["windows"]}, format="json"
+        )
+
+    message = (f"It is 15:00 on {tomorrow} in America/Toronto: no window leaves room for the 45-minute session any "
+               "more; give a window still to come.")
+    assert [(r.status_code, r.json()) for r in refused] == [(400, {"windows": [message]})] * 2
+    assert accepted.status_code == 201, accepted.json()
+    assert recorded.status_code == 201, recorded.json()
+    assert (moved_back.status_code, moved_back.json()) == (400, {"windows": [message]})
+    assert len(Visit.objects.get(pk=accepted.json()["id"]).windows.all()) == 2
 
 
 @pytest.mark.parametrize("field", ["start", "end"])

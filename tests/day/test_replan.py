@@ -358,6 +358,19 @@ def test_replan_refuses_unknown_ids_field_by_field(coordinator_client, street):
     assert set(response.data) == {"therapists", "place"}
 
 
+def test_a_replan_of_a_past_day_is_a_400_on_date_and_starts_nothing(coordinator_client, street, today):
+    yesterday = today - dt.timedelta(days=1)
+    before = PlanRun.objects.count()
+
+    response = coordinator_client.post("/api/v1/replan", {"date": str(yesterday)}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"date": [
+        f"{yesterday} has passed in America/Toronto; a re-plan changes what is still to come, today or a later day."
+    ]}
+    assert PlanRun.objects.count() == before
+
+
 def test_an_interruption_pushes_the_day_at_once_and_proposes_a_replan(therapist, therapist_client, street, today):
     mine, _ = street
     visit_check_in(visit=mine[1], by=therapist.user, at=f.local(today, "10:30"))

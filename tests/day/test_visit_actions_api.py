@@ -55,6 +55,21 @@ def test_check_in_far_from_the_visit_answers_with_a_warning(therapist_client, bo
     assert "m from the visit's location" in response.data["warning"]
 
 
+@pytest.mark.parametrize(("given", "missing"), [("lat", "lon"), ("lon", "lat")])
+def test_check_in_with_half_a_position_is_refused_and_records_nothing(therapist_client, booked_visit, given, missing):
+    at = f.local(booked_visit.date, "08:58")
+
+    with f.clock_at(at):
+        response = therapist_client.post(
+            f"/api/v1/visits/{booked_visit.pk}/check-in", {given: getattr(booked_visit, given) + 0.01}, format="json"
+        )
+
+    assert response.status_code == 400
+    assert response.json() == {missing: [f"Give lat and lon together (or neither); {given} alone is not a position."]}
+    booked_visit.refresh_from_db()
+    assert (booked_visit.status, booked_visit.actual_start) == (VisitStatus.SCHEDULED, None)
+
+
 def test_check_out_before_check_in_time_is_refused(therapist_client, booked_visit):
     at = f.local(booked_visit.date, "09:10")
     with f.clock_at(at):
@@ -308,3 +323,30 @@ def test_interruptions_that_would_push_the_day_past_midnight_are_refused_and_rec
     assert booked_visit.planned_end == f.local(booked_visit.date, "09:30") + dt.timedelta(minutes=6 * 120)
     assert later.planned_busy_until <= f.local(later.date, "00:00") + dt.timedelta(days=1)
     assert later.planned_start.astimezone(f.TORONTO).date() == later.date
+
+
+def test_a_check_out_late_in_the_evening_unbooks_the_visits_it_would_push_past_midnight(
+    therapist, therapist_client, booked_visit
+):
+    # Found by an outside tester: a therapist who forgot to check out of the morning's first visit did so at
+    # 21:07, and the push carried the day's later visits to 01:02-03:48 the next morning.
+    fits, late = (f.VisitFactory(organization=therapist.organization, patient=booked_visit.patient,
+                                 duration_min=duration, windows=[("09:00", "18:00")]) for duration in (30, 90))
+    fits = visit_book(visit=fits, therapist=therapist, planned_start=f.local(fits.date, "10:00"))
+    late = visit_book(visit=late, therapist=therapist, planned_start=f.local(late.date, "11:00"))
+    at = f.local(booked_visit.date, "09:00")
+    with f.clock_at(at) as clock:
+        therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {}, format="json")
+        clock.move_to(f.local(booked_visit.date, "23:00"))
+        response = therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-out", {}, format="json")
+
+    assert response.status_code == 200, response.data
+    fits.refresh_from_db()
+    late.refresh_from_db()
+    day_end = f.local(booked_visit.date, "00:00") + dt.timedelta(days=1)
+    assert fits.status == VisitStatus.SCHEDULED and f.local(fits.date, "23:00") <= fits.planned_start
+    assert fits.planned_busy_until <= day_end
+    assert (late.status, late.therapist_id, late.planned_start) == (VisitStatus.REQUESTED, None, None)
+    assert late.status_reason == (
+        f"Unbooked: the day ran late (checked out at 23:00), leaving no time for it before the end of {late.date}."
+    )

@@ -127,6 +127,27 @@ def test_a_second_late_report_joins_the_pending_re_plan(therapist, therapist_cli
     assert second.delay_min == 20  # the report itself is kept; the pending re-plan reads it when it runs
 
 
+def test_a_re_plan_of_another_day_while_one_is_pending_is_a_409_not_the_other_days_proposal(
+    coordinator_client, small_day, queued_runs
+):
+    day, _, _ = small_day
+    pending = coordinator_client.post("/api/v1/replan", {"date": str(day)}, format="json")
+    assert pending.status_code == 201 and pending.data["date"] == str(day)
+    same_day = coordinator_client.post("/api/v1/replan", {"date": str(day)}, format="json")
+    other_day = day + dt.timedelta(days=1)
+    refused = coordinator_client.post("/api/v1/replan", {"date": str(other_day)}, format="json")
+
+    assert same_day.status_code == 201 and same_day.data["id"] == pending.data["id"]  # joins it, as documented
+    assert refused.status_code == 409
+    assert refused.json() == {
+        "detail": f"Re-plan {pending.data['id']} of {day} is still queued, and one re-plan runs at a time; "
+        f"re-plan {other_day} once it is done.",
+        "code": "plan_running",
+        "extra": {"plan": pending.data["id"]},
+    }
+    assert m.PlanRun.objects.filter(kind=m.PlanKind.REPLAN).count() == 1
+
+
 def test_the_database_refuses_a_second_active_run_for_a_day_or_a_second_pending_re_plan(organization):
     day = f.tomorrow()
     m.PlanRun.objects.create(organization=organization, date=day)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from dispatch import models as m
 from dispatch.services.booking import visit_book
 from tests import factories as f
+from tests.clients import signed_in
 
 
 @pytest.fixture
@@ -76,6 +77,28 @@ def test_the_board_data_lists_every_therapist_with_their_visits(coordinator, day
     assert rows[visit.therapist_id]["visits"][0]["start"].startswith(f"{visit.date}T09:00")
     assert [u["id"] for u in body["unassigned"]] == [open_request.pk]
     assert body["unassigned"][0]["reason"] == "Not planned yet."
+
+
+def test_a_therapist_switched_off_keeps_a_row_while_visits_are_still_booked_on_them(
+    coordinator, day_with_a_visit, organization
+):
+    # Found by an outside tester: switching a therapist off hid their booked visits from the board (on no row and
+    # among no open requests) while the API, the facility page and the feeds still had them booked on them.
+    visit, _ = day_with_a_visit
+    idle = f.TherapistFactory(organization=organization)
+    client = _logged_in(coordinator)
+    for therapist in (visit.therapist, idle):
+        response = signed_in(coordinator).patch(f"/api/v1/therapists/{therapist.pk}", {"active": False}, format="json")
+        assert response.status_code == 200, response.content
+
+    body = client.get(f"/board/data?date={visit.date}").json()
+
+    rows = {t["id"]: t for t in body["therapists"]}
+    assert set(rows) == {visit.therapist_id}
+    assert [v["id"] for v in rows[visit.therapist_id]["visits"]] == [visit.pk]
+    assert body["kpis"]["booked"] == 1
+    next_day = client.get(f"/board/data?date={visit.date + dt.timedelta(days=1)}").json()
+    assert next_day["therapists"] == []  # holding nothing that day, neither has a row
 
 
 def test_the_kpis_count_booked_and_open_visits_travel_and_utilisation(coordinator, day_with_a_visit, organization):
