@@ -15,7 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 
 from dispatch.exceptions import DispatchError, SlotTaken, TransitionNotAllowed
-from dispatch.models import ASSIGNED_STATUSES, ExceptionKind, Gender, Therapist, Visit, VisitStatus
+from dispatch.models import ASSIGNED_STATUSES, ExceptionKind, Gender, Patient, Therapist, Visit, VisitStatus
 from dispatch.notifications.changes import change_set, changing
 from dispatch.selectors.coverage import referral_problem, units_problem
 from dispatch.services.day_travel import day_travel_refresh, travel_problems
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 SLOT_TAKEN = "Therapist {therapist} already has visit {other} from {start} to {end} (buffer included)."
 SLOT_TAKEN_AT_COMMIT = "Therapist {therapist} already has a visit overlapping {start}–{end}."
+PATIENT_BOOKED_THEN = (
+    "The patient is already booked then: visit {other} with therapist {therapist} from {start} to {end}."
+)
 BOOKING_REFUSED = "Visit {visit} cannot be given to therapist {therapist} at {start}."
 NOT_BOOKABLE = "Visit {visit} is {status}; only requested, scheduled or confirmed visits can be booked."
 THERAPIST_INACTIVE = "Therapist {therapist} is not active."
@@ -55,6 +58,14 @@ def visit_overlapping(
         planned_busy_until__gt=start,
     )
     return qs.exclude(pk=exclude_visit_id) if exclude_visit_id else qs
+
+
+def patient_overlapping(*, visit: Visit, start: dt.datetime, end: dt.datetime) -> QuerySet[Visit]:
+    """The patient's other held visits whose session [planned_start, planned_end) meets [start, end): one person
+    cannot have two sessions at once, whoever gives them."""
+    return Visit.objects.filter(
+        patient_id=visit.patient_id, status__in=ASSIGNED_STATUSES, planned_start__lt=end, planned_end__gt=start,
+    ).exclude(pk=visit.pk)
 
 
 def therapist_shifts_on(*, therapist: Therapist, day: dt.date) -> list[tuple[dt.datetime, dt.datetime]]:
@@ -201,6 +212,16 @@ def visit_book(
         for o in visit_overlapping(
             therapist=therapist, start=planned_start, busy_until=busy_until, exclude_visit_id=visit.pk
         )
+    ]
+    # The patient row lock serialises bookings of one patient with different therapists (taken after the
+    # therapist's, as every booking takes them).
+    Patient.objects.select_for_update().filter(pk=visit.patient_id).first()
+    clashes += [
+        PATIENT_BOOKED_THEN.format(
+            other=o.pk, therapist=o.therapist_id, start=_hhmm(o.planned_start, tz), end=_hhmm(o.planned_end, tz)
+        )
+        # The same therapist's overlap is already said above, as theirs.
+        for o in patient_overlapping(visit=visit, start=planned_start, end=planned_end).exclude(therapist=therapist)
     ]
     refusal = BOOKING_REFUSED.format(visit=visit.pk, therapist=therapist.pk, start=_hhmm(planned_start, tz))
     if problems:
