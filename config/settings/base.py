@@ -195,7 +195,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
         "api.parsers.BoundedJSONParser",
         "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "api.parsers.StrictMultiPartParser",
     ],
     "NUM_PROXIES": ROUNDS_NUM_PROXIES,
     "DEFAULT_THROTTLE_RATES": {

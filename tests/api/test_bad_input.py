@@ -191,3 +191,22 @@ def test_a_json_body_in_another_text_charset_is_read(db, anonymous_client):
     response = anonymous_client.post("/api/v1/auth/token", body, content_type="application/json; charset=utf-16")
     assert response.status_code == 400, response.content
     assert "parse error" not in str(response.json())
+
+
+@pytest.mark.parametrize("url", ["/api/v1/therapists/{therapist}/off", "/api/v1/replan"])
+def test_a_multipart_body_with_no_part_its_boundary_opens_is_a_400_and_nothing_is_done(world, url):
+    therapist = world.therapist
+    response = world.clients["coordinator"].generic(
+        "POST", url.format(therapist=therapist.pk), b"{", content_type="multipart/form-data; boundary=x"
+    )
+    assert response.status_code == 400, response.content
+    assert "no part" in response.json()["detail"]
+    assert not m.AvailabilityException.objects.filter(therapist=therapist).exists()
+    assert not m.PlanRun.objects.exists()
+
+
+def test_a_well_formed_multipart_sign_in_still_works(db, anonymous_client):
+    user = f.UserFactory()
+    response = anonymous_client.post("/api/v1/auth/token", {"username": user.username, "password": "pw-rounds-test"},
+                                     format="multipart")
+    assert response.status_code == 200, response.content
