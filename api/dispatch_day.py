@@ -18,7 +18,7 @@ from api.inputs import InputSerializer
 from api.permissions import IsCoordinator, role_of
 from api.plans import AffectedSerializer, affected_of
 from api.visits import VisitOutputSerializer, visit_body
-from dispatch.models import PlanKind, PlanRun, Role, Therapist, Visit
+from dispatch.models import PlanKind, PlanRun, Role, Therapist, Visit, VisitStatus
 from dispatch.selectors.buffers import BUFFER_MIN_SAMPLES, BUFFER_PERCENTILE, buffer_suggestion_list
 from dispatch.selectors.filters import MAX_ID
 from dispatch.selectors.history import history_list
@@ -309,6 +309,13 @@ class ReplanCreateApi(APIView):
         errors = {field: [f"Unknown id {ids[0]}."] for field, ids in unknown.items() if ids}
         if errors:
             raise serializers.ValidationError(errors)
+        day = data.get("date") or (data.get("now") or timezone.now()).astimezone(organization.tz).date()
+        if placed_elsewhere := [
+            f"Visit {v.pk} is {v.get_status_display().lower()} on {v.date}: only a request of {day} can be placed."
+            for v in Visit.objects.filter(organization=organization, pk__in=place).order_by("pk")
+            if v.status != VisitStatus.REQUESTED or v.date != day
+        ]:
+            raise serializers.ValidationError({"place": placed_elsewhere})
         run = replan_propose(
             organization=organization, by=request.user, day=data.get("date"), now=data.get("now"),
             concerned=therapists, placing=place,

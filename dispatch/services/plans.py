@@ -56,6 +56,10 @@ ALREADY_RUNNING = "Plan {plan} for {day} is still {status}; follow it instead of
 REPLAN_OTHER_DAY = (
     "Re-plan {plan} of {other} is still {status}, and one re-plan runs at a time; re-plan {day} once it is done."
 )
+REPLAN_NOT_PLACING = (
+    "Re-plan {plan} of this day is still {status} and does not place visit {visits}; ask again once it is done, so "
+    "that the proposal looks for a place for {it}."
+)
 TOO_MANY_RUNNING = "{count} plans of this organisation are running (at most {limit} at once); wait for one to finish."
 NOT_FINISHED_IN_TIME = "No worker finished this plan within its time limit plus {margin:.0f} s; start it again."
 NO_SOLUTION = (
@@ -136,6 +140,14 @@ def plan_run_create(
         raise DispatchError(TOO_MANY_VISITS.format(count=count, limit=settings.ROUNDS_PLAN_MAX_VISITS))
     pending = _pending_run(organization=organization, day=day, kind=kind)
     if pending is not None:
+        # Joining is for news the pending run already answers (a second late report); a visit to place that it does
+        # not place would get a proposal that ignores it.
+        unplaced = sorted(set((extra_parameters or {}).get("placing", ())) - set(pending.parameters.get("placing", ())))
+        if unplaced:
+            raise PlanAlreadyRunning(REPLAN_NOT_PLACING.format(
+                plan=pending.pk, status=pending.status, visits=", ".join(map(str, unplaced)),
+                it="it" if len(unplaced) == 1 else "them",
+            ), {"plan": pending.pk, "place": unplaced})
         return pending
     run = PlanRun.objects.create(
         organization=organization,

@@ -247,6 +247,35 @@ def test_an_urgent_request_is_placed_without_unbooking_anyone(
     assert created.data["parameters"]["placing"] == [urgent.pk]
 
 
+def test_placing_a_visit_that_is_not_a_request_of_the_day_is_a_400(therapist, coordinator_client, street, today):
+    mine, _ = street
+    tomorrow = _home_visit(therapist.organization, today + dt.timedelta(days=1), -79.39, windows=(("11:00", "14:00"),))
+    response = coordinator_client.post(
+        "/api/v1/replan", {"now": f.local(today, "11:00").isoformat(), "place": [mine[0].pk, tomorrow.pk]},
+        format="json",
+    )
+    assert response.status_code == 400, response.data
+    status = Visit.objects.get(pk=mine[0].pk).get_status_display().lower()
+    assert [m.split(":")[0] for m in response.data["place"]] == [
+        f"Visit {mine[0].pk} is {status} on {today}", f"Visit {tomorrow.pk} is requested on {tomorrow.date}"]
+    assert not PlanRun.objects.filter(kind=PlanKind.REPLAN).exists()
+
+
+def test_a_visit_to_place_is_not_lost_by_joining_a_running_replan_that_does_not_place_it(
+    therapist, coordinator_client, street, today
+):
+    running = PlanRun.objects.create(organization=therapist.organization, date=today, kind=PlanKind.REPLAN,
+                                     status=PlanStatus.RUNNING, parameters={"trigger": "late:1", "placing": []})
+    urgent = _home_visit(therapist.organization, today, -79.39, windows=(("11:00", "14:00"),), priority=Priority.URGENT)
+    with f.clock_at(f.local(today, "11:00")):
+        response = coordinator_client.post("/api/v1/replan", {"place": [urgent.pk]}, format="json")
+        joined = coordinator_client.post("/api/v1/replan", {}, format="json")  # nothing to place: it joins
+    assert response.status_code == 409, response.data
+    assert f"does not place visit {urgent.pk}" in response.data["detail"]
+    assert response.data["extra"] == {"plan": running.pk, "place": [urgent.pk]}
+    assert joined.status_code == 201 and joined.data["id"] == running.pk
+
+
 def test_a_replan_after_a_session_ran_over_leaves_the_whole_journey_to_the_next_visit(
     therapist, therapist_client, coordinator_client, street, today
 ):
