@@ -18,6 +18,7 @@ from dispatch.models import (
     TherapistCredential,
     User,
 )
+from dispatch.services.visits import visits_follow_patient
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -149,4 +150,5 @@ def patient_save(
             old.delete()
         for item in items:
             record_save(instance=model(patient=patient), fields=item, by=by)
+    visits_follow_patient(patient=patient, by=by)
     return patient

@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from dispatch.exceptions import ConflictError
-from dispatch.models import OPEN_STATUSES, Priority, Visit, VisitSeries, VisitStatus, VisitWindow
+from dispatch.models import OPEN_STATUSES, Priority, Therapist, Visit, VisitSeries, VisitStatus, VisitWindow
 from dispatch.notifications.changes import change_set, changing
 from dispatch.services.booking import visit_book
 from dispatch.services.day_travel import day_travel_refresh
@@ -46,6 +47,38 @@ def visit_location(*, patient: Patient) -> dict[str, Any]:
     parts = [facility.name, patient.room and f"room {patient.room}", patient.bed and f"bed {patient.bed}"]
     place = ", ".join(part for part in parts if part)
     return {"facility": facility, "location_text": place, "lat": facility.lat, "lon": facility.lon}
+
+
+# Still to happen: an in-progress visit is where the therapist already is.
+TO_COME = (VisitStatus.REQUESTED, VisitStatus.SCHEDULED, VisitStatus.CONFIRMED)
+
+
+def visits_follow_patient(*, patient: Patient, by: User | None) -> list[Visit]:
+    """The patient's visits still to come, sent where the patient now is: a new room or bed, or a home address
+    moved, reaches the therapist (app, feed, board) instead of the place written when the visit was requested.
+
+    Only within the same facility, or home to home: a move to or from a facility changes who may see the request
+    (facility staff see their facility's visits), so those visits stay as requested and are the coordinator's to
+    change. A booked visit whose place moved has its travel counted again from the new place."""
+    place = visit_location(patient=patient)
+    moved: list[Visit] = []
+    upcoming = Visit.objects.select_for_update(of=("self",)).filter(
+        patient=patient, status__in=TO_COME, facility_id=place["facility"].pk if place["facility"] else None,
+        date__gte=timezone.localdate(timezone=patient.organization.tz),
+    )
+    for visit in upcoming:
+        if (visit.location_text, visit.lat, visit.lon) == (place["location_text"], place["lat"], place["lon"]):
+            continue
+        changing(visit)
+        visit.location_text, visit.lat, visit.lon = place["location_text"], place["lat"], place["lon"]
+        visit.sequence += 1  # calendars replace the event
+        visit._change_reason = "the patient's place changed"
+        visit._history_user = by
+        visit.save()
+        moved.append(visit)
+    for therapist_id, day in {(v.therapist_id, v.date) for v in moved if v.therapist_id}:
+        day_travel_refresh(therapist=Therapist.objects.get(pk=therapist_id), day=day, by=by)
+    return moved
 
 
 def windows_problems(*, windows: list[dict[str, dt.datetime]], day: dt.date, duration_min: int, tz) -> list[str]:
