@@ -340,6 +340,7 @@ def _problem_visit(
         pinned_start_min=pinned_start,
         site_id=f"facility-{v.facility_id}" if v.facility_id else None,
         overhead_min=v.facility.checkin_overhead_min if v.facility_id else 0,
+        patient_id=f"patient-{v.patient_id}",
     )
 
 
