@@ -131,3 +131,20 @@ def test_a_day_where_every_patient_has_one_visit_plans_as_without_patients():
     named = replace(day, visits=tuple(replace(v, patient_id=f"p{v.id}") for v in day.visits))
     options = Options(time_limit_s=30, solution_limit=100, seed=0)
     assert sessions(solve(day, options=options)) == sessions(solve(named, options=options))
+
+
+def test_a_problem_file_names_the_patient_of_a_visit():
+    """patient_id reads from the JSON problem (absent: no patient, as before)."""
+    from optimizer.io import problem_from_dict
+
+    raw = {
+        "therapists": [{"id": "t1", "start": {"lat": 0, "lon": 0}, "end": {"lat": 0, "lon": 0},
+                        "shift_start_min": 480, "shift_end_min": 1020}],
+        "visits": [
+            {"id": "a", "location": {"lat": 0, "lon": 0.1}, "duration_min": 30, "windows": [{"start_min": 600,
+             "end_min": 700}], "patient_id": "p1"},
+            {"id": "b", "location": {"lat": 0, "lon": 0.1}, "duration_min": 30, "windows": [{"start_min": 600,
+             "end_min": 700}]},
+        ],
+    }
+    assert [v.patient_id for v in problem_from_dict(raw).visits] == ["p1", None]
