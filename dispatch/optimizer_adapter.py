@@ -8,7 +8,7 @@ the problem here and reported with its reason.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import optimizer
@@ -30,6 +30,7 @@ PRIORITY = {
     Priority.URGENT: optimizer.Priority.URGENT,
 }
 CONTRAINDICATED = "Patient has an active contraindication ({kinds}) on {day}; the visit cannot be scheduled."
+PATIENT_BUSY = "The patient is in another session at every time its windows allow."
 NO_WINDOW_FITS = "No time window is long enough for the {duration}-minute session."
 NO_MATCH_WORKING = "No therapist working on {day} meets this visit's needs ({needs})."
 SKILLED_NOT_WORKING = "Needs {skills}: {names} {have} it, and {are} not working on {day}."
@@ -240,6 +241,7 @@ def problem_from_visits(
     excluded: list[ExcludedVisit] = []
     problem_visits: list[optimizer.Visit] = []
     candidates = [v for v in visits if v.status in OPEN_STATUSES and v.status != VisitStatus.IN_PROGRESS]
+    patient_held = _patient_sessions_held(organization=organization, day=day, candidates=candidates, midnight=midnight)
     # A patient's authorised units go to the visits that may take place today (see selectors.coverage).
     beyond_units = visits_beyond_units(
         visits=[
@@ -281,6 +283,11 @@ def problem_from_visits(
         if visit is None:
             excluded.append(ExcludedVisit(str(v.pk), "no_window", NO_WINDOW_FITS.format(duration=v.duration_min)))
             continue
+        if held_sessions := patient_held.get(v.patient_id):
+            visit = _around_sessions(visit, held_sessions)
+            if visit is None:
+                excluded.append(ExcludedVisit(str(v.pk), "patient_busy", PATIENT_BUSY))
+                continue
         problem_visits.append(visit)
     problem = optimizer.Problem(
         therapists=tuple(day_therapists),
@@ -290,6 +297,47 @@ def problem_from_visits(
         ),
     )
     return DayProblem(problem=problem, midnight=midnight, excluded=tuple(excluded), left_out=tuple(left_out))
+
+
+def _patient_sessions_held(
+    *, organization: Organization, day: dt.date, candidates: list[Visit], midnight: dt.datetime
+) -> dict[int, list[tuple[int, int]]]:
+    """Per patient of ``candidates``, the sessions (minutes after midnight) booked in visits the plan does not
+    move (started, or out of its scope): the optimiser sees only the visits it plans, and would book the
+    patient into one of these (``booking.patient_overlapping`` refuses that by hand)."""
+    rows = (
+        Visit.objects.filter(
+            organization=organization, date=day, status__in=ASSIGNED_STATUSES, planned_start__isnull=False,
+            planned_end__isnull=False, patient_id__in={v.patient_id for v in candidates},
+        )
+        .exclude(pk__in=[v.pk for v in candidates])
+        .values_list("patient_id", "planned_start", "planned_end")
+    )
+    held: dict[int, list[tuple[int, int]]] = {}
+    for patient_id, start, end in rows:
+        held.setdefault(patient_id, []).append((minutes_after(start, midnight), minutes_after(end, midnight)))
+    return held
+
+
+def _around_sessions(visit: optimizer.Visit, sessions: list[tuple[int, int]]) -> optimizer.Visit | None:
+    """``visit`` with the starts that would overlap one of ``sessions`` cut from its windows; None if none is left.
+
+    A pinned start is left as it is: the booking holds, and the plan's checker reports the clash."""
+    if visit.pinned_start_min is not None:
+        return visit
+    windows = [(w.start_min, w.end_min) for w in visit.windows]
+    for start, end in sessions:
+        # A start s overlaps [start, end) when s < end and s + duration > start.
+        first_bad, last_bad = start - visit.duration_min + 1, end - 1
+        windows = [
+            part
+            for lo, hi in windows
+            for part in ((lo, min(hi, first_bad - 1)), (max(lo, last_bad + 1), hi))
+            if part[0] <= part[1]
+        ]
+    if not windows:
+        return None
+    return replace(visit, windows=tuple(optimizer.TimeWindow(lo, hi) for lo, hi in windows))
 
 
 def _held_elsewhere(
@@ -340,6 +388,7 @@ def _problem_visit(
         pinned_start_min=pinned_start,
         site_id=f"facility-{v.facility_id}" if v.facility_id else None,
         overhead_min=v.facility.checkin_overhead_min if v.facility_id else 0,
+        patient_id=f"patient-{v.patient_id}",
     )
 
 

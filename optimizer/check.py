@@ -33,6 +33,7 @@ KINDS = (
     "max_working",
     "capacity",
     "pinned",
+    "patient_overlap",
 )
 
 
@@ -98,6 +99,41 @@ def check_solution(problem: Problem, solution: Solution) -> list[Violation]:
         seen.add(u.visit_id)
     for vid in visits.keys() - seen:
         found.append(Violation("missing", f"Visit {vid} is neither served nor unassigned.", visit_id=vid))
+    found += check_patients(problem, solution.routes)
+    return found
+
+
+def check_patients(problem: Problem, routes) -> list[Violation]:
+    """One patient in two sessions at once, on any routes (sessions only: a buffer is the therapist's)."""
+    return [
+        Violation(
+            "patient_overlap",
+            f"{later.visit_id} ({later_tid}) starts at {later.start_min}, while patient {patient} is in"
+            f" {first.visit_id} ({first_tid}) until {first.end_min}.",
+            later_tid,
+            later.visit_id,
+        )
+        for patient, (first, first_tid), (later, later_tid) in patient_clashes(problem, routes)
+    ]
+
+
+def patient_clashes(problem: Problem, routes) -> list[tuple[str, tuple, tuple]]:
+    """``(patient, (stop, therapist id), (later stop, therapist id))`` for each pair of one patient's
+    sessions that overlap; nothing to sort on a day without two visits of one patient."""
+    patient_of = {v.id: v.patient_id for v in problem.visits if v.patient_id is not None}
+    sessions: dict[str, list[tuple]] = {}
+    for route in routes:
+        for stop in route.stops:
+            if stop.visit_id in patient_of:
+                sessions.setdefault(patient_of[stop.visit_id], []).append((stop, route.therapist_id))
+    found = []
+    for patient, held in sessions.items():
+        held.sort(key=lambda h: (h[0].start_min, h[0].visit_id))
+        for i, (first, first_tid) in enumerate(held):
+            for later, later_tid in held[i + 1 :]:
+                if later.start_min >= first.end_min:
+                    break
+                found.append((patient, (first, first_tid), (later, later_tid)))
     return found
 
 

@@ -157,6 +157,36 @@ def add_max_working_time(
             time.SetSpanUpperBoundForVehicle(therapist.max_working_min, v)
 
 
+def add_patient_sessions(
+    routing: pywrapcp.RoutingModel, manager: pywrapcp.RoutingIndexManager, data: ModelData
+) -> None:
+    """Hard constraint: one patient's sessions never overlap, whoever serves them (buffers aside)."""
+    by_patient: dict[str, list[int]] = {}
+    for node, visit in enumerate(data.visits):
+        if visit.patient_id is not None:
+            by_patient.setdefault(visit.patient_id, []).append(node)
+    groups = [nodes for nodes in by_patient.values() if len(nodes) > 1]
+    if not groups:
+        return  # the usual day: the model is exactly the one without this rule
+    time = routing.GetDimensionOrDie(TIME)
+    solver = routing.solver()
+    for nodes in groups:
+        # The cumul is the session's start (the check-in is paid before it, the buffer after it);
+        # a visit left out is not performed, so it holds no time.
+        sessions = []
+        for node in nodes:
+            index = manager.NodeToIndex(node)
+            sessions.append(
+                solver.FixedDurationIntervalVar(
+                    time.CumulVar(index),
+                    data.visits[node].duration_min,
+                    routing.ActiveVar(index),
+                    f"patient session {node}",
+                )
+            )
+        solver.Add(solver.DisjunctiveConstraint(sessions, f"patient {data.visits[nodes[0]].patient_id}"))
+
+
 # Soft constraints
 
 
@@ -262,5 +292,6 @@ HARD_CONSTRAINTS = (
     add_max_visits,
     add_capacity,
     add_max_working_time,
+    add_patient_sessions,
 )
 SOFT_CONSTRAINTS = (add_travel_cost, add_unassigned_penalties, add_plan_stability)

@@ -8,7 +8,8 @@ the model plans in seconds (the 250-visit day builds in ~0.1 s and finds its fir
 
 1. ``regions``: the visits split by recursive coordinate bisection (each cut along the wider
    side, at the visit count that keeps the parts equal), visits at one site kept together so
-   they keep their shared check-in (a site busier than a region in region-sized parts);
+   they keep their shared check-in (a site busier than a region in region-sized parts), and one
+   patient's visits kept together so one model keeps the patient's sessions apart;
 2. ``allot_therapists``: each region gets therapists, nearest home first, until their working
    minutes cover its work, urgent work first, then "soon", then routine, so capacity follows
    priority when the day is overbooked; a visit whose region has nobody able to serve it (skills,
@@ -36,7 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from optimizer.analysis import fits_alone
-from optimizer.check import check_route
+from optimizer.check import check_route, patient_clashes
 from optimizer.construction import fill_routes
 from optimizer.constraints import unassigned_penalty
 from optimizer.model_data import COST_SCALE, ModelData, build_model_data
@@ -138,11 +139,44 @@ def regions(visits: Sequence[Visit], region_visits: int, processes: int = 1) -> 
     count = processes * max(1, math.ceil(len(visits) / (processes * region_visits)))
     sites: dict[str, list[Visit]] = {}
     for v in visits:
-        sites.setdefault(v.site_id if v.site_id is not None else f"visit {v.id}", []).append(v)
+        sites.setdefault(_unit_key(v), []).append(v)
+    sites = _with_patients_together(sites)
     # A site busier than a region (a large facility) is split, or its region would be the one model
     # at the size this module exists to avoid.
     units = [site[k : k + region_visits] for site in sites.values() for k in range(0, len(site), region_visits)]
     return [[v for unit in part for v in unit] for part in _bisect(units, count)]
+
+
+def _unit_key(v: Visit) -> str:
+    return v.site_id if v.site_id is not None else f"visit {v.id}"
+
+
+def _with_patients_together(sites: dict[str, list[Visit]]) -> dict[str, list[Visit]]:
+    """``sites`` with the units holding one patient's visits merged, so one region's model keeps
+    the patient's sessions apart (two regions would each plan the patient at 10:00)."""
+    units_of: dict[str, list[str]] = {}
+    for key, unit in sites.items():
+        for v in unit:
+            if v.patient_id is not None:
+                units_of.setdefault(v.patient_id, []).append(key)
+    shared = [keys for keys in units_of.values() if len(set(keys)) > 1]
+    if not shared:
+        return sites
+    parent = {key: key for key in sites}
+
+    def root(key: str) -> str:
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    for keys in shared:
+        for key in keys[1:]:
+            parent[root(key)] = root(keys[0])
+    merged: dict[str, list[Visit]] = {}
+    for key, unit in sites.items():
+        merged.setdefault(root(key), []).extend(unit)
+    return merged
 
 
 def _bisect(units: list[list[Visit]], count: int) -> list[list[list[Visit]]]:
@@ -283,6 +317,9 @@ def _retime(data: ModelData, timed: dict[int, Route], vehicle: int, sequence: li
         return False
     route = walk.route()
     if check_route(data.problem, data.therapists[vehicle], route, [data.visits[n] for n in sequence]):
+        return False
+    # A visit moved across a border may meet its patient's session on another region's route.
+    if patient_clashes(data.problem, [route, *(r for k, r in timed.items() if k != vehicle)]):
         return False
     timed[vehicle] = route
     return True

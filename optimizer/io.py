@@ -140,6 +140,7 @@ def _visit(obj: Any, path: str) -> Visit:
         site_id=r.str("site_id", None),
         overhead_min=r.int("overhead_min", 0),
         demand=r.int("demand", 0),
+        patient_id=r.str("patient_id", None),
     )
 
 

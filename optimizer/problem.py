@@ -145,6 +145,9 @@ class Visit:
     strict: bool = field(default=True, repr=False, compare=False)
     current_therapist: str | None = None
     current_start_min: int | None = None
+    # One patient is in one session at a time, whoever the therapist: two visits with the same
+    # patient_id may not overlap (the manual booking's rule, ``patient_overlapping``).
+    patient_id: str | None = None
 
     def __post_init__(self) -> None:
         _require(bool(self.id), "id: must not be empty.")

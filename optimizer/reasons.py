@@ -50,6 +50,7 @@ BINDING = {
     PINNED: "Therapist {therapist} cannot start it at its pinned time {at}",
     LIMIT: "Therapist {therapist} is at the limit of visits or working time",
 }
+PATIENT_BUSY = "The patient is in visit {other} with Therapist {therapist} at {at} at every time its windows allow."
 UNCHECKED = "Therapist {therapist} has no place for it that keeps every rule, its break included"
 PUSHES = "Therapist {therapist} would push visit {later} past {what}"
 PUSHED = {WINDOW: "its window", SHIFT: "the shift's end", BREAK: "the break", PINNED: "its pinned time", LIMIT: "a limit"}
@@ -96,9 +97,49 @@ class _Plan:
             k = vehicle_of[r.therapist_id]
             self.routes[k] = [self.node_of[s.visit_id] for s in r.stops]
             self.timed[k] = r
+        patient_of = {v.id: v.patient_id for v in problem.visits if v.patient_id is not None}
+        # A patient's sessions on the plan: a place that overlaps one is no place for a sibling visit.
+        self.sessions: dict[str, list[tuple[int, int, str, str]]] = {}
+        for r in routes:
+            for s in r.stops:
+                if s.visit_id in patient_of:
+                    self.sessions.setdefault(patient_of[s.visit_id], []).append(
+                        (s.start_min, s.end_min, s.visit_id, r.therapist_id)
+                    )
+
+    def _patient_busy(self, visit: Visit, start: int, dropped: int | None = None) -> tuple[int, int, str, str] | None:
+        """The session of the same patient that a start at ``start`` would overlap, if any."""
+        if visit.patient_id is None:
+            return None
+        gone = None if dropped is None else self.data.visits[dropped].id
+        return next(
+            (
+                held
+                for held in self.sessions.get(visit.patient_id, ())
+                if held[2] not in (visit.id, gone) and start < held[1] and held[0] < start + visit.duration_min
+            ),
+            None,
+        )
+
+    def _patient_reason(self, visit: Visit) -> Unassigned | None:
+        """When the patient's other sessions cover every start the windows allow, that is the reason."""
+        if visit.patient_id is None or visit.patient_id not in self.sessions:
+            return None
+        busy = None
+        for w in visit.windows:
+            ends = [held[1] for held in self.sessions[visit.patient_id] if w.start_min <= held[1] <= w.end_min]
+            for start in (w.start_min, *ends):
+                busy = self._patient_busy(visit, start)
+                if busy is None:
+                    return None
+        assert busy is not None
+        text = PATIENT_BUSY.format(other=busy[2], therapist=busy[3], at=hhmm(busy[0]))
+        return Unassigned(visit.id, "displaced", text)
 
     def reason(self, visit: Visit) -> Unassigned:
         data, node = self.data, self.node_of[visit.id]
+        if (busy := self._patient_reason(visit)) is not None:
+            return busy
         able = [k for k, t in enumerate(data.therapists) if fits_alone(self.problem, visit, t)]
         nearest = nearest_vehicles(data, self.routes, node, able)
         fits = [p for k in nearest if (p := self._best_insertion(k, self.routes[k], node)) is not None]
@@ -197,6 +238,8 @@ class _Plan:
         """Whether the independent checker finds the changed route clean (the walk approximates breaks)."""
         route = [n for n in self.routes[place.vehicle] if n != place.dropped]
         sequence = [*route[: place.position], node, *route[place.position :]]
+        if self._patient_busy(self.data.visits[node], place.start, place.dropped) is not None:
+            return False
         walk = _extended(RouteWalk(self.data, place.vehicle), sequence)
         if not walk:
             return False

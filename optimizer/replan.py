@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from optimizer.analysis import fits_alone, kpis_of
-from optimizer.check import check_route
+from optimizer.check import check_route, patient_clashes
 from optimizer.model_data import ModelData, build_model_data
 from optimizer.options import Options
 from optimizer.problem import Priority, Problem, Visit
@@ -204,8 +204,11 @@ def _assembled(
     by_id = {v.id: v for v in problem.visits}
     merged = [solved.get(t) or kept.timed.get(t) for t in therapists if routes.get(t)]
     merged = [r for r in merged if r is not None]
-    if any(check_route(problem, therapists[r.therapist_id], r, [by_id[s.visit_id] for s in r.stops]) for r in merged):
-        # The walk's break placement is an approximation; OR-Tools times the routes instead.
+    if patient_clashes(problem, merged) or any(
+        check_route(problem, therapists[r.therapist_id], r, [by_id[s.visit_id] for s in r.stops]) for r in merged
+    ):
+        # The walk's break placement is an approximation, and a step sees only its own therapists'
+        # visits of a patient; the whole day's model times the routes instead.
         return solve(
             problem,
             options=dataclasses.replace(options, solution_limit=1, wall_cap_s=_left(options, started)),

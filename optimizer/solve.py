@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time as clock
 from collections.abc import Callable, Mapping, Sequence
@@ -13,7 +14,8 @@ from optimizer.analysis import kpis_of, prefilter
 from optimizer.reasons import explain_unassigned
 from optimizer.construction import constructed_plan, insert_left_out
 from optimizer.decompose import should_decompose, solve_decomposed
-from optimizer.constraints import HARD_CONSTRAINTS, SOFT_CONSTRAINTS, TIME, add_breaks
+from optimizer.check import patient_clashes
+from optimizer.constraints import HARD_CONSTRAINTS, SOFT_CONSTRAINTS, TIME, add_breaks, unassigned_penalty
 from optimizer.model_data import ModelData, build_model_data, ceil_min
 from optimizer.options import Options
 from optimizer.problem import Problem
@@ -385,6 +387,7 @@ def _result(
     stopped_by: str | None = None,
     data: ModelData | None = None,
 ) -> Solution:
+    routes = _without_patient_clashes(problem, routes, data)
     unassigned = explain_unassigned(problem, routes, data)
     return Solution(
         routes=tuple(routes),
@@ -395,3 +398,35 @@ def _result(
         solve_time_s=clock.monotonic() - started,
         stopped_by=stopped_by,
     )
+
+
+def _without_patient_clashes(problem: Problem, routes: list[Route], data: ModelData | None) -> list[Route]:
+    """``routes`` with a stop left out wherever one patient's sessions overlap.
+
+    The model keeps them apart; the plans finished outside it (the regions' mending, the
+    constructed fallback) time each route on its own, so this is their last word. Of two
+    clashing visits the one cheaper to leave out goes (then the later one); taking a stop out
+    leaves the rest of its route valid (travel obeys the triangle inequality).
+    """
+    clashes = patient_clashes(problem, routes)
+    if not clashes:
+        return routes
+    options = data.options if data is not None else Options()
+    by_id = {v.id: v for v in problem.visits}
+    dropped: set[str] = set()
+    for _, (first, _), (later, _) in clashes:
+        if first.visit_id in dropped or later.visit_id in dropped:
+            continue
+        keep_first = unassigned_penalty(by_id[first.visit_id], options) >= unassigned_penalty(
+            by_id[later.visit_id], options
+        )
+        dropped.add(later.visit_id if keep_first else first.visit_id)
+    out = []
+    for route in routes:
+        stops = tuple(s for s in route.stops if s.visit_id not in dropped)
+        if stops == route.stops:
+            out.append(route)
+        elif stops:
+            # Travel and times stay as solved: a gap where the visit was, the figures a little high.
+            out.append(dataclasses.replace(route, stops=stops))
+    return out

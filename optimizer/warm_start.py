@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from ortools.linear_solver import pywraplp
 
-from optimizer.check import check_route
+from optimizer.check import check_route, patient_clashes
 from optimizer.model_data import ModelData, build_model_data, ceil_min
 from optimizer.options import Options
 from optimizer.solution import PlacedBreak, Route, Stop
@@ -313,6 +313,15 @@ def keep_booked_times(routes: list[Route], data: ModelData) -> list[Route]:
         therapist, visits = data.therapists[k], [data.visits[n] for n in nodes]
         ok = retimed is not None and not check_route(data.problem, therapist, retimed, visits)
         out.append(retimed if ok else route)
+    # A route re-timed on its own may move a session onto the same patient's session on another
+    # route, which the solver's times kept apart: such a route stays as solved.
+    while clashes := {h[0].visit_id for _, *pair in patient_clashes(data.problem, out) for h in pair}:
+        guilty = [k for k, (new, old) in enumerate(zip(out, routes, strict=True)) if new is not old and any(
+            s.visit_id in clashes for s in new.stops
+        )]
+        if not guilty:
+            break
+        out[guilty[0]] = routes[guilty[0]]
     return out
 
 

@@ -157,3 +157,23 @@ def test_finished_and_cancelled_visits_are_not_planned(org):
     _held(org, therapist, "10:00", m.VisitStatus.NO_SHOW)
     requested = f.VisitFactory(organization=org, date=DAY)
     assert [pv.id for pv in _problem(org).problem.visits] == [str(requested.pk)]
+
+
+def test_a_visit_carries_its_patient_and_keeps_clear_of_the_patients_session_under_way(org):
+    """The patient's session under way (not in the problem: the plan does not move it) cuts the starts that would
+    overlap it from a request of the same patient; a request whose windows it covers stays out, saying why."""
+    therapist = f.TherapistFactory(organization=org)
+    patient = f.PatientFactory(organization=org)
+    under_way = _held(org, therapist, "10:00", m.VisitStatus.IN_PROGRESS)
+    under_way.patient = patient
+    under_way.save()
+    later = f.VisitFactory(organization=org, date=DAY, patient=patient, duration_min=30, windows=[("09:00", "12:00")])
+    covered = f.VisitFactory(organization=org, date=DAY, patient=patient, duration_min=30, windows=[("10:00", "10:30")])
+    other = f.VisitFactory(organization=org, date=DAY, duration_min=30, windows=[("10:00", "10:30")])
+    day = _problem(org)
+    modelled = {v.id: v for v in day.problem.visits}
+    assert modelled[str(later.pk)].patient_id == f"patient-{patient.pk}"
+    assert [(w.start_min, w.end_min) for w in modelled[str(later.pk)].windows] == [(540, 570), (630, 690)]
+    assert [(w.start_min, w.end_min) for w in modelled[str(other.pk)].windows] == [(600, 600)]
+    assert str(under_way.pk) not in modelled
+    assert [(e.visit_id, e.code) for e in day.excluded] == [(str(covered.pk), "patient_busy")]

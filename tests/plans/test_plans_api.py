@@ -277,3 +277,49 @@ def test_an_appointment_whose_window_is_exactly_the_session_is_booked_exactly_th
     assert coordinator_client.post(f"/api/v1/plans/{run['id']}/apply").status_code == 200
     visit.refresh_from_db()
     assert (visit.planned_start, visit.planned_end) == (f.local(day, "14:30"), f.local(day, "16:00"))
+
+
+def test_a_plan_books_one_patient_in_one_session_at_a_time(coordinator_client, organization):
+    # Found by an outside tester: two 60-minute visits of one patient, both to fit 10:00-11:00, were planned with
+    # two therapists at 10:00. One is booked then, the other is left out saying the patient is busy.
+    day = f.tomorrow()
+    f.TherapistFactory(organization=organization)
+    f.TherapistFactory(organization=organization)
+    patient = f.PatientFactory(organization=organization)
+    both = [
+        f.VisitFactory(organization=organization, patient=patient, date=day, duration_min=60, windows=[("10:00", "11:00")])
+        for _ in range(2)
+    ]
+    run = _plan(coordinator_client, day).data
+    assert run["status"] == "succeeded", run["error"]
+    assert len([s for r in run["result"]["routes"] for s in r["stops"]]) == 1
+    [left] = run["result"]["unassigned"]
+    assert left["visit_id"] in {v.pk for v in both} and left["reason"].startswith("The patient is in ")
+    assert coordinator_client.post(f"/api/v1/plans/{run['id']}/apply").status_code == 200
+    booked = []
+    for visit in both:
+        visit.refresh_from_db()
+        if visit.planned_start is not None:
+            booked.append((visit.planned_start, visit.planned_end))
+    assert booked == [(f.local(day, "10:00"), f.local(day, "11:00"))]
+
+
+def test_a_plan_books_one_patients_visits_one_after_the_other_when_their_windows_allow(
+    coordinator_client, organization
+):
+    day = f.tomorrow()
+    f.TherapistFactory(organization=organization)
+    f.TherapistFactory(organization=organization)
+    patient = f.PatientFactory(organization=organization)
+    both = [
+        f.VisitFactory(organization=organization, patient=patient, date=day, duration_min=60, windows=[("10:00", "12:00")])
+        for _ in range(2)
+    ]
+    run = _plan(coordinator_client, day).data
+    assert run["status"] == "succeeded", run["error"]
+    assert coordinator_client.post(f"/api/v1/plans/{run['id']}/apply").status_code == 200
+    for visit in both:
+        visit.refresh_from_db()
+    first, second = sorted(both, key=lambda v: v.planned_start)
+    assert first.status == second.status == m.VisitStatus.SCHEDULED
+    assert first.planned_end <= second.planned_start
