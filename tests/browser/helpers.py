@@ -25,3 +25,21 @@ def log_in(page, live_server, username: str, path: str, password: str = PASSWORD
 
 def no_sideways_scroll(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+BUSY = '{"detail": "Service unavailable."}'
+
+
+def busy_once(answers: list[int], *, body: str = BUSY, content_type: str = "application/json"):
+    """A route handler: the first request is answered 503 (a restart, a busy database), the rest reach the server;
+    ``answers`` records what each got."""
+
+    def handle(route) -> None:
+        if not answers:
+            answers.append(503)
+            route.fulfill(status=503, content_type=content_type, body=body)
+        else:
+            answers.append(200)
+            route.continue_()
+
+    return handle

@@ -12,7 +12,7 @@ from dispatch.demo.seed import DEMO_PASSWORD, demo_seed
 from dispatch.services.booking import visit_book
 from tests import factories as f
 from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.helpers import log_in, no_sideways_scroll, wait_until
+from tests.browser.helpers import busy_once, log_in, no_sideways_scroll, wait_until
 from tests.browser.test_phone_app_browser import late_morning_zone
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -287,17 +287,8 @@ def test_a_plan_is_still_followed_when_one_poll_meets_a_busy_server(new_page, li
     log_in(page, live_server, coordinator.username, f"/board/?date={booked.date}")
     page.wait_for_selector(".visit")
     answered: list[int] = []
-
-    def busy_once(route) -> None:
-        if not answered:
-            answered.append(503)
-            route.fulfill(status=503, content_type="application/json", body='{"detail": "Service unavailable."}')
-            return
-        answered.append(200)
-        route.continue_()
-
-    page.route("**/api/v1/plans/*", lambda route: busy_once(route) if route.request.method == "GET"
-               else route.continue_())
+    busy = busy_once(answered)
+    page.route("**/api/v1/plans/*", lambda route: busy(route) if route.request.method == "GET" else route.continue_())
     page.fill("#time-limit", "1")
     page.click("#plan")
     wait_until(page, "document.querySelector('#plan-status').textContent.includes('still following it')")

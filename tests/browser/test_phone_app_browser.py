@@ -11,7 +11,7 @@ from dispatch import models as m
 from dispatch.services.booking import visit_book
 from tests import factories as f
 from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.helpers import log_in, no_sideways_scroll, wait_until
+from tests.browser.helpers import busy_once, log_in, no_sideways_scroll, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -189,16 +189,7 @@ def test_a_day_that_meets_a_busy_server_is_asked_for_again_not_sent_to_sign_in(n
     therapist, visits = day_now
     page = new_page(**PHONE, service_workers="block")  # so the page's own route sees the data request
     answers: list[int] = []
-
-    def busy_once(route) -> None:
-        if not answers:
-            answers.append(503)
-            route.fulfill(status=503, content_type="application/json", body='{"detail": "Service unavailable."}')
-        else:
-            answers.append(200)
-            route.continue_()
-
-    page.route("**/app/data*", busy_once)
+    page.route("**/app/data*", busy_once(answers))
     log_in(page, live_server, therapist.user.username, "/app/")
     wait_until(page, "document.querySelector('#result').textContent.includes('server is busy')")
     assert "log in" not in page.locator("#result").inner_text()
@@ -212,16 +203,7 @@ def test_a_service_worker_the_server_refused_once_is_registered_after_the_next_l
     therapist, visits = day_now
     page = new_page(**PHONE)
     answers: list[int] = []
-
-    def busy_once(route) -> None:
-        if not answers:
-            answers.append(503)
-            route.fulfill(status=503, content_type="text/plain", body="busy")
-        else:
-            answers.append(200)
-            route.continue_()
-
-    page.context.route("**/app/sw.js", busy_once)
+    page.context.route("**/app/sw.js", busy_once(answers, body="busy", content_type="text/plain"))
     log_in(page, live_server, therapist.user.username, "/app/")
     page.wait_for_selector(".card")
     loads = page.evaluate("+document.body.dataset.loads")
