@@ -33,6 +33,10 @@ AT_AHEAD_OF_THE_CLOCK = (
 ALREADY_CHECKED_IN = "Visit {visit} is already under way (checked in at {at}); nothing was recorded."
 ALREADY_CHECKED_OUT = "Visit {visit} is already completed (checked out at {at}); nothing was recorded."
 NOT_UNDER_WAY = "Visit {visit} is {status}; lateness can only be reported for a visit still to come or under way."
+LATE_NOT_TODAY = (
+    "Visit {visit} is on {day}, and today is {today}: lateness is reported on the visit's day, as it happens. "
+    "To move a visit of another day, ask the coordinator."
+)
 NOT_IN_PROGRESS = "Visit {visit} is {status}; an interruption can only be recorded during the session."
 # Two pauses of one visit reported within this time are one report sent twice (a client retrying without an
 # Idempotency-Key after a lost answer): a real second pause cannot be over before the first one is.
@@ -270,6 +274,11 @@ def visit_report_late(*, visit: Visit, minutes: int, by: User, at: dt.datetime |
     at = _at_or_now(at, tz=visit.organization.tz)
     if visit.status not in (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED, VisitStatus.IN_PROGRESS):
         raise ConflictError(NOT_UNDER_WAY.format(visit=visit.pk, status=visit.get_status_display().lower()))
+    # A delay is news about the day under way: the re-plan it asks for starts from now, and a delay on a day still
+    # to come would hold the therapist back from a moment that has nothing to do with it.
+    today = timezone.localdate(timezone.now(), visit.organization.tz)
+    if visit.date != today:
+        raise ConflictError(LATE_NOT_TODAY.format(visit=visit.pk, day=visit.date, today=today))
     visit.delay_min = minutes
     visit.delay_reported_at = at
     visit._change_reason = f"late: {minutes} min"

@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 
+from dispatch import models as m
 from dispatch.models import VisitStatus
 from dispatch.services.booking import visit_book
 from tests import factories as f
@@ -119,13 +120,31 @@ def test_coordinator_of_another_organisation_gets_404(booked_visit):
 
 
 def test_late_report_records_the_delay_without_moving_the_visit(therapist_client, booked_visit):
-    response = therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/late", {"minutes": 25}, format="json")
+    with f.clock_at(f.local(booked_visit.date, "08:30")):
+        response = therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/late", {"minutes": 25}, format="json")
+
 
     assert response.status_code == 200, response.data
     booked_visit.refresh_from_db()
     assert booked_visit.delay_min == 25
     assert booked_visit.planned_start == f.local(booked_visit.date, "09:00")
     assert booked_visit.history.first().history_change_reason == "late: 25 min"
+
+
+@pytest.mark.parametrize("days_from_the_visit", [-1, 1])
+def test_late_report_on_another_day_than_the_visits_is_a_409_and_records_nothing(
+    therapist_client, booked_visit, days_from_the_visit
+):
+    # The evening before (tomorrow's visit) or the day after (a visit nobody closed): no delay is under way.
+    moment = f.local(booked_visit.date + dt.timedelta(days=days_from_the_visit), "08:30")
+    with f.clock_at(moment):
+        response = therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/late", {"minutes": 25}, format="json")
+
+    assert response.status_code == 409
+    assert "lateness is reported on the visit's day" in response.data["detail"]
+    booked_visit.refresh_from_db()
+    assert booked_visit.delay_min == 0 and booked_visit.delay_reported_at is None
+    assert not m.PlanRun.objects.filter(kind=m.PlanKind.REPLAN).exists()
 
 
 @pytest.mark.parametrize("minutes", [0, 241])

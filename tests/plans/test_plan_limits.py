@@ -118,8 +118,9 @@ def test_a_second_late_report_joins_the_pending_re_plan(therapist, therapist_cli
     first, second = (f.VisitFactory(organization=org, windows=[("08:00", "16:00")]) for _ in range(2))
     first = visit_book(visit=first, therapist=therapist, planned_start=f.local(first.date, "09:00"))
     second = visit_book(visit=second, therapist=therapist, planned_start=f.local(second.date, "11:00"))
-    a = therapist_client.post(f"/api/v1/visits/{first.pk}/late", {"minutes": 15}, format="json")
-    b = therapist_client.post(f"/api/v1/visits/{second.pk}/late", {"minutes": 20}, format="json")
+    with f.clock_at(f.local(first.date, "08:30")):
+        a = therapist_client.post(f"/api/v1/visits/{first.pk}/late", {"minutes": 15}, format="json")
+        b = therapist_client.post(f"/api/v1/visits/{second.pk}/late", {"minutes": 20}, format="json")
     assert a.status_code == b.status_code == 200
     assert a.data["replan"]["id"] == b.data["replan"]["id"]
     assert m.PlanRun.objects.filter(kind=m.PlanKind.REPLAN).count() == 1
