@@ -152,6 +152,27 @@ def test_a_therapist_reads_the_day_and_subscribes_on_a_desktop(new_page, live_se
     screenshot(page, "calendar-desktop")
 
 
+def test_tomorrows_visits_offer_no_running_late_but_todays_do(new_page, live_server, day_now):
+    therapist, (first, *_) = day_now
+    day, start = first.date + dt.timedelta(days=1), first.planned_start + dt.timedelta(days=1)
+    m.WeeklyAvailability.objects.create(therapist=therapist, weekday=day.weekday(), start_time=dt.time(0, 5),
+                                        end_time=dt.time(23, 55))
+    tomorrow = f.VisitFactory(organization=therapist.organization, date=day)
+    tomorrow.windows.update(start=start - dt.timedelta(hours=1), end=start + dt.timedelta(hours=2))
+    tomorrow = visit_book(visit=tomorrow, therapist=therapist, planned_start=start)
+    page = new_page(**PHONE)
+    log_in(page, live_server, therapist.user.username, "/app/")
+    page.wait_for_selector(".card")
+    assert page.locator(f".card[data-visit='{first.pk}'] button[data-action='late']").count() == 1
+
+    page.goto(f"{live_server.url}/app/?date={tomorrow.date}")
+    page.wait_for_selector(f".card[data-visit='{tomorrow.pk}']")
+    assert page.locator("#day-title").inner_text().startswith("Tomorrow: ")
+    card = page.locator(f".card[data-visit='{tomorrow.pk}']")
+    assert card.locator("button[data-action='late']").count() == 0
+    assert card.locator("button[data-action='cancel']").count() == 1
+
+
 def test_a_check_in_whose_answer_was_lost_is_sent_again_and_recorded_once(new_page, live_server, day_now):
     """The server checked the visit in but the signal dropped before its answer came; the therapist taps again."""
     therapist, (first, *_) = day_now

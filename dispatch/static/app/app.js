@@ -124,7 +124,8 @@
     if (v.status_reason) li.append(el("p", "muted", `Reason: ${v.status_reason}`));
     li.append(el("p", `card-result${results[v.id] && results[v.id].error ? " error" : ""}`, results[v.id] ? results[v.id].text : "", { role: "status" }));
     const actions = el("div", "actions");
-    for (const key of BY_STATUS[v.status] || []) {
+    // Running late is news of the day under way; the server refuses it for another day's visit.
+    for (const key of (BY_STATUS[v.status] || []).filter((k) => k !== "late" || data.date === data.today)) {
       const a = ACTIONS[key];
       const look = a.danger ? " danger" : key === "checkin" || key === "checkout" ? "" : " quiet";
       const b = el("button", `action ${key}${look}`, a.label, { type: "button", "data-action": key });
