@@ -184,6 +184,28 @@ class TherapistAdmin(OrganizationScoped, admin.ModelAdmin):
     filter_horizontal = ["skills"]
     inlines = [tabular(m.TherapistCredential), tabular(m.WeeklyAvailability), tabular(m.TherapistBreak)]
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+
+        class SwitchOffChecked(form):
+            def clean(self):
+                # As the API: not while the therapist is in a session (said on the field, not a 500 from the save).
+                data = super().clean()
+                if self.instance.pk and self.instance.active and data.get("active") is False:
+                    busy = m.Visit.objects.filter(therapist=self.instance, status=m.VisitStatus.IN_PROGRESS).first()
+                    if busy is not None:
+                        self.add_error("active", f"In visit {busy.pk} now; switch off once they have checked out.")
+                return data
+
+        return SwitchOffChecked
+
+    def save_model(self, request, obj, form, change):
+        from dispatch.services.records import therapist_unbook_upcoming
+
+        super().save_model(request, obj, form, change)
+        if change and "active" in form.changed_data and not obj.active:
+            therapist_unbook_upcoming(therapist=obj)  # the admin's save is one transaction with it
+
 
 @admin.register(m.AvailabilityException)
 class AvailabilityExceptionAdmin(OrganizationScoped, admin.ModelAdmin):

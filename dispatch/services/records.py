@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Model
+from django.utils import timezone
 
+from dispatch.exceptions import ConflictError
 from dispatch.geocoding import coordinates_fill
 from dispatch.models import (
     Contraindication,
@@ -17,7 +19,11 @@ from dispatch.models import (
     Therapist,
     TherapistCredential,
     User,
+    Visit,
+    VisitStatus,
 )
+from dispatch.notifications.changes import change_set
+from dispatch.services.visit_status import visit_transition
 from dispatch.services.visits import visits_follow_patient
 
 if TYPE_CHECKING:
@@ -26,6 +32,10 @@ if TYPE_CHECKING:
     from dispatch.models import CredentialType, Organization, Skill
 
 M = TypeVar("M", bound=Model)
+SWITCHED_OFF_IN_A_SESSION = (
+    "{name} is in visit {visit} now (checked in at {at}); switch them off once they have checked out."
+)
+UNBOOKED_SWITCHED_OFF = "Unbooked: {name} was switched off; the visit is open to plan again."
 PREFERRED_AND_EXCLUDED = "Therapist {ids} cannot be both preferred and excluded; take them off one of the lists."
 
 
@@ -70,9 +80,33 @@ def therapist_update(
     credentials: list[dict[str, Any]] | None = None,
     **fields: Any,
 ) -> Therapist:
+    switching_off = therapist.active and fields.get("active") is False
     fields = _therapist_home_fill(therapist=therapist, fields=fields)
     therapist = record_save(instance=therapist, fields=fields)
+    if switching_off:
+        therapist_unbook_upcoming(therapist=therapist)
     return _therapist_relations_set(therapist=therapist, skills=skills, credentials=credentials)
+
+
+@transaction.atomic
+@change_set()  # the unbooked visits' facilities and the coordinators hear of it
+def therapist_unbook_upcoming(*, therapist: Therapist) -> list[Visit]:
+    """A therapist switched off sees no feed, no app and no plan: the visits still booked on them from today on
+    would wait for someone who is not coming. They go back to the requests, with the reason, in the switch-off's
+    transaction; a session under way is finished first (refused with 409, nothing changed)."""
+    tz = therapist.organization.tz
+    under_way = Visit.objects.filter(therapist=therapist, status=VisitStatus.IN_PROGRESS).first()
+    if under_way is not None:
+        raise ConflictError(SWITCHED_OFF_IN_A_SESSION.format(
+            name=therapist.display_name, visit=under_way.pk,
+            at=under_way.actual_start.astimezone(tz).strftime("%H:%M on %Y-%m-%d"),
+        ), {"visit": under_way.pk})
+    today = timezone.localdate(timezone.now(), tz)
+    reason = UNBOOKED_SWITCHED_OFF.format(name=therapist.display_name)
+    booked = Visit.objects.select_for_update().filter(
+        therapist=therapist, status__in=(VisitStatus.SCHEDULED, VisitStatus.CONFIRMED), date__gte=today
+    ).order_by("planned_start")
+    return [visit_transition(visit=v, target=VisitStatus.REQUESTED, reason=reason) for v in booked]
 
 
 def _therapist_home_fill(*, therapist: Therapist, fields: dict[str, Any]) -> dict[str, Any]:

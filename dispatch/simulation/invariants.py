@@ -11,6 +11,8 @@ import datetime as dt
 import re
 from typing import TYPE_CHECKING, Any
 
+from django.utils import timezone
+
 import optimizer
 from dispatch.lifecycle import can_transition
 from dispatch.models import ASSIGNED_STATUSES, Therapist, Visit, VisitStatus
@@ -241,6 +243,14 @@ class Invariants:
                     ids=(a.pk, b.pk),
                     known=known,
                 )
+        if not therapist.active and day >= timezone.localdate(timezone.now(), tz):
+            # Switched off, they see no feed, app or plan: a visit still to come booked on them waits for nobody.
+            for v in visits:
+                if v.status in BOOKED:
+                    self.fail(
+                        "booked_visits_kept", f"visit {v.pk} on {day} is still booked on switched-off therapist "
+                        f"{therapist_id}", key=(v.pk, "switched off"), ids=(v.pk,),
+                    )
         shifts = therapist_shifts_on(therapist=therapist, day=day)
         skills = {s.code for s in therapist.skills.all()}
         for v in visits:

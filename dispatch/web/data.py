@@ -78,6 +78,7 @@ def _breaks(*, therapist, day: dt.date, tz, planned: dict[int, list[dict[str, st
 
 NOT_PLANNED_CODE = "not_planned"
 NOT_PLANNED = "Not planned yet."
+UNBOOKED_CODE = "unbooked"
 PENDING_CODE = "planned_not_applied"
 PENDING = "Placed by plan {plan}, which is not applied yet."
 
@@ -233,6 +234,9 @@ def board_open(*, user, day: dt.date) -> dict[str, Any]:
     for visit in requested:
         v = _visit(visit, tz)
         why = reasons.get(v["id"], {"code": NOT_PLANNED_CODE, "reason": NOT_PLANNED})
+        if visit.status_reason and (latest is None or latest.finished_at is None or visit.updated_at > latest.finished_at):
+            # Sent back to the requests since the plan ran (switched-off therapist, a day run late): that is why.
+            why = {"code": UNBOOKED_CODE, "reason": visit.status_reason}
         unassigned.append({**v, **why, "group": reason_group(code=why["code"], reason=why["reason"], visit=v)})
     # What is most urgent first, then what must happen soonest.
     unassigned.sort(key=lambda v: (PRIORITY_ORDER[v["priority"]], min((w["start"] for w in v["windows"]), default=""),

@@ -47,5 +47,6 @@ def reason_group(*, code: str, reason: str, visit: dict[str, Any]) -> str:
         "units_used_up": "the payer's authorised units are used up",
         "not_planned": "not planned yet",
         "planned_not_applied": "placed by the plan waiting to be applied",
+        "unbooked": reason.rstrip("."),  # it names whom it was unbooked from
     }
     return labels.get(code, reason.rstrip(".").lower() if reason else code.replace("_", " "))

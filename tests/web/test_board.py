@@ -83,8 +83,11 @@ def test_a_therapist_switched_off_keeps_a_row_while_visits_are_still_booked_on_t
     coordinator, day_with_a_visit, organization
 ):
     # Found by an outside tester: switching a therapist off hid their booked visits from the board (on no row and
-    # among no open requests) while the API, the facility page and the feeds still had them booked on them.
+    # among no open requests) while the API, the facility page and the feeds still had them booked on them. Now
+    # the switch-off sends the visits to come back to the requests; one of a past day nobody closed stays booked.
     visit, _ = day_with_a_visit
+    m.Visit.objects.filter(pk=visit.pk).update(date=visit.date - dt.timedelta(days=3))
+    visit.refresh_from_db()
     idle = f.TherapistFactory(organization=organization)
     client = _logged_in(coordinator)
     for therapist in (visit.therapist, idle):
@@ -99,6 +102,23 @@ def test_a_therapist_switched_off_keeps_a_row_while_visits_are_still_booked_on_t
     assert body["kpis"]["booked"] == 1
     next_day = client.get(f"/board/data?date={visit.date + dt.timedelta(days=1)}").json()
     assert next_day["therapists"] == []  # holding nothing that day, neither has a row
+
+
+def test_a_visit_unbooked_by_a_switch_off_is_among_the_open_requests_with_why(
+    coordinator, day_with_a_visit, organization
+):
+    visit, _ = day_with_a_visit
+    name = visit.therapist.display_name
+    response = signed_in(coordinator).patch(f"/api/v1/therapists/{visit.therapist_id}", {"active": False}, format="json")
+    assert response.status_code == 200, response.content
+
+    body = _logged_in(coordinator).get(f"/board/data?date={visit.date}").json()
+
+    assert body["therapists"] == [] and body["kpis"]["booked"] == 0
+    shown = {u["id"]: u for u in body["unassigned"]}
+    assert shown[visit.pk]["code"] == "unbooked"
+    assert shown[visit.pk]["reason"] == f"Unbooked: {name} was switched off; the visit is open to plan again."
+    assert shown[visit.pk]["group"] == f"Unbooked: {name} was switched off; the visit is open to plan again"
 
 
 def test_the_kpis_count_booked_and_open_visits_travel_and_utilisation(coordinator, day_with_a_visit, organization):
