@@ -9,6 +9,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.filtering import refuse_unknown_params
 from api.inputs import InputSerializer
 from api.throttling import ScopedFixedWindowRateThrottle
 from dispatch.services.api_tokens import api_token_create, api_token_list, api_token_revoke
@@ -63,6 +64,7 @@ class AuthTokenListApi(APIView):
 
     @extend_schema(responses=TokenOutputSerializer(many=True))
     def get(self, request) -> Response:
+        refuse_unknown_params(request, known=set())
         return Response(TokenOutputSerializer(api_token_list(user=request.user), many=True).data)
 
 

@@ -35,9 +35,7 @@ class SelectorFilterBackend(KnownParamsFilterBackend):
     """Documents the view's FilterSet and refuses what it does not take; the list selector applies it to the
     scoped queryset."""
 
-    def filter_queryset(self, request, queryset, view):
-        if getattr(view, "action", "list") == "list":
-            self.refuse_unknown(request, queryset, view)
+    def filter_known(self, request, queryset, view):
         return queryset
 
 

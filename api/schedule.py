@@ -11,9 +11,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.fields import PlanningDateField
+from api.filtering import refuse_unknown_params
 from api.permissions import ANY_ROLE, RoleAllowed, role_of
-from dispatch.models import Role
 from dispatch.cache_versions import schedule_versions
+from dispatch.models import Role
 from dispatch.read_cache import PART_CACHE_S, cached_build, cached_stamped, day_parts
 from dispatch.selectors import scoping
 from dispatch.selectors.filters import MAX_ID
@@ -64,6 +65,7 @@ class ScheduleApi(APIView):
 
     @extend_schema(parameters=[FilterSerializer], responses=TherapistDaySerializer(many=True))
     def get(self, request) -> Response:
+        refuse_unknown_params(request, known=set(self.FilterSerializer().fields))
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         therapist_id = filters.validated_data.get("therapist")

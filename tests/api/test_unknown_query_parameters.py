@@ -46,3 +46,24 @@ def test_the_notification_and_webhook_lists_refuse_what_they_do_not_take_too(wor
 def test_the_notification_list_still_takes_unread_and_pages(world):
     response = world.clients["coordinator"].get("/api/v1/notifications?unread=true&page=1&page_size=5")
     assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("url, typo", [
+    ("/api/v1/schedule?date=2026-12-03&therapists=1", "therapists"),
+    ("/api/v1/auth/tokens?all=1", "all"),
+])
+def test_the_schedule_and_the_token_list_refuse_what_they_do_not_take_too(world, url, typo):
+    response = world.clients["coordinator"].get(url)
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == [typo]
+
+
+def test_a_parameter_that_takes_one_value_given_twice_is_a_400_and_a_repeatable_filter_is_not(world):
+    client = world.clients["coordinator"]
+    day = world.visit_x.date
+    twice = client.get(f"/api/v1/schedule?date={day}&date={day}")
+    assert twice.status_code == 400 and twice.json() == {"date": ["Given 2 times; give it once."]}
+    assert client.get(f"/api/v1/visits?date={day}&date={day}").status_code == 400
+    both = client.get(f"/api/v1/visits?date={day}&status=scheduled&status=requested")
+    assert both.status_code == 200 and both.json()["count"] >= 1
+    assert client.get(f"/api/v1/schedule?date={day}&format=json").status_code == 200
