@@ -322,12 +322,14 @@ class VisitAssignApi(APIView):
 TIME_IN_GAP = "{time} does not exist on {day} in {tz} (the clocks go forward); choose a time outside the change."
 
 
-def _first_day_without(time: dt.time, *, attrs: dict, tz) -> dt.date | None:
-    """The first day of the series on which this wall-clock time is skipped by a daylight-saving change."""
+def _first_day_without(time: dt.time, *, attrs: dict, tz, next_day: bool = False) -> dt.date | None:
+    """The first day of the series on which this wall-clock time is skipped by a daylight-saving change (an end at
+    00:00 is the next day's midnight)."""
     day = attrs["starts_on"]
     while day <= attrs["ends_on"]:
         if day.weekday() in attrs["weekdays"]:
-            local = dt.datetime.combine(day, time, tzinfo=tz)
+            on = day + dt.timedelta(days=1) if next_day and time == dt.time(0) else day
+            local = dt.datetime.combine(on, time, tzinfo=tz)
             # A skipped time does not survive the round trip through UTC (zoneinfo moves it past the gap).
             if local.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
                 return day
@@ -359,7 +361,8 @@ class VisitSeriesCreateApi(APIView):
             return not_past_for_staff(self, value)
 
         def validate(self, attrs: dict) -> dict:
-            if attrs["window_end"] <= attrs["window_start"]:
+            until_midnight = attrs["window_end"] == dt.time(0) and attrs["window_start"] != dt.time(0)
+            if attrs["window_end"] <= attrs["window_start"] and not until_midnight:
                 raise serializers.ValidationError({"window_end": [WINDOW_ORDER]})
             if attrs["ends_on"] < attrs["starts_on"]:
                 raise serializers.ValidationError({"ends_on": ["The series cannot end before it starts."]})
@@ -367,7 +370,7 @@ class VisitSeriesCreateApi(APIView):
             gaps = {
                 name: [TIME_IN_GAP.format(time=f"{attrs[name]:%H:%M}", day=day, tz=tz.key)]
                 for name in ("window_start", "window_end")
-                if (day := _first_day_without(attrs[name], attrs=attrs, tz=tz))
+                if (day := _first_day_without(attrs[name], attrs=attrs, tz=tz, next_day=name == "window_end"))
             }
             if gaps:
                 raise serializers.ValidationError(gaps)

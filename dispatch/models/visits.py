@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -57,7 +59,11 @@ class VisitSeries(models.Model):
     class Meta:
         verbose_name_plural = "visit series"
         constraints = [
-            models.CheckConstraint(name="series_window_order", condition=Q(window_end__gt=F("window_start"))),
+            # 00:00 as the end is the day's end (as a single visit's window may end at midnight).
+            models.CheckConstraint(
+                name="series_window_order",
+                condition=Q(window_end__gt=F("window_start")) | Q(window_end=dt.time(0), window_start__gt=dt.time(0)),
+            ),
             models.CheckConstraint(name="series_dates_order", condition=Q(ends_on__gte=F("starts_on"))),
             models.CheckConstraint(
                 name="series_duration_range", condition=Q(duration_min__gte=MIN_DURATION_MIN, duration_min__lte=MAX_DURATION_MIN)

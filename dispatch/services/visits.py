@@ -266,7 +266,7 @@ def visit_series_create(
         created_by=created_by,
     )
     series.full_clean(exclude=["created_by"])
-    length = (dt.datetime.combine(starts_on, window_end) - dt.datetime.combine(starts_on, window_start)).seconds // 60
+    length = (_series_window(starts_on, window_end, end=True) - _series_window(starts_on, window_start)).seconds // 60
     if length < duration_min:
         raise ValidationError({"window_end": SERIES_WINDOW_TOO_SHORT.format(
             start=window_start.strftime("%H:%M"), end=window_end.strftime("%H:%M"), length=length, duration=duration_min
@@ -285,8 +285,8 @@ def visit_series_create(
             duration_min=duration_min,
             windows=[
                 {
-                    "start": dt.datetime.combine(day, window_start, tzinfo=tz),
-                    "end": dt.datetime.combine(day, window_end, tzinfo=tz),
+                    "start": _series_window(day, window_start, tz=tz),
+                    "end": _series_window(day, window_end, end=True, tz=tz),
                 }
             ],
             required_skills=required_skills,
@@ -297,3 +297,9 @@ def visit_series_create(
             series=series,
         )
     return series
+
+
+def _series_window(day: dt.date, time: dt.time, *, end: bool = False, tz=None) -> dt.datetime:
+    """A series' wall-clock time on one of its days; an end at 00:00 is that day's midnight, when it ends."""
+    on = day + dt.timedelta(days=1) if end and time == dt.time(0) else day
+    return dt.datetime.combine(on, time, tzinfo=tz)

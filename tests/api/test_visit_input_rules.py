@@ -199,6 +199,23 @@ class TestSeries:
         assert response.json() == {"window_end": ["The window 09:00–09:30 lasts 30 min; the session needs 60 min."]}
         assert not VisitSeries.objects.exists()
 
+    def test_a_series_window_may_end_at_midnight_as_a_single_visits_may(self, world):
+        body = self._body(world, patient=world.patient_home.pk, window_start="20:00", window_end="00:00")
+        response = world.clients["coordinator"].post("/api/v1/visit-series", body, format="json")
+
+        assert response.status_code == 201, response.json()
+        series = VisitSeries.objects.get()
+        tz = world.org.tz
+        windows = [(w.start.astimezone(tz), w.end.astimezone(tz)) for v in series.visits.all() for w in v.windows.all()]
+        first = dt.date.fromisoformat(body["starts_on"])
+        assert len(windows) == sum((first + dt.timedelta(n)).weekday() in (0, 3) for n in range(15)) > 0
+        for start, end in windows:
+            assert (start.time(), end.time()) == (dt.time(20), dt.time(0)) and end.date() == start.date() + dt.timedelta(1)
+        backwards = world.clients["coordinator"].post(
+            "/api/v1/visit-series", self._body(world, window_start="00:00", window_end="00:00"), format="json"
+        )
+        assert backwards.status_code == 400 and list(backwards.json()) == ["window_end"]
+
     def test_facility_staff_cannot_start_a_series_in_the_past(self, world):
         start = timezone.localdate(timezone=world.org.tz) - dt.timedelta(days=3)
 
