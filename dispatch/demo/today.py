@@ -1,4 +1,4 @@
-"""Start the demo's today: plan it, apply it, and check the morning's therapists in at their first visit.
+"""Start the demo's today: plan it, apply it, and play it up to now (what is over done, what is due under way).
 
 Then a newcomer can report a delay (or mark a therapist off) and watch the re-plan proposal.
 """
@@ -12,18 +12,18 @@ from django.utils import timezone
 
 from dispatch.models import Organization, PlanStatus, Visit, VisitStatus
 from dispatch.services.plans import plan_run_apply, plan_run_create, plan_run_execute
-from dispatch.services.visit_actions import visit_check_in
+from dispatch.services.visit_actions import visit_check_in, visit_check_out
 
 
 @dataclass(frozen=True)
 class DemoToday:
     day: dt.date
     planned: int
-    checked_in: list[Visit]  # the first visit of each therapist starting before MORNING, under way
-    next_visits: list[Visit]  # each therapist's second visit: the one to report a delay on
+    completed: int  # visits over by now, checked in and out at their planned times
+    checked_in: list[Visit]  # the visits under way now, checked in at their planned start
+    next_visits: list[Visit]  # each therapist's next visit still to come: the one to report a delay on
 
 
-MORNING = dt.time(10, 0)  # first visits starting before this are under way when the demo starts
 EVENING_BEFORE = dt.time(18, 0)  # when the demo's today counts as planned
 
 
@@ -46,17 +46,24 @@ def demo_today_start(*, organization: Organization, day: dt.date, time_limit_s: 
         by_therapist: dict[int, list[Visit]] = {}
         for visit in booked:
             by_therapist.setdefault(visit.therapist_id, []).append(visit)
-        # Only a first visit already due is under way: one still to come is its therapist's to check in
-        # (a check-in dated ahead of the clock is refused).
-        morning, now = dt.datetime.combine(day, MORNING, tzinfo=organization.tz), timezone.now()
-        checked_in = [
-            visit_check_in(visit=own[0], by=own[0].therapist.user, at=own[0].planned_start).visit
-            for own in by_therapist.values()
-            if own[0].planned_start < morning and own[0].planned_start <= now
-        ]
+        # The day played up to now, as if every therapist had kept to the plan: what is over was checked in and
+        # out on time, what is under way was checked in at its start, what is to come waits (a check-in dated
+        # ahead of the clock is refused). Started in the evening, the board shows a day done, not one all late.
+        now = timezone.now()
+        completed, checked_in, next_visits = 0, [], []
+        for own in by_therapist.values():
+            for visit in own:
+                if visit.planned_start > now:
+                    next_visits.append(visit)
+                    break
+                user = visit.therapist.user
+                visit = visit_check_in(visit=visit, by=user, at=visit.planned_start).visit
+                if visit.planned_end > now:
+                    checked_in.append(visit)
+                    continue
+                visit_check_out(visit=visit, by=user, at=visit.planned_end)
+                completed += 1
     return DemoToday(
-        day=day,
-        planned=run.result["kpis"]["assigned"],
-        checked_in=checked_in,
-        next_visits=[own[1] for own in by_therapist.values() if len(own) > 1],
+        day=day, planned=run.result["kpis"]["assigned"], completed=completed, checked_in=checked_in,
+        next_visits=next_visits,
     )

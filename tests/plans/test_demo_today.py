@@ -10,11 +10,11 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.utils import timezone
+from django.test import Client
 from rest_framework.test import APIClient
 
 from dispatch import models as m
 from dispatch.demo.seed import DEMO_SLUG
-from dispatch.demo.today import MORNING
 
 
 # A fixed morning: the commands take seconds, and a run crossing local midnight would seed one "today"
@@ -30,11 +30,9 @@ def test_make_run_seeds_today_starts_it_and_a_late_report_gets_a_local_proposal(
     call_command("demo_today", "--time-limit", "2", stdout=StringIO())
     org = m.Organization.objects.get(slug=DEMO_SLUG)
     today = timezone.localdate(timezone=org.tz)
-    morning = dt.datetime.combine(today, MORNING, tzinfo=org.tz)
 
-    under_way = m.Visit.objects.filter(organization=org, date=today, status=m.VisitStatus.IN_PROGRESS)
-    assert under_way.exists()
-    assert all(v.actual_start == v.planned_start < morning for v in under_way)
+    _played_up_to(org, today, AT)
+    assert m.Visit.objects.filter(organization=org, date=today, status=m.VisitStatus.IN_PROGRESS).exists()
     assert m.Visit.objects.filter(organization=org, date=today, status=m.VisitStatus.SCHEDULED).exists()
     assert m.Visit.objects.filter(organization=org, date=today + dt.timedelta(days=1)).count() == 150
 
@@ -69,6 +67,34 @@ def test_make_run_before_the_first_visits_checks_in_none_ahead_of_the_clock():
     org = m.Organization.objects.get(slug=DEMO_SLUG)
     today = early.date()
     assert "visits planned and applied" in out.getvalue()
-    under_way = m.Visit.objects.filter(organization=org, date=today, status=m.VisitStatus.IN_PROGRESS)
-    assert all(v.actual_start == v.planned_start <= early for v in under_way)
+    _played_up_to(org, today, early)
     assert m.Visit.objects.filter(organization=org, date=today, status=m.VisitStatus.SCHEDULED).exists()
+
+
+def _played_up_to(org, day, now) -> None:
+    """Each visit of the day as the plan had it up to ``now``: done on time, under way from its start, or to come."""
+    visits = m.Visit.objects.filter(organization=org, date=day).exclude(status=m.VisitStatus.REQUESTED)
+    assert visits.exists()
+    for v in visits:
+        if v.planned_end <= now:
+            assert (v.status, v.actual_start, v.actual_end) == (m.VisitStatus.COMPLETED, v.planned_start, v.planned_end)
+        elif v.planned_start <= now:
+            assert (v.status, v.actual_start) == (m.VisitStatus.IN_PROGRESS, v.planned_start), v
+        else:
+            assert v.status == m.VisitStatus.SCHEDULED and v.actual_start is None, v
+
+
+@pytest.mark.django_db
+def test_make_run_in_the_evening_shows_a_day_done_on_time_not_one_all_late():
+    evening = AT.replace(hour=19, minute=30)
+    with time_machine.travel(evening, tick=False):
+        call_command("seed_demo", "--today-visits", "40", stdout=StringIO())
+        call_command("demo_today", "--time-limit", "2", stdout=StringIO())
+        org = m.Organization.objects.get(slug=DEMO_SLUG)
+        _played_up_to(org, evening.date(), evening)
+        done = m.Visit.objects.filter(organization=org, date=evening.date(), status=m.VisitStatus.COMPLETED)
+        assert done.count() >= 10
+        client = Client()
+        client.force_login(m.User.objects.get(username="coordinator"))
+        kpis = client.get(f"/board/live?date={evening.date()}").json()["kpis"]
+        assert kpis["late"] == 0

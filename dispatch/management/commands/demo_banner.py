@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-import datetime as dt
-
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
 from dispatch.demo.seed import DEMO_PASSWORD, DEMO_SLUG, demo_tokens_issue
 from dispatch.models import Visit, VisitStatus
@@ -49,32 +48,30 @@ class Command(BaseCommand):
         self.stdout.write("\n".join(lines))
 
     def replan_lines(self, base: str, tokens, coordinator: str) -> list[str]:
-        """Today's day is under way (demo_today): report a delay on a second visit and read the proposal."""
-        started = (
-            Visit.objects.filter(organization__slug=DEMO_SLUG, status=VisitStatus.IN_PROGRESS)
-            .select_related("therapist__user").order_by("planned_start").first()
+        """Today is under way (demo_today): report a delay on a therapist's next visit and read the proposal."""
+        today = Visit.objects.filter(organization__slug=DEMO_SLUG, status=VisitStatus.SCHEDULED).filter(
+            planned_start__gt=timezone.now()
+        ).select_related("therapist__user", "organization")
+        # A therapist in a session now, with more to come; else whoever is next (early, or late in the day).
+        after = (
+            today.filter(therapist__visits__status=VisitStatus.IN_PROGRESS).order_by("planned_start").first()
+            or today.order_by("planned_start").first()
         )
-        if started is None:
+        if after is None or after.date != timezone.localdate(timezone=after.organization.tz):
             return []
-        after = Visit.objects.filter(
-            therapist=started.therapist, date=started.date, status=VisitStatus.SCHEDULED
-        ).order_by("planned_start").first()
-        token = next((token for user, token in tokens if user.pk == started.therapist.user_id), "<token>")
-        at = (started.planned_start + dt.timedelta(minutes=20)).astimezone(started.organization.tz).isoformat()
+        therapist = after.therapist
+        token = next((token for user, token in tokens if user.pk == therapist.user_id), "<token>")
+        now = timezone.now().astimezone(after.organization.tz).replace(second=0, microsecond=0).isoformat()
         json = "-H 'Content-Type: application/json'"
-        lines = ["Today is under way: the morning's therapists are checked in at their first visit. Re-plan it:"]
-        if after is not None:
-            lines += [
-                f"  {started.therapist.display_name} reports running 25 min late (the answer holds the proposal):",
-                f'  curl -X POST -H "Authorization: Token {token}" {json} '
-                f"-d '{{\"minutes\": 25, \"at\": \"{at}\"}}' {base}/api/v1/visits/{after.pk}/late",
-            ]
-        lines += [
-            f"  {started.therapist.display_name} goes home sick instead:",
+        return [
+            "Today is under way, played up to now as planned (what is over is done, what is due checked in). Re-plan it:",
+            f"  {therapist.display_name} reports running 25 min late for their next visit (the answer holds the proposal):",
+            f'  curl -X POST -H "Authorization: Token {token}" {json} '
+            f"-d '{{\"minutes\": 25}}' {base}/api/v1/visits/{after.pk}/late",
+            f"  {therapist.display_name} goes home sick instead:",
             f'  curl -X POST -H "Authorization: Token {coordinator}" {json} '
-            f"-d '{{\"start\": \"{at}\"}}' {base}/api/v1/therapists/{started.therapist_id}/off",
+            f"-d '{{\"start\": \"{now}\"}}' {base}/api/v1/therapists/{therapist.pk}/off",
             f'  Read a proposal: curl -H "Authorization: Token {coordinator}" {base}/api/v1/plans/<id>/diff',
             f'  Apply it:        curl -X POST -H "Authorization: Token {coordinator}" {base}/api/v1/plans/<id>/apply',
             "",
         ]
-        return lines

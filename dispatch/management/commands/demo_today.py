@@ -9,7 +9,7 @@ from dispatch.models import Organization, Visit
 
 
 class Command(BaseCommand):
-    help = "Plan and apply the demo's visits for today and check the morning's therapists in at their first visit."
+    help = "Plan and apply the demo's visits for today and play the day up to now, as if all went to plan."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--organization", default=DEMO_SLUG, help="Organisation slug (default: the demo).")
@@ -28,6 +28,7 @@ class Command(BaseCommand):
         except RuntimeError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS(
-            f"Today ({day}): {started.planned} visits planned and applied; "
-            f"{len(started.checked_in)} therapists whose first visit was due (before 10:00) checked in at it."
+            f"Today ({day}): {started.planned} visits planned and applied; played up to now as planned: "
+            f"{started.completed} done, {len(started.checked_in)} under way, {len(started.next_visits)} therapists "
+            "with visits still to come."
         ))
