@@ -43,6 +43,7 @@ def reason_group(*, code: str, reason: str, visit: dict[str, Any]) -> str:
         "no_eligible_therapist": "no therapist matches the patient's needs",
         "contraindicated": f"ruled out today{_parenthesis(reason)}",
         "no_window": "no window long enough for the session",
+        "patient_busy": f"the patient is in another session {span}",
         "referral_expired": "the patient's referral has expired",
         "units_used_up": "the payer's authorised units are used up",
         "not_planned": "not planned yet",

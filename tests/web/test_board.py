@@ -157,6 +157,16 @@ def test_open_requests_left_out_for_the_same_cause_share_one_group(coordinator, 
     assert "no oncology therapist free 13–15:30" in groups
 
 
+def test_a_visit_whose_patient_is_in_another_session_is_grouped_by_that(coordinator, organization):
+    day = f.tomorrow()
+    visit = f.VisitFactory(organization=organization, windows=[("09:00", "10:00")])
+    m.PlanRun.objects.create(organization=organization, date=day, status=m.PlanStatus.SUCCEEDED, result={
+        "unassigned": [{"visit_id": visit.pk, "code": "patient_busy",
+                        "reason": "The patient is in another session at every time its windows allow."}]})
+    rows = _logged_in(coordinator).get(f"/board/data?date={day}").json()["unassigned"]
+    assert [r["group"] for r in rows] == ["the patient is in another session 9–10"]
+
+
 def test_a_plan_not_yet_applied_is_offered_for_preview(coordinator, day_with_a_visit, organization):
     visit, _ = day_with_a_visit
     client = _logged_in(coordinator)
