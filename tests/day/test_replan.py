@@ -18,7 +18,11 @@ ROW_KEYS = {"visit", "old_therapist", "new_therapist", "old_start", "new_start",
 
 @pytest.fixture
 def today():
-    return timezone.localdate(timezone=f.TORONTO)
+    """Today, at 22:00 with the clock running: the day's check-ins at 09:00 are in the past whatever the hour the
+    suite runs at (a check-in ahead of the server's clock is refused)."""
+    day = timezone.localdate(timezone=f.TORONTO)
+    with time_machine.travel(f.local(day, "22:00"), tick=True):
+        yield day
 
 
 @pytest.fixture

@@ -94,7 +94,11 @@ def test_make_run_late_in_the_afternoon_still_starts_the_demos_today():
     assert "visits planned and applied" in out.getvalue()
     org = m.Organization.objects.get(slug=DEMO_SLUG)
     today = late.date()
-    assert m.Visit.objects.filter(organization=org, date=today, status=m.VisitStatus.IN_PROGRESS).exists()
+    # Played up to 17:10 as planned: the day's visits so far are done (or under way), none waiting late.
+    assert m.Visit.objects.filter(organization=org, date=today, status=m.VisitStatus.COMPLETED).exists()
+    assert not m.Visit.objects.filter(
+        organization=org, date=today, status=m.VisitStatus.SCHEDULED, planned_start__lte=late
+    ).exists()
     # Through the API, the same today is the re-plan's: a day plan is refused.
     coordinator = m.User.objects.filter(organization=org, role=m.Role.COORDINATOR).first()
     with f.clock_at(late):
