@@ -160,9 +160,16 @@ def visit_assignment_problems(*, visit: Visit, therapist: Therapist, planned_sta
             )
     # The planner leaves these out (optimizer_adapter); a booking by hand must not slip them in.
     problems += [p for p in (referral_problem(patient=visit.patient, day=visit.date), units_problem(visit=visit)) if p]
+    return problems + patient_needs_problems(visit=visit, therapist=therapist)
+
+
+def patient_needs_problems(*, visit: Visit, therapist: Therapist) -> list[str]:
+    """What of the patient's own wishes ``therapist`` would break: excluded, or not the gender or language needed.
+    The planner treats these needs as hard (optimizer_adapter._eligible); a booking by hand must as well."""
+    names = {"visit": visit.pk, "therapist": therapist.pk}
+    problems = []
     if visit.patient.excluded_therapists.filter(pk=therapist.pk).exists():
         problems.append(EXCLUDED_BY_PATIENT.format(**names))
-    # The planner treats these needs as hard (optimizer_adapter._eligible); a booking by hand must as well.
     gender = visit.patient.preferred_therapist_gender
     if gender not in ("", Gender.UNSPECIFIED) and therapist.gender != gender:
         problems.append(WRONG_GENDER.format(gender=Gender(gender).label.lower(), **names))

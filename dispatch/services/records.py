@@ -23,6 +23,8 @@ from dispatch.models import (
     VisitStatus,
 )
 from dispatch.notifications.changes import change_set
+from dispatch.services.booking import patient_needs_problems
+from dispatch.services.day_travel import day_travel_refresh
 from dispatch.services.visit_status import visit_transition
 from dispatch.services.visits import visits_follow_patient
 
@@ -36,6 +38,7 @@ SWITCHED_OFF_IN_A_SESSION = (
     "{name} is in visit {visit} now (checked in at {at}); switch them off once they have checked out."
 )
 UNBOOKED_SWITCHED_OFF = "Unbooked: {name} was switched off; the visit is open to plan again."
+UNBOOKED_PATIENT_NEEDS = "Unbooked: the patient's wishes changed and {name} no longer meets them; open to plan again."
 PREFERRED_AND_EXCLUDED = "Therapist {ids} cannot be both preferred and excluded; take them off one of the lists."
 
 
@@ -185,4 +188,26 @@ def patient_save(
         for item in items:
             record_save(instance=model(patient=patient), fields=item, by=by)
     visits_follow_patient(patient=patient, by=by)
+    patient_unbook_unmet_needs(patient=patient, by=by)
     return patient
+
+
+@transaction.atomic
+@change_set()  # the unbooked visits' facilities and the coordinators hear of it
+def patient_unbook_unmet_needs(*, patient: Patient, by: User | None) -> list[Visit]:
+    """A therapist the patient now excludes, or who is not the gender or does not speak the language the patient now
+    needs, would still come to the visits already booked on them: those from today on go back to the requests,
+    with the reason, in the patient change's transaction (booking and the planner refuse such a therapist)."""
+    today = timezone.localdate(timezone.now(), patient.organization.tz)
+    booked = Visit.objects.select_for_update(of=("self",)).select_related("therapist", "patient").filter(
+        patient=patient, status__in=(VisitStatus.SCHEDULED, VisitStatus.CONFIRMED), date__gte=today
+    ).order_by("planned_start")
+    unbooked = []
+    for visit in booked:
+        if not patient_needs_problems(visit=visit, therapist=visit.therapist):
+            continue
+        therapist = visit.therapist
+        reason = UNBOOKED_PATIENT_NEEDS.format(name=therapist.display_name)
+        unbooked.append(visit_transition(visit=visit, target=VisitStatus.REQUESTED, reason=reason))
+        day_travel_refresh(therapist=therapist, day=visit.date, by=by)  # the next stop now comes from further back
+    return unbooked
