@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from dispatch.exceptions import ConflictError
@@ -23,7 +23,7 @@ from dispatch.models import (
     VisitStatus,
 )
 from dispatch.notifications.changes import change_set
-from dispatch.services.booking import patient_needs_problems
+from dispatch.services.booking import patient_needs_problems, qualification_problems
 from dispatch.services.day_travel import day_travel_refresh
 from dispatch.services.visit_status import visit_transition
 from dispatch.services.visits import visits_follow_patient
@@ -38,6 +38,7 @@ SWITCHED_OFF_IN_A_SESSION = (
     "{name} is in visit {visit} now (checked in at {at}); switch them off once they have checked out."
 )
 UNBOOKED_SWITCHED_OFF = "Unbooked: {name} was switched off; the visit is open to plan again."
+UNBOOKED_UNQUALIFIED = "Unbooked: {name} lacks a skill or credential it needs now; the visit is open to plan again."
 UNBOOKED_PATIENT_NEEDS = "Unbooked: the patient's wishes changed and {name} no longer meets them; open to plan again."
 PREFERRED_AND_EXCLUDED = "Therapist {ids} cannot be both preferred and excluded; take them off one of the lists."
 
@@ -88,7 +89,32 @@ def therapist_update(
     therapist = record_save(instance=therapist, fields=fields)
     if switching_off:
         therapist_unbook_upcoming(therapist=therapist)
-    return _therapist_relations_set(therapist=therapist, skills=skills, credentials=credentials)
+    therapist = _therapist_relations_set(therapist=therapist, skills=skills, credentials=credentials)
+    if skills is not None or credentials is not None:
+        visits_unbook_unqualified(visits=Visit.objects.filter(therapist=therapist))
+    return therapist
+
+
+@transaction.atomic
+@change_set()  # the unbooked visits' facilities and the coordinators hear of it
+def visits_unbook_unqualified(*, visits: QuerySet[Visit]) -> list[Visit]:
+    """Of ``visits``, those booked from today on whose therapist now lacks a skill the visit needs or a credential
+    its facility requires (a skill or credential taken away, a credential newly required) go back to the requests,
+    with the reason, in the change's transaction: booking and the planner refuse such a therapist."""
+    unbooked = []
+    booked = visits.select_for_update(of=("self",)).select_related("therapist", "facility", "organization").filter(
+        status__in=(VisitStatus.SCHEDULED, VisitStatus.CONFIRMED)
+    ).order_by("planned_start")
+    for visit in booked:
+        if visit.date < timezone.localdate(timezone.now(), visit.organization.tz):
+            continue
+        if not qualification_problems(visit=visit, therapist=visit.therapist):
+            continue
+        therapist = visit.therapist
+        reason = UNBOOKED_UNQUALIFIED.format(name=therapist.display_name)
+        unbooked.append(visit_transition(visit=visit, target=VisitStatus.REQUESTED, reason=reason))
+        day_travel_refresh(therapist=therapist, day=visit.date)  # the next stop now comes from further back
+    return unbooked
 
 
 @transaction.atomic
@@ -146,6 +172,7 @@ def facility_save(
     facility = record_save(instance=facility, fields=fields)
     if required_credentials is not None:
         facility.required_credentials.set(required_credentials)
+        visits_unbook_unqualified(visits=Visit.objects.filter(facility=facility))
     return facility
 
 
