@@ -12,9 +12,7 @@ from django.utils import timezone
 from dispatch.models import AvailabilityException, ExceptionKind, Therapist, Visit, VisitStatus, WeeklyAvailability
 from dispatch.notifications.changes import change_set
 from dispatch.services.booking import therapist_shifts_on
-from dispatch.services.day_travel import day_travel_refresh
-from dispatch.services.records import record_save
-from dispatch.services.visit_status import visit_transition
+from dispatch.services.records import record_save, visits_unbook
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -83,18 +81,10 @@ def _unbooking_what_no_longer_fits(*, therapist_ids: set[int], by: User | None) 
     before = _booked_fitting(therapist_ids=therapist_ids)
     yield
     after = _booked_fitting(therapist_ids=therapist_ids)
-    for therapist_id, fitted in before.items():
-        lost = fitted - after.get(therapist_id, set())
-        if not lost:
-            continue
-        therapist = Therapist.objects.get(pk=therapist_id)
-        reason = UNBOOKED_NOT_WORKING.format(name=therapist.display_name)
-        days = set()
-        for visit in Visit.objects.filter(pk__in=lost).order_by("planned_start"):
-            days.add(visit.date)
-            visit_transition(visit=visit, target=VisitStatus.REQUESTED, reason=reason)
-        for day in sorted(days):  # the stops left now come from further back
-            day_travel_refresh(therapist=therapist, day=day, by=by)
+    lost = set().union(*(fitted - after.get(therapist_id, set()) for therapist_id, fitted in before.items()))
+    if lost:
+        visits = Visit.objects.filter(pk__in=lost).select_related("therapist").order_by("planned_start")
+        visits_unbook(visits=visits, reason=UNBOOKED_NOT_WORKING, by=by)
 
 
 @transaction.atomic

@@ -101,19 +101,28 @@ def visits_unbook_unqualified(*, visits: QuerySet[Visit]) -> list[Visit]:
     """Of ``visits``, those booked from today on whose therapist now lacks a skill the visit needs or a credential
     its facility requires (a skill or credential taken away, a credential newly required) go back to the requests,
     with the reason, in the change's transaction: booking and the planner refuse such a therapist."""
-    unbooked = []
     booked = visits.select_for_update(of=("self",)).select_related("therapist", "facility", "organization").filter(
         status__in=(VisitStatus.SCHEDULED, VisitStatus.CONFIRMED)
     ).order_by("planned_start")
-    for visit in booked:
-        if visit.date < timezone.localdate(timezone.now(), visit.organization.tz):
-            continue
-        if not qualification_problems(visit=visit, therapist=visit.therapist):
-            continue
+    return visits_unbook(visits=[
+        v for v in booked
+        if v.date >= timezone.localdate(timezone.now(), v.organization.tz)
+        and qualification_problems(visit=v, therapist=v.therapist)
+    ], reason=UNBOOKED_UNQUALIFIED, by=None)
+
+
+def visits_unbook(*, visits: Iterable[Visit], reason: str, by: User | None) -> list[Visit]:
+    """Send booked visits back to the requests, ``reason`` (naming their therapist as {name}) said on each, and
+    count travel again on the days they left (the next stop now comes from further back)."""
+    unbooked, left = [], set()
+    for visit in visits:
         therapist = visit.therapist
-        reason = UNBOOKED_UNQUALIFIED.format(name=therapist.display_name)
-        unbooked.append(visit_transition(visit=visit, target=VisitStatus.REQUESTED, reason=reason))
-        day_travel_refresh(therapist=therapist, day=visit.date)  # the next stop now comes from further back
+        unbooked.append(visit_transition(
+            visit=visit, target=VisitStatus.REQUESTED, reason=reason.format(name=therapist.display_name)
+        ))
+        left.add((therapist, visit.date))
+    for therapist, day in sorted(left, key=lambda pair: (pair[0].pk, pair[1])):
+        day_travel_refresh(therapist=therapist, day=day, by=by)
     return unbooked
 
 
@@ -229,12 +238,5 @@ def patient_unbook_unmet_needs(*, patient: Patient, by: User | None) -> list[Vis
     booked = Visit.objects.select_for_update(of=("self",)).select_related("therapist", "patient").filter(
         patient=patient, status__in=(VisitStatus.SCHEDULED, VisitStatus.CONFIRMED), date__gte=today
     ).order_by("planned_start")
-    unbooked = []
-    for visit in booked:
-        if not patient_needs_problems(visit=visit, therapist=visit.therapist):
-            continue
-        therapist = visit.therapist
-        reason = UNBOOKED_PATIENT_NEEDS.format(name=therapist.display_name)
-        unbooked.append(visit_transition(visit=visit, target=VisitStatus.REQUESTED, reason=reason))
-        day_travel_refresh(therapist=therapist, day=visit.date, by=by)  # the next stop now comes from further back
-    return unbooked
+    unmet = [v for v in booked if patient_needs_problems(visit=v, therapist=v.therapist)]
+    return visits_unbook(visits=unmet, reason=UNBOOKED_PATIENT_NEEDS, by=by)
