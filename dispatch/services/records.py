@@ -23,6 +23,7 @@ from dispatch.models import (
     VisitStatus,
 )
 from dispatch.notifications.changes import change_set
+from dispatch.selectors.coverage import referral_problem
 from dispatch.services.booking import patient_needs_problems, qualification_problems
 from dispatch.services.day_travel import day_travel_refresh
 from dispatch.services.visit_status import visit_transition
@@ -39,6 +40,7 @@ SWITCHED_OFF_IN_A_SESSION = (
 )
 UNBOOKED_SWITCHED_OFF = "Unbooked: {name} was switched off; the visit is open to plan again."
 UNBOOKED_UNQUALIFIED = "Unbooked: {name} lacks a skill or credential it needs now; the visit is open to plan again."
+UNBOOKED_NO_REFERRAL = "Unbooked: the patient's referral no longer covers the visit's day; it is open to plan again."
 UNBOOKED_PATIENT_NEEDS = "Unbooked: the patient's wishes changed and {name} no longer meets them; open to plan again."
 PREFERRED_AND_EXCLUDED = "Therapist {ids} cannot be both preferred and excluded; take them off one of the lists."
 
@@ -232,11 +234,17 @@ def patient_save(
 @change_set()  # the unbooked visits' facilities and the coordinators hear of it
 def patient_unbook_unmet_needs(*, patient: Patient, by: User | None) -> list[Visit]:
     """A therapist the patient now excludes, or who is not the gender or does not speak the language the patient now
-    needs, would still come to the visits already booked on them: those from today on go back to the requests,
-    with the reason, in the patient change's transaction (booking and the planner refuse such a therapist)."""
+    needs, would still come to the visits already booked on them, and a referral cut short would leave visits booked
+    past it: those from today on go back to the requests, with the reason, in the patient change's transaction
+    (booking and the planner refuse both)."""
     today = timezone.localdate(timezone.now(), patient.organization.tz)
     booked = Visit.objects.select_for_update(of=("self",)).select_related("therapist", "patient").filter(
         patient=patient, status__in=(VisitStatus.SCHEDULED, VisitStatus.CONFIRMED), date__gte=today
     ).order_by("planned_start")
-    unmet = [v for v in booked if patient_needs_problems(visit=v, therapist=v.therapist)]
-    return visits_unbook(visits=unmet, reason=UNBOOKED_PATIENT_NEEDS, by=by)
+    booked = list(booked)
+    uncovered = [v for v in booked if referral_problem(patient=v.patient, day=v.date)]
+    unmet = [v for v in booked if v not in uncovered and patient_needs_problems(visit=v, therapist=v.therapist)]
+    return [
+        *visits_unbook(visits=uncovered, reason=UNBOOKED_NO_REFERRAL, by=by),
+        *visits_unbook(visits=unmet, reason=UNBOOKED_PATIENT_NEEDS, by=by),
+    ]

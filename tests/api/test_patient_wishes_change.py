@@ -1,5 +1,5 @@
 """A patient's wishes changed through `PATCH /api/v1/patients/{id}` (a therapist excluded, a gender or a language
-needed) unbook the visits still to come that are booked on a therapist who no longer meets them, with the reason, in
+needed, a referral cut short) unbook the visits still to come that are booked on a therapist who no longer meets them, with the reason, in
 the same transaction. Before, the excluded therapist still came to tomorrow's visit (booking and the planner refuse
 such a therapist; the simulator's booked_respects_exclusions and booked_meets_patient_needs invariants)."""
 from __future__ import annotations
@@ -79,3 +79,17 @@ def test_a_change_the_therapist_still_meets_keeps_the_bookings(patient, therapis
     assert response.status_code == 200, response.content
     for name in ("today", "tomorrow"):
         assert _state(booked[name]) == (VisitStatus.SCHEDULED, therapist.pk), name
+
+
+def test_a_referral_cut_short_unbooks_the_visits_past_it(patient, therapist, coordinator_client, booked):
+    with f.clock_at(f.local(WEDNESDAY, "10:00")):
+        response = coordinator_client.patch(
+            f"/api/v1/patients/{patient.pk}", {"referral_expires": WEDNESDAY.isoformat()}, format="json"
+        )
+
+    assert response.status_code == 200, response.content
+    assert _state(booked["tomorrow"]) == (VisitStatus.REQUESTED, None)
+    assert booked["tomorrow"].status_reason == (
+        "Unbooked: the patient's referral no longer covers the visit's day; it is open to plan again."
+    )
+    assert _state(booked["today"]) == (VisitStatus.SCHEDULED, therapist.pk)
