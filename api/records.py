@@ -28,7 +28,7 @@ from dispatch.models import (
     WeeklyAvailability,
 )
 from dispatch.selectors import filters, lists, scoping
-from dispatch.services import records
+from dispatch.services import availability, records
 
 
 class SelectorFilterBackend(KnownParamsFilterBackend):
@@ -410,14 +410,25 @@ class AvailabilityViewSet(RecordViewSet):
         return records.record_save(instance=instance or self.input_serializer_class.Meta.model(), fields=data)
 
 
-class WeeklyAvailabilityViewSet(AvailabilityViewSet):
+class WorkingHoursViewSet(AvailabilityViewSet):
+    """The hours a therapist works: a change that takes some away unbooks the visits booked in them."""
+
+    def save(self, *, instance, data):
+        instance = instance or self.input_serializer_class.Meta.model()
+        return availability.availability_save(instance=instance, fields=data, by=self.request.user)
+
+    def perform_destroy(self, instance) -> None:
+        availability.availability_delete(instance=instance, by=self.request.user)
+
+
+class WeeklyAvailabilityViewSet(WorkingHoursViewSet):
     input_serializer_class = output_serializer_class = WeeklyAvailabilitySerializer
     filterset_class = filters.WeeklyAvailabilityFilter
     queryset = WeeklyAvailability.objects.none()
     selector = staticmethod(lists.weekly_availability_list)
 
 
-class AvailabilityExceptionViewSet(AvailabilityViewSet):
+class AvailabilityExceptionViewSet(WorkingHoursViewSet):
     input_serializer_class = output_serializer_class = AvailabilityExceptionSerializer
     filterset_class = filters.AvailabilityExceptionFilter
     queryset = AvailabilityException.objects.none()

@@ -126,6 +126,30 @@ def visit_assignment_problems(*, visit: Visit, therapist: Therapist, planned_sta
     wrong_day = planned_start.astimezone(tz).date() != visit.date
     if wrong_day:
         problems.append(WRONG_DAY.format(day=visit.date, **names))
+    problems += qualification_problems(visit=visit, therapist=therapist)
+    windows = list(visit.windows.all())
+    if windows and not any(w.start <= planned_start and planned_end <= w.end for w in windows):
+        problems.append(OUTSIDE_WINDOWS.format(**names))
+    # The visit's day's shifts say nothing of a time on another day ("not available 10:00 on <its day>").
+    if not wrong_day:
+        shifts = therapist_shifts_on(therapist=therapist, day=visit.date)
+        if not any(s <= planned_start and busy_until <= e for s, e in shifts):
+            problems.append(OUTSIDE_SHIFT.format(day=visit.date, end=_hhmm(busy_until, tz), **{
+                k: v for k, v in names.items() if k != "end"
+            }))
+        elif visit.lat is not None and visit.lon is not None:
+            problems += travel_problems(
+                visit=visit, therapist=therapist, planned_start=planned_start, busy_until=busy_until, shifts=shifts
+            )
+    # The planner leaves these out (optimizer_adapter); a booking by hand must not slip them in.
+    problems += [p for p in (referral_problem(patient=visit.patient, day=visit.date), units_problem(visit=visit)) if p]
+    return problems + patient_needs_problems(visit=visit, therapist=therapist)
+
+
+def qualification_problems(*, visit: Visit, therapist: Therapist) -> list[str]:
+    """The skills the visit needs and the credentials its facility requires on its day that ``therapist`` lacks."""
+    names = {"visit": visit.pk, "therapist": therapist.pk}
+    problems = []
     missing = set(visit.required_skills.values_list("code", flat=True)) - set(
         therapist.skills.values_list("code", flat=True)
     )
@@ -144,25 +168,16 @@ def visit_assignment_problems(*, visit: Visit, therapist: Therapist, planned_sta
                         credential=credential.code, day=visit.date, facility=visit.facility.name, **names
                     )
                 )
-    windows = list(visit.windows.all())
-    if windows and not any(w.start <= planned_start and planned_end <= w.end for w in windows):
-        problems.append(OUTSIDE_WINDOWS.format(**names))
-    # The visit's day's shifts say nothing of a time on another day ("not available 10:00 on <its day>").
-    if not wrong_day:
-        shifts = therapist_shifts_on(therapist=therapist, day=visit.date)
-        if not any(s <= planned_start and busy_until <= e for s, e in shifts):
-            problems.append(OUTSIDE_SHIFT.format(day=visit.date, end=_hhmm(busy_until, tz), **{
-                k: v for k, v in names.items() if k != "end"
-            }))
-        elif visit.lat is not None and visit.lon is not None:
-            problems += travel_problems(
-                visit=visit, therapist=therapist, planned_start=planned_start, busy_until=busy_until, shifts=shifts
-            )
-    # The planner leaves these out (optimizer_adapter); a booking by hand must not slip them in.
-    problems += [p for p in (referral_problem(patient=visit.patient, day=visit.date), units_problem(visit=visit)) if p]
+    return problems
+
+
+def patient_needs_problems(*, visit: Visit, therapist: Therapist) -> list[str]:
+    """What of the patient's own wishes ``therapist`` would break: excluded, or not the gender or language needed.
+    The planner treats these needs as hard (optimizer_adapter._eligible); a booking by hand must as well."""
+    names = {"visit": visit.pk, "therapist": therapist.pk}
+    problems = []
     if visit.patient.excluded_therapists.filter(pk=therapist.pk).exists():
         problems.append(EXCLUDED_BY_PATIENT.format(**names))
-    # The planner treats these needs as hard (optimizer_adapter._eligible); a booking by hand must as well.
     gender = visit.patient.preferred_therapist_gender
     if gender not in ("", Gender.UNSPECIFIED) and therapist.gender != gender:
         problems.append(WRONG_GENDER.format(gender=Gender(gender).label.lower(), **names))

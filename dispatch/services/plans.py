@@ -272,8 +272,11 @@ def plan_run_execute(*, plan_run_id: int) -> PlanRun:
             day_problem, visits, extra = replan_build(run=run)
             solution = replan_solve(run=run, day_problem=day_problem, extra=extra)
         else:
+            from dispatch.services.replan import availability_fingerprint
+
             day_problem, visits = plan_day_build(run=run)
-            extra = {}
+            # The hours the plan was made for: apply refuses it once they change (time off, a therapist switched off).
+            extra = {"availability": availability_fingerprint(organization=run.organization, day=run.date)}
             solution = _solve(run=run, day_problem=day_problem)
         if solution.status == "no_solution":
             # Every visit would read as unassigned for a false reason; a failed run proposes nothing.
@@ -418,10 +421,9 @@ def plan_run_apply(
             plan_day_to_come_check(organization=run.organization, day=run.date, as_of=as_of)
         except ValidationError as exc:  # the plan's date was fine when it was made: now it conflicts with the clock
             raise ConflictError(exc.message_dict["date"][0], {"field": "date"}) from exc
-    if run.kind == PlanKind.REPLAN:
-        from dispatch.services.replan import replan_hours_check
+    from dispatch.services.replan import replan_hours_check
 
-        replan_hours_check(run=run)
+    replan_hours_check(run=run)
     ids = [int(pk) for pk in run.input_sequences]
     visits = {
         v.pk: v

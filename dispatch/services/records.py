@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from dispatch.exceptions import ConflictError
@@ -23,6 +23,9 @@ from dispatch.models import (
     VisitStatus,
 )
 from dispatch.notifications.changes import change_set
+from dispatch.selectors.coverage import referral_problem
+from dispatch.services.booking import patient_needs_problems, qualification_problems
+from dispatch.services.day_travel import day_travel_refresh
 from dispatch.services.visit_status import visit_transition
 from dispatch.services.visits import visits_follow_patient
 
@@ -36,6 +39,9 @@ SWITCHED_OFF_IN_A_SESSION = (
     "{name} is in visit {visit} now (checked in at {at}); switch them off once they have checked out."
 )
 UNBOOKED_SWITCHED_OFF = "Unbooked: {name} was switched off; the visit is open to plan again."
+UNBOOKED_UNQUALIFIED = "Unbooked: {name} lacks a skill or credential it needs now; the visit is open to plan again."
+UNBOOKED_NO_REFERRAL = "Unbooked: the patient's referral no longer covers the visit's day; it is open to plan again."
+UNBOOKED_PATIENT_NEEDS = "Unbooked: the patient's wishes changed and {name} no longer meets them; open to plan again."
 PREFERRED_AND_EXCLUDED = "Therapist {ids} cannot be both preferred and excluded; take them off one of the lists."
 
 
@@ -85,7 +91,41 @@ def therapist_update(
     therapist = record_save(instance=therapist, fields=fields)
     if switching_off:
         therapist_unbook_upcoming(therapist=therapist)
-    return _therapist_relations_set(therapist=therapist, skills=skills, credentials=credentials)
+    therapist = _therapist_relations_set(therapist=therapist, skills=skills, credentials=credentials)
+    if skills is not None or credentials is not None:
+        visits_unbook_unqualified(visits=Visit.objects.filter(therapist=therapist))
+    return therapist
+
+
+@transaction.atomic
+@change_set()  # the unbooked visits' facilities and the coordinators hear of it
+def visits_unbook_unqualified(*, visits: QuerySet[Visit]) -> list[Visit]:
+    """Of ``visits``, those booked from today on whose therapist now lacks a skill the visit needs or a credential
+    its facility requires (a skill or credential taken away, a credential newly required) go back to the requests,
+    with the reason, in the change's transaction: booking and the planner refuse such a therapist."""
+    booked = visits.select_for_update(of=("self",)).select_related("therapist", "facility", "organization").filter(
+        status__in=(VisitStatus.SCHEDULED, VisitStatus.CONFIRMED)
+    ).order_by("planned_start")
+    return visits_unbook(visits=[
+        v for v in booked
+        if v.date >= timezone.localdate(timezone.now(), v.organization.tz)
+        and qualification_problems(visit=v, therapist=v.therapist)
+    ], reason=UNBOOKED_UNQUALIFIED, by=None)
+
+
+def visits_unbook(*, visits: Iterable[Visit], reason: str, by: User | None) -> list[Visit]:
+    """Send booked visits back to the requests, ``reason`` (naming their therapist as {name}) said on each, and
+    count travel again on the days they left (the next stop now comes from further back)."""
+    unbooked, left = [], set()
+    for visit in visits:
+        therapist = visit.therapist
+        unbooked.append(visit_transition(
+            visit=visit, target=VisitStatus.REQUESTED, reason=reason.format(name=therapist.display_name)
+        ))
+        left.add((therapist, visit.date))
+    for therapist, day in sorted(left, key=lambda pair: (pair[0].pk, pair[1])):
+        day_travel_refresh(therapist=therapist, day=day, by=by)
+    return unbooked
 
 
 @transaction.atomic
@@ -143,6 +183,7 @@ def facility_save(
     facility = record_save(instance=facility, fields=fields)
     if required_credentials is not None:
         facility.required_credentials.set(required_credentials)
+        visits_unbook_unqualified(visits=Visit.objects.filter(facility=facility))
     return facility
 
 
@@ -185,4 +226,25 @@ def patient_save(
         for item in items:
             record_save(instance=model(patient=patient), fields=item, by=by)
     visits_follow_patient(patient=patient, by=by)
+    patient_unbook_unmet_needs(patient=patient, by=by)
     return patient
+
+
+@transaction.atomic
+@change_set()  # the unbooked visits' facilities and the coordinators hear of it
+def patient_unbook_unmet_needs(*, patient: Patient, by: User | None) -> list[Visit]:
+    """A therapist the patient now excludes, or who is not the gender or does not speak the language the patient now
+    needs, would still come to the visits already booked on them, and a referral cut short would leave visits booked
+    past it: those from today on go back to the requests, with the reason, in the patient change's transaction
+    (booking and the planner refuse both)."""
+    today = timezone.localdate(timezone.now(), patient.organization.tz)
+    booked = Visit.objects.select_for_update(of=("self",)).select_related("therapist", "patient").filter(
+        patient=patient, status__in=(VisitStatus.SCHEDULED, VisitStatus.CONFIRMED), date__gte=today
+    ).order_by("planned_start")
+    booked = list(booked)
+    uncovered = [v for v in booked if referral_problem(patient=v.patient, day=v.date)]
+    unmet = [v for v in booked if v not in uncovered and patient_needs_problems(visit=v, therapist=v.therapist)]
+    return [
+        *visits_unbook(visits=uncovered, reason=UNBOOKED_NO_REFERRAL, by=by),
+        *visits_unbook(visits=unmet, reason=UNBOOKED_PATIENT_NEEDS, by=by),
+    ]

@@ -51,6 +51,7 @@ OPEN_ASSIGNED = (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED)
 AVAILABILITY_CHANGED = (
     "Therapists' hours for {day} changed since re-plan {plan} was proposed; ask for a new re-plan."
 )
+DAY_AVAILABILITY_CHANGED = "Therapists' hours for {day} changed since plan {plan} was made; start a new plan."
 WINDOW_PASSED = "Its last window closed before {now}; it cannot be seen today."
 # Rules the narrowing itself breaks (the optimiser adds its own, see optimizer.warm_start).
 PIN_THERAPIST_OFF = "absent"
@@ -388,7 +389,9 @@ def replan_after_called_off(*, visit: Visit, by: User | None, now: dt.datetime |
 
 
 def replan_hours_check(*, run: PlanRun) -> None:
-    """Refuse (409) a proposal made before a therapist's hours for its day changed (someone went home since)."""
+    """Refuse (409) a re-plan or day plan made before a therapist's hours for its day changed (someone went home,
+    time off entered, a therapist switched off): applied, it would book them when they are not working."""
     stored = (run.result or {}).get("availability")
     if stored and stored != availability_fingerprint(organization=run.organization, day=run.date):
-        raise ConflictError(AVAILABILITY_CHANGED.format(day=run.date, plan=run.pk))
+        message = AVAILABILITY_CHANGED if run.kind == PlanKind.REPLAN else DAY_AVAILABILITY_CHANGED
+        raise ConflictError(message.format(day=run.date, plan=run.pk))

@@ -160,3 +160,45 @@ def test_plan_day_refuses_to_unbook_unless_told(booked_day, organization):
 
     call_command(*args, "--drop-booked", stdout=StringIO())
     assert m.Visit.objects.get(pk=visits[0].pk).status == m.VisitStatus.REQUESTED
+
+
+@pytest.mark.parametrize("change", ["time_off", "switched_off"])
+def test_a_plan_made_before_a_therapists_hours_changed_is_refused_and_books_nothing(
+    coordinator_client, small_day, change
+):
+    """Made, then the therapist it books is given the day off (or switched off): applied, it would book them on a
+    day they do not work. Before, apply wrote it."""
+    day, therapists, visits = small_day
+    run = _plan(coordinator_client, day).data
+    booked_on = {stop["visit_id"]: route["therapist_id"] for route in run["result"]["routes"] for stop in route["stops"]}
+    therapist = next(t for t in therapists if t.pk in booked_on.values())
+    if change == "time_off":
+        off = coordinator_client.post(
+            "/api/v1/availability/exceptions", {"therapist": therapist.pk, "date": str(day), "kind": "time_off"},
+            format="json",
+        )
+    else:
+        off = coordinator_client.patch(f"/api/v1/therapists/{therapist.pk}", {"active": False}, format="json")
+    assert off.status_code in (200, 201), off.content
+
+    refused = coordinator_client.post(f"/api/v1/plans/{run['id']}/apply", {}, format="json")
+
+    assert refused.status_code == 409, refused.content
+    assert refused.data["detail"] == (
+        f"Therapists' hours for {day} changed since plan {run['id']} was made; start a new plan."
+    )
+    assert not m.Visit.objects.filter(pk__in=[v.pk for v in visits], therapist__isnull=False).exists()
+    assert m.PlanRun.objects.get(pk=run["id"]).applied_at is None
+
+
+def test_a_plan_whose_hours_did_not_change_still_applies(coordinator_client, small_day):
+    day, therapists, _ = small_day
+    run = _plan(coordinator_client, day).data
+    other_day = day + dt.timedelta(days=1)  # hours of another day are not this plan's
+    off = coordinator_client.post(
+        "/api/v1/availability/exceptions", {"therapist": therapists[0].pk, "date": str(other_day), "kind": "time_off"},
+        format="json",
+    )
+    assert off.status_code == 201, off.content
+
+    assert coordinator_client.post(f"/api/v1/plans/{run['id']}/apply", {}, format="json").status_code == 200

@@ -160,3 +160,26 @@ def test_a_coordinator_adds_records_through_the_admin_add_forms(admin_client_for
     assert m.CredentialType.objects.get(code="sinai-badge").organization == organization
     visit = m.Visit.objects.get(location_text="Riverside Hospice, room 4")
     assert (visit.organization, visit.status, visit.windows.count()) == (organization, m.VisitStatus.REQUESTED, 1)
+
+
+def test_time_off_added_in_the_admin_unbooks_the_visits_it_covers(admin_client_for_coordinator, organization):
+    """As through /api/v1/availability/exceptions: the visit booked that day goes back to the requests, saying why."""
+    import datetime as dt
+
+    from dispatch.services.booking import visit_book
+    from tests.factories import local
+
+    day = dt.date(2027, 1, 14)
+    therapist = TherapistFactory(organization=organization, display_name="Amara Okafor")
+    visit = VisitFactory(organization=organization, date=day)
+    visit_book(visit=visit, therapist=therapist, planned_start=local(day, "10:00"))
+    url = reverse("admin:dispatch_availabilityexception_add")
+    page = admin_client_for_coordinator.get(url)  # the day is still to come: nothing needs the clock moved
+    response = admin_client_for_coordinator.post(url, {
+        **_posted_back(page), "therapist": therapist.pk, "date": day.isoformat(), "kind": "time_off",
+    })
+
+    assert response.status_code == 302, response.context and response.context["adminform"].form.errors
+    visit.refresh_from_db()
+    assert (visit.status, visit.therapist_id) == (m.VisitStatus.REQUESTED, None)
+    assert visit.status_reason == "Unbooked: Amara Okafor is no longer working then; the visit is open to plan again."
