@@ -141,12 +141,11 @@ def therapist_unbook_upcoming(*, therapist: Therapist) -> list[Visit]:
             name=therapist.display_name, visit=under_way.pk,
             at=under_way.actual_start.astimezone(tz).strftime("%H:%M on %Y-%m-%d"),
         ), {"visit": under_way.pk})
-    today = timezone.localdate(timezone.now(), tz)
-    reason = UNBOOKED_SWITCHED_OFF.format(name=therapist.display_name)
-    booked = Visit.objects.select_for_update().filter(
-        therapist=therapist, status__in=(VisitStatus.SCHEDULED, VisitStatus.CONFIRMED), date__gte=today
+    booked = Visit.objects.select_for_update(of=("self",)).select_related("therapist").filter(
+        therapist=therapist, status__in=(VisitStatus.SCHEDULED, VisitStatus.CONFIRMED),
+        date__gte=timezone.localdate(timezone.now(), tz),
     ).order_by("planned_start")
-    return [visit_transition(visit=v, target=VisitStatus.REQUESTED, reason=reason) for v in booked]
+    return visits_unbook(visits=booked, reason=UNBOOKED_SWITCHED_OFF, by=None)
 
 
 def _therapist_home_fill(*, therapist: Therapist, fields: dict[str, Any]) -> dict[str, Any]:
