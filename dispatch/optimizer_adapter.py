@@ -31,6 +31,10 @@ PRIORITY = {
 }
 CONTRAINDICATED = "Patient has an active contraindication ({kinds}) on {day}; the visit cannot be scheduled."
 PATIENT_BUSY = "The patient is in another session at every time its windows allow."
+OUTSIDE_DOOR = (
+    "No window holds the {duration}-minute session inside {facility}'s visiting hours, {opens}-{closes}; the "
+    "facility's hours have changed since the request was made."
+)
 NO_WINDOW_FITS = "No time window is long enough for the {duration}-minute session."
 NO_MATCH_WORKING = "No therapist working on {day} meets this visit's needs ({needs})."
 SKILLED_NOT_WORKING = "Needs {skills}: {names} {have} it, and {are} not working on {day}."
@@ -146,13 +150,17 @@ def therapist_for_day(
     )
 
 
-def _start_windows(visit: Visit, midnight: dt.datetime) -> tuple[optimizer.TimeWindow, ...]:
-    """A visit window holds the whole session; the optimiser's window is for the start."""
+def _start_windows(visit: Visit, midnight: dt.datetime, *, hours: bool = True) -> tuple[optimizer.TimeWindow, ...]:
+    """A visit window holds the whole session; the optimiser's window is for the start. A facility's visiting hours
+    as they are now bind it too: the windows were checked against them when given, and the hours may since have
+    narrowed."""
     windows = []
+    door = visit.facility.visiting_hours_on(visit.date, midnight.tzinfo) if hours and visit.facility else None
     for w in visit.windows.all():
+        opens, closes = (max(w.start, door[0]), min(w.end, door[1])) if door else (w.start, w.end)
         # The optimiser counts whole minutes: a window opening at 09:00:30 opens for it at 09:01, not 09:00.
-        start = minutes_after_up(w.start, midnight)
-        end = minutes_after(w.end, midnight) - visit.duration_min
+        start = minutes_after_up(opens, midnight)
+        end = minutes_after(closes, midnight) - visit.duration_min
         if end >= start:
             # A window exactly as long as the session allows one start: widening it would run a minute over.
             windows.append(optimizer.TimeWindow(start, end))
@@ -281,6 +289,13 @@ def problem_from_visits(
             excluded.append(ExcludedVisit(str(v.pk), "invalid_data", CANNOT_MODEL.format(error=exc)))
             continue
         if visit is None:
+            door = v.facility.visiting_hours_on(v.date, midnight.tzinfo) if v.facility else None
+            if door and _start_windows(v, midnight, hours=False):
+                excluded.append(ExcludedVisit(str(v.pk), "outside_visiting_hours", OUTSIDE_DOOR.format(
+                    facility=v.facility.name, opens=f"{door[0]:%H:%M}", closes=f"{door[1]:%H:%M}",
+                    duration=v.duration_min,
+                )))
+                continue
             excluded.append(ExcludedVisit(str(v.pk), "no_window", NO_WINDOW_FITS.format(duration=v.duration_min)))
             continue
         if held_sessions := patient_held.get(v.patient_id):

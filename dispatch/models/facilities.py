@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
@@ -66,6 +68,13 @@ class Facility(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def visiting_hours_on(self, day: dt.date, tz) -> tuple[dt.datetime, dt.datetime] | None:
+        """When the door is open on ``day``, or None where the facility keeps no visiting hours."""
+        if self.visiting_hours_start is None or self.visiting_hours_end is None:
+            return None
+        return (dt.datetime.combine(day, self.visiting_hours_start, tzinfo=tz),
+                dt.datetime.combine(day, self.visiting_hours_end, tzinfo=tz))
 
     def clean(self) -> None:
         super().clean()

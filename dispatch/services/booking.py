@@ -36,6 +36,7 @@ OTHER_ORGANIZATION = "Therapist {therapist} belongs to another organisation."
 WRONG_DAY = "Visit {visit} is for {day}; {start} is on another day."
 MISSING_SKILLS = "Therapist {therapist} lacks the skills {skills} that visit {visit} needs."
 MISSING_CREDENTIAL = "Therapist {therapist} holds no {credential} credential valid on {day}, which {facility} requires."
+OUTSIDE_DOOR = "Visit {visit} would run {start}–{end}, outside {facility}'s visiting hours, {opens}–{closes}."
 OUTSIDE_WINDOWS = "Visit {visit} would run {start}–{end}, outside every window it may take place in."
 OUTSIDE_SHIFT = "Therapist {therapist} is not available {start}–{end} on {day}."
 EXCLUDED_BY_PATIENT = "The patient of visit {visit} has asked not to be seen by therapist {therapist}."
@@ -130,6 +131,11 @@ def visit_assignment_problems(*, visit: Visit, therapist: Therapist, planned_sta
     windows = list(visit.windows.all())
     if windows and not any(w.start <= planned_start and planned_end <= w.end for w in windows):
         problems.append(OUTSIDE_WINDOWS.format(**names))
+    if door := visiting_hours_of(visit):
+        if not (door[0] <= planned_start and planned_end <= door[1]):
+            problems.append(OUTSIDE_DOOR.format(
+                facility=visit.facility.name, opens=_hhmm(door[0], tz), closes=_hhmm(door[1], tz), **names
+            ))
     # The visit's day's shifts say nothing of a time on another day ("not available 10:00 on <its day>").
     if not wrong_day:
         shifts = therapist_shifts_on(therapist=therapist, day=visit.date)
@@ -144,6 +150,11 @@ def visit_assignment_problems(*, visit: Visit, therapist: Therapist, planned_sta
     # The planner leaves these out (optimizer_adapter); a booking by hand must not slip them in.
     problems += [p for p in (referral_problem(patient=visit.patient, day=visit.date), units_problem(visit=visit)) if p]
     return problems + patient_needs_problems(visit=visit, therapist=therapist)
+
+
+def visiting_hours_of(visit: Visit) -> tuple[dt.datetime, dt.datetime] | None:
+    """The visit's facility's visiting hours on its day, as they are now (None at home or where none are kept)."""
+    return visit.facility.visiting_hours_on(visit.date, visit.organization.tz) if visit.facility_id else None
 
 
 def qualification_problems(*, visit: Visit, therapist: Therapist) -> list[str]:

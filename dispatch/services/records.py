@@ -24,7 +24,7 @@ from dispatch.models import (
 )
 from dispatch.notifications.changes import change_set
 from dispatch.selectors.coverage import referral_problem
-from dispatch.services.booking import patient_needs_problems, qualification_problems
+from dispatch.services.booking import patient_needs_problems, qualification_problems, visiting_hours_of
 from dispatch.services.day_travel import day_travel_refresh
 from dispatch.services.visit_status import visit_transition
 from dispatch.services.visits import visits_follow_patient
@@ -40,6 +40,10 @@ SWITCHED_OFF_IN_A_SESSION = (
 )
 UNBOOKED_SWITCHED_OFF = "Unbooked: {name} was switched off; the visit is open to plan again."
 UNBOOKED_UNQUALIFIED = "Unbooked: {name} lacks a skill or credential it needs now; the visit is open to plan again."
+UNBOOKED_OUTSIDE_HOURS = (
+    "Unbooked: {facility}'s visiting hours are now {opens}-{closes}, and the visit was booked outside them; it is open "
+    "to plan again."
+)
 UNBOOKED_NO_REFERRAL = "Unbooked: the patient's referral no longer covers the visit's day; it is open to plan again."
 UNBOOKED_PATIENT_NEEDS = "Unbooked: the patient's wishes changed and {name} no longer meets them; open to plan again."
 PREFERRED_AND_EXCLUDED = "Therapist {ids} cannot be both preferred and excluded; take them off one of the lists."
@@ -179,11 +183,34 @@ def facility_save(
     required_credentials: Iterable[CredentialType] | None = None,
     **fields: Any,
 ) -> Facility:
+    hours_before = (facility.visiting_hours_start, facility.visiting_hours_end) if facility.pk else None
     facility = record_save(instance=facility, fields=fields)
     if required_credentials is not None:
         facility.required_credentials.set(required_credentials)
         visits_unbook_unqualified(visits=Visit.objects.filter(facility=facility))
+    if hours_before is not None and hours_before != (facility.visiting_hours_start, facility.visiting_hours_end):
+        _visits_unbook_outside_hours(facility=facility)
     return facility
+
+
+@change_set()  # the unbooked visits' coordinators and facility hear of it
+def _visits_unbook_outside_hours(*, facility: Facility) -> list[Visit]:
+    """Visiting hours narrowed: what is booked from today on at a time the door is now shut goes back to the
+    requests, with the reason (the planner and booking keep to the hours as they are now)."""
+    booked = Visit.objects.select_for_update(of=("self",)).select_related("therapist", "facility", "organization").filter(
+        facility=facility, status__in=(VisitStatus.SCHEDULED, VisitStatus.CONFIRMED),
+        date__gte=timezone.localdate(timezone.now(), facility.organization.tz),
+    ).order_by("planned_start")
+    shut = [v for v in booked if (door := visiting_hours_of(v)) and not (
+        door[0] <= v.planned_start and v.planned_end <= door[1]
+    )]
+    if not shut:
+        return []
+    reason = UNBOOKED_OUTSIDE_HOURS.format(
+        facility=facility.name, opens=f"{facility.visiting_hours_start:%H:%M}",
+        closes=f"{facility.visiting_hours_end:%H:%M}",
+    ).replace("{", "{{").replace("}", "}}")  # visits_unbook formats the reason with the therapist's name
+    return visits_unbook(visits=shut, reason=reason, by=None)
 
 
 @transaction.atomic

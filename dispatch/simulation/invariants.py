@@ -268,6 +268,15 @@ class Invariants:
             self.fail(
                 "booked_inside_windows", f"visit {v.pk} runs {at}, outside its windows {spans}", key=key, ids=(v.pk,)
             )
+        door = v.facility.visiting_hours_on(v.date, tz) if v.facility_id else None
+        if door and not (door[0] <= v.planned_start and v.planned_end <= door[1]) and not self._pushed(
+            v, "past visiting hours"
+        ):
+            self.fail(
+                "booked_inside_windows",
+                f"visit {v.pk} runs {at}, outside {v.facility.name}'s visiting hours {door[0]:%H:%M}-{door[1]:%H:%M}",
+                key=(*key, "visiting hours"), ids=(v.pk,),
+            )
         if not any(s <= v.planned_start and v.planned_busy_until <= e for s, e in shifts) and not self._pushed(
             v, "past the shift's end"
         ):
