@@ -44,6 +44,8 @@ UNBOOKED_OUTSIDE_HOURS = (
     "Unbooked: {facility}'s visiting hours are now {opens}-{closes}, and the visit was booked outside them; it is open "
     "to plan again."
 )
+PATIENT_IN_A_SESSION = "The patient is in visit {visit} now; close the record once it has ended."
+CANCELLED_PATIENT_CLOSED = "Cancelled: the patient's record was closed (made inactive)."
 UNBOOKED_NO_REFERRAL = "Unbooked: the patient's referral no longer covers the visit's day; it is open to plan again."
 UNBOOKED_PATIENT_NEEDS = "Unbooked: the patient's wishes changed and {name} no longer meets them; open to plan again."
 PREFERRED_AND_EXCLUDED = "Therapist {ids} cannot be both preferred and excluded; take them off one of the lists."
@@ -120,16 +122,20 @@ def visits_unbook_unqualified(*, visits: QuerySet[Visit]) -> list[Visit]:
 def visits_unbook(*, visits: Iterable[Visit], reason: str, by: User | None) -> list[Visit]:
     """Send booked visits back to the requests, ``reason`` (naming their therapist as {name}) said on each, and
     count travel again on the days they left (the next stop now comes from further back)."""
-    unbooked, left = [], set()
+    return _visits_move(visits=visits, target=VisitStatus.REQUESTED, reason=reason, by=by)
+
+
+def _visits_move(*, visits: Iterable[Visit], target: str, reason: str, by: User | None) -> list[Visit]:
+    moved, left = [], set()
     for visit in visits:
         therapist = visit.therapist
-        unbooked.append(visit_transition(
-            visit=visit, target=VisitStatus.REQUESTED, reason=reason.format(name=therapist.display_name)
-        ))
-        left.add((therapist, visit.date))
+        name = therapist.display_name if therapist else ""
+        moved.append(visit_transition(visit=visit, target=target, reason=reason.format(name=name)))
+        if therapist is not None:
+            left.add((therapist, visit.date))
     for therapist, day in sorted(left, key=lambda pair: (pair[0].pk, pair[1])):
         day_travel_refresh(therapist=therapist, day=day, by=by)
-    return unbooked
+    return moved
 
 
 @transaction.atomic
@@ -230,7 +236,10 @@ def patient_save(
     """
     if fields.get("facility", patient.facility if patient.facility_id else None) is None:
         fields = coordinates_fill(instance=patient, fields=fields, address="address", lat="lat", lon="lon")
+    closing = bool(patient.pk) and patient.active and fields.get("active") is False
     patient = record_save(instance=patient, fields=fields, by=by)
+    if closing:
+        patient_visits_call_off(patient=patient, by=by)
     preferred = set(preferred_therapists) if preferred_therapists is not None else set(
         patient.preferred_therapists.all() if patient.pk else ()
     )
@@ -254,6 +263,21 @@ def patient_save(
     visits_follow_patient(patient=patient, by=by)
     patient_unbook_unmet_needs(patient=patient, by=by)
     return patient
+
+
+@transaction.atomic
+@change_set()  # the therapists, facilities and coordinators of the visits called off hear of it
+def patient_visits_call_off(*, patient: Patient, by: User | None) -> list[Visit]:
+    """A patient made inactive (discharged, moved away, died) is visited no more: their visits from today on, booked
+    or requested, are cancelled with the reason in the same transaction. A session under way is finished first."""
+    under_way = Visit.objects.filter(patient=patient, status=VisitStatus.IN_PROGRESS).first()
+    if under_way is not None:
+        raise ConflictError(PATIENT_IN_A_SESSION.format(visit=under_way.pk), {"visit": under_way.pk})
+    to_come = Visit.objects.select_for_update(of=("self",)).select_related("therapist").filter(
+        patient=patient, status__in=(VisitStatus.REQUESTED, VisitStatus.SCHEDULED, VisitStatus.CONFIRMED),
+        date__gte=timezone.localdate(timezone.now(), patient.organization.tz),
+    ).order_by("date", "planned_start")
+    return _visits_move(visits=to_come, target=VisitStatus.CANCELLED, reason=CANCELLED_PATIENT_CLOSED, by=by)
 
 
 @transaction.atomic

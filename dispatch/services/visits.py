@@ -27,6 +27,7 @@ WINDOW_TOO_SHORT = "Window {number} ({start} to {end}) lasts {length} min; the s
 WINDOWS_OVERLAP = "Windows {first} and {second} overlap; give each time range once (join them into one window)."
 WINDOWS_DUPLICATE = "Windows {first} and {second} are the same; give each time range once."
 OUTSIDE_VISITING_HOURS = "Window {number} ({start} to {end}) is outside {facility}'s visiting hours {open}-{close}."
+PATIENT_INACTIVE = "Patient {patient}'s record is closed (inactive); reopen it to request visits."
 TOO_MANY_WINDOWS = "A visit may have at most {limit} windows; {count} were given."
 SERIES_WINDOW_TOO_SHORT = "The window {start}–{end} lasts {length} min; the session needs {duration} min."
 MAX_WINDOWS = 8
@@ -150,6 +151,8 @@ def visit_request_create(
     requested_by: User | None = None,
     series: VisitSeries | None = None,
 ) -> Visit:
+    if not patient.active:
+        raise ValidationError({"patient": [PATIENT_INACTIVE.format(patient=patient.pk)]})
     visit = Visit(
         organization=patient.organization,
         patient=patient,
