@@ -123,6 +123,10 @@ def solve(
         return _result(problem, [], "empty" if not problem.visits else "feasible", 0, started)
     if decompose and initial_routes is None and should_decompose(problem, modelled):
         return solve_decomposed(problem, modelled, options, started, progress=progress)
+    if options.processes > 1 and initial_routes is None:
+        from optimizer.portfolio import solve_in_processes  # it calls this function, one search each
+
+        return solve_in_processes(problem, options=options, processes=options.processes, progress=progress)
     data = build_model_data(problem, options, modelled)
 
     best = [None]
