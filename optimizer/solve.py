@@ -50,9 +50,11 @@ FIRST_PLAN_S = 0.55
 TIME_EXPONENT = 0.9
 MARGIN = 0.8
 # The calibration ruined strings of RUIN_CALIBRATED visits on average; smaller ruins make each solution dearer
-# (measured at 250 visits, same machine and load: 5 visits, 1.32 times the CPU per solution; 8, 1.12), so a day
-# plan's budget shrinks as (ruin / RUIN_CALIBRATED) ** RUIN_EXPONENT to keep its time (0.76 at the default 5).
+# (measured at 250 visits, same machine and load: 8 visits, 1.12 times the CPU per solution; 5, 1.32; 3 about
+# what 5 costs), so a day plan's budget shrinks as (max(ruin, RUIN_FLOOR) / RUIN_CALIBRATED) ** RUIN_EXPONENT to
+# keep its time (0.76 at the default 5).
 RUIN_CALIBRATED = 15
+RUIN_FLOOR = 5
 RUIN_EXPONENT = 0.25
 
 # Operators off by default that pay for themselves on time-windowed instances.
@@ -268,7 +270,7 @@ def solution_budget(n_visits: int, time_limit_s: float, *, ruin: int = RUIN_CALI
     the same run to run.
     """
     n = max(n_visits, 1)
-    rate = min(RATE_CONSTANT * n**-RATE_EXPONENT, MAX_RATE) * min(1.0, ruin / RUIN_CALIBRATED) ** RUIN_EXPONENT
+    rate = min(RATE_CONSTANT * n**-RATE_EXPONENT, MAX_RATE) * min(1.0, max(ruin, RUIN_FLOOR) / RUIN_CALIBRATED) ** RUIN_EXPONENT
     nominal_s = time_limit_s - READBACK_RESERVE_S - OVERRUN_FRACTION * time_limit_s
     improving_s = max(nominal_s - first_plan_s(n), 0.0)
     return 1 + math.ceil(MARGIN * rate * improving_s**TIME_EXPONENT)
