@@ -108,6 +108,7 @@ def solve_decomposed(
         options,
         time_limit_s=max(share * (options.time_limit_s - spent), 0.1),
         wall_cap_s=max(share * (options.wall_limit_s - spent), 0.1) if options.deterministic else None,
+        processes=1,  # the regions take the cores
     )
     # Deterministic mode: regions differ in how fast they reach their budgets (1.1-2.5 times their
     # share, measured on one loaded day), so rather than a fixed share of the safety cap each,

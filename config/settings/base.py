@@ -263,6 +263,9 @@ CACHES = {
 # Rounds
 ROUNDS_PUBLIC_URL = env("ROUNDS_PUBLIC_URL", default="http://127.0.0.1:8000")
 ROUNDS_PLAN_TIME_LIMIT_S = env.float("ROUNDS_PLAN_TIME_LIMIT_S", default=10.0)
+# Searches of a day plan side by side, one per process, the best kept (optimizer.portfolio); a Celery prefork
+# pool process may not start processes, so there one search runs.
+ROUNDS_PLAN_PROCESSES = env.int("ROUNDS_PLAN_PROCESSES", default=2)
 ROUNDS_PLAN_MAX_TIME_LIMIT_S = env.float("ROUNDS_PLAN_MAX_TIME_LIMIT_S", default=120.0)
 ROUNDS_PLAN_MAX_VISITS = env.int("ROUNDS_PLAN_MAX_VISITS", default=2000)
 ROUNDS_REPLAN_TIME_LIMIT_S = env.float("ROUNDS_REPLAN_TIME_LIMIT_S", default=1.5)

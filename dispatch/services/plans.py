@@ -319,6 +319,7 @@ def _solve(*, run: PlanRun, day_problem: DayProblem) -> optimizer.Solution:
 
     solution = optimizer.solve(
         day_problem.problem,
+        options=optimizer.Options(processes=settings.ROUNDS_PLAN_PROCESSES),
         time_limit_s=run.parameters.get("time_limit_s", settings.ROUNDS_PLAN_TIME_LIMIT_S),
         seed=run.parameters.get("seed", 0),
         progress=progress,

@@ -181,13 +181,16 @@ def run(
     therapists: int = 30,
     visits: int = 250,
 ) -> int:
-    """Rows: ours as the product runs it (deterministic), ours searching until the limit (as the
+    """Rows: ours as the product runs it (deterministic) in one process and in two (two searches,
+    the better kept: ``optimizer.portfolio``), ours searching until the limit (as the
     peers do) in one process and in two (two seeds, the better kept), the 1 s re-plan from a
     cold travel memo, and the peers. ``cost``: travel minutes plus the default penalties of
     the visits left out (``Options``), the figure the objective ranks plans by."""
     print("solver,seconds,assigned,unassigned,travel_min,cost,stopped_by,checker,left_out_urgent/soon/routine")
     problem = generate_day(seed, therapists=therapists, visits=visits)
-    solution, wall, violations = _row("ours", problem, Options(time_limit_s=time_limit_s, seed=seed))
+    solution, wall, violations = _row("ours (1 process)", problem, Options(time_limit_s=time_limit_s, seed=seed))
+    _, _, two_violations = _row("ours (2 processes)", problem, Options(time_limit_s=time_limit_s, seed=seed), processes=2)
+    violations += two_violations
     timed = Options(time_limit_s=time_limit_s, seed=seed, deterministic=False)
     _, _, timed_violations = _row("ours-timed (1 process)", problem, timed)
     _, _, two_violations = _row("ours-timed (2 processes)", problem, timed, processes=2)

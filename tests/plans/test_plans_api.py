@@ -54,6 +54,24 @@ def test_a_plans_result_says_it_stopped_on_its_budget_and_the_same_day_and_seed_
     assert first["result"]["routes"] == second["result"]["routes"]
 
 
+def test_a_day_plan_runs_two_searches_side_by_side_and_keeps_the_better(coordinator_client, small_day, monkeypatch):
+    """The product's default (ROUNDS_PLAN_PROCESSES = 2): the plan comes from the portfolio of two searches, it
+    stopped on their budgets, and it applies."""
+    from optimizer import portfolio
+
+    monkeypatch.setattr("optimizer.options.WALL_CAP_FACTOR", 60.0)
+    searched = []
+    real = portfolio.solve_in_processes
+    monkeypatch.setattr(portfolio, "solve_in_processes", lambda p, **kw: searched.append(kw["processes"]) or real(p, **kw))
+    day, _, visits = small_day
+    run = coordinator_client.get(_plan(coordinator_client, day)["Location"]).data
+    assert run["status"] == "succeeded", run["error"]
+    assert searched == [2]
+    assert {s["visit_id"] for r in run["result"]["routes"] for s in r["stops"]} == {v.pk for v in visits}
+    assert run["result"]["stopped_by"] == "solution_limit"
+    assert coordinator_client.post(f"/api/v1/plans/{run['id']}/apply").status_code == 200
+
+
 def test_a_day_above_the_decomposition_threshold_is_planned_in_regions_and_applied(
     coordinator_client, small_day, monkeypatch
 ):
