@@ -18,6 +18,7 @@ ours (a region of a large day), whose sibling has the other core.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import time
 from collections.abc import Callable
@@ -38,11 +39,15 @@ if TYPE_CHECKING:
 SECOND_SEARCH = {"ruin_avg_removed": 3, "ruin_max_sequence": 2}
 _STOPS = ("time_limit", "first_plan", "solution_limit", "completed", "optimal")
 
-_shared: dict[str, list[Problem]] = {}
+# The problems a forked worker reads from its copy of this process (not pickled across), under a key of their own
+# call: two plans in two threads of one process (the embedded mode's in-process runs) must not read each other's.
+_shared: dict[int, list[Problem]] = {}
+_calls = itertools.count()
 
 
-def _solve_shared(job: tuple[int, Options, float | None, bool]) -> Solution:
-    return _solve_by(_shared["problems"][job[0]], *job[1:])
+def _solve_shared(job: tuple[int, int, Options, float | None, bool]) -> Solution:
+    call, k, *rest = job
+    return _solve_by(_shared[call][k], *rest)
 
 
 def _solve_by(problem: Problem, options: Options, deadline: float | None, decompose: bool = True) -> Solution:
@@ -104,14 +109,15 @@ def solve_in_processes(
         # A daemonic process may not start children ("daemonic processes are not allowed to have children"); inside
         # a worker of ours (a region's, a portfolio's) the other core is taken.
         return solve(problem, options=runs[0], progress=progress)
-    _shared["problems"] = [problem]
+    call = next(_calls)
+    _shared[call] = [problem]
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=processes - 1, mp_context=context) as pool:
-            others = [pool.submit(_solve_shared, (0, run, None, True)) for run in runs[1:]]
+            others = [pool.submit(_solve_shared, (call, 0, run, None, True)) for run in runs[1:]]
             solutions = [solve(problem, options=runs[0], progress=progress), *(f.result() for f in others)]
     finally:
-        _shared.clear()
+        del _shared[call]
     best = min(solutions, key=lambda s: plan_rank(problem, s))  # the first of equals: the earlier search
     stops = [s.stopped_by for s in solutions if s.stopped_by is not None]
     if stops and best.stopped_by is not None:
@@ -142,13 +148,15 @@ def solve_each(
         return [
             _solve_by(problem, options, d, decompose) for (problem, options), d in zip(jobs, deadlines, strict=True)
         ]
-    _shared["problems"] = [problem for problem, _ in jobs]
+    call = next(_calls)
+    _shared[call] = [problem for problem, _ in jobs]
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=min(processes, len(jobs)), mp_context=context) as pool:
             work = [
-                (k, options, d, decompose) for k, ((_, options), d) in enumerate(zip(jobs, deadlines, strict=True))
+                (call, k, options, d, decompose)
+                for k, ((_, options), d) in enumerate(zip(jobs, deadlines, strict=True))
             ]
             return list(pool.map(_solve_shared, work))
     finally:
-        _shared.clear()
+        del _shared[call]

@@ -85,3 +85,20 @@ def test_processes_below_one_are_refused():
         solve_in_processes(generate_day(0, therapists=2, visits=5), processes=0)
     with pytest.raises(ValueError, match="processes: 0 is below 1"):
         Options(processes=0)
+
+
+def test_two_plans_in_two_threads_at_once_each_get_a_plan_of_their_own_day():
+    """The embedded mode plans in threads of one process: each call's forked search reads its own problem."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    first, other = (generate_day(seed, therapists=4, visits=30) for seed in (7, 8))
+    other = replace(other, visits=tuple(replace(v, id=f"other-{v.id}") for v in other.visits))  # ids apart
+    days = [first, other]
+    budget = Options(time_limit_s=30, solution_limit=15, seed=1)
+    with ThreadPoolExecutor(max_workers=2) as threads:
+        plans = list(threads.map(lambda p: solve_in_processes(p, options=budget, processes=2), days))
+    for day, plan in zip(days, plans, strict=True):
+        ids = {v.id for v in day.visits}
+        served = {s.visit_id for r in plan.routes for s in r.stops}
+        assert served and served <= ids and {u.visit_id for u in plan.unassigned} <= ids
+        assert check_solution(day, plan) == []
