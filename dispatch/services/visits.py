@@ -277,10 +277,16 @@ def visit_series_create(
     days = _series_days(starts_on=starts_on, ends_on=ends_on, weekdays=series.weekdays)
     if not days:
         raise ValidationError({"weekdays": SERIES_NO_DAYS.format(starts_on=starts_on, ends_on=ends_on)})
+    tz = patient.organization.tz
+    window = {"start": _series_window(days[0], window_start, tz=tz), "end": _series_window(days[0], window_end, end=True, tz=tz)}
+    facility = patient.facility if patient.facility_id else None
+    if shut := visiting_hours_problems(windows=[window], facility=facility, tz=tz):
+        # Said on the series' own fields (a series has no "windows"): the end if it starts inside the hours.
+        field = "window_end" if window_start >= facility.visiting_hours_start else "window_start"
+        raise ValidationError({field: shut})
     series.save()
     required_skills = list(required_skills)
     series.required_skills.set(required_skills)
-    tz = patient.organization.tz
     for day in days:
         visit_request_create(
             patient=patient,

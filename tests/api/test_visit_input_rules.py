@@ -216,6 +216,19 @@ class TestSeries:
         )
         assert backwards.status_code == 400 and list(backwards.json()) == ["window_end"]
 
+    @pytest.mark.parametrize("start, end, field", [("06:00", "07:30", "window_start"), ("16:00", "19:00", "window_end")])
+    def test_a_series_outside_the_facilitys_visiting_hours_is_refused_on_its_own_field(self, world, start, end, field):
+        world.facility_x.visiting_hours_start, world.facility_x.visiting_hours_end = dt.time(9), dt.time(17)
+        world.facility_x.save()
+        response = world.clients["staff_x"].post(
+            "/api/v1/visit-series", self._body(world, window_start=start, window_end=end), format="json"
+        )
+
+        assert response.status_code == 400
+        assert list(response.json()) == [field]
+        assert "outside Facility X's visiting hours 09:00-17:00" in response.json()[field][0]
+        assert not VisitSeries.objects.exists()
+
     def test_facility_staff_cannot_start_a_series_in_the_past(self, world):
         start = timezone.localdate(timezone=world.org.tz) - dt.timedelta(days=3)
 
