@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,7 +18,7 @@ from api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from api.inputs import InputSerializer
 from api.permissions import IsCoordinator, role_of
 from api.plans import AffectedSerializer, affected_of
-from api.visits import VisitOutputSerializer, visit_body
+from api.visits import STAFF_CANCEL_ONLY_REQUESTED, VisitOutputSerializer, visit_body
 from dispatch.models import PlanKind, PlanRun, Role, Therapist, Visit, VisitStatus
 from dispatch.selectors.buffers import BUFFER_MIN_SAMPLES, BUFFER_PERCENTILE, buffer_suggestion_list
 from dispatch.selectors.filters import MAX_ID
@@ -32,9 +33,17 @@ REPLAN_DAY_PASSED = "{day} has passed in {tz}; a re-plan changes what is still t
 POSITION_HALF = "Give lat and lon together (or neither); {given} alone is not a position."
 
 
-def visit_for_actor(*, user, visit_id: int) -> Visit:
-    """Coordinators reach every visit of their organisation, therapists only their own; others get 404."""
-    if role_of(user) not in (Role.COORDINATOR, Role.THERAPIST):
+def visit_for_actor(*, user, visit_id: int, staff_may_cancel: bool = False) -> Visit:
+    """Coordinators reach every visit of their organisation, therapists only their own; others get 404. With
+    ``staff_may_cancel``, facility staff reach their own facility's too, and call off only a request (403 once it
+    is booked: the coordinator has a therapist to tell), as through /transition."""
+    role = role_of(user)
+    if role == Role.FACILITY_STAFF and staff_may_cancel:
+        visit = get_object_or_404(visits_visible_to(user), pk=visit_id)
+        if visit.status != VisitStatus.REQUESTED:
+            raise PermissionDenied(STAFF_CANCEL_ONLY_REQUESTED)
+        return visit
+    if role not in (Role.COORDINATOR, Role.THERAPIST):
         raise Http404
     return get_object_or_404(visits_visible_to(user), pk=visit_id)
 
@@ -124,8 +133,10 @@ class VisitDayActionApi(APIView):
         """Integrators read a visit one way: the body GET /api/v1/visits/{id} gives this user."""
         return visit_body(self.request, visit.pk)
 
+    staff_may_cancel = False
+
     def post(self, request, visit_id: int) -> Response:
-        visit = visit_for_actor(user=request.user, visit_id=visit_id)
+        visit = visit_for_actor(user=request.user, visit_id=visit_id, staff_may_cancel=self.staff_may_cancel)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return Response(self.act(visit=visit, user=request.user, data=serializer.validated_data))
@@ -170,6 +181,7 @@ class VisitReasonInputSerializer(InputSerializer):
 class VisitCancelApi(VisitDayActionApi):
     InputSerializer = VisitReasonInputSerializer
     call_off = staticmethod(actions.visit_cancel)
+    staff_may_cancel = True
 
     def act(self, *, visit, user, data):
         visit = self.call_off(visit=visit, by=user, **data)
@@ -179,6 +191,7 @@ class VisitCancelApi(VisitDayActionApi):
 
 class VisitNoShowApi(VisitCancelApi):
     call_off = staticmethod(actions.visit_mark_no_show)
+    staff_may_cancel = False
 
 
 class VisitLateApi(VisitDayActionApi):

@@ -108,6 +108,27 @@ def test_facility_staff_cannot_act_on_visits(facility_staff_client, booked_visit
     assert response.status_code == 404
 
 
+def test_facility_staff_call_off_their_own_request_by_cancel_as_by_transition_but_not_a_booked_visit(booked_visit):
+    from tests.clients import signed_in
+
+    facility = booked_visit.facility or f.FacilityFactory(organization=booked_visit.organization)
+    m.Visit.objects.filter(pk=booked_visit.pk).update(facility=facility)
+    request = f.VisitFactory(organization=booked_visit.organization, patient=booked_visit.patient)
+    m.Visit.objects.filter(pk=request.pk).update(facility=facility)
+    clerk = signed_in(f.FacilityStaffFactory(organization=facility.organization, facility=facility))
+
+    booked = clerk.post(f"/api/v1/visits/{booked_visit.pk}/cancel", {"reason": "Gone to surgery"}, format="json")
+    called_off = clerk.post(f"/api/v1/visits/{request.pk}/cancel", {"reason": "Gone to surgery"}, format="json")
+    no_show = clerk.post(f"/api/v1/visits/{request.pk}/no-show", {"reason": "x"}, format="json")
+
+    assert booked.status_code == 403 and "only while it is still a request" in booked.json()["detail"]
+    assert called_off.status_code == 200, called_off.content
+    assert called_off.json()["visit"]["status"] == VisitStatus.CANCELLED
+    assert no_show.status_code == 404  # a no-show is the therapist's or the coordinator's to record
+    booked_visit.refresh_from_db()
+    assert booked_visit.status == VisitStatus.SCHEDULED
+
+
 def test_coordinator_of_another_organisation_gets_404(booked_visit):
     from rest_framework.test import APIClient
 
