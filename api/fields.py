@@ -11,6 +11,8 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.relations import MANY_RELATION_KWARGS
 
+from dispatch.selectors.filters import EARLIEST_DAY, LATEST_DAY, OUT_OF_RANGE
+
 NOT_FOUND = "{model} {pk} was not found."
 TOO_MANY = "Ensure this field has no more than {limit} elements."
 # Every list a client sends is bounded: each element costs a lookup now and work in every later read.
@@ -76,11 +78,6 @@ class ScopedPrimaryKeyRelatedField(BoundedMany, serializers.PrimaryKeyRelatedFie
             raise NotFound(NOT_FOUND.format(model=queryset.model._meta.verbose_name.capitalize(), pk=data)) from exc
 
 
-# Plans, visits and schedules live in this century: a year like 1870 is a typo, and its time
-# zone offsets (local mean time, with seconds) cannot even be written in RFC 3339.
-EARLIEST_DAY = dt.date(2000, 1, 1)
-LATEST_DAY = dt.date(2099, 12, 31)
-OUT_OF_RANGE = f"Give a date between {EARLIEST_DAY} and {LATEST_DAY}."
 OFFSET_MISSING = "Give the time with its UTC offset (e.g. 2025-03-02T09:00:00-05:00 or ...Z); {value!r} has none."
 
 

@@ -1,6 +1,8 @@
 """FilterSets the list selectors apply to the scoped querysets."""
 from __future__ import annotations
 
+import datetime as dt
+
 import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
@@ -16,9 +18,29 @@ from dispatch.models import (
     WeeklyAvailability,
 )
 
-
 # Primary keys are 64-bit: a larger number in a filter is a 400 naming it, not an overflow in the database.
 MAX_ID = 2**63 - 1
+
+
+# Plans, visits and schedules live in this century: a year like 1870 is a typo, and its time
+# zone offsets (local mean time, with seconds) cannot even be written in RFC 3339.
+EARLIEST_DAY = dt.date(2000, 1, 1)
+LATEST_DAY = dt.date(2099, 12, 31)
+OUT_OF_RANGE = f"Give a date between {EARLIEST_DAY} and {LATEST_DAY}."
+
+
+class PlanningDateFormField(forms.DateField):
+    def clean(self, value):
+        day = super().clean(value)
+        if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
+            raise forms.ValidationError(OUT_OF_RANGE, code="out_of_range")
+        return day
+
+
+class DateFilter(django_filters.DateFilter):
+    """A day in the planning range, as the write side and /schedule take (9999-12-31 is a typo, not a query)."""
+
+    field_class = PlanningDateFormField
 
 
 class IdField(forms.IntegerField):
@@ -58,9 +80,9 @@ class BooleanFilter(django_filters.BooleanFilter):
 
 
 class VisitFilter(django_filters.FilterSet):
-    date = django_filters.DateFilter()
-    date_from = django_filters.DateFilter(field_name="date", lookup_expr="gte")
-    date_to = django_filters.DateFilter(field_name="date", lookup_expr="lte")
+    date = DateFilter()
+    date_from = DateFilter(field_name="date", lookup_expr="gte")
+    date_to = DateFilter(field_name="date", lookup_expr="lte")
     status = django_filters.MultipleChoiceFilter(choices=VisitStatus.choices)
     priority = django_filters.MultipleChoiceFilter(choices=Priority.choices)
     therapist = IdFilter()
@@ -130,8 +152,8 @@ class WeeklyAvailabilityFilter(django_filters.FilterSet):
 
 class AvailabilityExceptionFilter(django_filters.FilterSet):
     therapist = IdFilter()
-    date_from = django_filters.DateFilter(field_name="date", lookup_expr="gte")
-    date_to = django_filters.DateFilter(field_name="date", lookup_expr="lte")
+    date_from = DateFilter(field_name="date", lookup_expr="gte")
+    date_to = DateFilter(field_name="date", lookup_expr="lte")
 
     class Meta:
         model = AvailabilityException

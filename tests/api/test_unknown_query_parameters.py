@@ -67,3 +67,11 @@ def test_a_parameter_that_takes_one_value_given_twice_is_a_400_and_a_repeatable_
     both = client.get(f"/api/v1/visits?date={day}&status=scheduled&status=requested")
     assert both.status_code == 200 and both.json()["count"] >= 1
     assert client.get(f"/api/v1/schedule?date={day}&format=json").status_code == 200
+
+
+@pytest.mark.parametrize("param", ["date", "date_from", "date_to"])
+def test_a_day_outside_the_planning_range_is_a_400_in_lists_as_in_the_schedule(world, param):
+    response = world.clients["coordinator"].get(f"/api/v1/visits?{param}=9999-12-31")
+    assert response.status_code == 400
+    assert response.json() == {param: ["Give a date between 2000-01-01 and 2099-12-31."]}
+    assert world.clients["coordinator"].get("/api/v1/schedule?date=9999-12-31").status_code == 400
