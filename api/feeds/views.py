@@ -20,7 +20,7 @@ from dispatch.cache_versions import feed_version_and
 from dispatch.feeds import Audience, calendar_build
 from dispatch.models import Facility, Therapist
 from dispatch.selectors.feeds import feed_last_modified, feed_visit_list
-from dispatch.services.feed_tokens import feed_token_hash, feed_token_resolve
+from dispatch.services.feed_tokens import feed_holder_key, feed_token_hash, feed_token_resolve_and_keep
 
 FEED_CACHE_S = 3600  # the key moves on every change; this only bounds what an idle feed holds
 TRAVEL_OFF = frozenset({"0", "false", "no", "off"})
@@ -33,6 +33,9 @@ class FeedRateThrottle(FixedWindowRateThrottle):
 
     def get_cache_key(self, request, view) -> str:
         return self.cache_format % {"scope": self.scope, "ident": feed_token_hash(view.kwargs["token"])}
+
+    def also_get(self, request, view) -> list[str]:
+        return [feed_holder_key(view.kwargs["token"])]  # the cached holder, in the counter's round trip
 
 
 def feed_exception_handler(exc, context):
@@ -73,7 +76,14 @@ class _FeedApi(APIView):
         responses={(200, "text/calendar"): OpenApiTypes.STR, 304: None, 404: None, 429: None},
     )
     def get(self, request, token: str):
-        holder = feed_token_resolve(token=token)
+        # The holder a secret opens is kept in the cache (fetched with the throttle's counter) and believed while the
+        # feed access versions it was read under stand (fetched with the feed's own versions below): a poll of an
+        # unchanged feed then reads no table. A revoked token's entry is deleted; anything its holder's entitlement
+        # rests on (user, therapist, facility, organisation), saved or bulk-updated, moves a version.
+        found = getattr(self, "throttle_found", None)
+        key = feed_holder_key(token)
+        cached = found.get(key) if found is not None else cache.get(key)
+        holder, seen = cached if cached is not None else (feed_token_resolve_and_keep(token=token), None)
         if holder is None or holder.kind != self.owner_field:
             raise NotFound()
         now = timezone.now()
@@ -84,9 +94,15 @@ class _FeedApi(APIView):
         # midnight.
         today = timezone.localdate(now, holder.tz).isoformat()
         base = f"feed:{self.owner_field}:{holder.owner_id}:{int(travel)}"
-        version, validator = feed_version_and(
+        version, validator, access = feed_version_and(
             kind=self.owner_field, pk=holder.owner_id, organization_id=holder.organization_id, key=f"{base}:validator"
         )
+        if cached is not None and access != seen:
+            holder = feed_token_resolve_and_keep(token=token, organization_id=holder.organization_id)
+            if holder is None or holder.kind != self.owner_field:
+                raise NotFound()
+            if holder.organization_id != cached[0].organization_id or holder.owner_id != cached[0].owner_id:
+                raise NotFound()  # moved meanwhile (never in practice): the next poll starts afresh
         if validator is not None and (validator["version"], validator["day"]) != (version, today):
             validator = None  # made before a change, or on another day
         if validator is not None:
