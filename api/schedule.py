@@ -1,6 +1,7 @@
 """The day's schedule per therapist, and who am I."""
 from __future__ import annotations
 
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -10,6 +11,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.exception_handlers import non_atomic_exception_handler
 from api.fields import PlanningDateField
 from api.permissions import ANY_ROLE, RoleAllowed, role_of
 from dispatch.models import Role
@@ -57,6 +59,16 @@ class ScheduleApi(APIView):
 
     permission_classes = [RoleAllowed]
     roles = {"get": ANY_ROLE - {Role.FACILITY_STAFF}}
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        # A read, reloaded all day by every dispatch office and served from the cache: no transaction, whose BEGIN
+        # and COMMIT were two of its round trips to the database (knox renews a token's expiry at most hourly, in
+        # one UPDATE of its own).
+        return transaction.non_atomic_requests(super().as_view(**initkwargs))
+
+    def get_exception_handler(self):
+        return non_atomic_exception_handler
 
     class FilterSerializer(serializers.Serializer):
         date = PlanningDateField()

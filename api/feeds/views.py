@@ -7,12 +7,11 @@ from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.exception_handlers import exception_handler
+from api.exception_handlers import non_atomic_exception_handler
 from api.feeds.http import calendar_etag, calendar_not_modified, calendar_response
 from api.feeds.renderers import CalendarOnlyNegotiation, ICalendarRenderer
 from api.throttling import FixedWindowRateThrottle
@@ -38,16 +37,6 @@ class FeedRateThrottle(FixedWindowRateThrottle):
         return [feed_holder_key(view.kwargs["token"])]  # the cached holder, in the counter's round trip
 
 
-def feed_exception_handler(exc, context):
-    """A feed's refusals (404, 405, 406, 429) as DRF's handler gives them, without its rollback mark: this view runs
-    in no transaction of its own, so the mark would land on an enclosing one (a test's) and break its next query."""
-    if isinstance(exc, APIException):
-        headers = {"Retry-After": str(int(exc.wait))} if getattr(exc, "wait", None) else {}
-        body = exc.detail if isinstance(exc.detail, dict | list) else {"detail": exc.detail}
-        return Response(body, status=exc.status_code, headers=headers)
-    return exception_handler(exc, context)
-
-
 class _FeedApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -64,7 +53,7 @@ class _FeedApi(APIView):
         return transaction.non_atomic_requests(super().as_view(**initkwargs))
 
     def get_exception_handler(self):
-        return feed_exception_handler
+        return non_atomic_exception_handler
 
     @extend_schema(
         auth=[],

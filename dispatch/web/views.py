@@ -6,6 +6,7 @@ import hashlib
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -140,6 +141,7 @@ def _revalidated(request: HttpRequest, etag: str) -> HttpResponse | None:
     return None if answer is headers else answer
 
 
+@transaction.non_atomic_requests  # a read from the cache: no BEGIN and COMMIT round trips
 @login_required_json
 def board_data(request: HttpRequest) -> HttpResponse:
     refused, day = _board_request(request)
@@ -158,6 +160,7 @@ def board_data(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@transaction.non_atomic_requests  # a read from the cache: no BEGIN and COMMIT round trips
 @login_required_json
 def board_live_data(request: HttpRequest) -> HttpResponse:
     """Today's live marks for the board of the same date and user (board_live), made once a minute per version."""

@@ -30,7 +30,21 @@ def test_a_repeated_schedule_read_is_served_from_the_cache(coordinator_client, b
     _starts(coordinator_client, visit.date)
     with CaptureQueriesContext(connection) as first_again:
         _starts(coordinator_client, visit.date)
-    assert len(first_again) <= 3  # the user's session/token and the version; no schedule queries
+    assert len(first_again) == 0  # signed in by force, the versions in the cache: no query, no transaction
+
+
+@pytest.mark.parametrize("who", ["coordinator", "therapist"])
+def test_a_cached_schedule_read_with_a_real_token_is_one_query(
+    who, coordinator, booked, django_assert_num_queries
+):
+    therapist, visit = booked
+    client = signed_in(coordinator if who == "coordinator" else therapist.user)
+    url = f"/api/v1/schedule?date={visit.date}"
+    first = client.get(url)
+    assert first.status_code == 200
+    with django_assert_num_queries(1):  # the token with its user, organisation and therapist; no transaction
+        again = client.get(url)
+    assert again.content == first.content
 
 
 def test_a_moved_visit_shows_at_once_on_the_next_read(coordinator_client, coordinator, booked, django_capture_on_commit_callbacks):
@@ -64,7 +78,7 @@ def test_a_check_in_shows_on_the_next_schedule_read(
     visit = scheduled_visit(therapist=therapist, start=timezone.now() + dt.timedelta(minutes=30))
     url = f"/api/v1/schedule?date={visit.date}"
     assert coordinator_client.get(url).json()[0]["visits"][0]["status"] == "scheduled"
-    with django_assert_max_num_queries(3):  # the version, the request's savepoint and release; no schedule query
+    with django_assert_max_num_queries(0):  # the versions and the schedule from the cache; no transaction
         coordinator_client.get(url)
     assert therapist_client.post(f"/api/v1/visits/{visit.pk}/check-in", {}, format="json").status_code == 200
     assert coordinator_client.get(url).json()[0]["visits"][0]["status"] == "in_progress"
