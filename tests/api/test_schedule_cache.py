@@ -165,3 +165,33 @@ def test_a_new_plan_leaves_the_cached_schedule_alone(coordinator_client, organiz
     PlanRun.objects.create(organization=organization, date=DAY, status=PlanStatus.SUCCEEDED,
                            result={"routes": [], "unassigned": []})
     assert _names_and_visits(coordinator_client, DAY) == before  # a schedule shows no plan: nothing built again
+
+
+def test_an_unchanged_schedule_revalidated_is_a_304_without_its_body_until_a_change(
+    coordinator, therapist, organization, django_assert_num_queries, monkeypatch
+):
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from tests.feeds.conftest import scheduled_visit
+
+    visit = scheduled_visit(therapist=therapist, start=timezone.now() + dt.timedelta(minutes=30))
+    client = signed_in(coordinator)
+    url = f"/api/v1/schedule?date={visit.date}"
+    first = client.get(url)
+    assert first.status_code == 200 and first["Cache-Control"] == "private, no-cache"
+    read = []
+    get = cache.get
+    monkeypatch.setattr(cache, "get", lambda key, *a, **kw: read.append(key) or get(key, *a, **kw))
+    with django_assert_num_queries(1):  # the token with its user
+        again = client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304 and again["ETag"] == first["ETag"] and again.content == b""
+    assert not [key for key in read if key.startswith("schedule:")]  # the body was not read
+    monkeypatch.undo()
+    # A therapist's own schedule is another content: another ETag.
+    own = signed_in(therapist.user).get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert own.status_code == 200 and own["ETag"] != first["ETag"]
+    assert signed_in(therapist.user).post(f"/api/v1/visits/{visit.pk}/check-in", {}, format="json").status_code == 200
+    moved = client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert moved.status_code == 200 and moved["ETag"] != first["ETag"]
+    assert moved.json()[0]["visits"][0]["status"] == "in_progress"
