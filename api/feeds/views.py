@@ -19,7 +19,12 @@ from dispatch.cache_versions import feed_version_and
 from dispatch.feeds import Audience, calendar_build
 from dispatch.models import Facility, Therapist
 from dispatch.selectors.feeds import feed_last_modified, feed_visit_list
-from dispatch.services.feed_tokens import feed_holder_key, feed_token_hash, feed_token_resolve_and_keep
+from dispatch.services.feed_tokens import (
+    feed_holder_kept,
+    feed_holder_key,
+    feed_token_hash,
+    feed_token_resolve_and_keep,
+)
 
 FEED_CACHE_S = 3600  # the key moves on every change; this only bounds what an idle feed holds
 TRAVEL_OFF = frozenset({"0", "false", "no", "off"})
@@ -71,7 +76,7 @@ class _FeedApi(APIView):
         # rests on (user, therapist, facility, organisation), saved or bulk-updated, moves a version.
         found = getattr(self, "throttle_found", None)
         key = feed_holder_key(token)
-        cached = found.get(key) if found is not None else cache.get(key)
+        cached = feed_holder_kept(found.get(key) if found is not None else cache.get(key))
         holder, seen = cached if cached is not None else (feed_token_resolve_and_keep(token=token), None)
         if holder is None or holder.kind != self.owner_field:
             raise NotFound()

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import secrets
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -159,12 +159,20 @@ def feed_token_resolve(*, token: str) -> FeedHolder | None:
 
 # Under the token's hash (the secret itself never reaches the cache). Only secrets that opened a feed are kept: a
 # guessed one costs its query each time, under the throttle.
-HOLDER_KEY = "feed-holder:{hash}"
+HOLDER_KEY = "feed-holder:1:{hash}"  # 1: the layout of what is kept (FeedHolder's fields, in order)
 HOLDER_CACHE_S = 3600  # believed only while the access versions stand; this bounds what an idle URL holds
 
 
 def feed_holder_key(token: str) -> str:
     return HOLDER_KEY.format(hash=feed_token_hash(token))
+
+
+def feed_holder_kept(value) -> tuple[FeedHolder, tuple[int, int]] | None:
+    """What the cache held under feed_holder_key, as the holder and the access versions it was read under."""
+    if value is None:
+        return None
+    fields, seen = value
+    return FeedHolder(*fields), tuple(seen)
 
 
 def feed_holder_forget(*, token_hash: str) -> None:
@@ -190,7 +198,8 @@ def feed_token_resolve_and_keep(*, token: str, organization_id: int | None = Non
         if holder is None:
             return None
     if holder.organization_id == organization_id:
-        cache.set(feed_holder_key(token), (holder, seen), HOLDER_CACHE_S)
+        # Plain values, not the dataclass pickled: a deploy that changes FeedHolder changes the key's layout number.
+        cache.set(feed_holder_key(token), (astuple(holder), seen), HOLDER_CACHE_S)
     return holder
 
 
