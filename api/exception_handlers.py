@@ -42,6 +42,23 @@ def exception_handler(exc, context):
     return drf_exception_handler(exc, context)
 
 
+def non_atomic_exception_handler(exc, context):
+    """For views that run in no transaction of their own (reads: a feed's poll, the schedule): DRF's refusals (404,
+    405, 406, 429, ...) as its handler gives them, without its rollback mark, which would land on an enclosing
+    transaction (a test's) and break its next query."""
+    if isinstance(exc, exceptions.APIException):
+        headers = {"Retry-After": str(int(exc.wait))} if getattr(exc, "wait", None) else {}
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        body = exc.detail if isinstance(exc.detail, dict | list) else {"detail": exc.detail}
+        return Response(body, status=exc.status_code, headers=headers)
+    if isinstance(exc, Http404):
+        return non_atomic_exception_handler(exceptions.NotFound(), context)
+    if isinstance(exc, PermissionDenied):
+        return non_atomic_exception_handler(exceptions.PermissionDenied(), context)
+    return exception_handler(exc, context)
+
+
 STILL_DEPENDS = "{target} still has {dependents}; cancel, move or delete them first (or mark it inactive)."
 
 

@@ -26,9 +26,18 @@ class FixedWindowRateThrottle(SimpleRateThrottle):
         self.now = self.timer()
         window = int(self.now // self.duration)
         self.window_end = (window + 1) * self.duration
-        return self._count(f"{self.key}:{window}") <= self.num_requests
+        also = self.also_get(request, view)
+        count, found = self._count(f"{self.key}:{window}", also)
+        if also:
+            view.throttle_found = found
+        return count <= self.num_requests
 
-    def _count(self, key: str) -> int:
+    def also_get(self, request, view) -> list[str]:
+        """Cache keys the view reads first, fetched in the throttle's own round trip; the view finds what the cache
+        held under them in ``view.throttle_found`` (unset when the throttle did not count)."""
+        return []
+
+    def _count(self, key: str, also: list[str]) -> tuple[int, dict]:
         # DRF's default is django.core.cache.cache, a proxy to this thread's backend, which is never a RedisCache
         # itself: without this, production took the two-round-trip path below.
         backend = caches[DEFAULT_CACHE_ALIAS] if self.cache is default_cache else self.cache
@@ -37,12 +46,18 @@ class FixedWindowRateThrottle(SimpleRateThrottle):
             # lets it go one window after its last use (Django's incr() asks EXISTS first and cannot set a timeout).
             name = backend.make_and_validate_key(key)
             pipeline = backend._cache.get_client(name, write=True).pipeline()
-            count, _ = pipeline.incr(name).expire(name, self.duration).execute()
-            return count
+            pipeline.incr(name).expire(name, self.duration)
+            for other in also:
+                pipeline.get(backend.make_and_validate_key(other))
+            count, _, *values = pipeline.execute()
+            # Read back as RedisCache.get() does.
+            loads = backend._cache._serializer.loads
+            return count, {k: loads(v) for k, v in zip(also, values, strict=True) if v is not None}
+        found = backend.get_many(also) if also else {}
         try:
-            return backend.incr(key)
+            return backend.incr(key), found
         except ValueError:  # the window's first request (or its counter expired a moment ago)
-            return 1 if backend.add(key, 1, timeout=self.duration) else backend.incr(key)
+            return (1 if backend.add(key, 1, timeout=self.duration) else backend.incr(key)), found
 
     def wait(self) -> float:
         return max(0.0, self.window_end - self.now)

@@ -26,6 +26,7 @@ import statistics
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 P99_LIMIT_MS = 100.0
@@ -86,38 +87,41 @@ class Traffic:
     def healthz(self) -> Request:
         return Request("healthz", "GET", "/healthz", {})
 
-    def feed(self) -> Request:
-        """The next token in the round: each is polled once per len(feeds)/rate seconds, with its last ETag."""
-        with self.lock:
-            url = next(self.feed_cycle)
-            etag = self.etags.get(url)
+    def _revalidating(self, key) -> tuple[dict, Callable]:
+        """If-None-Match with the ETag the client last got for key (none at first), and what keeps the next one.
+        Called with self.lock held."""
+        etag = self.etags.get(key)
 
         def remember(status: int, headers) -> None:
             if status == 200 and headers.get("ETag"):
                 with self.lock:
-                    self.etags[url] = headers["ETag"]
+                    self.etags[key] = headers["ETag"]
 
-        headers = {"If-None-Match": etag} if etag else {}
+        return ({"If-None-Match": etag} if etag else {}), remember
+
+    def feed(self) -> Request:
+        """The next token in the round: each is polled once per len(feeds)/rate seconds, with its last ETag."""
+        with self.lock:
+            url = next(self.feed_cycle)
+            headers, remember = self._revalidating(url)
         return Request("feed", "GET", self._path(url), headers, ok=(200, 304), on_answer=remember)
 
     def schedule(self) -> Request:
+        """A coordinator's tool reading today's or tomorrow's schedule, revalidated with the ETag it last got for
+        that day (a 304 until something on it changes)."""
         with self.lock:
             c, day = next(self.coordinators), next(self.days)
-        return Request("schedule", "GET", f"/api/v1/schedule?date={day}", {"Authorization": f"Token {c['token']}"})
+            revalidate, remember = self._revalidating((c["token"], day))
+        headers = {"Authorization": f"Token {c['token']}", **revalidate}
+        return Request("schedule", "GET", f"/api/v1/schedule?date={day}", headers, ok=(200, 304), on_answer=remember)
 
     def board(self) -> Request:
         """As an open board reloads (board.js): the board's data revalidated (a 304 until something on it changes),
         and for today the live overlay as well (late and at-risk marks, new each minute, a 304 within it)."""
         with self.lock:
             c, path = next(self.coordinators), next(self.board_paths)
-            etag = self.etags.get((c["session"], path))
-
-        def remember(status: int, headers) -> None:
-            if status == 200 and headers.get("ETag"):
-                with self.lock:
-                    self.etags[(c["session"], path)] = headers["ETag"]
-
-        headers = {"Cookie": f"sessionid={c['session']}", **({"If-None-Match": etag} if etag else {})}
+            revalidate, remember = self._revalidating((c["session"], path))
+        headers = {"Cookie": f"sessionid={c['session']}", **revalidate}
         route = "board_live" if path.startswith("/board/live") else "board"
         return Request(route, "GET", path, headers, ok=(200, 304), on_answer=remember)
 

@@ -19,11 +19,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from dispatch import models as m
+from dispatch.models.signalling import rows_updated
 
 KEY = "schedule-version:{org}"
 DAY_KEY = "schedule-version:{org}:{day}"
@@ -31,6 +34,13 @@ PART_KEY = "schedule-version:{org}:{day}:{part}"  # part: a therapist's pk, or O
 OPEN = "open"  # the day's requests not booked yet
 FEED_KEY = "feed-version:{kind}:{pk}"
 FEED_ORG_KEY = "feed-version:org:{org}"
+# What a feed secret's entitlement rests on (feed_tokens._holder_may_read: its token, its holder's user, therapist or
+# facility, the organisation's zone). A resolved holder is kept in the cache with these two versions as they stood
+# before it was read from the database, and believed only while both stand: the organisation's is moved by saves
+# and deletes of those rows, the other (every organisation's) by a QuerySet.update() of them, which says which
+# model it changed but not which rows (models.signalling.rows_updated).
+FEED_ACCESS_KEY = "feed-access:{org}"
+FEED_ACCESS_ALL_KEY = "feed-access:all"
 
 
 def _versions_and(counters: list[str], keys: Iterable[str] = ()) -> tuple[list[int], dict]:
@@ -57,12 +67,31 @@ def _bump(key: str) -> None:
         cache.set(key, time.time_ns(), timeout=None)
 
 
-def _bump_now_and_on_commit(keys: Iterable[str]) -> None:
-    keys = list(keys)
-
-    def bump() -> None:
+def _bump_all(keys: list[str]) -> None:
+    """Each counter moved, in one round trip on Redis: SET NX makes a missing (or evicted) one a value never used
+    before, INCR moves it. Django's incr() asks EXISTS first, so a check-in's dozen counters, moved now and after
+    commit, were some fifty round trips of its time."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if not isinstance(backend, RedisCache):
         for key in keys:
             _bump(key)
+        return
+    names = [backend.make_and_validate_key(key) for key in keys]
+    pipeline = backend._cache.get_client(names[0], write=True).pipeline(transaction=False)
+    fresh = time.time_ns()
+    for name in names:
+        # Counters are stored as plain integers (RedisSerializer leaves ints unpickled), as cache.get() reads them.
+        pipeline.set(name, fresh, nx=True).incr(name)
+    pipeline.execute()
+
+
+def _bump_now_and_on_commit(keys: Iterable[str]) -> None:
+    keys = list(keys)
+    if not keys:
+        return
+
+    def bump() -> None:
+        _bump_all(keys)
 
     # Now, so this transaction reads its own change; and again after commit, so a reader that
     # cached the old state meanwhile (under the first new version) is not believed either.
@@ -97,12 +126,28 @@ def schedule_version_bump(organization_id: int | None) -> None:
         _bump(KEY.format(org=organization_id))
 
 
-def feed_version_and(*, kind: str, pk: int, organization_id: int, key: str) -> tuple[str, object]:
-    """One feed's version (its owner's and its organisation's) and what the cache holds under key, in one round trip:
-    an unchanged feed's poll is answered from these."""
-    counters = [FEED_KEY.format(kind=kind, pk=pk), FEED_ORG_KEY.format(org=organization_id)]
-    (owner, org), found = _versions_and(counters, [key])
-    return f"{owner}.{org}", found.get(key)
+def feed_version_and(*, kind: str, pk: int, organization_id: int, key: str) -> tuple[str, object, tuple[int, int]]:
+    """One feed's version (its owner's and its organisation's), what the cache holds under key, and the feed access
+    versions (feed_access_versions), in one round trip: an unchanged feed's poll is answered from these."""
+    counters = [
+        FEED_KEY.format(kind=kind, pk=pk), FEED_ORG_KEY.format(org=organization_id),
+        FEED_ACCESS_KEY.format(org=organization_id), FEED_ACCESS_ALL_KEY,
+    ]
+    (owner, org, access, access_all), found = _versions_and(counters, [key])
+    return f"{owner}.{org}", found.get(key), (access, access_all)
+
+
+def feed_access_versions(organization_id: int) -> tuple[int, int]:
+    """The organisation's feed access version and every organisation's, which a cached feed holder is checked
+    against."""
+    access, access_all = _versions([FEED_ACCESS_KEY.format(org=organization_id), FEED_ACCESS_ALL_KEY])
+    return access, access_all
+
+
+def feed_access_bump_all() -> None:
+    """For a change to what feeds' entitlement rests on that no signal tells of (raw SQL, a data migration):
+    every cached feed holder is read from the database again on its next poll."""
+    _bump_now_and_on_commit([FEED_ACCESS_ALL_KEY])
 
 
 def _organization_id(instance) -> int | None:
@@ -194,7 +239,37 @@ PLAN_PROGRESS_FIELDS = {"progress"}
 FEED_RECORDS = (m.Therapist, m.Facility, m.Patient, m.Organization)
 
 
+# A sign-in's save of last_login changes no entitlement (and happens at every log-in).
+SIGN_IN_FIELDS = {"last_login"}
+
+
+def _access_changed(sender, instance, update_fields=None, **kwargs) -> None:
+    if sender is m.User and update_fields is not None and set(update_fields) <= SIGN_IN_FIELDS:
+        return
+    if sender is m.FeedToken:
+        # Its own cached holder, by its hash: a token saved revoked or deleted (by hand, or with its owner) is not
+        # believed again. Made or rotated ones have nothing cached yet.
+        from dispatch.services.feed_tokens import feed_holder_forget
+
+        feed_holder_forget(token_hash=instance.token_hash)
+        return
+    org = _organization_id(instance)
+    _bump_now_and_on_commit([FEED_ACCESS_ALL_KEY if org is None else FEED_ACCESS_KEY.format(org=org)])
+
+
+def _access_rows_updated(sender, **kwargs) -> None:
+    feed_access_bump_all()
+
+
+# The rows feed_tokens._holder_may_read (and the holder's zone) reads; their models' QuerySets send rows_updated.
+FEED_ACCESS_RECORDS = (m.User, m.Therapist, m.Facility, m.FeedToken, m.Organization)
+
+
 def connect() -> None:
+    for model in FEED_ACCESS_RECORDS:
+        post_save.connect(_access_changed, sender=model, dispatch_uid=f"feed-access-save-{model.__name__}")
+        post_delete.connect(_access_changed, sender=model, dispatch_uid=f"feed-access-delete-{model.__name__}")
+        rows_updated.connect(_access_rows_updated, sender=model, dispatch_uid=f"feed-access-update-{model.__name__}")
     for model in WATCHED:
         handler = {m.Visit: _visit_changed, m.PlanRun: _plan_changed}.get(model, _changed)
         post_save.connect(handler, sender=model, dispatch_uid=f"schedule-version-save-{model.__name__}")

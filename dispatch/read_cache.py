@@ -10,11 +10,14 @@ only the parts whose version moved are built again, together in one batch.
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from typing import Any
 
 from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import get_conditional_response
 
 from dispatch.cache_versions import part_versions_and
 
@@ -78,3 +81,17 @@ def day_parts(
         cache.set_many({key: (version, built.get(part)) for part, (key, version) in missing.items()}, timeout)
         values.update({part: built.get(part) for part in missing})
     return [values[part] for part in parts]
+
+
+def key_etag(key: str) -> str:
+    """Each cached key names its content (its versions are in it), so its hash is the content's ETag."""
+    return f'"{hashlib.sha256(key.encode()).hexdigest()[:32]}"'
+
+
+def revalidated(request: HttpRequest, etag: str) -> HttpResponse | None:
+    """The 304 when the client holds that content already (an open board's reload, an API client's poll with the
+    ETag it last got), answered without reading the cached body; else None. Private, no-cache: revalidated each time."""
+    headers = HttpResponse()
+    headers["ETag"], headers["Cache-Control"] = etag, "private, no-cache"
+    answer = get_conditional_response(request, etag=etag, response=headers)
+    return None if answer is headers else answer

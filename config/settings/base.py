@@ -139,6 +139,10 @@ ROUNDS_NUM_PROXIES = env.int("ROUNDS_NUM_PROXIES", default=0)
 
 # Board and admin sessions: logged out after 30 minutes without a request, and 12 hours after log-in.
 SESSION_COOKIE_AGE = env.int("ROUNDS_SESSION_IDLE_S", default=30 * 60)
+# Read from the cache, written through to the database: an open board's reload (a 304 every few seconds per
+# coordinator) reads its session from Redis, not PostgreSQL. The user is still read from the database on every
+# request, so a switched-off account is refused at once; a cached session lives as long as its idle limit.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 ROUNDS_SESSION_MAX_AGE_S = env.int("ROUNDS_SESSION_MAX_AGE_S", default=12 * 3600)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

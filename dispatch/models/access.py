@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from dispatch.models.signalling import SignallingManager
+
 
 class FeedToken(models.Model):
     """A calendar subscription secret. Only its SHA-256 is stored; the URL is shown once."""
@@ -22,6 +24,8 @@ class FeedToken(models.Model):
     token_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SignallingManager()  # a revocation is one UPDATE of the slot's tokens
 
     class Meta:
         constraints = [

@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from dispatch.models.geo import coordinate_constraints, latitude_field, longitude_field
+from dispatch.models.signalling import SignallingManager
 
 
 class CareSetting(models.TextChoices):
@@ -50,6 +51,8 @@ class Facility(models.Model):
     required_credentials = models.ManyToManyField("dispatch.CredentialType", blank=True, related_name="facilities")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SignallingManager()  # a feed holder carries its organisation
 
     class Meta:
         ordering = ["name"]

@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
+from dispatch.models.signalling import SignallingManager, UserManager
+
 USERNAME_TAKEN = "A user named {username!r} already exists (usernames do not differ by case alone)."
 
 
@@ -25,6 +27,8 @@ class Organization(models.Model):
     # How the screens write dates and times (a BCP 47 tag the browser's Intl understands).
     locale = models.CharField(max_length=16, default="en-CA", help_text="e.g. en-CA, fr-CA, en-GB.")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SignallingManager()  # its zone is in every cached feed holder
 
     def __str__(self) -> str:
         return self.name
@@ -48,6 +52,8 @@ class User(AbstractUser):
     facility = models.ForeignKey(
         "dispatch.Facility", on_delete=models.PROTECT, null=True, blank=True, related_name="staff"
     )
+
+    objects = UserManager()  # a feed holder's entitlement reads is_active, role and facility
 
     class Meta:
         constraints = [

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from dispatch.models.geo import coordinate_constraints, latitude_field, longitude_field
+from dispatch.models.signalling import SignallingManager
 
 
 class Gender(models.TextChoices):
@@ -46,6 +47,8 @@ class Therapist(models.Model):
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SignallingManager()  # a feed holder's entitlement reads active
 
     class Meta:
         ordering = ["display_name"]

@@ -7,14 +7,16 @@ import hashlib
 import hmac
 import secrets
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from dispatch.cache_versions import feed_access_versions
 from dispatch.models import Facility, FeedToken, Role, Therapist, User
 from dispatch.selectors.feeds import feed_token_owner
 
@@ -153,6 +155,52 @@ def feed_token_resolve(*, token: str) -> FeedHolder | None:
         token_id=row["pk"], kind=kind, owner_id=row[f"{kind}_id"], organization_id=row[f"{kind}__organization_id"],
         timezone=row[f"{kind}__organization__timezone"],
     )
+
+
+# Under the token's hash (the secret itself never reaches the cache). Only secrets that opened a feed are kept: a
+# guessed one costs its query each time, under the throttle.
+HOLDER_KEY = "feed-holder:1:{hash}"  # 1: the layout of what is kept (FeedHolder's fields, in order)
+HOLDER_CACHE_S = 3600  # believed only while the access versions stand; this bounds what an idle URL holds
+
+
+def feed_holder_key(token: str) -> str:
+    return HOLDER_KEY.format(hash=feed_token_hash(token))
+
+
+def feed_holder_kept(value) -> tuple[FeedHolder, tuple[int, int]] | None:
+    """What the cache held under feed_holder_key, as the holder and the access versions it was read under."""
+    if value is None:
+        return None
+    fields, seen = value
+    return FeedHolder(*fields), tuple(seen)
+
+
+def feed_holder_forget(*, token_hash: str) -> None:
+    """A token saved (revoked) or deleted: its cached holder goes now and again after commit, so a poll that read
+    the row before the commit does not keep it."""
+    key = HOLDER_KEY.format(hash=token_hash)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))
+
+
+def feed_token_resolve_and_keep(*, token: str, organization_id: int | None = None) -> FeedHolder | None:
+    """``feed_token_resolve``, kept in the cache with the feed access versions read before it (so a change made
+    meanwhile has moved them past what is kept). organization_id: the holder's, if known (from what was cached)."""
+    seen = feed_access_versions(organization_id) if organization_id is not None else None
+    holder = feed_token_resolve(token=token)
+    if holder is None:
+        return None
+    if holder.organization_id != organization_id:
+        # Its organisation was not known before the query: read the versions, then the holder again after them.
+        organization_id = holder.organization_id
+        seen = feed_access_versions(organization_id)
+        holder = feed_token_resolve(token=token)
+        if holder is None:
+            return None
+    if holder.organization_id == organization_id:
+        # Plain values, not the dataclass pickled: a deploy that changes FeedHolder changes the key's layout number.
+        cache.set(feed_holder_key(token), (astuple(holder), seen), HOLDER_CACHE_S)
+    return holder
 
 
 def feed_urls(*, feed_token: FeedToken, token: str) -> FeedUrls:

@@ -2,19 +2,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.cache import get_conditional_response
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from dispatch.cache_versions import OPEN, schedule_versions
 from dispatch.models import PlanRun, Role
-from dispatch.read_cache import PART_CACHE_S, cached_build, cached_stamped, day_parts
+from dispatch.read_cache import PART_CACHE_S, cached_build, cached_stamped, day_parts, key_etag, revalidated
 from dispatch.web.auth import login_required_json
 from dispatch.web.data import board_assemble, board_live, board_live_visits, board_open, board_roster, board_rows
 from dispatch.web.preview import plan_preview
@@ -126,20 +125,7 @@ def _board_request(request: HttpRequest) -> tuple[HttpResponse | None, dt.date |
     return None, day
 
 
-def _etag(key: str) -> str:
-    """Each cached key names its content, so its hash is the content's ETag."""
-    return f'"{hashlib.sha256(key.encode()).hexdigest()[:32]}"'
-
-
-def _revalidated(request: HttpRequest, etag: str) -> HttpResponse | None:
-    """The 304 when the browser holds that content already: an open board's reload (Cache-Control no-cache, so
-    the browser revalidates) is answered without reading the cache."""
-    headers = HttpResponse()
-    headers["ETag"], headers["Cache-Control"] = etag, "private, no-cache"
-    answer = get_conditional_response(request, etag=etag, response=headers)
-    return None if answer is headers else answer
-
-
+@transaction.non_atomic_requests  # a read from the cache: no BEGIN and COMMIT round trips
 @login_required_json
 def board_data(request: HttpRequest) -> HttpResponse:
     refused, day = _board_request(request)
@@ -148,8 +134,8 @@ def board_data(request: HttpRequest) -> HttpResponse:
     now = timezone.localtime(timezone=request.user.organization.tz)
     versions = schedule_versions(organization_id=request.user.organization_id, day=day)
     key = board_data_key(user=request.user, day=day, now=now, versions=versions)
-    etag = _etag(key)
-    if (not_modified := _revalidated(request, etag)) is not None:
+    etag = key_etag(key)
+    if (not_modified := revalidated(request, etag)) is not None:
         return not_modified
     body = cached_build(key=key, timeout=BOARD_CACHE_S,
                         build=lambda: board_assembled(user=request.user, day=day, org_version=versions[0]))
@@ -158,6 +144,7 @@ def board_data(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@transaction.non_atomic_requests  # a read from the cache: no BEGIN and COMMIT round trips
 @login_required_json
 def board_live_data(request: HttpRequest) -> HttpResponse:
     """Today's live marks for the board of the same date and user (board_live), made once a minute per version."""
@@ -170,12 +157,12 @@ def board_live_data(request: HttpRequest) -> HttpResponse:
     versions = schedule_versions(organization_id=request.user.organization_id, day=day)
     data_key = board_data_key(user=request.user, day=day, now=now, versions=versions)
     key = _live_key(data_key=data_key, now=now)
-    if (not_modified := _revalidated(request, _etag(key))) is not None:
+    if (not_modified := revalidated(request, key_etag(key))) is not None:
         return not_modified
 
     def build() -> tuple[str, bytes]:
         visits = _board_parts(user=request.user, day=day, org_version=versions[0], live=True)
-        return _etag(key), JsonResponse(board_live(day=day, now=now, visits=visits)).content
+        return key_etag(key), JsonResponse(board_live(day=day, now=now, visits=visits)).content
 
     # While this minute's is being made, the last minute's (same versions: nothing changed) will do, under its
     # own ETag, so that the browser asks again at its next poll.

@@ -30,7 +30,21 @@ def test_a_repeated_schedule_read_is_served_from_the_cache(coordinator_client, b
     _starts(coordinator_client, visit.date)
     with CaptureQueriesContext(connection) as first_again:
         _starts(coordinator_client, visit.date)
-    assert len(first_again) <= 3  # the user's session/token and the version; no schedule queries
+    assert len(first_again) == 0  # signed in by force, the versions in the cache: no query, no transaction
+
+
+@pytest.mark.parametrize("who", ["coordinator", "therapist"])
+def test_a_cached_schedule_read_with_a_real_token_is_one_query(
+    who, coordinator, booked, django_assert_num_queries
+):
+    therapist, visit = booked
+    client = signed_in(coordinator if who == "coordinator" else therapist.user)
+    url = f"/api/v1/schedule?date={visit.date}"
+    first = client.get(url)
+    assert first.status_code == 200
+    with django_assert_num_queries(1):  # the token with its user, organisation and therapist; no transaction
+        again = client.get(url)
+    assert again.content == first.content
 
 
 def test_a_moved_visit_shows_at_once_on_the_next_read(coordinator_client, coordinator, booked, django_capture_on_commit_callbacks):
@@ -64,7 +78,7 @@ def test_a_check_in_shows_on_the_next_schedule_read(
     visit = scheduled_visit(therapist=therapist, start=timezone.now() + dt.timedelta(minutes=30))
     url = f"/api/v1/schedule?date={visit.date}"
     assert coordinator_client.get(url).json()[0]["visits"][0]["status"] == "scheduled"
-    with django_assert_max_num_queries(3):  # the version, the request's savepoint and release; no schedule query
+    with django_assert_max_num_queries(0):  # the versions and the schedule from the cache; no transaction
         coordinator_client.get(url)
     assert therapist_client.post(f"/api/v1/visits/{visit.pk}/check-in", {}, format="json").status_code == 200
     assert coordinator_client.get(url).json()[0]["visits"][0]["status"] == "in_progress"
@@ -151,3 +165,33 @@ def test_a_new_plan_leaves_the_cached_schedule_alone(coordinator_client, organiz
     PlanRun.objects.create(organization=organization, date=DAY, status=PlanStatus.SUCCEEDED,
                            result={"routes": [], "unassigned": []})
     assert _names_and_visits(coordinator_client, DAY) == before  # a schedule shows no plan: nothing built again
+
+
+def test_an_unchanged_schedule_revalidated_is_a_304_without_its_body_until_a_change(
+    coordinator, therapist, organization, django_assert_num_queries, monkeypatch
+):
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from tests.feeds.conftest import scheduled_visit
+
+    visit = scheduled_visit(therapist=therapist, start=timezone.now() + dt.timedelta(minutes=30))
+    client = signed_in(coordinator)
+    url = f"/api/v1/schedule?date={visit.date}"
+    first = client.get(url)
+    assert first.status_code == 200 and first["Cache-Control"] == "private, no-cache"
+    read = []
+    get = cache.get
+    monkeypatch.setattr(cache, "get", lambda key, *a, **kw: read.append(key) or get(key, *a, **kw))
+    with django_assert_num_queries(1):  # the token with its user
+        again = client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304 and again["ETag"] == first["ETag"] and again.content == b""
+    assert not [key for key in read if key.startswith("schedule:")]  # the body was not read
+    monkeypatch.undo()
+    # A therapist's own schedule is another content: another ETag.
+    own = signed_in(therapist.user).get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert own.status_code == 200 and own["ETag"] != first["ETag"]
+    assert signed_in(therapist.user).post(f"/api/v1/visits/{visit.pk}/check-in", {}, format="json").status_code == 200
+    moved = client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert moved.status_code == 200 and moved["ETag"] != first["ETag"]
+    assert moved.json()[0]["visits"][0]["status"] == "in_progress"

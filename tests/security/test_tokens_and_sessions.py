@@ -9,6 +9,7 @@ import datetime as dt
 import time
 
 import pytest
+import time_machine
 from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test import Client
@@ -16,7 +17,7 @@ from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from config.sessions import LOGGED_IN_AT, SEEN_AT
+from config.sessions import LOGGED_IN_AT
 from dispatch import models as m
 from dispatch.services.feed_tokens import feed_token_rotate
 from tests import factories as f
@@ -129,21 +130,33 @@ def test_wrong_credentials_get_no_token(coordinator):
 
 def test_a_board_session_ends_after_the_idle_limit(coordinator, settings):
     assert settings.SESSION_COOKIE_AGE == 30 * 60
-    client = board_session(coordinator)
-    assert client.get("/board/").status_code == 200
-    Session.objects.update(expire_date=timezone.now() - dt.timedelta(seconds=1))
-    response = client.get("/board/")
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        client = board_session(coordinator)
+        assert client.get("/board/").status_code == 200
+        # The session is read from the cache (written through to the database): both let it go at the idle limit.
+        clock.shift(dt.timedelta(minutes=30, seconds=1))
+        response = client.get("/board/")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
 
 def test_a_used_session_has_its_idle_deadline_moved_on(coordinator):
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        client = board_session(coordinator)
+        for _ in range(3):  # an hour and a half of use, a request every 29 minutes
+            clock.shift(dt.timedelta(minutes=29))
+            assert client.get("/board/").status_code == 200
+            assert Session.objects.get().expire_date - timezone.now() > dt.timedelta(minutes=29)
+
+
+def test_a_session_cookie_kept_after_log_out_opens_nothing(coordinator):
     client = board_session(coordinator)
-    session = client.session
-    session[SEEN_AT] = int(time.time()) - 120
-    session.save()
-    Session.objects.update(expire_date=timezone.now() + dt.timedelta(minutes=1))
-    assert client.get("/board/").status_code == 200
-    assert Session.objects.get().expire_date - timezone.now() > dt.timedelta(minutes=29)
+    assert client.get(f"/board/data?date={f.tomorrow()}").status_code == 200
+    kept = client.cookies["sessionid"].value
+    assert client.post("/accounts/logout/").status_code == 302
+    replay = Client()
+    replay.cookies["sessionid"] = kept  # the session was cached as well as stored: both are gone
+    assert replay.get(f"/board/data?date={f.tomorrow()}").status_code == 401
+    assert replay.get("/board/").status_code == 302
 
 
 @pytest.mark.parametrize("path, refused", [("/board/", 302), ("/admin/", 302), ("/api/v1/me", 401)])

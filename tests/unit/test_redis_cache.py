@@ -41,3 +41,53 @@ def test_threads_sharing_the_client_each_get_their_own_answers(cache):
         thread.join()
     assert errors == []
     assert len(cache._cache._clients) == 1
+
+
+@pytest.fixture
+def redis_default_cache():
+    from django.core.cache import cache as default
+    from django.test import override_settings
+
+    settings = {"BACKEND": "config.cache.SharedClientRedisCache", "LOCATION": os.environ["REDIS_TEST_URL"],
+                "KEY_PREFIX": "bump-test"}
+    with override_settings(CACHES={"default": settings}):
+        yield default
+        default.clear()
+
+
+def test_counters_move_in_one_round_trip_and_a_missing_one_takes_a_value_never_used(
+    redis_default_cache, monkeypatch
+):
+    import time
+
+    from redis.connection import Connection
+
+    from dispatch import cache_versions
+
+    redis_default_cache.set("kept", 41, timeout=None)
+    before = time.time_ns()
+    sent = []
+    send = Connection.send_packed_command
+    monkeypatch.setattr(Connection, "send_packed_command", lambda self, *a, **kw: sent.append(a) or send(self, *a, **kw))
+    cache_versions._bump_all(["kept", "missing", "missing-too"])
+    assert len(sent) == 1
+    found = redis_default_cache.get_many(["kept", "missing", "missing-too"])
+    assert found["kept"] == 42
+    assert found["missing"] > before and found["missing-too"] > before
+
+
+def test_on_redis_a_booking_shows_on_the_next_schedule_read(redis_default_cache, organization, coordinator):
+    from dispatch.services.booking import visit_book
+    from tests import factories as f
+    from tests.clients import signed_in
+
+    therapist = f.TherapistFactory(organization=organization)
+    visit = f.VisitFactory(organization=organization, windows=[("08:00", "16:00")])
+    client = signed_in(coordinator)
+    url = f"/api/v1/schedule?date={visit.date}"
+    first = client.get(url)
+    assert [d["visits"] for d in first.json()] == [[]]
+    visit_book(visit=visit, therapist=therapist, planned_start=f.local(visit.date, "09:00"), by=coordinator)
+    moved = client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert moved.status_code == 200
+    assert [v["id"] for d in moved.json() for v in d["visits"]] == [visit.pk]
