@@ -206,6 +206,18 @@ class TherapistAdmin(OrganizationScoped, admin.ModelAdmin):
         if change and "active" in form.changed_data and not obj.active:
             therapist_unbook_upcoming(therapist=obj)  # the admin's save is one transaction with it
 
+    def save_related(self, request, form, formsets, change):
+        # The inlines and skills, as through the API: weekly hours taken away, a skill or credential gone, unbook
+        # the visits booked on them (the admin's save is one transaction with it).
+        from dispatch.notifications.changes import change_set
+        from dispatch.services.availability import unbooking_what_no_longer_fits
+        from dispatch.services.records import visits_unbook_unqualified
+
+        with change_set(), unbooking_what_no_longer_fits(therapist_ids={form.instance.pk}, by=request.user):
+            super().save_related(request, form, formsets, change)
+            if change:
+                visits_unbook_unqualified(visits=m.Visit.objects.filter(therapist=form.instance))
+
 
 @admin.register(m.AvailabilityException)
 class AvailabilityExceptionAdmin(OrganizationScoped, admin.ModelAdmin):

@@ -71,7 +71,7 @@ def _therapist_ids(instance: WeeklyAvailability | AvailabilityException) -> set[
 
 
 @contextmanager
-def _unbooking_what_no_longer_fits(*, therapist_ids: set[int], by: User | None) -> Iterator[None]:
+def unbooking_what_no_longer_fits(*, therapist_ids: set[int], by: User | None) -> Iterator[None]:
     """A booked visit must fit its therapist's shifts (booking refuses one that does not): hours taken away by a
     change to the weekly pattern or an exception send the visits they held back to the requests, with the reason,
     in the change's transaction, as switching the therapist off does. Visits already outside (pushed by a delay)
@@ -94,7 +94,7 @@ def availability_save(
 ) -> WeeklyAvailability | AvailabilityException:
     """Create or change a weekly period or an exception; what the therapist no longer works is unbooked."""
     therapist_ids = _therapist_ids(instance) | ({fields["therapist"].pk} if fields.get("therapist") else set())
-    with _unbooking_what_no_longer_fits(therapist_ids=therapist_ids, by=by):
+    with unbooking_what_no_longer_fits(therapist_ids=therapist_ids, by=by):
         instance = record_save(instance=instance, fields=fields, by=by)
     return instance
 
@@ -103,5 +103,5 @@ def availability_save(
 @change_set()
 def availability_delete(*, instance: WeeklyAvailability | AvailabilityException, by: User | None = None) -> None:
     """Delete a weekly period or an extra shift; the visits booked in it are unbooked."""
-    with _unbooking_what_no_longer_fits(therapist_ids=_therapist_ids(instance), by=by):
+    with unbooking_what_no_longer_fits(therapist_ids=_therapist_ids(instance), by=by):
         instance.delete()

@@ -156,3 +156,28 @@ def test_the_admins_switch_off_unbooks_as_the_api_does(client, therapist, week, 
     else:
         assert response.status_code == 302, response.context["adminform"].form.errors
         assert therapist.active is False and _status(week["tomorrow"]) == (VisitStatus.REQUESTED, None)
+
+
+def test_weekly_hours_and_skills_taken_away_in_the_admins_therapist_form_unbook_as_the_api_does(
+    client, therapist, week
+):
+    staff = f.UserFactory(organization=therapist.organization, is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(content_type__app_label="dispatch"))
+    url = reverse("admin:dispatch_therapist_change", args=[therapist.pk])
+    thursday = week["tomorrow"].date.weekday()
+    with f.clock_at(f.local(WEDNESDAY, "11:00")):
+        client.force_login(staff)
+        page = client.get(url)
+        data = _admin_change_form_data(page)
+        for inline in page.context["inline_admin_formsets"]:
+            for form in inline.formset.forms:
+                if isinstance(form.instance, m.WeeklyAvailability) and form.instance.weekday == thursday:
+                    data[form.add_prefix("DELETE")] = "on"  # no longer works Thursdays
+        response = client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert not therapist.weekly_availability.filter(weekday=thursday).exists()
+    week["tomorrow"].refresh_from_db()
+    assert (week["tomorrow"].status, week["tomorrow"].therapist_id) == (VisitStatus.REQUESTED, None)
+    assert "no longer working then" in week["tomorrow"].status_reason
+    assert _status(week["afternoon"]) == (VisitStatus.SCHEDULED, therapist.pk)  # Wednesday's hours stand
