@@ -176,6 +176,22 @@ class FacilityAdmin(OrganizationScoped, admin.ModelAdmin):
     filter_horizontal = ["required_credentials"]
 
 
+def not_during_a_session(form: type, *, visits_of: str, message: str) -> type:
+    """The admin form, refusing to switch ``active`` off while the record's visit is under way: as the API (a 409
+    there), said on the field here rather than a 500 from the save."""
+
+    class Checked(form):
+        def clean(self):
+            data = super().clean()
+            if self.instance.pk and self.instance.active and data.get("active") is False:
+                busy = m.Visit.objects.filter(**{visits_of: self.instance}, status=m.VisitStatus.IN_PROGRESS).first()
+                if busy is not None:
+                    self.add_error("active", message.format(visit=busy.pk))
+            return data
+
+    return Checked
+
+
 @admin.register(m.Therapist)
 class TherapistAdmin(OrganizationScoped, admin.ModelAdmin):
     list_display = ["display_name", "organization", "gender", "speed_profile", "max_visits_per_day", "active"]
@@ -185,19 +201,10 @@ class TherapistAdmin(OrganizationScoped, admin.ModelAdmin):
     inlines = [tabular(m.TherapistCredential), tabular(m.WeeklyAvailability), tabular(m.TherapistBreak)]
 
     def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-
-        class SwitchOffChecked(form):
-            def clean(self):
-                # As the API: not while the therapist is in a session (said on the field, not a 500 from the save).
-                data = super().clean()
-                if self.instance.pk and self.instance.active and data.get("active") is False:
-                    busy = m.Visit.objects.filter(therapist=self.instance, status=m.VisitStatus.IN_PROGRESS).first()
-                    if busy is not None:
-                        self.add_error("active", f"In visit {busy.pk} now; switch off once they have checked out.")
-                return data
-
-        return SwitchOffChecked
+        return not_during_a_session(
+            super().get_form(request, obj, **kwargs), visits_of="therapist",
+            message="In visit {visit} now; switch off once they have checked out.",
+        )
 
     def save_model(self, request, obj, form, change):
         from dispatch.services.records import therapist_unbook_upcoming
@@ -249,6 +256,24 @@ class PatientAdmin(OrganizationScoped, SimpleHistoryAdmin):
     search_fields = ["first_name", "last_name", "address", "room"]
     filter_horizontal = ["preferred_therapists", "excluded_therapists"]
     inlines = [tabular(m.Contraindication), tabular(m.Precaution)]
+
+    def get_form(self, request, obj=None, **kwargs):
+        return not_during_a_session(
+            super().get_form(request, obj, **kwargs), visits_of="patient",
+            message="In visit {visit} now; close the record once it has ended.",
+        )
+
+    def save_related(self, request, form, formsets, change):
+        # As the API's patient_save (the admin's save is one transaction with it): a record closed cancels the
+        # visits to come; a therapist newly excluded, a gender, language or shorter referral unbook what they break.
+        from dispatch.services.records import patient_unbook_unmet_needs, patient_visits_call_off
+
+        super().save_related(request, form, formsets, change)
+        patient = form.instance
+        if change and "active" in form.changed_data and not patient.active:
+            patient_visits_call_off(patient=patient, by=request.user)
+        if change:
+            patient_unbook_unmet_needs(patient=patient, by=request.user)
 
 
 @admin.register(m.Contraindication)

@@ -6,10 +6,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
 
 from dispatch.models import Visit, VisitSeries, VisitStatus
 from dispatch.services.visit_status import visit_transition
 from tests import factories as f
+from tests.admin_forms import admin_change_form_data
 
 
 def _close(client, patient):
@@ -68,3 +71,30 @@ def test_a_record_is_not_closed_during_a_session_and_nothing_is_cancelled(world)
     world.patient_x.refresh_from_db()
     assert world.patient_x.active is True
     assert Visit.objects.get(pk=later.pk).status == VisitStatus.REQUESTED
+
+
+@pytest.mark.parametrize("in_a_session", [False, True])
+def test_the_admins_patient_form_closes_a_record_as_the_api_does(client, world, in_a_session):
+    staff = f.UserFactory(organization=world.org, is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(content_type__app_label="dispatch"))
+    url = reverse("admin:dispatch_patient_change", args=[world.patient_x.pk])
+    visit = world.visit_x
+    with f.clock_at(visit.planned_start):
+        client.force_login(staff)
+        if in_a_session:
+            visit_transition(visit=visit, target=VisitStatus.IN_PROGRESS)
+        data = admin_change_form_data(client.get(url))
+        data.pop("active")
+        response = client.post(url, data)
+
+    world.patient_x.refresh_from_db()
+    visit.refresh_from_db()
+    if in_a_session:
+        assert response.status_code == 200 and "close the record once it has ended" in response.content.decode()
+        assert world.patient_x.active is True and visit.status == VisitStatus.IN_PROGRESS
+    else:
+        assert response.status_code == 302, response.context["adminform"].form.errors
+        assert world.patient_x.active is False
+        assert (visit.status, visit.status_reason) == (
+            VisitStatus.CANCELLED, "Cancelled: the patient's record was closed (made inactive)."
+        )

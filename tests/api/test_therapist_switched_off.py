@@ -15,6 +15,7 @@ from dispatch.models import VisitStatus
 from dispatch.services.booking import visit_book
 from dispatch.services.visit_status import visit_transition
 from tests import factories as f
+from tests.admin_forms import admin_change_form_data
 
 WEDNESDAY = dt.date(2027, 1, 13)
 
@@ -113,28 +114,6 @@ def test_switching_a_therapist_back_on_books_nothing_back(therapist, coordinator
     assert _status(week["tomorrow"]) == (VisitStatus.REQUESTED, None)  # the next plan decides
 
 
-def _admin_change_form_data(response) -> dict:
-    """What the admin's change page would post back unchanged: the form's values and every inline's."""
-    data = {}
-
-    def add(form) -> None:
-        for name, field in form.fields.items():
-            value = form[name].value()
-            if value is None or value is False:
-                continue
-            key = form.add_prefix(name)
-            data[key] = [str(v) for v in value] if isinstance(value, list | tuple) else value
-    add(response.context["adminform"].form)
-    for inline in response.context["inline_admin_formsets"]:
-        formset = inline.formset
-        management = formset.management_form
-        for name in management.fields:
-            data[management.add_prefix(name)] = management[name].value()
-        for form in formset.forms:
-            add(form)
-    return data
-
-
 @pytest.mark.parametrize("in_a_session", [False, True])
 def test_the_admins_switch_off_unbooks_as_the_api_does(client, therapist, week, in_a_session):
     staff = f.UserFactory(organization=therapist.organization, is_staff=True)
@@ -144,7 +123,7 @@ def test_the_admins_switch_off_unbooks_as_the_api_does(client, therapist, week, 
         client.force_login(staff)
         if in_a_session:
             visit_transition(visit=week["afternoon"], target=VisitStatus.IN_PROGRESS)
-        data = _admin_change_form_data(client.get(url))
+        data = admin_change_form_data(client.get(url))
         data.pop("active")
         response = client.post(url, data)
 
@@ -168,7 +147,7 @@ def test_weekly_hours_and_skills_taken_away_in_the_admins_therapist_form_unbook_
     with f.clock_at(f.local(WEDNESDAY, "11:00")):
         client.force_login(staff)
         page = client.get(url)
-        data = _admin_change_form_data(page)
+        data = admin_change_form_data(page)
         for inline in page.context["inline_admin_formsets"]:
             for form in inline.formset.forms:
                 if isinstance(form.instance, m.WeeklyAvailability) and form.instance.weekday == thursday:
