@@ -175,6 +175,17 @@ class FacilityAdmin(OrganizationScoped, admin.ModelAdmin):
     search_fields = ["name", "address"]
     filter_horizontal = ["required_credentials"]
 
+    def save_related(self, request, form, formsets, change):
+        # As the API's facility_save (one transaction with the admin's save): narrower visiting hours, a credential
+        # newly required, unbook the visits booked on what they now rule out.
+        from dispatch.services.records import visits_unbook_outside_hours, visits_unbook_unqualified
+
+        super().save_related(request, form, formsets, change)
+        if change and {"visiting_hours_start", "visiting_hours_end"} & set(form.changed_data):
+            visits_unbook_outside_hours(facility=form.instance)
+        if change and "required_credentials" in form.changed_data:
+            visits_unbook_unqualified(visits=m.Visit.objects.filter(facility=form.instance))
+
 
 def not_during_a_session(form: type, *, visits_of: str, message: str) -> type:
     """The admin form, refusing to switch ``active`` off while the record's visit is under way: as the API (a 409

@@ -195,12 +195,13 @@ def facility_save(
         facility.required_credentials.set(required_credentials)
         visits_unbook_unqualified(visits=Visit.objects.filter(facility=facility))
     if hours_before is not None and hours_before != (facility.visiting_hours_start, facility.visiting_hours_end):
-        _visits_unbook_outside_hours(facility=facility)
+        visits_unbook_outside_hours(facility=facility)
     return facility
 
 
+@transaction.atomic
 @change_set()  # the unbooked visits' coordinators and facility hear of it
-def _visits_unbook_outside_hours(*, facility: Facility) -> list[Visit]:
+def visits_unbook_outside_hours(*, facility: Facility) -> list[Visit]:
     """Visiting hours narrowed: what is booked from today on at a time the door is now shut goes back to the
     requests, with the reason (the planner and booking keep to the hours as they are now)."""
     booked = Visit.objects.select_for_update(of=("self",)).select_related("therapist", "facility", "organization").filter(

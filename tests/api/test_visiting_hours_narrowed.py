@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
 from dispatch.models import Visit, VisitStatus
 from dispatch.services.booking import visit_book
 from tests import factories as f
+from tests.admin_forms import admin_change_form_data
 
 
 def _afternoon_only(world):
@@ -67,3 +71,19 @@ def test_a_plan_keeps_to_the_hours_and_says_why_a_request_outside_them_is_left_o
     assert "inside Facility Y's visiting hours, 14:00-20:00" in left_out[world.visit_y.pk]["reason"]
     start = dt.datetime.fromisoformat(stops[fits.pk]["start"]).astimezone(world.org.tz)
     assert dt.time(14) <= start.time() and start + dt.timedelta(minutes=30) <= f.local(day, "16:00")
+
+
+def test_the_admins_facility_form_narrowing_the_hours_unbooks_as_the_api_does(client, world):
+    day = world.visit_y.date
+    morning = visit_book(visit=world.visit_y, therapist=world.therapist, planned_start=f.local(day, "10:00"))
+    staff = f.UserFactory(organization=world.org, is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(content_type__app_label="dispatch"))
+    client.force_login(staff)
+    url = reverse("admin:dispatch_facility_change", args=[world.facility_y.pk])
+    data = admin_change_form_data(client.get(url)) | {"visiting_hours_start": "14:00", "visiting_hours_end": "20:00"}
+
+    response = client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    morning.refresh_from_db()
+    assert morning.status == VisitStatus.REQUESTED and "visiting hours are now 14:00-20:00" in morning.status_reason
