@@ -23,6 +23,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication
 
 from dispatch.auth_backends import user_is_active
+from dispatch.credential_cache import credential_key, credential_read
 
 USER_INACTIVE = "This account is switched off."
 
@@ -37,23 +38,34 @@ class _OrganizationTimezone:
 
 class OrgTokenAuthentication(_OrganizationTimezone, TokenAuthentication):
     def authenticate_credentials(self, token):
-        """knox's, with the user read together with what every request reads of them next (their organisation's zone
-        here, their therapist record in validate_user): one query, not three, on every token request."""
+        """knox's, with the token read together with what every request reads of its user next (the organisation's
+        zone here, the therapist record in validate_user), and kept in the cache under its digest while the
+        organisation's access versions stand (dispatch.credential_cache): a reload reads no table."""
         msg = _("Invalid token.")
         token = token.decode("utf-8")
+        try:
+            digest = hash_token(token)
+        except (TypeError, binascii.Error):
+            raise exceptions.AuthenticationFailed(msg) from None
+        auth_token = credential_read(
+            key=credential_key("token", digest),
+            read=lambda: self._token_row(token, digest),
+            organization_of=lambda found: found.user.organization_id,
+        )
+        if auth_token is None or self._cleanup_token(auth_token):
+            raise exceptions.AuthenticationFailed(msg)
+        if knox_settings.AUTO_REFRESH and auth_token.expiry:
+            # Saves (and so drops the kept copy) only when the expiry moves by more than MIN_REFRESH_INTERVAL.
+            self.renew_token(auth_token)
+        return self.validate_user(auth_token)
+
+    @staticmethod
+    def _token_row(token: str, digest: str):
         tokens = get_token_model().objects.filter(token_key=token[:CONSTANTS.TOKEN_KEY_LENGTH])
         for auth_token in tokens.select_related("user__organization", "user__therapist"):
-            if self._cleanup_token(auth_token):
-                continue
-            try:
-                digest = hash_token(token)
-            except (TypeError, binascii.Error):
-                raise exceptions.AuthenticationFailed(msg) from None
             if compare_digest(digest, auth_token.digest):
-                if knox_settings.AUTO_REFRESH and auth_token.expiry:
-                    self.renew_token(auth_token)
-                return self.validate_user(auth_token)
-        raise exceptions.AuthenticationFailed(msg)
+                return auth_token
+        return None
 
     def _cleanup_token(self, auth_token) -> bool:
         # knox also sweeps the user's other expired tokens here, one query on every request; logging in

@@ -8,6 +8,7 @@ from __future__ import annotations
 from axes.backends import AxesStandaloneBackend
 from django.contrib.auth.backends import ModelBackend
 
+from dispatch.credential_cache import credential_key, credential_read
 from dispatch.models import User
 
 
@@ -23,10 +24,18 @@ class ActiveUserBackend(ModelBackend):
         return user_is_active(user)
 
     def get_user(self, user_id):
-        # [:1], not first(): the key is unique, and first()'s ORDER BY was a good part of compiling this query, which
-        # every session request (each board reload) runs.
-        user = next(iter(User.objects.select_related("organization", "therapist").filter(pk=user_id)[:1]), None)
+        # Every session request (each board reload) asks: kept in the cache while the organisation's access versions
+        # stand (dispatch.credential_cache).
+        user = credential_read(
+            key=credential_key("user", user_id), read=lambda: _user_row(user_id),
+            organization_of=lambda found: found.organization_id,
+        )
         return user if user is not None and self.user_can_authenticate(user) else None
+
+
+def _user_row(user_id):
+    # [:1], not first(): the key is unique, and first()'s ORDER BY was a good part of compiling this query.
+    return next(iter(User.objects.select_related("organization", "therapist").filter(pk=user_id)[:1]), None)
 
 
 class SignInLimitBackend(AxesStandaloneBackend):

@@ -265,7 +265,20 @@ def _access_rows_updated(sender, **kwargs) -> None:
 FEED_ACCESS_RECORDS = (m.User, m.Therapist, m.Facility, m.FeedToken, m.Organization)
 
 
+def _credential_changed(sender, instance, **kwargs) -> None:
+    # An API token saved (its expiry renewed, or edited in the admin) or deleted (revoked, signed out, swept with its
+    # user): the copy kept under its digest goes (dispatch.credential_cache).
+    from dispatch.credential_cache import credential_forget, credential_key
+
+    credential_forget(credential_key("token", instance.digest))
+
+
 def connect() -> None:
+    from knox.models import get_token_model
+
+    token_model = get_token_model()
+    post_save.connect(_credential_changed, sender=token_model, dispatch_uid="credential-token-save")
+    post_delete.connect(_credential_changed, sender=token_model, dispatch_uid="credential-token-delete")
     for model in FEED_ACCESS_RECORDS:
         post_save.connect(_access_changed, sender=model, dispatch_uid=f"feed-access-save-{model.__name__}")
         post_delete.connect(_access_changed, sender=model, dispatch_uid=f"feed-access-delete-{model.__name__}")
