@@ -29,6 +29,26 @@ from dispatch.services.feed_tokens import feed_token_rotate, feed_urls
 # Four sessions a day each (palliative sessions of 45-60 min with travel between); today's are all open for
 # check-in by the afternoon (check-in opens two hours before the start and closes at the end of the day).
 SLOTS = ("08:00", "10:30", "13:00", "15:30")
+# The load checks in each therapist's first three of today: before the third opens (11:00 local), today's day is
+# laid earlier so that it starts an hour from now, at this spacing or, near midnight, what fits from 00:05 on (a
+# 45-min session, its buffer and the planned 20-min drive need 80 min); a run before about 01:45 local gets some
+# check-ins refused as too early, and says so.
+SPACING_MIN, TIGHTEST_MIN, DAY_STARTS = 150, 80, dt.time(0, 5)
+
+
+def today_slots(now: dt.datetime) -> list[dt.time]:
+    """Today's sessions for a run at now (local): SLOTS, or the same shape moved so that the third is open."""
+    usual = [dt.time.fromisoformat(hhmm) for hhmm in SLOTS]
+    third = dt.datetime.combine(now.date(), usual[2], tzinfo=now.tzinfo)
+    opens = third - dt.timedelta(hours=2)
+    if now >= opens:
+        return usual
+    third = now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0) + dt.timedelta(hours=1)
+    earliest = dt.datetime.combine(now.date(), DAY_STARTS, tzinfo=now.tzinfo)
+    room_min = int((third - earliest).total_seconds() // 60)
+    spacing = max(TIGHTEST_MIN, min(SPACING_MIN, room_min // 2 // 5 * 5))
+    first = max(earliest, third - dt.timedelta(minutes=2 * spacing))
+    return [(first + dt.timedelta(minutes=spacing * k)).time() for k in range(4)]
 PATIENTS_PER_NEW_FACILITY = 6
 UNUSABLE = make_password(None)
 
@@ -65,7 +85,9 @@ class Command(BaseCommand):
         patients = list(Patient.objects.filter(organization=org).select_related("facility").order_by("pk"))
         # Only the generated days: the demo's own plan for its day is replaced by this agency's.
         Visit.objects.filter(organization=org, date__in=[today, tomorrow]).delete()
-        visits = self._visits(org, therapists, patients, [today, tomorrow])
+        slots = {today: today_slots(timezone.localtime(timezone=org.tz)),
+                 tomorrow: [dt.time.fromisoformat(hhmm) for hhmm in SLOTS]}
+        visits = self._visits(org, therapists, patients, slots)
         base = opts["base"].rstrip("/")
 
         def feed(**owner) -> str:
@@ -115,7 +137,8 @@ class Command(BaseCommand):
                 "utc_offset": dt.datetime.combine(tomorrow, dt.time(12), tzinfo=org.tz).isoformat()[-6:],
             }, out)
         self.stdout.write(f"{len(therapists)} therapists, {len(facilities)} facilities, {len(staff_rows)} staff, "
-                          f"{len(coordinator_rows)} coordinators, {len(visits)} visits on {today} and {tomorrow}")
+                          f"{len(coordinator_rows)} coordinators, {len(visits)} visits on {today} and {tomorrow}; "
+                          f"today's at {', '.join(t.strftime('%H:%M') for t in slots[today])}")
 
     def _therapists(self, org, template, count: int) -> list[Therapist]:
         existing = list(Therapist.objects.filter(organization=org, active=True).order_by("pk"))
@@ -147,15 +170,15 @@ class Command(BaseCommand):
         )
         return (existing + added)[:count]
 
-    def _visits(self, org, therapists, patients, days) -> list[Visit]:
+    def _visits(self, org, therapists, patients, slots: dict[dt.date, list[dt.time]]) -> list[Visit]:
         visits = []
         k = 0
-        for day in days:
+        for day, times in slots.items():
             for t in therapists:
-                for hhmm in SLOTS:
+                for at in times:
                     patient = patients[k % len(patients)]
                     k += 1
-                    start = dt.datetime.combine(day, dt.time.fromisoformat(hhmm), tzinfo=org.tz)
+                    start = dt.datetime.combine(day, at, tzinfo=org.tz)
                     place = patient.facility or patient
                     visits.append(Visit(
                         organization=org, patient=patient, facility=patient.facility,
