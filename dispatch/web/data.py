@@ -5,9 +5,12 @@ Only what a coordinator may see on a screen others can glance at: initials, neve
 from __future__ import annotations
 
 import datetime as dt
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 
 from dispatch.models import PlanRun, PlanStatus, Priority, Role, Visit, VisitStatus
 from dispatch.selectors import scoping
@@ -104,28 +107,40 @@ def _open_reasons(latest: PlanRun | None) -> dict[int, dict[str, str]]:
     return reasons
 
 
-def _kpis(*, rows: list[dict[str, Any]], unassigned: list[dict[str, Any]], today: bool) -> dict[str, Any]:
-    """The day at a glance: what is booked, what is open by priority, travel, utilisation, checked in and done.
-    Today's late and at-risk counts move with the clock: they are the live overlay's (board_live), not these."""
-    booked = [v for row in rows for v in row["visits"]]
-    shift_min = sum(
-        (dt.datetime.fromisoformat(s["end"]) - dt.datetime.fromisoformat(s["start"])).total_seconds() / 60
-        for row in rows for s in row["shifts"]
-    )
-    held_min = sum(v["duration_min"] + v["buffer_min"] + (v["travel_min"] or 0) for v in booked)
-    by_priority = {p.value: 0 for p in Priority}
-    for v in unassigned:
-        by_priority[v["priority"]] += 1
+# What the day's kpis sum of each row, kept beside the row's rendered JSON so that assembling the board adds numbers
+# instead of reading every visit again.
+ROW_SUMS = ("booked", "shift_min", "held_min", "travel_min", "checked_in", "done")
+
+
+def _row_sums(row: dict[str, Any]) -> dict[str, float]:
+    booked = row["visits"]
     return {
         "booked": len(booked),
-        "unassigned": len(unassigned),
-        "unassigned_by_priority": by_priority,
+        "shift_min": sum(
+            (dt.datetime.fromisoformat(s["end"]) - dt.datetime.fromisoformat(s["start"])).total_seconds() / 60
+            for s in row["shifts"]
+        ),
+        "held_min": sum(v["duration_min"] + v["buffer_min"] + (v["travel_min"] or 0) for v in booked),
         "travel_min": sum(v["travel_min"] or 0 for v in booked),
-        "utilisation_pct": round(100 * held_min / shift_min) if shift_min else None,
-        "late": None if today else 0,
-        "at_risk": None if today else 0,
         "checked_in": sum(1 for v in booked if v["live"] == LiveState.CHECKED_IN),
         "done": sum(1 for v in booked if v["live"] == LiveState.DONE),
+    }
+
+
+def _kpis(*, rows: list[dict[str, float]], open_part: OpenPart, today: bool) -> dict[str, Any]:
+    """The day at a glance: what is booked, what is open by priority, travel, utilisation, checked in and done.
+    Today's late and at-risk counts move with the clock: they are the live overlay's (board_live), not these."""
+    total = {name: sum(row[name] for row in rows) for name in ROW_SUMS}
+    return {
+        "booked": total["booked"],
+        "unassigned": open_part.count,
+        "unassigned_by_priority": dict(open_part.by_priority),
+        "travel_min": total["travel_min"],
+        "utilisation_pct": round(100 * total["held_min"] / total["shift_min"]) if total["shift_min"] else None,
+        "late": None if today else 0,
+        "at_risk": None if today else 0,
+        "checked_in": total["checked_in"],
+        "done": total["done"],
     }
 
 
@@ -143,26 +158,47 @@ def board_live_visits(live: list[LiveVisit]) -> tuple[LiveVisit, ...]:
     return tuple(live) if any(v.status in WAITING for v in live) else ()
 
 
-def board_live(*, day: dt.date, now: dt.datetime, visits: list[tuple[LiveVisit, ...] | None]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class MarksPart:
+    """A therapist's live marks at one minute: the JSON members of the overlay's "marks", and their counts."""
+
+    body: bytes
+    late: int
+    at_risk: int
+
+
+NO_MARKS = MarksPart(body=b"", late=0, at_risk=0)
+
+
+def board_marks_part(visits: tuple[LiveVisit, ...] | None, *, now: dt.datetime) -> MarksPart:
+    """Which of a therapist's visits are late or at risk now (and when each running late is expected to start)."""
+    if not visits:
+        return NO_MARKS
+    late_after = dt.timedelta(minutes=settings.ROUNDS_LATE_AFTER_MIN)
+    marks = {}
+    for pk, live in visit_live_states(visits=visits, now=now, late_after=late_after).items():
+        if live.state in CLOCK_STATES or live.late_by_min:
+            marks[pk] = {"live": live.state, "expected_start": local_iso(live.expected_start, now.tzinfo),
+                         "late_by_min": live.late_by_min}
+    if not marks:
+        return NO_MARKS
+    states = [m["live"] for m in marks.values()]
+    # The members without their braces, so that the overlay joins every therapist's into one object.
+    return MarksPart(body=_json(marks)[1:-1], late=states.count(LiveState.LATE),
+                     at_risk=states.count(LiveState.AT_RISK))
+
+
+def board_live(*, day: dt.date, now: dt.datetime, marks: list[MarksPart | None]) -> bytes:
     """What moves with the clock on a day's board: which visits are late or at risk now (and when each visit
     running late is expected to start), their counts, and the time for the now line. Small, so that an open
-    board asks for it each minute while the board's data, which moves only with the data, is a 304."""
-    late_after = dt.timedelta(minutes=settings.ROUNDS_LATE_AFTER_MIN)
-    marks: dict[int, dict[str, Any]] = {}
-    if day == now.date():
-        for therapist_visits in filter(None, visits):
-            for pk, live in visit_live_states(visits=therapist_visits, now=now, late_after=late_after).items():
-                if live.state in CLOCK_STATES or live.late_by_min:
-                    marks[pk] = {"live": live.state, "expected_start": local_iso(live.expected_start, now.tzinfo),
-                                 "late_by_min": live.late_by_min}
-    states = [m["live"] for m in marks.values()]
-    return {
-        "date": day.isoformat(),
-        "today": now.date().isoformat(),
-        "now": now.isoformat(),
-        "marks": marks,
-        "kpis": {"late": states.count(LiveState.LATE), "at_risk": states.count(LiveState.AT_RISK)},
-    }
+    board asks for it each minute while the board's data, which moves only with the data, is a 304. Each
+    therapist's marks are made apart (board_marks_part), so that a check-in makes one therapist's again."""
+    shown = [part for part in marks if part is not None and part.body] if day == now.date() else []
+    head = _json({"date": day.isoformat(), "today": now.date().isoformat(), "now": now.isoformat()})
+    kpis = {"late": sum(part.late for part in shown), "at_risk": sum(part.at_risk for part in shown)}
+    return b"".join([
+        head[:-1], b', "marks": {', b", ".join(part.body for part in shown), b'}, "kpis": ', _json(kpis), b"}",
+    ])
 
 
 def _pending_plan(latest: PlanRun | None) -> dict[str, Any] | None:
@@ -248,33 +284,67 @@ def board_open(*, user, day: dt.date) -> dict[str, Any]:
     return {"unassigned": unassigned, "facilities": facilities, "pending_plan": _pending_plan(latest)}
 
 
-def board_assemble(
-    *, user, day: dt.date, rows: list[dict[str, Any] | None], open_part: dict[str, Any]
-) -> dict[str, Any]:
-    """The board from its rows (in order; None for a row no longer shown) and the rest. Nothing in it moves with
-    the clock but the date, so it is the same until the data changes: today's visits are marked checked in or
-    done from their status here, and late or at risk by the live overlay (board_live). The rows are the caller's
-    to change (fresh from the cache or just built)."""
+def _json(value: Any) -> bytes:
+    # As JsonResponse writes it, so the board reads the same document as before its parts were kept rendered.
+    return json.dumps(value, cls=DjangoJSONEncoder).encode()
+
+
+@dataclass(frozen=True)
+class RowPart:
+    """A therapist's row as the board sends it (JSON), and what the kpis sum of it."""
+
+    body: bytes
+    sums: dict[str, float]
+
+
+@dataclass(frozen=True)
+class OpenPart:
+    """The day's open requests, the facilities (both as JSON) and the plan waiting to be applied."""
+
+    unassigned: bytes
+    facilities: bytes
+    count: int
+    by_priority: tuple[tuple[str, int], ...]
+    pending_plan: dict[str, Any] | None
+
+
+def board_row_part(row: dict[str, Any], *, today: bool) -> RowPart:
+    """A row kept rendered: a 500-therapist day is 1.3 MB of JSON, too costly to read back and write out again on
+    every change (a check-in builds one row). Today's visits are marked checked in or done from their status."""
+    if today:
+        _mark_status(row)
+    return RowPart(body=_json(row), sums=_row_sums(row))
+
+
+def board_open_part(open_part: dict[str, Any]) -> OpenPart:
+    by_priority = {p.value: 0 for p in Priority}
+    for v in open_part["unassigned"]:
+        by_priority[v["priority"]] += 1
+    return OpenPart(
+        unassigned=_json(open_part["unassigned"]), facilities=_json(open_part["facilities"]),
+        count=len(open_part["unassigned"]), by_priority=tuple(by_priority.items()),
+        pending_plan=open_part["pending_plan"],
+    )
+
+
+def board_assemble(*, user, day: dt.date, rows: list[RowPart | None], open_part: OpenPart) -> bytes:
+    """The board's JSON from its rows (in order; None for a row no longer shown) and the rest. Nothing in it moves
+    with the clock but the date, so it is the same until the data changes: today's visits are marked late or at
+    risk by the live overlay (board_live)."""
     organization = user.organization
     today = dt.datetime.now(organization.tz).date()
-    therapists = []
-    for row in rows:
-        if row is None:
-            continue
-        if day == today:
-            _mark_status(row)
-        therapists.append(row)
-    return {
+    shown = [row for row in rows if row is not None]
+    head = _json({
         "date": day.isoformat(),
         "timezone": organization.timezone,
         "locale": organization.locale,
         "today": today.isoformat(),
         "role": user.role,
         "late_after_min": settings.ROUNDS_LATE_AFTER_MIN,
-        "therapists": therapists,
-        "unassigned": open_part["unassigned"],
-        "facilities": open_part["facilities"],
-        "kpis": _kpis(rows=therapists, unassigned=open_part["unassigned"], today=day == today),
-        "pending_plan": open_part["pending_plan"],
-    }
-
+    })
+    kpis = _kpis(rows=[row.sums for row in shown], open_part=open_part, today=day == today)
+    return b"".join([
+        head[:-1], b', "therapists": [', b", ".join(row.body for row in shown), b"]",
+        b', "unassigned": ', open_part.unassigned, b', "facilities": ', open_part.facilities,
+        b', "kpis": ', _json(kpis), b', "pending_plan": ', _json(open_part.pending_plan), b"}",
+    ])

@@ -15,7 +15,17 @@ from dispatch.cache_versions import OPEN, schedule_versions
 from dispatch.models import PlanRun, Role
 from dispatch.read_cache import PART_CACHE_S, cached_build, cached_stamped, day_parts, key_etag, revalidated
 from dispatch.web.auth import login_required_json
-from dispatch.web.data import board_assemble, board_live, board_live_visits, board_open, board_roster, board_rows
+from dispatch.web.data import (
+    board_assemble,
+    board_live,
+    board_live_visits,
+    board_marks_part,
+    board_open,
+    board_open_part,
+    board_roster,
+    board_row_part,
+    board_rows,
+)
 from dispatch.web.preview import plan_preview
 
 BOARD_ROLES = (Role.COORDINATOR, Role.THERAPIST)
@@ -87,33 +97,57 @@ def _live_key(*, data_key: str, now: dt.datetime) -> str:
     return f"board-live:{data_key}:{now:%H%M}"
 
 
-def _board_parts(*, user, day: dt.date, org_version: int, live: bool = False) -> list:
+def _roster(*, user, org_version: int) -> list[int]:
+    return cached_stamped(key=f"board-roster:{user.organization_id}:{_scope(user)}", stamp=org_version,
+                          timeout=PART_CACHE_S, build=lambda: board_roster(user=user))
+
+
+def _board_parts(*, user, day: dt.date, org_version: int, live: bool = False, only: list[int] | None = None) -> list:
     """Each therapist's row (or, with live, what the live marks read of their day; None for a therapist no longer
-    shown) in the board's order, and last, for a coordinator, the day's open requests. Rows and live marks are
-    cached apart, each with the version of its own (therapist, day), so that a check-in builds one row again, and
-    the overlay reads a few hundred kB instead of every row."""
+    shown) in the board's order (or only these therapists'), and last, for a coordinator's rows, the day's open
+    requests. Rows and live marks are cached apart, each with the version of its own (therapist, day), so that a
+    check-in builds one row again, and the overlay reads a few hundred kB instead of every row."""
     org = user.organization_id
-    roster = cached_stamped(key=f"board-roster:{org}:{_scope(user)}", stamp=org_version, timeout=PART_CACHE_S,
-                            build=lambda: board_roster(user=user))
+    roster = _roster(user=user, org_version=org_version) if only is None else only
     with_open = user.role == Role.COORDINATOR and not live
+    today = day == timezone.localdate(timezone=user.organization.tz)
 
     def build(parts: list) -> dict:
         therapist_ids = [part for part in parts if part != OPEN]
         rows = board_rows(user=user, day=day, therapist_ids=therapist_ids) if therapist_ids else {}
-        built: dict = {pk: board_live_visits(visits) if live else row for pk, (row, visits) in rows.items()}
+        built: dict = {
+            pk: board_live_visits(visits) if live else board_row_part(row, today=today)
+            for pk, (row, visits) in rows.items()
+        }
         if OPEN in parts:
-            built[OPEN] = board_open(user=user, day=day)
+            built[OPEN] = board_open_part(board_open(user=user, day=day))
         return built
 
-    # "board-row", not the "board" whose parts held both, so that a cache kept across a deploy is not misread.
-    return day_parts(kind="board-live" if live else "board-row", organization_id=org, org_version=org_version, day=day,
+    # Rows are kept rendered, and today's apart from other days' (marked from their status), so that a row made the
+    # day before is not shown unmarked today: "board-row-today" and "board-row-json", new names so that a cache
+    # kept across a deploy is not misread.
+    kind = "board-live" if live else ("board-row-today" if today else "board-row-json")
+    return day_parts(kind=kind, organization_id=org, org_version=org_version, day=day,
                      parts=[*roster, OPEN] if with_open else roster, build=build)
+
+
+def _board_marks(*, user, day: dt.date, org_version: int, now: dt.datetime) -> list:
+    """Each therapist's live marks at this minute, cached per (therapist, day) version and minute: the minute's
+    first overlay makes every therapist's, and an overlay after a check-in that therapist's only."""
+
+    def build(parts: list) -> dict:
+        visits = _board_parts(user=user, day=day, org_version=org_version, live=True, only=parts)
+        return {pk: board_marks_part(v, now=now) for pk, v in zip(parts, visits, strict=True)}
+
+    return day_parts(kind=f"board-marks-{now:%H%M}", organization_id=user.organization_id, org_version=org_version,
+                     day=day, parts=_roster(user=user, org_version=org_version), build=build,
+                     timeout=BOARD_LIVE_CACHE_S)
 
 
 def board_assembled(*, user, day: dt.date, org_version: int) -> bytes:
     rows = _board_parts(user=user, day=day, org_version=org_version)
-    open_part = rows.pop() if user.role == Role.COORDINATOR else board_open(user=user, day=day)
-    return JsonResponse(board_assemble(user=user, day=day, rows=rows, open_part=open_part)).content
+    open_part = rows.pop() if user.role == Role.COORDINATOR else board_open_part(board_open(user=user, day=day))
+    return board_assemble(user=user, day=day, rows=rows, open_part=open_part)
 
 
 def _board_request(request: HttpRequest) -> tuple[HttpResponse | None, dt.date | None]:
@@ -153,7 +187,8 @@ def board_live_data(request: HttpRequest) -> HttpResponse:
         return refused
     now = timezone.localtime(timezone=request.user.organization.tz)
     if day != now.date():
-        return JsonResponse(board_live(day=day, now=now, visits=[]))  # no marks: nothing to read
+        # No marks: nothing to read.
+        return HttpResponse(board_live(day=day, now=now, marks=[]), content_type="application/json")
     versions = schedule_versions(organization_id=request.user.organization_id, day=day)
     data_key = board_data_key(user=request.user, day=day, now=now, versions=versions)
     key = _live_key(data_key=data_key, now=now)
@@ -161,8 +196,8 @@ def board_live_data(request: HttpRequest) -> HttpResponse:
         return not_modified
 
     def build() -> tuple[str, bytes]:
-        visits = _board_parts(user=request.user, day=day, org_version=versions[0], live=True)
-        return key_etag(key), JsonResponse(board_live(day=day, now=now, visits=visits)).content
+        marks = _board_marks(user=request.user, day=day, org_version=versions[0], now=now)
+        return key_etag(key), board_live(day=day, now=now, marks=marks)
 
     # While this minute's is being made, the last minute's (same versions: nothing changed) will do, under its
     # own ETag, so that the browser asks again at its next poll.

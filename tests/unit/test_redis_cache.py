@@ -91,3 +91,18 @@ def test_on_redis_a_booking_shows_on_the_next_schedule_read(redis_default_cache,
     moved = client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
     assert moved.status_code == 200
     assert [v["id"] for d in moved.json() for v in d["visits"]] == [visit.pk]
+
+
+def test_the_c_reply_parser_is_installed_and_used(cache):
+    from redis.utils import HIREDIS_AVAILABLE
+
+    assert HIREDIS_AVAILABLE  # requirements.txt pins hiredis; redis-py picks it up by itself
+    cache.set_many({f"k{n}": bytes([n]) * 100 for n in range(200)}, 30)
+    assert cache.get_many([f"k{n}" for n in range(200)]) == {f"k{n}": bytes([n]) * 100 for n in range(200)}
+
+
+def test_long_keys_are_stored_without_memcached_warnings(cache, recwarn):
+    key = "board-row-today-part:" + "x" * 300
+    cache.set(key, b"row", 30)
+    assert cache.get(key) == b"row"
+    assert not [w for w in recwarn if "memcached" in str(w.message).lower()]
