@@ -223,8 +223,8 @@ def visit_check_in(
         raise _repeated(current, ALREADY_CHECKED_IN, "actual_start", tz)
     if can_transition(current.status, VisitStatus.IN_PROGRESS):  # otherwise the lifecycle says why not
         _refuse_off_the_clock(current, at)
+    # Locked, saved and with its organisation and facility: the transition's own row is the one to go on with.
     visit = visit_transition(visit=current, target=VisitStatus.IN_PROGRESS, at=at)
-    visit = _lock(visit)
     _hold_from(
         visit=visit, start=at, end=at + dt.timedelta(minutes=visit.duration_min),
         reason=f"checked in at {_hhmm(at, visit.organization.tz)}", by=by,
@@ -252,7 +252,7 @@ def visit_check_out(*, visit: Visit, by: User, at: dt.datetime | None = None) ->
         raise ValidationError({"at": CHECK_OUT_BEFORE_CHECK_IN.format(
             visit=visit.pk, at=_instant(at, tz), started=_instant(current.actual_start, tz)
         )})
-    visit = _lock(visit_transition(visit=current, target=VisitStatus.COMPLETED, at=at))
+    visit = visit_transition(visit=current, target=VisitStatus.COMPLETED, at=at)
     started = visit.actual_start or visit.planned_start
     spent = at - started
     warning = None
