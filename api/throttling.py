@@ -44,8 +44,10 @@ class FixedWindowRateThrottle(SimpleRateThrottle):
         if isinstance(backend, RedisCache):
             # One round trip, on every throttled request: INCR makes the window's counter at 1 if it is new, EXPIRE
             # lets it go one window after its last use (Django's incr() asks EXISTS first and cannot set a timeout).
+            # No MULTI/EXEC around them: INCR is atomic alone, and an EXPIRE another client's command lands before
+            # only lets a window's counter go later; the transaction was two more replies to parse on every poll.
             name = backend.make_and_validate_key(key)
-            pipeline = backend._cache.get_client(name, write=True).pipeline()
+            pipeline = backend._cache.get_client(name, write=True).pipeline(transaction=False)
             pipeline.incr(name).expire(name, self.duration)
             for other in also:
                 pipeline.get(backend.make_and_validate_key(other))
