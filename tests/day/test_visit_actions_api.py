@@ -390,3 +390,22 @@ def test_a_check_out_late_in_the_evening_unbooks_the_visits_it_would_push_past_m
     assert late.status_reason == (
         f"Unbooked: the day ran late (checked out at 23:00), leaving no time for it before the end of {late.date}."
     )
+
+
+def test_check_in_and_check_out_read_and_write_a_bounded_number_of_times(
+    therapist_client, booked_visit, django_assert_max_num_queries
+):
+    # The transition validates only what it may change (a query per foreign key and per constraint otherwise: 59
+    # queries for a check-in on PostgreSQL before), and the rows it locked are the ones the action goes on with.
+    at = f.local(booked_visit.date, "09:02")
+    with f.clock_at(at) as clock:
+        with django_assert_max_num_queries(42):
+            checked_in = therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {}, format="json")
+        clock.move_to(at + dt.timedelta(minutes=30))
+        with django_assert_max_num_queries(40):
+            checked_out = therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-out", {}, format="json")
+
+    assert checked_in.status_code == 200, checked_in.data
+    assert checked_out.status_code == 200, checked_out.data
+    booked_visit.refresh_from_db()
+    assert booked_visit.status == VisitStatus.COMPLETED
