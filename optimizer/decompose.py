@@ -49,12 +49,13 @@ from optimizer.warm_start import RouteWalk
 
 # Above this many modelled visits a day plan is decomposed. The one model is what the 250-visit
 # benchmarks were tuned on, and it grows with the square of the visits (at 2,000 its build alone
-# took 189 s). Measured at 15 s, deterministic, on the generator's days (RESULTS.md, "Scale"): at
-# 350 visits two regions served 1-4 more visits than the one model (2 seeds) but took longer; at
-# 500 they served 2-11 more on each of 3 seeds (10-15 more in four regions of 125, costing 8-12 %
-# less). 400 puts the 500-visit day in regions and leaves every day up to 400 visits, the
-# 250-visit day among them, and every re-plan on the one model.
-DECOMPOSE_ABOVE = 400
+# took 189 s). Measured at 15 s, deterministic, on the generator's days (RESULTS.md, "Scale" and
+# "opt17"): at 350 visits two regions cost 11-14 % less than the one model on each of 3 seeds in two
+# processes and 6-11 % less in one, in 10-21 s where the one model took 21-43 s (seed 2 ran to the
+# 300 s cap in both); at 250 they win in one process on 5 of 5 seeds but lose to the
+# two-process portfolio on 2 of 5. 300 puts the 350-visit day in regions and leaves every day up to
+# 300 visits, the 250-visit day among them, and every re-plan on the one model.
+DECOMPOSE_ABOVE = 300
 # Smaller regions search faster per visit and lose more at their borders. Measured (RESULTS.md):
 # at 2,000 visits, 60 s, regions of 125 / 167 / 250 / 333 visits cost 682k / 677k / 678k / 706k
 # (travel plus penalties); at 500 visits, 15 s, deterministic, regions of 125 beat those of 250

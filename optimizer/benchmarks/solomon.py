@@ -20,7 +20,7 @@ import numpy as np
 from optimizer.check import check_solution
 from optimizer.options import Options
 from optimizer.problem import Location, Problem, Therapist, TimeWindow, Visit
-from optimizer.portfolio import solve_in_processes
+from optimizer.portfolio import SEED_SHIFT, solve_in_processes
 from optimizer.travel import MatrixTravel
 
 SCALE = 100  # model minutes per Solomon time unit
@@ -140,7 +140,8 @@ def run_ours(
 ) -> Result:
     problem = to_problem(instance)
     started = time.monotonic()
-    solution = solve_in_processes(problem, options=options or solomon_options(time_limit_s), processes=processes)
+    options = options or solomon_options(time_limit_s)
+    solution = solve_in_processes(problem, options=options, processes=processes, partner=SEED_SHIFT)
     seconds = time.monotonic() - started
     violations = check_solution(problem, solution)
     for v in violations:

@@ -107,6 +107,21 @@ def test_days_at_or_below_the_threshold_and_re_plans_take_the_one_model(small_re
     assert small_regions == []
 
 
+def test_the_250_visit_day_keeps_the_one_model_and_the_350_visit_day_is_planned_in_regions(monkeypatch):
+    """At the real threshold: the benchmarks' normal day (30 / 250) is one model, solved as before."""
+    from optimizer.analysis import prefilter
+
+    regions = []
+    monkeypatch.setattr(portfolio, "solve_each", lambda jobs, **kwargs: regions.append(jobs) or [])
+    normal = generate_day(0)
+    assert not decompose.should_decompose(normal, prefilter(normal)[0])
+    larger = generate_day(0, therapists=42, visits=350)
+    assert decompose.should_decompose(larger, prefilter(larger)[0])
+    solution = solve(normal, options=Options(time_limit_s=15, solution_limit=3, seed=0))
+    assert regions == [] and solution.stopped_by == "solution_limit"
+    assert check_solution(normal, solution) == [] and solution.kpis.assigned + solution.kpis.unassigned == 250
+
+
 def test_the_scale_benchmark_prints_served_urgent_travel_wall_and_the_checker(small_regions, capsys):
     from optimizer.cli import main
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from optimizer import Options, check_solution, solve
 from optimizer.benchmarks.therapist_day import generate_day
-from optimizer.portfolio import plan_rank, searches, solve_in_processes
+from optimizer.portfolio import SEED_SHIFT, plan_rank, searches, solve_in_processes
 
 BUDGET = Options(time_limit_s=30, solution_limit=30, seed=3)
 
@@ -33,6 +34,31 @@ def test_the_searches_differ_in_ruin_then_in_seed_and_each_runs_in_one_process()
     assert first == replace(BUDGET, processes=1)
     assert (second.ruin_avg_removed, second.ruin_max_sequence, second.seed) == (3, 2, 3)
     assert (third.ruin_avg_removed, third.seed, third.processes) == (3, 4, 1)
+
+
+def test_a_seed_shift_partner_keeps_the_first_searchs_ruin_and_takes_the_next_seeds():
+    first, second, third = searches(replace(BUDGET, processes=3), 3, SEED_SHIFT)
+    assert first == replace(BUDGET, processes=1)
+    assert second == replace(first, seed=4) and third == replace(first, seed=5)
+
+
+def test_the_solomon_bench_pairs_its_search_with_a_seed_shift(monkeypatch):
+    """On Solomon the day plans' smaller-ruin partner loses (results file, "Solomon-specific second search")."""
+    from optimizer.benchmarks import solomon
+
+    asked = []
+
+    def recorded(problem, *, options, processes, partner=None):
+        asked.append(searches(options, processes, partner))
+        return solve(problem, options=replace(options, deterministic=True, solution_limit=5))
+
+    monkeypatch.setattr(solomon, "solve_in_processes", recorded)
+    xy = np.array([[0, 0], [1, 0], [0, 1]])
+    instance = solomon.Instance("tiny", 2, 10, xy, [0, 1, 1], [0, 0, 0], [100, 100, 100], [1, 1, 1])
+    solomon.run_ours(instance, 1, processes=2)
+    [(first, second)] = asked
+    assert (second.ruin_avg_removed, second.ruin_max_sequence) == (first.ruin_avg_removed, first.ruin_max_sequence)
+    assert second.seed == first.seed + 1
 
 
 def test_a_plan_leaving_out_an_urgent_visit_ranks_below_one_leaving_out_more_routine_ones():
