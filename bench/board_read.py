@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import statistics
 import sys
 import time
@@ -35,17 +34,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fresh", action="store_true")
     args = parser.parse_args()
-    env = load_run.env()
-    env["DJANGO_ALLOWED_HOSTS"] += ",testserver"
-    os.environ.update(env)
-    if args.fresh:
-        load_run.fresh_stores()
-        load_run.manage("migrate", "--noinput")
-        load_run.manage("seed_demo")
-        load_run.manage("load_fixture", "--out", "/dev/null")
-    import django
-
-    django.setup()
+    load_run.in_process(fresh=args.fresh)
     import time_machine
     from django.db import transaction
     from django.test import Client

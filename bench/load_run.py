@@ -85,6 +85,29 @@ def fresh_stores() -> None:
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 
+def build_agency(fixture_path: Path) -> None:
+    """The agency every figure of bench/ is measured on, in fresh stores; its tokens and visits in fixture_path."""
+    fresh_stores()
+    manage("migrate", "--noinput")
+    manage("seed_demo")
+    manage("load_fixture", "--base", f"http://127.0.0.1:{PORT}", "--out", str(fixture_path),
+           "--therapists", str(THERAPISTS), "--facilities", str(FACILITIES),
+           "--staff-per-facility", str(STAFF_PER_FACILITY), "--coordinators", str(COORDINATORS))
+
+
+def in_process(*, fresh: bool) -> None:
+    """Django set up in this process on the load's stores with its settings, for figures through the test client;
+    with fresh, the agency built first."""
+    environment = env()
+    environment["DJANGO_ALLOWED_HOSTS"] += ",testserver"
+    os.environ.update(environment)
+    if fresh:
+        build_agency(Path(os.devnull))
+    import django
+
+    django.setup()
+
+
 def wait_until_up(url: str, server: subprocess.Popen) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -118,14 +141,9 @@ def main() -> int:
           f"{COORDINATORS} coordinators, {THERAPISTS * VISITS_PER_THERAPIST_DAY} visits a day", flush=True)
     print("# mix (requests/s at the agency's busiest hour): "
           + ", ".join(f"{k} {v:.3f}" for k, v in mix.items()) + f"; total {mix_rate}", flush=True)
-    fresh_stores()
-    manage("migrate", "--noinput")
-    manage("seed_demo")
     work = Path(tempfile.mkdtemp(prefix="rounds-load-"))
     fixture_path = work / "fixture.json"
-    manage("load_fixture", "--base", f"http://127.0.0.1:{PORT}", "--out", str(fixture_path),
-           "--therapists", str(THERAPISTS), "--facilities", str(FACILITIES),
-           "--staff-per-facility", str(STAFF_PER_FACILITY), "--coordinators", str(COORDINATORS))
+    build_agency(fixture_path)
     fixture = json.loads(fixture_path.read_text())
     fixture["mix_per_s"] = mix
     fixture_path.write_text(json.dumps(fixture))

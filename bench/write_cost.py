@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import datetime as dt
-import os
 import pstats
 import statistics
 import sys
@@ -34,17 +33,7 @@ def main() -> int:
     parser.add_argument("--visits", type=int, default=9)
     parser.add_argument("--calls", action="store_true", help="count Python calls too (cProfile; its overhead then inflates the CPU)")
     args = parser.parse_args()
-    env = load_run.env()
-    env["DJANGO_ALLOWED_HOSTS"] += ",testserver"
-    os.environ.update(env)
-    if args.fresh:
-        load_run.fresh_stores()
-        load_run.manage("migrate", "--noinput")
-        load_run.manage("seed_demo")
-        load_run.manage("load_fixture", "--out", "/dev/null")
-    import django
-
-    django.setup()
+    load_run.in_process(fresh=args.fresh)
     from django.conf import settings
     from django.db import connection
     from django.test import Client
@@ -81,11 +70,11 @@ def main() -> int:
             Visit.objects.filter(therapist_id=visit.therapist_id, date=today, status=VisitStatus.SCHEDULED,
                                  planned_start__gt=visit.planned_start).order_by("planned_start").first()
         )
-        actions = [("check-in", visit, {}), ("check-out", visit, {})]
+        actions = [("check-in", visit, "check-in", {}), ("check-out", visit, "check-out", {})]
         if later is not None:
-            actions.append(("late report (15 min)", later, {"minutes": 15}))
-        for name, target, body in actions:
-            path = f"/api/v1/visits/{target.pk}/{name.split()[0] if name.startswith('late') else name}"
+            actions.append(("late report (15 min)", later, "late", {"minutes": 15}))
+        for name, target, action, body in actions:
+            path = f"/api/v1/visits/{target.pk}/{action}"
             profile = cProfile.Profile() if args.calls else None
             with CaptureQueriesContext(connection) as queries:
                 t0 = time.process_time()
