@@ -106,6 +106,7 @@ def therapist_now_list(
     now: dt.datetime,
     visits: Iterable[Visit] | None = None,
     due: set[int] | None = None,
+    therapist_id: int | None = None,
 ) -> dict[int, TherapistNow]:
     """For each therapist with visits on ``day``: their position and the minute they are free from.
 
@@ -116,6 +117,7 @@ def therapist_now_list(
     have been on the way since its buffer ended, before the first one they leave at the shift's
     start (the re-plan's visits still start no earlier than now). A ``due`` visit (``due_visits``)
     counts as a session begun now at its place; a no-show whose time has come as one they leave now.
+    ``therapist_id`` reads that therapist's day alone, when ``visits`` are not given.
     """
     midnight = dt.datetime.combine(day, dt.time(0), tzinfo=organization.tz)
     # The optimiser counts whole minutes: free at 11:53:25 is free at 11:54, never at 11:53.
@@ -124,6 +126,8 @@ def therapist_now_list(
         visits = Visit.objects.filter(organization=organization, date=day, therapist__isnull=False).select_related(
             "facility"
         )
+        if therapist_id is not None:
+            visits = visits.filter(therapist_id=therapist_id)
     by_therapist: dict[int, list[Visit]] = {}
     for visit in visits:
         if visit.therapist_id is not None:
