@@ -223,7 +223,7 @@ def visit_check_in(
         raise _repeated(current, ALREADY_CHECKED_IN, "actual_start", tz)
     if can_transition(current.status, VisitStatus.IN_PROGRESS):  # otherwise the lifecycle says why not
         _refuse_off_the_clock(current, at)
-    # Locked, saved and with its organisation and facility: the transition's own row is the one to go on with.
+    # Locked, saved, with its organisation, facility and therapist: the transition's own row is the one to go on with.
     visit = visit_transition(visit=current, target=VisitStatus.IN_PROGRESS, at=at)
     _hold_from(
         visit=visit, start=at, end=at + dt.timedelta(minutes=visit.duration_min),

@@ -21,6 +21,9 @@ TRANSITION_FIELDS = frozenset({
     "status", "status_reason", "sequence", "therapist", "planned_start", "planned_end", "planned_busy_until", "pinned",
     "actual_start", "actual_end",
 })
+UNTOUCHED_BY_A_TRANSITION = [
+    *(f.name for f in Visit._meta.fields if f.name not in TRANSITION_FIELDS), "required_skills",
+]
 
 @transaction.atomic
 @change_set()
@@ -36,7 +39,10 @@ def visit_transition(
 ) -> Visit:
     """The only place that changes visit.status; every status change goes through it."""
     # The organisation, facility and therapist come along (not locked) for the callers' messages, times and travel.
-    visit = Visit.objects.select_for_update(of=("self",)).select_related("organization", "facility", "therapist").get(pk=visit.pk)
+    visit = (
+        Visit.objects.select_for_update(of=("self",)).select_related("organization", "facility", "therapist")
+        .get(pk=visit.pk)
+    )
     changing(visit)
     target = VisitStatus(target)
     if not can_transition(visit.status, target):
@@ -71,6 +77,6 @@ def visit_transition(
     visit.status = target
     visit.status_reason = reason.strip()
     visit.sequence += 1
-    visit.full_clean(exclude=[f.name for f in Visit._meta.fields if f.name not in TRANSITION_FIELDS] + ["required_skills"])
+    visit.full_clean(exclude=UNTOUCHED_BY_A_TRANSITION)
     visit.save()
     return visit
