@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import logging
+import random
+import time
 from types import SimpleNamespace
 
 from django.conf import settings
@@ -108,6 +110,37 @@ RETRY_AFTER_S = 5
 NOT_FOUND = "Not found."
 
 
+# PostgreSQL's SQLSTATEs for a transaction it ended so that another could go on; nothing of it was kept.
+ENDED_TO_LET_ANOTHER_ON = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+ATTEMPTS_AFTER_A_DEADLOCK = 3
+
+
+class RunDeadlockVictimsAgain:
+    """A request whose transaction PostgreSQL ended to break a deadlock is run again, up to three times in all.
+
+    Changes take their row locks in one order where one exists (booking_locks_take: therapists, patient, visit),
+    but not every pair can: a check-in locks its visit and then the day's later ones it pushes, while a plan applied
+    at that moment locks the day's visits by id. The loser's whole transaction (ATOMIC_REQUESTS) was rolled back,
+    its notifications unsent (they go on commit), so running it again is safe, and the lock it waited for is free
+    by then. It is written here because Django and its libraries retry nothing; a request still losing after three
+    tries gets AnswerInsteadOf500's 503 with Retry-After."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            request.body  # kept, so that a second run parses the same body (RefuseLargeBodies bounded it)
+        for attempt in range(1, ATTEMPTS_AFTER_A_DEADLOCK + 1):
+            request.ended_by_a_deadlock = False
+            response = self.get_response(request)
+            if not request.ended_by_a_deadlock or attempt == ATTEMPTS_AFTER_A_DEADLOCK:
+                return response
+            logger.info("Running %s %s again after a deadlock (attempt %d)", request.method, request.path, attempt)
+            time.sleep(random.uniform(0.005, 0.02) * attempt)  # the two would otherwise meet again in step
+        return response
+
+
 class AnswerInsteadOf500:
     """Two failures that are no fault of the code handling the request get a 4xx/5xx that says so.
 
@@ -127,6 +160,8 @@ class AnswerInsteadOf500:
         from django.db import OperationalError
 
         if isinstance(exception, OperationalError):
+            if getattr(exception.__cause__, "sqlstate", None) in ENDED_TO_LET_ANOTHER_ON:
+                request.ended_by_a_deadlock = True
             logger.warning("Database unavailable for %s %s: %s", request.method, request.path, exception)
             return database_busy_response()
         if isinstance(exception, OverflowError):

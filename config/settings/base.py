@@ -40,6 +40,7 @@ MIDDLEWARE = [
     "config.middleware.RefuseLargeBodies",
     "config.middleware.RefuseCharsetsThatAreNotText",
     "config.middleware.ResetTimezone",
+    "config.middleware.RunDeadlockVictimsAgain",
     "config.middleware.AnswerInsteadOf500",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -9,6 +9,7 @@ by locking the therapist row, then an overlap query decides.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, connection, transaction
@@ -214,14 +215,28 @@ def no_double_booking_check_now(*, therapist: Therapist, start: dt.datetime, end
             cursor.execute("SET CONSTRAINTS visit_no_double_booking DEFERRED")
 
 
+def booking_locks_take(*, therapist_ids: Iterable[int | None], patient_id: int) -> None:
+    """Lock what a booking locks, in its order: therapists (by id), then the patient; the caller locks the visit
+    after. A change that reads a visit and then books it (PATCH) takes these first: locking the visit first and
+    the therapist later is the reverse of a booking's order, and two such changes at once would each wait for the
+    other until PostgreSQL ended one of them (a deadlock)."""
+    ids = sorted({pk for pk in therapist_ids if pk is not None})
+    if ids:
+        list(Therapist.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+    Patient.objects.select_for_update().filter(pk=patient_id).first()
+
+
 @transaction.atomic
 @change_set()
 def visit_book(
     *, visit: Visit, therapist: Therapist, planned_start: dt.datetime, by: User | None = None, pin: bool = False
 ) -> Visit:
     """Give ``visit`` to ``therapist`` at ``planned_start``, or say why not (400 rules, 409 clashes)."""
-    # The therapist row lock serialises every booking for one therapist (SQLite has no exclusion constraint).
+    # The therapist row lock serialises every booking for one therapist (SQLite has no exclusion constraint); the
+    # patient's serialises bookings of one patient with different therapists. Both come before the visit's, in the
+    # order every change that books or unbooks takes them (booking_locks_take).
     therapist = Therapist.objects.select_for_update(of=("self",)).select_related("organization").get(pk=therapist.pk)
+    Patient.objects.select_for_update().filter(pk=visit.patient_id).first()
     visit = Visit.objects.select_for_update(of=("self",)).select_related("organization", "facility", "patient").get(pk=visit.pk)
     changing(visit)
     if visit.status not in (VisitStatus.REQUESTED, VisitStatus.SCHEDULED, VisitStatus.CONFIRMED):
@@ -239,9 +254,6 @@ def visit_book(
             therapist=therapist, start=planned_start, busy_until=busy_until, exclude_visit_id=visit.pk
         )
     ]
-    # The patient row lock serialises bookings of one patient with different therapists (taken after the
-    # therapist's, as every booking takes them).
-    Patient.objects.select_for_update().filter(pk=visit.patient_id).first()
     clashes += [
         PATIENT_BOOKED_THEN.format(
             other=o.pk, therapist=o.therapist_id, start=_hhmm(o.planned_start, tz), end=_hhmm(o.planned_end, tz)

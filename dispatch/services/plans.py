@@ -428,7 +428,9 @@ def plan_run_apply(
     ids = [int(pk) for pk in run.input_sequences]
     visits = {
         v.pk: v
-        for v in Visit.objects.select_for_update(of=("self",)).select_related("organization", "facility").filter(pk__in=ids)
+        # By id: two applies over overlapping visits take their locks in one order, so neither waits on the other.
+        for v in Visit.objects.select_for_update(of=("self",)).select_related("organization", "facility")
+        .filter(pk__in=ids).order_by("pk")
     }
     stale = sorted(pk for pk in ids if pk not in visits or visits[pk].sequence != run.input_sequences[str(pk)])
     added = list(

@@ -11,7 +11,7 @@ from django.utils import timezone
 from dispatch.exceptions import ConflictError
 from dispatch.models import OPEN_STATUSES, Priority, Therapist, Visit, VisitSeries, VisitStatus, VisitWindow
 from dispatch.notifications.changes import change_set, changing
-from dispatch.services.booking import visit_book
+from dispatch.services.booking import booking_locks_take, visit_book
 from dispatch.services.day_travel import day_travel_refresh
 from dispatch.services.visit_actions import visit_set_pinned
 from dispatch.services.visit_status import visit_transition
@@ -177,6 +177,13 @@ def visit_request_create(
 @change_set()
 def visit_update(*, visit: Visit, by: User, **changes: Any) -> Visit:
     """Change what was asked; a new therapist or start goes through booking, so every booking rule holds."""
+    rebooks = visit.therapist_id is not None and bool(changes.keys() & (TIME_PLACE_FIELDS | {"windows"}))
+    if rebooks or "therapist" in changes or "planned_start" in changes:
+        # The change may book the visit (visit_book): booking's locks first, in booking's order.
+        target = changes.get("therapist")
+        booking_locks_take(
+            therapist_ids=(visit.therapist_id, target.pk if target is not None else None), patient_id=visit.patient_id
+        )
     visit = Visit.objects.select_for_update(of=("self",)).select_related("organization", "facility").get(pk=visit.pk)
     changing(visit)
     if visit.status not in OPEN_STATUSES:
