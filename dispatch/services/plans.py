@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import close_old_connections, connection, transaction
+from django.db import OperationalError, close_old_connections, connection, transaction
 from django.utils import timezone
 
 import optimizer
@@ -293,9 +293,24 @@ def plan_run_execute(*, plan_run_id: int) -> PlanRun:
     return _finish(run=run, status=run.status, error=run.error)
 
 
+# A run whose result cannot be saved stays "running" until the sweep fails it, and its plan is lost; a lock held
+# for a moment (SQLite's writer, a PostgreSQL row a plan apply holds) is worth waiting out a few times first.
+FINISH_ATTEMPTS = 5
+FINISH_RETRY_S = 0.2
+
+
 def _finish(*, run: PlanRun, status: str, error: str) -> PlanRun:
     run.status, run.error, run.finished_at = status, error, timezone.now()
-    run.save(update_fields=["result", "input_sequences", "status", "error", "finished_at"])
+    fields = ["result", "input_sequences", "status", "error", "finished_at"]
+    for attempt in range(1, FINISH_ATTEMPTS):
+        try:
+            with transaction.atomic():  # a savepoint when the run is solved inside a request's transaction
+                run.save(update_fields=fields)
+            return run
+        except OperationalError:
+            logger.warning("Plan run %s: saving its result met a lock (attempt %s); trying again.", run.pk, attempt)
+            time.sleep(FINISH_RETRY_S * attempt)
+    run.save(update_fields=fields)
     return run
 
 
@@ -312,10 +327,16 @@ def _solve(*, run: PlanRun, day_problem: DayProblem) -> optimizer.Solution:
         now = time.monotonic()
         if now - last_saved[0] >= PROGRESS_EVERY_S:
             last_saved[0] = now
-            PlanRun.objects.filter(pk=run.pk).update(progress={
-                "elapsed_s": round(elapsed_s, 2), "best_cost": best_cost,
-                "visits_assigned": visits_assigned, "travel_min": round(travel_min),
-            })
+            try:
+                with transaction.atomic():  # inline, inside a request's transaction: only this write is undone
+                    PlanRun.objects.filter(pk=run.pk).update(progress={
+                        "elapsed_s": round(elapsed_s, 2), "best_cost": best_cost,
+                        "visits_assigned": visits_assigned, "travel_min": round(travel_min),
+                    })
+            except OperationalError as exc:
+                # Progress is a courtesy to the board, which polls again; an exception here would end the search.
+                logger.warning("Plan run %s: progress not saved (%s); the next report will be.", run.pk, exc)
+                last_saved[0] = 0.0
 
     solution = optimizer.solve(
         day_problem.problem,

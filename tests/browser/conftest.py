@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.core.servers.basehttp import ThreadedWSGIServer
+from django.db.backends.signals import connection_created
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
@@ -56,6 +57,14 @@ def _after_the_request_under_way(execute, sql, params, many, context):
         return execute(sql, params, many, context)
 
 
+def _waits_for_the_request_under_way(sender, connection, **kwargs):
+    """A thread a request starts (the plan run's, without a broker) opens its own connection to the same shared
+    in-memory database, whose table locks refuse a write at once ("database table is locked") while a request
+    reads: its queries wait for the request under way too, as the test's own do."""
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        connection.execute_wrappers.append(_after_the_request_under_way)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _live_server_serialised_on_shared_sqlite():
     from django.test.testcases import LiveServerThread
@@ -97,6 +106,8 @@ def new_page(browser, live_server):
     shared = connection.vendor == "sqlite" and connection.is_in_memory_db()
     waiting = connection.execute_wrapper(_after_the_request_under_way) if shared else contextlib.nullcontext()
     waiting.__enter__()
+    if shared:
+        connection_created.connect(_waits_for_the_request_under_way)
 
     def make(width: int, height: int, **options):
         context = browser.new_context(viewport={"width": width, "height": height}, **options)
@@ -109,6 +120,7 @@ def new_page(browser, live_server):
         yield make
     finally:
         waiting.__exit__(None, None, None)
+        connection_created.disconnect(_waits_for_the_request_under_way)
     for context in contexts:
         context.close()
     _wait_for_requests_in_flight()

@@ -341,3 +341,26 @@ def test_a_plan_books_one_patients_visits_one_after_the_other_when_their_windows
     first, second = sorted(both, key=lambda v: v.planned_start)
     assert first.status == second.status == m.VisitStatus.SCHEDULED
     assert first.planned_end <= second.planned_start
+
+
+def test_a_plan_whose_progress_and_result_writes_meet_a_lock_still_ends_with_its_plan(coordinator_client, small_day):
+    """A lock held for a moment (SQLite's writer, a row a plan apply holds) refuses the run's first progress write
+    and its first result save: the search goes on, the result is saved on a later try, and the plan applies."""
+    from django.db import OperationalError, connection
+
+    refused = []
+
+    def locked_once(execute, sql, params, many, context):
+        kind = "progress" if '"progress"' in sql else "result" if '"finished_at"' in sql else None
+        if sql.startswith("UPDATE") and kind and kind not in refused:
+            refused.append(kind)
+            raise OperationalError("database table is locked")
+        return execute(sql, params, many, context)
+
+    day, _, visits = small_day
+    with connection.execute_wrapper(locked_once):
+        started = _plan(coordinator_client, day)
+    run = coordinator_client.get(started["Location"]).data
+    assert set(refused) == {"progress", "result"} and run["status"] == "succeeded", (refused, run["error"])
+    assert {s["visit_id"] for r in run["result"]["routes"] for s in r["stops"]} == {v.pk for v in visits}
+    assert coordinator_client.post(f"/api/v1/plans/{run['id']}/apply").status_code == 200
