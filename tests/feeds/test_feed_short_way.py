@@ -1,0 +1,67 @@
+"""Feeds through the application gunicorn serves (config.wsgi): the short middleware chain, and every other path
+still through the whole of it."""
+from __future__ import annotations
+
+import io
+import sys
+
+from django.conf import settings
+
+from config.handlers import FEED_MIDDLEWARE, feed_middleware
+from config.wsgi import application
+from dispatch.services.feed_tokens import feed_token_revoke
+from tests.feeds.conftest import local_at, scheduled_visit
+
+
+def _get(path: str, **headers) -> tuple[int, dict, bytes]:
+    environ = {
+        "REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80", "HTTP_HOST": "localhost", "REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr,
+        **{f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()},
+    }
+    answered = {}
+
+    def start_response(status, response_headers, exc_info=None):
+        answered["status"], answered["headers"] = int(status.split()[0]), response_headers
+
+    body = b"".join(application(environ, start_response))
+    names = {}
+    for name, value in answered["headers"]:
+        names.setdefault(name.lower(), []).append(value)
+    return answered["status"], names, body
+
+
+def test_a_feed_poll_takes_the_short_way_and_answers_as_before(
+    therapist, therapist_feed, django_assert_max_num_queries
+):
+    scheduled_visit(therapist=therapist, start=local_at(1, "10:00"))
+    status, headers, body = _get(f"/feeds/therapists/{therapist_feed[1]}.ics")
+    assert status == 200 and body.startswith(b"BEGIN:VCALENDAR") and b"SUMMARY" in body
+    assert headers["content-type"][0].startswith("text/calendar")
+    # The security headers a feed needs are still set; nothing of a browser's session is.
+    assert headers["x-content-type-options"] == ["nosniff"] and headers["x-frame-options"] == ["DENY"]
+    assert "set-cookie" not in headers and "vary" not in headers and "content-security-policy" not in headers
+
+    with django_assert_max_num_queries(0):
+        status, again, body = _get(f"/feeds/therapists/{therapist_feed[1]}.ics", If_None_Match=headers["etag"][0])
+    assert status == 304 and body == b"" and again["etag"] == headers["etag"]
+
+
+def test_a_revoked_feed_answers_404_on_the_short_way(therapist, therapist_feed):
+    assert _get(f"/feeds/therapists/{therapist_feed[1]}.ics")[0] == 200
+    feed_token_revoke(therapist=therapist)
+    assert _get(f"/feeds/therapists/{therapist_feed[1]}.ics")[0] == 404
+    assert _get("/feeds/therapists/not-a-token.ics")[0] == 404
+
+
+def test_every_other_path_still_takes_the_whole_middleware(db):
+    status, headers, _ = _get("/accounts/login/")
+    assert status == 200
+    assert "content-security-policy" in headers and any("csrftoken" in c for c in headers.get("set-cookie", []))
+
+
+def test_the_short_chain_is_a_part_of_middleware_in_its_order():
+    chain = feed_middleware()
+    assert chain == [path for path in settings.MIDDLEWARE if path in chain] and set(chain) == set(FEED_MIDDLEWARE)
+    assert "django.contrib.sessions.middleware.SessionMiddleware" not in chain
