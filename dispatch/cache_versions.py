@@ -126,15 +126,37 @@ def schedule_version_bump(organization_id: int | None) -> None:
         _bump(KEY.format(org=organization_id))
 
 
-def feed_version_and(*, kind: str, pk: int, organization_id: int, key: str) -> tuple[str, object, tuple[int, int]]:
-    """One feed's version (its owner's and its organisation's), what the cache holds under key, and the feed access
-    versions (feed_access_versions), in one round trip: an unchanged feed's poll is answered from these."""
-    counters = [
+def feed_version_keys(*, kind: str, pk: int, organization_id: int) -> list[str]:
+    """The counters a feed's version and its holder's entitlement are read from (feed_version_and)."""
+    return [
         FEED_KEY.format(kind=kind, pk=pk), FEED_ORG_KEY.format(org=organization_id),
         FEED_ACCESS_KEY.format(org=organization_id), FEED_ACCESS_ALL_KEY,
     ]
-    (owner, org, access, access_all), found = _versions_and(counters, [key])
-    return f"{owner}.{org}", found.get(key), (access, access_all)
+
+
+def _feed_version(values: list[int]) -> tuple[str, tuple[int, int]]:
+    owner, org, access, access_all = values
+    return f"{owner}.{org}", (access, access_all)
+
+
+def feed_version_and(*, kind: str, pk: int, organization_id: int, key: str) -> tuple[str, object, tuple[int, int]]:
+    """One feed's version (its owner's and its organisation's), what the cache holds under key, and the feed access
+    versions (feed_access_versions), in one round trip: an unchanged feed's poll is answered from these."""
+    values, found = _versions_and(feed_version_keys(kind=kind, pk=pk, organization_id=organization_id), [key])
+    version, access = _feed_version(values)
+    return version, found.get(key), access
+
+
+def feed_version_found(
+    found: dict, *, kind: str, pk: int, organization_id: int, key: str
+) -> tuple[str, object, tuple[int, int]] | None:
+    """feed_version_and's answer from values already fetched (the throttle's round trip), or None when a counter is
+    missing from them: it is then set by feed_version_and, never made up here."""
+    counters = feed_version_keys(kind=kind, pk=pk, organization_id=organization_id)
+    if any(counter not in found for counter in counters):
+        return None
+    version, access = _feed_version([found[counter] for counter in counters])
+    return version, found.get(key), access
 
 
 def feed_access_versions(organization_id: int) -> tuple[int, int]:
