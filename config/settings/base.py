@@ -35,13 +35,17 @@ INSTALLED_APPS = [
     "api",
 ]
 
-MIDDLEWARE = [
+# What every request goes through, calendar feed polls too (config.handlers: they take only these).
+ROUNDS_FEED_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RefuseLargeBodies",
     "config.middleware.RefuseCharsetsThatAreNotText",
     "config.middleware.ResetTimezone",
     "config.middleware.RunDeadlockVictimsAgain",
     "config.middleware.AnswerInsteadOf500",
+]
+MIDDLEWARE = [
+    *ROUNDS_FEED_MIDDLEWARE,
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
