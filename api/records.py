@@ -342,6 +342,13 @@ class PatientForTherapistSerializer(serializers.ModelSerializer):
 
 
 FACILITY_STAFF_ONLY_THEIR_FACILITY = "Facility staff can only register patients at their own facility."
+UNITS_BY_COORDINATORS = (
+    "The payer's authorised and used units are recorded by the agency's coordinators (and used units by each "
+    "completed visit); facility staff can read them, not change them."
+)
+# What a payer authorised and what was used: the limit every booking is checked against, so a ward clerk who could
+# raise it, or set used back to 0, could book sessions nobody pays for.
+COORDINATOR_ONLY_PATIENT_FIELDS = ("units_authorized", "units_used")
 
 
 class PatientViewSet(RecordViewSet):
@@ -363,9 +370,12 @@ class PatientViewSet(RecordViewSet):
 
     def save(self, *, instance, data):
         user = self.request.user
+        patient = instance or Patient(organization=user.organization)
         if user.role == Role.FACILITY_STAFF:
             data["facility"] = user.facility
-        patient = instance or Patient(organization=user.organization)
+            changed = [f for f in COORDINATOR_ONLY_PATIENT_FIELDS if f in data and data[f] != getattr(patient, f)]
+            if changed:
+                raise serializers.ValidationError(dict.fromkeys(changed, [UNITS_BY_COORDINATORS]))
         return records.patient_save(patient=patient, by=user, **data)
 
 

@@ -23,7 +23,7 @@ from dispatch.models import (
     VisitStatus,
 )
 from dispatch.notifications.changes import change_set
-from dispatch.selectors.coverage import referral_problem
+from dispatch.selectors.coverage import referral_problem, units_held
 from dispatch.services.booking import patient_needs_problems, qualification_problems, visiting_hours_of
 from dispatch.services.day_travel import day_travel_refresh
 from dispatch.services.visit_status import visit_transition
@@ -48,6 +48,10 @@ PATIENT_IN_A_SESSION = "The patient is in visit {visit} now; close the record on
 CANCELLED_PATIENT_CLOSED = "Cancelled: the patient's record was closed (made inactive)."
 UNBOOKED_NO_REFERRAL = "Unbooked: the patient's referral no longer covers the visit's day; it is open to plan again."
 UNBOOKED_PATIENT_NEEDS = "Unbooked: the patient's wishes changed and {name} no longer meets them; open to plan again."
+UNBOOKED_UNITS = (
+    "Unbooked: the patient's authorised units ({authorized}, {used} used) no longer cover this visit; it waits "
+    "for the payer to authorise more."
+)
 PREFERRED_AND_EXCLUDED = "Therapist {ids} cannot be both preferred and excluded; take them off one of the lists."
 
 
@@ -285,9 +289,10 @@ def patient_visits_call_off(*, patient: Patient, by: User | None) -> list[Visit]
 @change_set()  # the unbooked visits' facilities and the coordinators hear of it
 def patient_unbook_unmet_needs(*, patient: Patient, by: User | None) -> list[Visit]:
     """A therapist the patient now excludes, or who is not the gender or does not speak the language the patient now
-    needs, would still come to the visits already booked on them, and a referral cut short would leave visits booked
-    past it: those from today on go back to the requests, with the reason, in the patient change's transaction
-    (booking and the planner refuse both)."""
+    needs, would still come to the visits already booked on them, a referral cut short would leave visits booked
+    past it, and units lowered would leave more visits booked than the payer pays for: those from today on go back
+    to the requests, with the reason, in the patient change's transaction (booking and the planner refuse all
+    three)."""
     today = timezone.localdate(timezone.now(), patient.organization.tz)
     booked = Visit.objects.select_for_update(of=("self",)).select_related("therapist", "patient").filter(
         patient=patient, status__in=(VisitStatus.SCHEDULED, VisitStatus.CONFIRMED), date__gte=today
@@ -295,7 +300,22 @@ def patient_unbook_unmet_needs(*, patient: Patient, by: User | None) -> list[Vis
     booked = list(booked)
     uncovered = [v for v in booked if referral_problem(patient=v.patient, day=v.date)]
     unmet = [v for v in booked if v not in uncovered and patient_needs_problems(visit=v, therapist=v.therapist)]
+    kept = [v for v in booked if v not in uncovered and v not in unmet]
+    beyond = _beyond_units(patient=patient, booked=kept)
+    units = UNBOOKED_UNITS.format(authorized=patient.units_authorized, used=patient.units_used)
     return [
         *visits_unbook(visits=uncovered, reason=UNBOOKED_NO_REFERRAL, by=by),
         *visits_unbook(visits=unmet, reason=UNBOOKED_PATIENT_NEEDS, by=by),
+        *visits_unbook(visits=beyond, reason=units, by=by),
     ]
+
+
+def _beyond_units(*, patient: Patient, booked: list[Visit]) -> list[Visit]:
+    """Of a patient's visits booked from today on (in time order), the last ones their units no longer cover, when
+    the authorisation was lowered or units were used meanwhile: the earliest keep what is left after the units used
+    and those held by sessions under way or booked on earlier days."""
+    if patient.units_authorized is None:
+        return []
+    elsewhere = units_held(patient_ids=[patient.pk], exclude_visit_ids=[v.pk for v in booked])[patient.pk]
+    left = max(patient.units_authorized - patient.units_used - elsewhere, 0)
+    return booked[left:]
