@@ -304,12 +304,37 @@ class FacilityStaff(Requester):
                     key=(self.name,),
                     ids=(stranger,),
                 )
+        self.raise_units()
         self.recorder.probe = "issue 12 item 6"
         param = self.rng.choice(("therapist", "facility", "patient"))
         self.call("GET", f"/api/v1/visits?{param}={HUGE_ID}")
         self.call("GET", "/api/v1/visits/not-a-number")
         self.call("POST", "/api/v1/visits", raw="[" * 5000 + "]" * 5000)
         self.recorder.probe = None
+
+
+    def raise_units(self) -> None:
+        """A ward clerk who could raise a patient's authorised units, or set the used ones back to 0, could book
+        sessions nobody pays for: both are refused, and the units stay as the agency recorded them."""
+        if not self.patients:
+            return
+        rng = self.sim.units_rng
+        patient = rng.choice(self.patients)
+        before = self.call("GET", f"/api/v1/patients/{patient}")
+        if not before.ok:
+            return
+        change = rng.choice(({"units_authorized": 999}, {"units_authorized": None}, {"units_used": 0}))
+        (field,) = change
+        if before.data[field] == change[field]:
+            return
+        reply = self.call("PATCH", f"/api/v1/patients/{patient}", change)
+        if reply.ok:
+            self.recorder.fail(
+                "scoped_roles", f"{self.name} changed {field} of patient {patient}", key=(self.name, field),
+                ids=(patient,),
+            )
+        else:
+            self.sim.recorder.counters["units changes refused to facility staff"] += 1
 
 
 class Coordinator(Requester):
@@ -443,6 +468,26 @@ class Coordinator(Requester):
             "PATCH", f"/api/v1/patients/{patient}", {"contraindications": [*current.data["contraindications"], fever]}
         )
         self.sim.recorder.counters["contraindications recorded"] += 1
+
+    def lower_units(self, today: dt.date) -> None:
+        """The payer authorises fewer sessions than were booked: the visits the units no longer cover come off the
+        plan (the booked_within_units invariant checks what stays booked)."""
+        rng = self.sim.units_rng
+        booked = self.pages(f"/api/v1/visits?date_from={today}&status=scheduled&page_size=200")
+        if not booked:
+            return
+        patient = rng.choice(sorted({v["patient"] for v in booked}))
+        current = self.call("GET", f"/api/v1/patients/{patient}")
+        if not current.ok:
+            return
+        used, authorized = current.data["units_used"], current.data["units_authorized"]
+        held = sum(1 for v in booked if v["patient"] == patient)
+        # Fewer than are used and booked: at least one booked visit is no longer paid for.
+        lowered = max(used, used + held - rng.randint(1, 2), 0) if authorized is None else max(
+            used, min(authorized, used + held) - rng.randint(1, 2)
+        )
+        if self.call("PATCH", f"/api/v1/patients/{patient}", {"units_authorized": lowered}).ok:
+            self.sim.recorder.counters["authorised units lowered"] += 1
 
     def record_sick_day(self, day: dt.date) -> None:
         """A therapist calls in sick for tomorrow after the plan is out; their visits must not stay booked on them."""

@@ -56,6 +56,8 @@ class Simulation:
         self.agency_count = agencies
         self.scale = scale or Scale.full()
         self.rng = random.Random(f"run-{seed}")
+        # Moves added after seeds were kept as regressions draw from their own stream, so the runs' other draws stay.
+        self.units_rng = random.Random(f"units-{seed}")
         self.start = FIRST_DAY + dt.timedelta(days=self.rng.randrange(364))
         self.last_day = self.start + dt.timedelta(days=days)
         self.recorder = Recorder(seed=seed)
@@ -227,6 +229,8 @@ class Simulation:
         later("08:30", lambda: cast.coordinator.home_requests(day), "coordinator requests home visits")
         if rng.random() < 0.15:
             later("09:15", lambda: cast.coordinator.record_contraindication(day), "coordinator records a fever")
+        if self.units_rng.random() < 0.3:
+            later("09:40", lambda: cast.coordinator.lower_units(day), "coordinator records fewer authorised units")
         if d >= 1 and rng.random() < 0.35:
             later("11:00", lambda: self._urgent(agency, day), "coordinator books an urgent visit and re-plans")
         if day < self.last_day:

@@ -32,6 +32,8 @@ def report_lines(recorder: Recorder, *, days: int, agencies: int, command: str, 
         f"with an Idempotency-Key), {c['visits served']} served, {c['never checked in']} never checked in; "
         f"{c['manual reassigns']} reassigned by hand, {c['contraindications recorded']} fevers and "
         f"{c['sick days recorded']} sick days recorded.",
+        f"Payer units: {c['authorised units lowered']} authorisations lowered by a coordinator; "
+        f"{c['units changes refused to facility staff']} changes by facility staff refused.",
     ]
     causes = [f"{n} {k.removeprefix('re-plans ')}" for k, n in sorted(c.items()) if k.startswith("re-plans after ")]
     if causes:
