@@ -12,9 +12,9 @@ from dispatch.services.feed_tokens import feed_token_revoke
 from tests.feeds.conftest import local_at, scheduled_visit
 
 
-def _get(path: str, **headers) -> tuple[int, dict, bytes]:
+def _get(path: str, method: str = "GET", **headers) -> tuple[int, dict, bytes]:
     environ = {
-        "REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "localhost",
+        "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "localhost",
         "SERVER_PORT": "80", "HTTP_HOST": "localhost", "REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http",
         "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr,
         **{f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()},
@@ -64,3 +64,12 @@ def test_the_short_chain_is_the_head_of_middleware():
     chain = settings.ROUNDS_FEED_MIDDLEWARE
     assert settings.MIDDLEWARE[: len(chain)] == chain
     assert "django.contrib.sessions.middleware.SessionMiddleware" not in chain
+
+
+def test_odd_requests_on_the_short_way_get_their_answers_not_a_500(therapist_feed):
+    """No session, CSRF or login middleware here: a page that needed them would fail, so no route but the feeds'
+    answers under /feeds/, and a write is refused as on the long way."""
+    for path in ("/feeds/", "/feeds/nothing-here", "/feeds/therapists/../../admin/", "/feeds/../accounts/login/"):
+        assert _get(path)[0] == 404, path
+    assert _get(f"/feeds/therapists/{therapist_feed[1]}.ics", method="POST")[0] == 405
+    assert _get(f"/feeds/therapists/{therapist_feed[1]}.ics", method="HEAD")[0] == 200
