@@ -57,6 +57,21 @@ def anonymous_client() -> APIClient:
     return APIClient()
 
 
+@pytest.fixture
+def wsgi_keeps_the_test_connection():
+    """Requests sent to the WSGI application itself (not Django's test client) close the database connection as
+    they start and end; Django's test client stops that, and so does this for a test that calls the application:
+    on PostgreSQL the test's transaction lives on that connection."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """The local-memory cache outlives each test's transaction: rate-limit counts and cached schedules

@@ -5,11 +5,15 @@ from __future__ import annotations
 import io
 import sys
 
+import pytest
+
 from django.conf import settings
 
 from config.wsgi import application
 from dispatch.services.feed_tokens import feed_token_revoke
 from tests.feeds.conftest import local_at, scheduled_visit
+
+pytestmark = pytest.mark.usefixtures("wsgi_keeps_the_test_connection")
 
 
 def _get(path: str, method: str = "GET", **headers) -> tuple[int, dict, bytes]:

@@ -33,16 +33,8 @@ schema.app = application
 
 
 @pytest.fixture(autouse=True)
-def _keep_the_test_connection():
-    """Django's test client stops requests from closing the test's connection; this WSGI client does not."""
-    from django.core.signals import request_finished, request_started
-    from django.db import close_old_connections
-
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
+def _keep_the_test_connection(wsgi_keeps_the_test_connection):
+    """The WSGI application is called here, not Django's test client."""
 
 
 @pytest.fixture
