@@ -90,6 +90,18 @@ class ThrottleSignInPages:
         return self.get_response(request)
 
 
+class RefuseUnknownHosts:
+    """ALLOWED_HOSTS for every request: Django checks the Host header in CommonMiddleware, which a calendar feed's
+    short chain (config.handlers) leaves out; request.get_host() raises DisallowedHost, answered 400."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.get_host()
+        return self.get_response(request)
+
+
 class ResetTimezone:
     """Authentication activates the organisation's zone per request; a reused thread must not keep it."""
 

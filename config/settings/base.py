@@ -38,6 +38,7 @@ INSTALLED_APPS = [
 # What every request goes through, calendar feed polls too (config.handlers: they take only these).
 ROUNDS_FEED_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.RefuseUnknownHosts",
     "config.middleware.RefuseLargeBodies",
     "config.middleware.RefuseCharsetsThatAreNotText",
     "config.middleware.ResetTimezone",

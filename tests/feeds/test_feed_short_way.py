@@ -77,3 +77,8 @@ def test_odd_requests_on_the_short_way_get_their_answers_not_a_500(therapist_fee
         assert _get(path)[0] == 404, path
     assert _get(f"/feeds/therapists/{therapist_feed[1]}.ics", method="POST")[0] == 405
     assert _get(f"/feeds/therapists/{therapist_feed[1]}.ics", method="HEAD")[0] == 200
+
+
+def test_a_host_outside_allowed_hosts_is_refused_on_the_short_way_too(therapist_feed):
+    assert _get(f"/feeds/therapists/{therapist_feed[1]}.ics", Host="evil.example")[0] == 400
+    assert _get("/healthz", Host="evil.example")[0] == 400
