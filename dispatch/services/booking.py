@@ -183,12 +183,15 @@ def qualification_problems(*, visit: Visit, therapist: Therapist) -> list[str]:
     return problems
 
 
-def patient_needs_problems(*, visit: Visit, therapist: Therapist) -> list[str]:
+def patient_needs_problems(*, visit: Visit, therapist: Therapist, excluded: bool | None = None) -> list[str]:
     """What of the patient's own wishes ``therapist`` would break: excluded, or not the gender or language needed.
-    The planner treats these needs as hard (optimizer_adapter._eligible); a booking by hand must as well."""
+    The planner treats these needs as hard (optimizer_adapter._eligible); a booking by hand must as well.
+    ``excluded``, when the caller read the patient's exclusions for many visits at once, saves the query."""
     names = {"visit": visit.pk, "therapist": therapist.pk}
     problems = []
-    if visit.patient.excluded_therapists.filter(pk=therapist.pk).exists():
+    if excluded is None:
+        excluded = visit.patient.excluded_therapists.filter(pk=therapist.pk).exists()
+    if excluded:
         problems.append(EXCLUDED_BY_PATIENT.format(**names))
     gender = visit.patient.preferred_therapist_gender
     if gender not in ("", Gender.UNSPECIFIED) and therapist.gender != gender:

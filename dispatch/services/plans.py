@@ -19,6 +19,7 @@ from dispatch.exceptions import BookedVisitsDropped, ConflictError, DispatchErro
 from dispatch.models import (
     OPEN_STATUSES,
     Organization,
+    Patient,
     PlanKind,
     PlanRun,
     PlanStatus,
@@ -34,7 +35,8 @@ from dispatch.optimizer_adapter import (
     solution_assignments,
 )
 from dispatch.notifications.changes import change_set, changing
-from dispatch.services.booking import no_double_booking_check_now, visit_overlapping
+from dispatch.selectors.coverage import referral_problem, visits_beyond_units
+from dispatch.services.booking import no_double_booking_check_now, patient_needs_problems, visit_overlapping
 from dispatch.services.visit_status import visit_transition
 
 if TYPE_CHECKING:
@@ -51,6 +53,10 @@ DAY_UNDER_WAY = (
 )
 NOT_APPLICABLE = "Plan {plan} is {state}; only a succeeded plan that is not applied yet can be applied."
 STALE = "Visits {visits} changed since plan {plan} read them; start a new plan."
+NO_LONGER_COVERED = (
+    "Plan {plan} would book visits {visits}, which their patients' authorised units, referral or wishes no longer "
+    "allow (changed since the plan was made); start a new plan."
+)
 WORKER_LOST = "The worker running this plan stopped twice; the plan was not retried again."
 ALREADY_RUNNING = "Plan {plan} for {day} is still {status}; follow it instead of starting another."
 REPLAN_OTHER_DAY = (
@@ -299,6 +305,26 @@ FINISH_ATTEMPTS = 5
 FINISH_RETRY_S = 0.2
 
 
+def _no_longer_covered(*, visits: dict[int, Visit], assignments, therapists: dict[int, Therapist]) -> list[int]:
+    """The visits a plan books that a patient change made since it was read rules out: units lowered or used,
+    the referral cut short, a wish the planned therapist no longer meets (a change moves no visit while nothing
+    booked has to come off, so the staleness check does not see it)."""
+    placed = [visits[a.visit_id] for a in assignments]
+    beyond = visits_beyond_units(visits=placed)
+    therapist_of = {a.visit_id: therapists[a.therapist_id] for a in assignments}
+    exclusions = set(
+        Patient.excluded_therapists.through.objects.filter(patient_id__in={v.patient_id for v in placed})
+        .values_list("patient_id", "therapist_id")
+    )
+    return sorted(
+        v.pk for v in placed
+        if v.pk in beyond or referral_problem(patient=v.patient, day=v.date)
+        or patient_needs_problems(
+            visit=v, therapist=therapist_of[v.pk], excluded=(v.patient_id, therapist_of[v.pk].pk) in exclusions
+        )
+    )
+
+
 def _finish(*, run: PlanRun, status: str, error: str) -> PlanRun:
     run.status, run.error, run.finished_at = status, error, timezone.now()
     fields = ["result", "input_sequences", "status", "error", "finished_at"]
@@ -447,10 +473,14 @@ def plan_run_apply(
 
     replan_hours_check(run=run)
     ids = [int(pk) for pk in run.input_sequences]
+    # The patients first (as booking by hand takes them), so a change to their units, referral or wishes waits for
+    # this apply, or this apply for it, and the check below sees what is committed.
+    patient_ids = set(Visit.objects.filter(pk__in=ids).values_list("patient_id", flat=True))
+    list(Patient.objects.select_for_update().filter(pk__in=patient_ids).order_by("pk").values_list("pk", flat=True))
     visits = {
         v.pk: v
         # By id: two applies over overlapping visits take their locks in one order, so neither waits on the other.
-        for v in Visit.objects.select_for_update(of=("self",)).select_related("organization", "facility")
+        for v in Visit.objects.select_for_update(of=("self",)).select_related("organization", "facility", "patient")
         .filter(pk__in=ids).order_by("pk")
     }
     stale = sorted(pk for pk in ids if pk not in visits or visits[pk].sequence != run.input_sequences[str(pk)])
@@ -472,8 +502,13 @@ def plan_run_apply(
             DROPS_BOOKED.format(plan=run.pk, count=len(unbooked), visits=", ".join(map(str, unbooked))),
             {"count": len(unbooked), "visits": unbooked},
         )
-    changing(*visits.values(), key=f"plan:{run.pk}")  # one message per person for the whole plan
     therapists = {t.pk: t for t in Therapist.objects.filter(organization=run.organization)}
+    uncovered = _no_longer_covered(visits=visits, assignments=assignments, therapists=therapists)
+    if uncovered:
+        raise ConflictError(
+            NO_LONGER_COVERED.format(plan=run.pk, visits=", ".join(map(str, uncovered))), {"visits": uncovered}
+        )
+    changing(*visits.values(), key=f"plan:{run.pk}")  # one message per person for the whole plan
     reason = f"{'re-plan' if run.kind == PlanKind.REPLAN else 'plan'} {run.pk}"
     for a in assignments:
         visit, therapist = visits[a.visit_id], therapists[a.therapist_id]

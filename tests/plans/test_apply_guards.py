@@ -202,3 +202,32 @@ def test_a_plan_whose_hours_did_not_change_still_applies(coordinator_client, sma
     assert off.status_code == 201, off.content
 
     assert coordinator_client.post(f"/api/v1/plans/{run['id']}/apply", {}, format="json").status_code == 200
+
+
+@pytest.mark.parametrize("change", ["units", "referral", "exclusion"])
+def test_a_plan_made_before_a_patient_change_that_rules_its_booking_out_is_refused(
+    coordinator_client, organization, coordinator, change
+):
+    """Lowering the units with nothing booked to take off moves no visit, so the plan is not stale; apply checks the
+    patient's units, referral and wishes again and refuses (409) rather than book a session nobody pays for."""
+    day = f.tomorrow()
+    therapist = f.TherapistFactory(organization=organization)
+    patient = f.PatientFactory(organization=organization, units_authorized=6, units_used=1)
+    visit = f.VisitFactory(organization=organization, patient=patient, date=day, duration_min=30,
+                           windows=[("08:30", "16:30")])
+    started = coordinator_client.post("/api/v1/plans", {"date": str(day), "time_limit_s": 1}, format="json")
+    run = coordinator_client.get(started["Location"]).json()
+    assert run["status"] == "succeeded" and run["result"]["kpis"]["assigned"] == 1
+
+    body = {
+        "units": {"units_authorized": 1},
+        "referral": {"referral_expires": str(day - dt.timedelta(days=1))},
+        "exclusion": {"excluded_therapists": [therapist.pk]},
+    }[change]
+    assert coordinator_client.patch(f"/api/v1/patients/{patient.pk}", body, format="json").status_code == 200
+    refused = coordinator_client.post(f"/api/v1/plans/{run['id']}/apply")
+
+    assert refused.status_code == 409, refused.content
+    assert refused.json()["extra"]["visits"] == [visit.pk] and "start a new plan" in refused.json()["detail"]
+    visit.refresh_from_db()
+    assert visit.status == m.VisitStatus.REQUESTED and visit.therapist_id is None
