@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
+from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
@@ -275,16 +276,30 @@ class PatientAdmin(OrganizationScoped, SimpleHistoryAdmin):
         )
 
     def save_related(self, request, form, formsets, change):
-        # As the API's patient_save (the admin's save is one transaction with it): a record closed cancels the
-        # visits to come; a therapist newly excluded, a gender, language or shorter referral unbook what they break.
-        from dispatch.services.records import patient_unbook_unmet_needs, patient_visits_call_off
-
         super().save_related(request, form, formsets, change)
-        patient = form.instance
-        if change and "active" in form.changed_data and not patient.active:
-            patient_visits_call_off(patient=patient, by=request.user)
         if change:
-            patient_unbook_unmet_needs(patient=patient, by=request.user)
+            _patient_changed(request, form.instance, closed="active" in form.changed_data and not form.instance.active)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # A revert saves the form and the patient but never calls save_related: the same follow-up, in one
+        # transaction with the revert (a revert to fewer units or an older referral unbooks what they no longer cover).
+        with transaction.atomic():
+            before = m.Patient.objects.filter(pk=unquote(object_id)).values_list("active", flat=True).first()
+            response = super().history_form_view(request, object_id, version_id, extra_context)
+            if request.method == "POST" and response.status_code == 302:
+                patient = m.Patient.objects.get(pk=unquote(object_id))
+                _patient_changed(request, patient, closed=bool(before) and not patient.active)
+        return response
+
+
+def _patient_changed(request, patient: m.Patient, *, closed: bool) -> None:
+    """As the API's patient_save (the admin's save is one transaction with it): a record closed cancels the visits
+    to come; a therapist newly excluded, a gender, language, shorter referral or fewer units unbook what they break."""
+    from dispatch.services.records import patient_unbook_unmet_needs, patient_visits_call_off
+
+    if closed:
+        patient_visits_call_off(patient=patient, by=request.user)
+    patient_unbook_unmet_needs(patient=patient, by=request.user)
 
 
 @admin.register(m.Contraindication)

@@ -97,3 +97,47 @@ def test_facility_staff_register_a_patient_without_units(facility_staff_client, 
     created = facility_staff_client.post("/api/v1/patients", body, format="json")
     assert created.status_code == 201, created.content
     assert created.json()["units_authorized"] is None and created.json()["facility"] == facility.pk
+
+
+def test_a_revert_in_the_admins_history_to_fewer_units_unbooks_what_they_no_longer_cover(
+    patient, booked, coordinator_client, organization, client
+):
+    """django-simple-history's revert saves the patient without the admin's save_related: the unbooking follows
+    it all the same (the helper that found it reverted to an older version and kept a visit nobody pays for)."""
+    from django.contrib.auth.models import Permission
+
+    with f.clock_at(f.local(WEDNESDAY, "10:00")):
+        assert coordinator_client.patch(
+            f"/api/v1/patients/{patient.pk}", {"units_authorized": 3}, format="json"
+        ).status_code == 200
+        fewer = patient.history.order_by("-history_id").first()
+        assert coordinator_client.patch(
+            f"/api/v1/patients/{patient.pk}", {"units_authorized": 20}, format="json"
+        ).status_code == 200
+        for visit in booked[2:]:
+            assert coordinator_client.post(
+                f"/api/v1/visits/{visit.pk}/assign",
+                {"therapist": booked[0].therapist_id, "planned_start": f.local(visit.date, "14:00").isoformat()},
+                format="json",
+            ).status_code == 200
+        assert _statuses(booked) == [VisitStatus.SCHEDULED] * 5
+
+        staff = f.UserFactory(organization=organization, is_staff=True)
+        staff.user_permissions.set(Permission.objects.filter(content_type__app_label="dispatch"))
+        client.force_login(staff)
+        url = f"/admin/dispatch/patient/{patient.pk}/history/{fewer.history_id}/"
+        form = client.get(url).context["adminform"].form
+        data = {}
+        for name, field in form.fields.items():
+            value = form[name].value()
+            if isinstance(value, (list, tuple)):
+                data[name] = [getattr(v, "pk", v) for v in value]
+            elif value is not None:
+                data[name] = value
+        assert str(data["units_authorized"]) == "3"
+        reverted = client.post(url, {**data, "_save": "Save"})
+
+    assert reverted.status_code == 302, reverted.content[:500]
+    patient.refresh_from_db()
+    assert patient.units_authorized == 3
+    assert _statuses(booked) == [VisitStatus.SCHEDULED, VisitStatus.SCHEDULED] + [VisitStatus.REQUESTED] * 3
