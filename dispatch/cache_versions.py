@@ -134,29 +134,20 @@ def feed_version_keys(*, kind: str, pk: int, organization_id: int) -> list[str]:
     ]
 
 
-def _feed_version(values: list[int]) -> tuple[str, tuple[int, int]]:
-    owner, org, access, access_all = values
-    return f"{owner}.{org}", (access, access_all)
-
-
-def feed_version_and(*, kind: str, pk: int, organization_id: int, key: str) -> tuple[str, object, tuple[int, int]]:
+def feed_version_and(
+    *, kind: str, pk: int, organization_id: int, key: str, found: dict | None = None
+) -> tuple[str, object, tuple[int, int]]:
     """One feed's version (its owner's and its organisation's), what the cache holds under key, and the feed access
-    versions (feed_access_versions), in one round trip: an unchanged feed's poll is answered from these."""
-    values, found = _versions_and(feed_version_keys(kind=kind, pk=pk, organization_id=organization_id), [key])
-    version, access = _feed_version(values)
-    return version, found.get(key), access
-
-
-def feed_version_found(
-    found: dict, *, kind: str, pk: int, organization_id: int, key: str
-) -> tuple[str, object, tuple[int, int]] | None:
-    """feed_version_and's answer from values already fetched (the throttle's round trip), or None when a counter is
-    missing from them: it is then set by feed_version_and, never made up here."""
+    versions (feed_access_versions), in one round trip: an unchanged feed's poll is answered from these. ``found``:
+    what an earlier round trip (the throttle's) fetched; used when it holds every counter, else the round trip sets
+    the missing ones, never made up here."""
     counters = feed_version_keys(kind=kind, pk=pk, organization_id=organization_id)
-    if any(counter not in found for counter in counters):
-        return None
-    version, access = _feed_version([found[counter] for counter in counters])
-    return version, found.get(key), access
+    if found is not None and all(counter in found for counter in counters):
+        values = [found[counter] for counter in counters]
+    else:
+        values, found = _versions_and(counters, [key])
+    owner, org, access, access_all = values
+    return f"{owner}.{org}", found.get(key), (access, access_all)
 
 
 def feed_access_versions(organization_id: int) -> tuple[int, int]:

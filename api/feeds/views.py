@@ -15,7 +15,7 @@ from api.exception_handlers import non_atomic_exception_handler
 from api.feeds.http import calendar_etag, calendar_not_modified, calendar_response
 from api.feeds.renderers import CalendarOnlyNegotiation, ICalendarRenderer
 from api.throttling import FixedWindowRateThrottle
-from dispatch.cache_versions import feed_version_and, feed_version_found, feed_version_keys
+from dispatch.cache_versions import feed_version_and, feed_version_keys
 from dispatch.feeds import Audience, calendar_build
 from dispatch.models import Facility, Therapist
 from dispatch.selectors.feeds import feed_last_modified, feed_visit_list
@@ -111,11 +111,10 @@ class _FeedApi(APIView):
         # midnight.
         today = timezone.localdate(now, holder.tz).isoformat()
         base = _feed_base(self.owner_field, holder.owner_id, travel)
-        versions = dict(
-            kind=self.owner_field, pk=holder.owner_id, organization_id=holder.organization_id, key=f"{base}:validator"
+        version, validator, access = feed_version_and(
+            kind=self.owner_field, pk=holder.owner_id, organization_id=holder.organization_id, key=f"{base}:validator",
+            found=found,
         )
-        fetched = feed_version_found(found, **versions) if found is not None else None
-        version, validator, access = fetched if fetched is not None else feed_version_and(**versions)
         self._know_owner(token, holder)
         if cached is not None and access != seen:
             holder = feed_token_resolve_and_keep(token=token, organization_id=holder.organization_id)
