@@ -54,6 +54,21 @@ def units_problem(*, visit: Visit) -> str | None:
     return UNITS_USED_UP.format(authorized=patient.units_authorized, used=patient.units_used, booked=booked)
 
 
+def units_left(*, patient: Patient, held_elsewhere: int) -> int:
+    """What the payer's authorisation still covers once the used units and those held elsewhere are counted."""
+    return max(patient.units_authorized - patient.units_used - held_elsewhere, 0)
+
+
+def booked_beyond_units(*, patient: Patient, booked: list[Visit]) -> list[Visit]:
+    """Of a patient's visits booked from today on (in time order), the last ones their units no longer cover, when
+    the authorisation was lowered or units were used meanwhile: the earliest keep what is left after the units used
+    and those held by sessions under way or booked on earlier days."""
+    if patient.units_authorized is None:
+        return []
+    elsewhere = units_held(patient_ids=[patient.pk], exclude_visit_ids=[v.pk for v in booked])[patient.pk]
+    return booked[units_left(patient=patient, held_elsewhere=elsewhere):]
+
+
 def visits_beyond_units(*, visits: Iterable[Visit]) -> dict[int, str]:
     """Of the visits a plan may book, those their patient's units cannot cover, each with the reason.
 
@@ -70,9 +85,9 @@ def visits_beyond_units(*, visits: Iterable[Visit]) -> dict[int, str]:
     beyond: dict[int, str] = {}
     for patient_id, own in by_patient.items():
         patient = own[0].patient
-        left = patient.units_authorized - patient.units_used - held_elsewhere[patient_id]
+        left = units_left(patient=patient, held_elsewhere=held_elsewhere[patient_id])
         own.sort(key=lambda v: (v.status not in HOLDING, URGENCY.get(v.priority, 2), v.pk))
         booked = held_elsewhere[patient_id] + sum(1 for v in own if v.status in HOLDING)
         reason = UNITS_USED_UP.format(authorized=patient.units_authorized, used=patient.units_used, booked=booked)
-        beyond |= {v.pk: reason for v in own[max(left, 0):]}
+        beyond |= {v.pk: reason for v in own[left:]}
     return beyond

@@ -475,8 +475,8 @@ def plan_run_apply(
     ids = [int(pk) for pk in run.input_sequences]
     # The patients first (as booking by hand takes them), so a change to their units, referral or wishes waits for
     # this apply, or this apply for it, and the check below sees what is committed.
-    patient_ids = set(Visit.objects.filter(pk__in=ids).values_list("patient_id", flat=True))
-    list(Patient.objects.select_for_update().filter(pk__in=patient_ids).order_by("pk").values_list("pk", flat=True))
+    patients = Visit.objects.filter(pk__in=ids).values("patient_id")
+    list(Patient.objects.select_for_update().filter(pk__in=patients).order_by("pk").values_list("pk", flat=True))
     visits = {
         v.pk: v
         # By id: two applies over overlapping visits take their locks in one order, so neither waits on the other.

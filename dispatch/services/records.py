@@ -23,7 +23,7 @@ from dispatch.models import (
     VisitStatus,
 )
 from dispatch.notifications.changes import change_set
-from dispatch.selectors.coverage import referral_problem, units_held
+from dispatch.selectors.coverage import booked_beyond_units, referral_problem
 from dispatch.services.booking import patient_needs_problems, qualification_problems, visiting_hours_of
 from dispatch.services.day_travel import day_travel_refresh
 from dispatch.services.visit_status import visit_transition
@@ -301,7 +301,7 @@ def patient_unbook_unmet_needs(*, patient: Patient, by: User | None) -> list[Vis
     uncovered = [v for v in booked if referral_problem(patient=v.patient, day=v.date)]
     unmet = [v for v in booked if v not in uncovered and patient_needs_problems(visit=v, therapist=v.therapist)]
     kept = [v for v in booked if v not in uncovered and v not in unmet]
-    beyond = _beyond_units(patient=patient, booked=kept)
+    beyond = booked_beyond_units(patient=patient, booked=kept)
     units = UNBOOKED_UNITS.format(authorized=patient.units_authorized, used=patient.units_used)
     return [
         *visits_unbook(visits=uncovered, reason=UNBOOKED_NO_REFERRAL, by=by),
@@ -309,13 +309,3 @@ def patient_unbook_unmet_needs(*, patient: Patient, by: User | None) -> list[Vis
         *visits_unbook(visits=beyond, reason=units, by=by),
     ]
 
-
-def _beyond_units(*, patient: Patient, booked: list[Visit]) -> list[Visit]:
-    """Of a patient's visits booked from today on (in time order), the last ones their units no longer cover, when
-    the authorisation was lowered or units were used meanwhile: the earliest keep what is left after the units used
-    and those held by sessions under way or booked on earlier days."""
-    if patient.units_authorized is None:
-        return []
-    elsewhere = units_held(patient_ids=[patient.pk], exclude_visit_ids=[v.pk for v in booked])[patient.pk]
-    left = max(patient.units_authorized - patient.units_used - elsewhere, 0)
-    return booked[left:]
