@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from dispatch.models.checks import CheckConstraintsInOneQuery
 from dispatch.models.geo import coordinate_constraints, latitude_field, longitude_field
 from dispatch.models.signalling import SignallingManager
 
@@ -36,7 +37,7 @@ FacilityKind = models.TextChoices(
 )
 
 
-class Facility(models.Model):
+class Facility(CheckConstraintsInOneQuery, models.Model):
     organization = models.ForeignKey("dispatch.Organization", on_delete=models.CASCADE, related_name="facilities")
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=20, choices=FacilityKind.choices)

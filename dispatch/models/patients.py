@@ -8,6 +8,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from dispatch.models.checks import CheckConstraintsInOneQuery
 from dispatch.models.geo import coordinate_constraints, latitude_field, longitude_field
 from dispatch.models.therapists import Gender
 
@@ -15,7 +16,7 @@ EARLIEST_BIRTH = date(1900, 1, 1)
 BIRTH_OUT_OF_RANGE = "Give a date of birth between {earliest} and today."
 
 
-class Patient(models.Model):
+class Patient(CheckConstraintsInOneQuery, models.Model):
     organization = models.ForeignKey("dispatch.Organization", on_delete=models.CASCADE, related_name="patients")
     facility = models.ForeignKey(
         "dispatch.Facility",

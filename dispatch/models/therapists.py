@@ -6,6 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from dispatch.models.checks import CheckConstraintsInOneQuery
 from dispatch.models.geo import coordinate_constraints, latitude_field, longitude_field
 from dispatch.models.signalling import SignallingManager
 
@@ -27,7 +28,7 @@ class SpeedProfile(models.TextChoices):
 SPEED_KMH = {SpeedProfile.CAR: 32.0, SpeedProfile.TRANSIT: 20.0, SpeedProfile.BICYCLE: 15.0, SpeedProfile.WALK: 4.5}
 
 
-class Therapist(models.Model):
+class Therapist(CheckConstraintsInOneQuery, models.Model):
     organization = models.ForeignKey("dispatch.Organization", on_delete=models.CASCADE, related_name="therapists")
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="therapist")
     display_name = models.CharField(max_length=120)
@@ -99,7 +100,7 @@ TIMES_BOTH_OR_NEITHER = "Give both times, or neither for a whole day."
 BREAK_LATEST_BEFORE_EARLIEST = "The break's latest start ({latest}) is before its earliest start ({earliest})."
 
 
-class WeeklyAvailability(models.Model):
+class WeeklyAvailability(CheckConstraintsInOneQuery, models.Model):
     """A recurring shift in the organisation's local time."""
 
     therapist = models.ForeignKey(Therapist, on_delete=models.CASCADE, related_name="weekly_availability")
@@ -140,7 +141,7 @@ class ExceptionKind(models.TextChoices):
     EXTRA_SHIFT = "extra_shift", "Extra shift"
 
 
-class AvailabilityException(models.Model):
+class AvailabilityException(CheckConstraintsInOneQuery, models.Model):
     """A dated change to the weekly pattern: time off (whole day when no times) or an extra shift."""
 
     therapist = models.ForeignKey(Therapist, on_delete=models.CASCADE, related_name="availability_exceptions")
@@ -178,7 +179,7 @@ class AvailabilityException(models.Model):
             raise ValidationError({"end_time": ENDS_AFTER_START})
 
 
-class TherapistBreak(models.Model):
+class TherapistBreak(CheckConstraintsInOneQuery, models.Model):
     """A daily break the therapist takes somewhere inside a window (lunch between 11:30 and 13:30)."""
 
     therapist = models.ForeignKey(Therapist, on_delete=models.CASCADE, related_name="breaks")

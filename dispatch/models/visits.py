@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
+from dispatch.models.checks import CheckConstraintsInOneQuery
 from dispatch.models.facilities import DEFAULT_BUFFER_MIN, CareSetting
 from dispatch.models.geo import coordinate_constraints, latitude_field, longitude_field
 
@@ -38,7 +39,7 @@ FIXED_STATUSES = (VisitStatus.CONFIRMED, VisitStatus.IN_PROGRESS, VisitStatus.CO
 OPEN_STATUSES = (VisitStatus.REQUESTED, VisitStatus.SCHEDULED, VisitStatus.CONFIRMED, VisitStatus.IN_PROGRESS)
 
 
-class VisitSeries(models.Model):
+class VisitSeries(CheckConstraintsInOneQuery, models.Model):
     """A weekly recurrence that generates one visit request per matching day."""
 
     organization = models.ForeignKey("dispatch.Organization", on_delete=models.CASCADE, related_name="visit_series")
@@ -71,7 +72,7 @@ class VisitSeries(models.Model):
         ]
 
 
-class Visit(models.Model):
+class Visit(CheckConstraintsInOneQuery, models.Model):
     """A session at a patient's bedside or home; a request until it is scheduled."""
 
     organization = models.ForeignKey("dispatch.Organization", on_delete=models.CASCADE, related_name="visits")
