@@ -92,7 +92,11 @@ class Interruption:
 
 
 def _lock(visit: Visit) -> Visit:
-    return Visit.objects.select_for_update(of=("self",)).select_related("organization", "facility").get(pk=visit.pk)
+    """The visit locked, with what visit_transition(locked=True) and the push read of it."""
+    return (
+        Visit.objects.select_for_update(of=("self",)).select_related("organization", "facility", "therapist")
+        .get(pk=visit.pk)
+    )
 
 
 def _day_end(visit: Visit) -> dt.datetime:
@@ -186,18 +190,14 @@ def _duration(delta: dt.timedelta) -> str:
     return f"{hours} h" + (f" {minutes} min" if minutes else "")
 
 
-def _hold_from(*, visit: Visit, start: dt.datetime, end: dt.datetime, reason: str, by: User | None) -> list[Visit]:
-    """The therapist's held time follows what really happened: [start, end + buffer).
+def _held_from(*, visit: Visit, start: dt.datetime, reason: str, by: User | None) -> list[Visit]:
+    """What follows once the therapist's held time is what really happened, [start, end + buffer).
 
-    The optimiser (through the adapter and the re-plan) and apply's overlap check both read the
-    held range, so recording the real times here is what keeps them agreeing. Finished visits whose
-    unused buffer the new range starts in give it up; open visits it now runs into move later.
+    The transition saves those times with the status (one row written, one history row). The optimiser (through
+    the adapter and the re-plan) and apply's overlap check both read the held range, so recording the real times
+    is what keeps them agreeing. Finished visits whose unused buffer the new range starts in give it up; open
+    visits it now runs into move later.
     """
-    visit.planned_start, visit.planned_end = start, end
-    visit.planned_busy_until = end + dt.timedelta(minutes=visit.effective_buffer_min)
-    visit._change_reason = reason
-    visit._history_user = by
-    visit.save()
     for done in Visit.objects.select_for_update().filter(
         therapist_id=visit.therapist_id, status=VisitStatus.COMPLETED, planned_busy_until__gt=start,
         planned_start__lt=start,
@@ -223,12 +223,13 @@ def visit_check_in(
         raise _repeated(current, ALREADY_CHECKED_IN, "actual_start", tz)
     if can_transition(current.status, VisitStatus.IN_PROGRESS):  # otherwise the lifecycle says why not
         _refuse_off_the_clock(current, at)
-    # Locked, saved, with its organisation, facility and therapist: the transition's own row is the one to go on with.
-    visit = visit_transition(visit=current, target=VisitStatus.IN_PROGRESS, at=at)
-    _hold_from(
-        visit=visit, start=at, end=at + dt.timedelta(minutes=visit.duration_min),
-        reason=f"checked in at {_hhmm(at, visit.organization.tz)}", by=by,
+    # The held time starts now, saved with the status: one write of the row locked above.
+    reason = f"checked in at {_hhmm(at, tz)}"
+    visit = visit_transition(
+        visit=current, target=VisitStatus.IN_PROGRESS, at=at, locked=True, history_reason=reason, by=by,
+        planned_start=at, planned_end=at + dt.timedelta(minutes=current.duration_min),
     )
+    _held_from(visit=visit, start=at, reason=reason, by=by)
     if lat is None or lon is None:
         return CheckIn(visit=visit, distance_m=None, warning=None)
     distance_m = round(geodesic((lat, lon), (visit.lat, visit.lon)).meters)
@@ -252,18 +253,22 @@ def visit_check_out(*, visit: Visit, by: User, at: dt.datetime | None = None) ->
         raise ValidationError({"at": CHECK_OUT_BEFORE_CHECK_IN.format(
             visit=visit.pk, at=_instant(at, tz), started=_instant(current.actual_start, tz)
         )})
-    visit = visit_transition(visit=current, target=VisitStatus.COMPLETED, at=at)
-    started = visit.actual_start or visit.planned_start
-    spent = at - started
-    warning = None
-    if spent < dt.timedelta(minutes=visit.duration_min * settings.ROUNDS_CHECK_OUT_MIN_SHARE):
-        warning = ENDED_EARLY.format(spent=_duration(spent), duration=visit.duration_min)
-        visit.ended_early, visit.status_reason = True, warning
-    # The held range ends at the check-out (a session of seconds still holds its first minute).
-    _hold_from(
-        visit=visit, start=started, end=max(at, started + dt.timedelta(minutes=1)),
-        reason=f"checked out at {_hhmm(at, visit.organization.tz)}", by=by,
+    started = end = warning = None
+    if can_transition(current.status, VisitStatus.COMPLETED):  # otherwise the lifecycle says why not
+        started = current.actual_start or current.planned_start
+        spent = at - started
+        if spent < dt.timedelta(minutes=current.duration_min * settings.ROUNDS_CHECK_OUT_MIN_SHARE):
+            warning = ENDED_EARLY.format(spent=_duration(spent), duration=current.duration_min)
+            current.ended_early = True
+        # The held range ends at the check-out (a session of seconds still holds its first minute), saved with the
+        # status: one write of the row locked above.
+        end = max(at, started + dt.timedelta(minutes=1))
+    reason = f"checked out at {_hhmm(at, tz)}"
+    visit = visit_transition(
+        visit=current, target=VisitStatus.COMPLETED, at=at, reason=warning or "", locked=True,
+        history_reason=reason, by=by, planned_start=started, planned_end=end,
     )
+    _held_from(visit=visit, start=started, reason=reason, by=by)
     return CheckOut(visit=visit, warning=warning)
 
 

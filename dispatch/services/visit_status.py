@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import F
@@ -10,6 +11,9 @@ from dispatch.exceptions import DispatchError, TransitionNotAllowed
 from dispatch.lifecycle import REASON_REQUIRED, can_transition
 from dispatch.models import Patient, Therapist, Visit, VisitStatus
 from dispatch.notifications.changes import change_set, changing
+
+if TYPE_CHECKING:
+    from dispatch.models import User
 
 TRANSITION_REFUSED = "Visit {visit} cannot go from {current} to {target}."
 REASON_MISSING = "A reason is required to mark visit {visit} {target}."
@@ -24,6 +28,8 @@ TRANSITION_FIELDS = frozenset({
 UNTOUCHED_BY_A_TRANSITION = [
     *(f.name for f in Visit._meta.fields if f.name not in TRANSITION_FIELDS), "required_skills",
 ]
+# A therapist the transition keeps is not looked up again (a query); the constraints still read it.
+UNTOUCHED_WITH_THE_THERAPIST = [*UNTOUCHED_BY_A_TRANSITION, "therapist"]
 
 @transaction.atomic
 @change_set()
@@ -36,13 +42,22 @@ def visit_transition(
     planned_start: datetime | None = None,
     planned_end: datetime | None = None,
     at: datetime | None = None,
+    locked: bool = False,
+    history_reason: str | None = None,
+    by: User | None = None,
 ) -> Visit:
-    """The only place that changes visit.status; every status change goes through it."""
-    # The organisation, facility and therapist come along (not locked) for the callers' messages, times and travel.
-    visit = (
-        Visit.objects.select_for_update(of=("self",)).select_related("organization", "facility", "therapist")
-        .get(pk=visit.pk)
-    )
+    """The only place that changes visit.status; every status change goes through it.
+
+    ``locked``: ``visit`` is the row this transaction locked (``select_for_update``), with its organisation,
+    facility and therapist, and goes on as it is. ``history_reason`` and ``by`` name the change in its history row.
+    """
+    if not locked:
+        # The organisation, facility and therapist come along (not locked) for the callers' messages, times and
+        # travel.
+        visit = (
+            Visit.objects.select_for_update(of=("self",)).select_related("organization", "facility", "therapist")
+            .get(pk=visit.pk)
+        )
     changing(visit)
     target = VisitStatus(target)
     if not can_transition(visit.status, target):
@@ -77,6 +92,14 @@ def visit_transition(
     visit.status = target
     visit.status_reason = reason.strip()
     visit.sequence += 1
-    visit.full_clean(exclude=UNTOUCHED_BY_A_TRANSITION)
+    visit.full_clean(
+        exclude=UNTOUCHED_BY_A_TRANSITION if therapist is not None else UNTOUCHED_WITH_THE_THERAPIST,
+        validate_constraints=False,
+    )
+    visit.validate_constraints(exclude=UNTOUCHED_BY_A_TRANSITION)
+    if history_reason is not None:
+        visit._change_reason = history_reason
+    if by is not None:
+        visit._history_user = by
     visit.save()
     return visit
