@@ -9,6 +9,7 @@ the minute job finds it again every minute but tells it once; a re-planned visit
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
@@ -16,24 +17,55 @@ from django.utils import timezone
 
 from dispatch.models import Notification, Organization, Role, User, Visit, VisitStatus, WebhookEvent
 from dispatch.notifications.content import visit_item
-from dispatch.notifications.outbox import outbox_write, webhook_events_write
+from dispatch.notifications.outbox import outbox_write_many, webhook_events_write_many
 
 HELD = (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED)
 
 
 def alert_send(*, visit: Visit, event: str, key: str, webhook: str | None = None, **extra) -> bool:
     """Tell every coordinator of the visit's organisation; False when this alert was told already."""
-    if Notification.objects.filter(change_key=key).exists():
-        return False
-    therapist = visit.therapist.display_name if visit.therapist_id else ""
-    item = visit_item(visit=visit, event=event, previous_start=None, for_staff=False, therapist=therapist, **extra)
-    coordinators = User.objects.filter(organization_id=visit.organization_id, role=Role.COORDINATOR, is_active=True)
-    messages = {pk: [item] for pk in coordinators.values_list("pk", flat=True)}
-    outbox_write(organization=visit.organization, change_key=key, messages=messages)
-    if webhook:
-        hook_item = {k: v for k, v in item.items() if k != "therapist"}
-        webhook_events_write(organization=visit.organization, change_key=key, events=[(visit, webhook, hook_item)])
-    return True
+    return bool(alerts_send([Alert(visit=visit, event=event, key=key, webhook=webhook, extra=extra)]))
+
+
+@dataclass(frozen=True)
+class Alert:
+    visit: Visit
+    event: str
+    key: str
+    webhook: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def alerts_send(alerts: list[Alert]) -> int:
+    """Tell every coordinator of each alert's organisation, in one batch per organisation (a late report can put
+    several of the therapist's visits at risk at once: each was six queries on its own); how many were new."""
+    told = set(
+        Notification.objects.filter(change_key__in=[a.key for a in alerts]).values_list("change_key", flat=True)
+    )
+    by_organization: dict[int, list[Alert]] = {}
+    for alert in alerts:
+        if alert.key not in told:
+            told.add(alert.key)  # the same alert twice in one batch is told once
+            by_organization.setdefault(alert.visit.organization_id, []).append(alert)
+    for organization_id, batch in by_organization.items():
+        organization = batch[0].visit.organization
+        coordinators = list(
+            User.objects.filter(organization_id=organization_id, role=Role.COORDINATOR, is_active=True)
+            .values_list("pk", flat=True)
+        )
+        messages, hooks = [], []
+        for alert in batch:
+            visit = alert.visit
+            therapist = visit.therapist.display_name if visit.therapist_id else ""
+            item = visit_item(visit=visit, event=alert.event, previous_start=None, for_staff=False,
+                              therapist=therapist, **alert.extra)
+            messages.append((alert.key, {pk: [item] for pk in coordinators}))
+            if alert.webhook:
+                hook_item = {k: v for k, v in item.items() if k != "therapist"}
+                hooks.append((alert.key, [(visit, alert.webhook, hook_item)]))
+        outbox_write_many(organization=organization, changes=messages)
+        webhook_events_write_many(organization=organization, changes=hooks)
+    return sum(len(batch) for batch in by_organization.values())
 
 
 def alert_check_in_far(*, visit: Visit, distance_m: int) -> None:
@@ -42,7 +74,8 @@ def alert_check_in_far(*, visit: Visit, distance_m: int) -> None:
 
 
 def _visits():
-    return Visit.objects.select_related("organization", "patient", "therapist").prefetch_related("windows")
+    # The facility for the alert's words (where); read with the visit, not once per alert.
+    return Visit.objects.select_related("organization", "patient", "therapist", "facility").prefetch_related("windows")
 
 
 def late_visits(*, now: dt.datetime) -> list[Visit]:
@@ -89,36 +122,37 @@ def at_risk_visits(*, organization: Organization, now: dt.datetime, therapist_id
             travel_known = True
 
 
-def _at_risk_send(visit: Visit, start: dt.datetime) -> bool:
+def _at_risk(visit: Visit, start: dt.datetime) -> Alert:
     expected = start.astimezone(visit.organization.tz).strftime("%H:%M")
-    return alert_send(
+    return Alert(
         visit=visit, event="visit.at_risk", key=f"at_risk:{visit.pk}@{visit.sequence}",
-        webhook=WebhookEvent.AT_RISK, expected=expected,
+        webhook=WebhookEvent.AT_RISK, extra={"expected": expected},
     )
 
 
 def alerts_for_therapist(*, visit: Visit, now: dt.datetime | None = None) -> None:
     """At once after a reported delay, for that therapist's day."""
     now = now or timezone.now()
-    for later, start in at_risk_visits(organization=visit.organization, now=now, therapist_id=visit.therapist_id):
-        _at_risk_send(later, start)
+    alerts_send([
+        _at_risk(later, start)
+        for later, start in at_risk_visits(organization=visit.organization, now=now, therapist_id=visit.therapist_id)
+    ])
 
 
 @transaction.atomic
 def alerts_scan(*, now: dt.datetime | None = None) -> int:
     """The minute job: every new late or at-risk alert; returns how many were raised."""
     now = now or timezone.now()
-    raised = 0
+    alerts = []
     for visit in late_visits(now=now):
         late_min = int((now - visit.planned_start).total_seconds() // 60)
-        raised += alert_send(
+        alerts.append(Alert(
             visit=visit, event="visit.late", key=f"late:{visit.pk}@{visit.sequence}", webhook=WebhookEvent.LATE,
-            late_min=late_min,
-        )
+            extra={"late_min": late_min},
+        ))
     near = Visit.objects.filter(
         status__in=HELD, planned_start__range=(now - dt.timedelta(hours=18), now + dt.timedelta(hours=18))
     )
     for organization in Organization.objects.filter(pk__in=near.values("organization_id")):
-        for visit, start in at_risk_visits(organization=organization, now=now):
-            raised += _at_risk_send(visit, start)
-    return raised
+        alerts.extend(_at_risk(visit, start) for visit, start in at_risk_visits(organization=organization, now=now))
+    return alerts_send(alerts)

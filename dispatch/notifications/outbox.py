@@ -61,40 +61,53 @@ def quiet_until(preference: NotificationPreference, *, now: dt.datetime, tz) -> 
 
 def outbox_write(*, organization: Organization, change_key: str, messages: dict[int, list[dict[str, Any]]]) -> None:
     """One message per person (their items are one digest) and channel they chose."""
-    if not messages:
+    outbox_write_many(organization=organization, changes=[(change_key, messages)])
+
+
+def outbox_write_many(*, organization: Organization, changes: list[tuple[str, dict[int, list[dict[str, Any]]]]]) -> None:
+    """outbox_write for several changes at once (the alerts one scan or one late report raises): the people read
+    once, each digest composed once however many people get it, the rows written in one INSERT."""
+    changes = [(key, messages) for key, messages in changes if messages]
+    if not changes:
         return
     now = timezone.now()
     tz = organization.tz
-    users = User.objects.filter(pk__in=messages, is_active=True).select_related("notification_preference")
+    recipients = {pk for _, messages in changes for pk in messages}
+    users = list(User.objects.filter(pk__in=recipients, is_active=True).select_related("notification_preference"))
+    composed: dict[tuple[int, ...], tuple[str, str, str, str]] = {}
     rows = []
-    for user in users:
-        items = messages[user.pk]
-        if not items:
-            continue
-        preference = preference_of(user)
-        subject, body, sms, link = message_compose(items, tz=tz)
-        urgent = any(item["urgent"] for item in items)
-        held_until = now if urgent else quiet_until(preference, now=now, tz=tz)
-        for channel in channels_of(user, preference):
-            in_app = channel == Channel.IN_APP
-            rows.append(
-                Notification(
-                    organization=organization,
-                    recipient=user,
-                    channel=channel,
-                    change_key=change_key,
-                    event=items[0]["event"] if len(items) == 1 else "digest",
-                    urgent=urgent,
-                    subject=subject,
-                    body=sms if channel == Channel.SMS else body,
-                    link=link,
-                    items=items,
-                    # The in-app row is its own delivery: it is there as soon as the change commits.
-                    status=SendStatus.SENT if in_app else SendStatus.PENDING,
-                    sent_at=now if in_app else None,
-                    not_before=now if in_app else held_until,
+    for change_key, messages in changes:
+        for user in users:
+            items = messages.get(user.pk)
+            if not items:
+                continue
+            preference = preference_of(user)
+            # The same items (the same objects) told to many people are one message to compose.
+            if (same := tuple(map(id, items))) not in composed:
+                composed[same] = message_compose(items, tz=tz)
+            subject, body, sms, link = composed[same]
+            urgent = any(item["urgent"] for item in items)
+            held_until = now if urgent else quiet_until(preference, now=now, tz=tz)
+            for channel in channels_of(user, preference):
+                in_app = channel == Channel.IN_APP
+                rows.append(
+                    Notification(
+                        organization=organization,
+                        recipient=user,
+                        channel=channel,
+                        change_key=change_key,
+                        event=items[0]["event"] if len(items) == 1 else "digest",
+                        urgent=urgent,
+                        subject=subject,
+                        body=sms if channel == Channel.SMS else body,
+                        link=link,
+                        items=items,
+                        # The in-app row is its own delivery: it is there as soon as the change commits.
+                        status=SendStatus.SENT if in_app else SendStatus.PENDING,
+                        sent_at=now if in_app else None,
+                        not_before=now if in_app else held_until,
+                    )
                 )
-            )
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
     if any(row.status == SendStatus.PENDING for row in rows):
         send_after_commit()
@@ -102,7 +115,15 @@ def outbox_write(*, organization: Organization, change_key: str, messages: dict[
 
 def webhook_events_write(*, organization: Organization, change_key: str, events: list[tuple[Visit, str, dict]]) -> None:
     """One delivery per subscription and event it asked for, scoped to its facility when it has one."""
-    if not events:
+    webhook_events_write_many(organization=organization, changes=[(change_key, events)])
+
+
+def webhook_events_write_many(
+    *, organization: Organization, changes: list[tuple[str, list[tuple[Visit, str, dict]]]]
+) -> None:
+    """webhook_events_write for several changes at once: the subscriptions read once, one INSERT."""
+    changes = [(key, events) for key, events in changes if events]
+    if not changes:
         return
     subscriptions = list(WebhookSubscription.objects.filter(organization=organization, active=True))
     now = timezone.now()
@@ -115,6 +136,7 @@ def webhook_events_write(*, organization: Organization, change_key: str, events:
             payload={"type": event, "change": change_key, "data": {k: v for k, v in item.items() if k != "urgent"}},
             next_attempt_at=now,
         )
+        for change_key, events in changes
         for visit, event, item in events
         for subscription in subscriptions
         if event in subscription.events and subscription.facility_id in (None, visit.facility_id)

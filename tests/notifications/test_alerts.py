@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from django.core import mail
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from dispatch import models as m
 from tests import factories as f
@@ -107,3 +109,34 @@ def test_a_check_in_far_from_the_visit_tells_the_coordinators(ward):
 def test_a_check_in_at_the_door_tells_no_one(ward):
     _check_in(ward.t1, ward.home, "10:41", lat=ward.home.lat, lon=ward.home.lon)
     assert not m.Notification.objects.exists()
+
+
+def test_a_delay_that_puts_several_visits_at_risk_tells_each_once_to_every_coordinator_in_one_batch(organization):
+    coordinators = [f.UserFactory(organization=organization) for _ in range(3)]
+    therapist = f.TherapistFactory(organization=organization)
+    street = {"lat": 43.66, "lon": -79.40}
+    with travel("07:00"):
+        first = booked(therapist=therapist, patient=f.PatientFactory(organization=organization, **street), hhmm="10:40")
+        tight = [
+            booked(therapist=therapist, patient=f.PatientFactory(organization=organization, **street), hhmm=hhmm,
+                   windows=(window,))
+            for hhmm, window in (("11:30", ("11:00", "12:30")), ("12:30", ("12:00", "13:30")))
+        ]
+    m.Notification.objects.all().delete()
+
+    with travel("10:00"):
+        with CaptureQueriesContext(connection) as queries:
+            response = _client_for(therapist.user).post(f"/api/v1/visits/{first.pk}/late", {"minutes": 120},
+                                                        format="json")
+    assert response.status_code == 200, response.data
+    # The two alerts are read, composed and written together (six queries each before, 2026-12-03): what was told
+    # already, the coordinators, one INSERT of every message, the webhook subscriptions.
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert len([q for q in sql if '"dispatch_notification"' in q]) == 2
+    assert len([q for q in sql if 'FROM "dispatch_webhooksubscription"' in q]) == 1
+
+    for coordinator in coordinators:
+        assert sorted(_alerts(coordinator, "visit.at_risk")) == sorted(v.pk for v in tight)
+    _tick("10:01")  # the minute job finds them again and tells no one twice
+    for coordinator in coordinators:
+        assert sorted(_alerts(coordinator, "visit.at_risk")) == sorted(v.pk for v in tight)
