@@ -63,16 +63,17 @@ def cached_stamped(*, key: str, stamp: object, build: Callable[[], Any], timeout
 
 def day_parts(
     *, kind: str, organization_id: int, org_version: int, day, parts: list, build: Callable[[list], dict],
-    timeout: int = PART_CACHE_S,
+    timeout: int = PART_CACHE_S, fresh: Callable[[Any], bool] | None = None,
 ) -> list:
     """Each part's value on day, in the order of parts: from the cache (one round trip with their versions) when
-    it was built under the part's current version, else from build(the parts missing), called once for all."""
+    it was built under the part's current version (and, with fresh, fresh(value) says it still holds), else from
+    build(the parts missing), called once for all."""
     keys = [f"{kind}-part:{organization_id}:{org_version}:{day}:{part}" for part in parts]
     versions, found = part_versions_and(organization_id=organization_id, day=day, parts=parts, keys=keys)
     values, missing = {}, {}
     for part, key, version in zip(parts, keys, versions, strict=True):
         held = found.get(key)
-        if held is not None and held[0] == version:
+        if held is not None and held[0] == version and (fresh is None or fresh(held[1])):
             values[part] = held[1]
         else:
             missing[part] = (key, version)

@@ -160,14 +160,29 @@ def board_live_visits(live: list[LiveVisit]) -> tuple[LiveVisit, ...]:
 
 @dataclass(frozen=True)
 class MarksPart:
-    """A therapist's live marks at one minute: the JSON members of the overlay's "marks", and their counts."""
+    """A therapist's live marks: the JSON members of the overlay's "marks", their counts, and until when they hold
+    (None: until the therapist's day changes)."""
 
     body: bytes
     late: int
     at_risk: int
+    until: dt.datetime | None = None
+
+    def holds_at(self, now: dt.datetime) -> bool:
+        return self.until is None or now < self.until
 
 
 NO_MARKS = MarksPart(body=b"", late=0, at_risk=0)
+
+
+def _marks_until(visits: tuple[LiveVisit, ...], states: dict, *, now: dt.datetime, late_after: dt.timedelta):
+    """When the clock alone changes these marks. The running day reads the clock only where a visit is late (it
+    cannot start before now, so its expected start, and every later visit's, moves each minute); otherwise
+    nothing moves until the next waiting visit turns late, its planned start plus the late margin."""
+    if any(live.state == LiveState.LATE for live in states.values()):
+        return now.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    turns = [v.planned_start + late_after for v in visits if v.status in WAITING and v.planned_start + late_after > now]
+    return min(turns, default=None)
 
 
 def board_marks_part(visits: tuple[LiveVisit, ...] | None, *, now: dt.datetime) -> MarksPart:
@@ -176,16 +191,18 @@ def board_marks_part(visits: tuple[LiveVisit, ...] | None, *, now: dt.datetime) 
         return NO_MARKS
     late_after = dt.timedelta(minutes=settings.ROUNDS_LATE_AFTER_MIN)
     marks = {}
-    for pk, live in visit_live_states(visits=visits, now=now, late_after=late_after).items():
+    states = visit_live_states(visits=visits, now=now, late_after=late_after)
+    until = _marks_until(visits, states, now=now, late_after=late_after)
+    for pk, live in states.items():
         if live.state in CLOCK_STATES or live.late_by_min:
             marks[pk] = {"live": live.state, "expected_start": local_iso(live.expected_start, now.tzinfo),
                          "late_by_min": live.late_by_min}
     if not marks:
-        return NO_MARKS
+        return MarksPart(body=b"", late=0, at_risk=0, until=until)
     states = [m["live"] for m in marks.values()]
     # The members without their braces, so that the overlay joins every therapist's into one object.
     return MarksPart(body=_json(marks)[1:-1], late=states.count(LiveState.LATE),
-                     at_risk=states.count(LiveState.AT_RISK))
+                     at_risk=states.count(LiveState.AT_RISK), until=until)
 
 
 def board_live(*, day: dt.date, now: dt.datetime, marks: list[MarksPart | None]) -> bytes:

@@ -4,9 +4,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from dispatch.services.booking import visit_book
+from dispatch.web import views
+from dispatch.web.data import board_marks_part as marks_of
 from tests import factories as f
 from tests.clients import signed_in
 
@@ -129,3 +132,44 @@ def test_the_overlay_is_made_once_a_minute_from_the_cache_and_revalidated(
         turned = board.get(LIVE, HTTP_IF_NONE_MATCH=made["ETag"])
     assert turned.status_code == 200 and turned["ETag"] != made["ETag"]
     assert turned.json()["marks"][str(first.pk)]["late_by_min"] == 21
+
+
+def test_a_minute_turning_makes_again_only_the_marks_the_clock_moved(
+    organization, coordinator, therapist, morning, monkeypatch
+):
+    # A second therapist whose only visit is at 11:00: nothing on their day moves with the clock before 11:10.
+    other = f.TherapistFactory(organization=organization, user__username="second-therapist")
+    later = _booked(therapist=other, coordinator=coordinator, at="11:00", windows=[("10:30", "12:30")])
+    first, second, clock = morning
+    made = []
+    monkeypatch.setattr(views, "board_marks_part", lambda visits, *, now: made.append(visits) or marks_of(visits, now=now))
+    board = _client(coordinator)
+
+    clock.move_to(f.local(DAY, "09:05"))
+    assert board.get(LIVE).json()["marks"] == {} and len(made) == 2  # the first overlay makes everyone's
+    clock.move_to(f.local(DAY, "09:09"))
+    assert board.get(LIVE).json()["marks"] == {} and len(made) == 2  # four minutes on: nothing turned, nothing made
+    clock.move_to(f.local(DAY, "09:10"))  # the 09:00 visit turns late (10 minutes without a check-in)
+    live = board.get(LIVE).json()
+    assert live["marks"][str(first.pk)] == {
+        "live": "late", "expected_start": f.local(DAY, "09:10").isoformat(), "late_by_min": 10,
+    }
+    assert len(made) == 3 and all(v.pk != later.pk for v in made[-1])  # the other therapist's marks were kept
+    clock.move_to(f.local(DAY, "09:11"))  # a visit late moves each minute: made again, the other's kept
+    assert board.get(LIVE).json()["marks"][str(first.pk)]["late_by_min"] == 11
+    assert len(made) == 4
+    clock.move_to(f.local(DAY, "11:10"))  # the other therapist's visit turns late in its turn
+    live = _client(coordinator).get(LIVE).json()  # signed in again: the session idled out
+    assert live["marks"][str(later.pk)]["live"] == "late" and live["kpis"]["late"] == 3  # the 09:40 one too
+    assert len(made) == 6
+
+
+def test_marks_kept_across_minutes_say_what_marks_made_now_say(coordinator, morning):
+    first, second, clock = morning
+    board = _client(coordinator)
+    for hhmm in ("08:30", "09:05", "09:09", "09:10", "09:25", "09:40", "10:30"):
+        clock.move_to(f.local(DAY, hhmm))
+        kept = board.get(LIVE).json()
+        cache.clear()
+        fresh = board.get(LIVE).json()
+        assert kept == fresh, hhmm
