@@ -26,29 +26,53 @@ from dispatch.models import (
 from dispatch.services.api_tokens import api_tokens_reissue
 from dispatch.services.feed_tokens import feed_token_rotate, feed_urls
 
-# Four sessions a day each (palliative sessions of 45-60 min with travel between); today's are all open for
-# check-in by the afternoon (check-in opens two hours before the start and closes at the end of the day).
+# Four sessions a day each (palliative sessions of 45-60 min with travel between). Tomorrow's at SLOTS; today's
+# as a day under way looks at the run's hour (today_slots): the session before now is done, the next ones are open
+# for check-in (the load checks them in) and the last is the one a late report is about. Until 2026-12-03 every
+# session of today stayed booked and not checked in, so a run in the afternoon had all 500 therapists late
+# (982 visits), which no agency's board shows and which made every therapist's live marks move each minute.
 SLOTS = ("08:00", "10:30", "13:00", "15:30")
-# The load checks in each therapist's first three of today: before the third opens (11:00 local), today's day is
-# laid earlier so that it starts an hour from now, at this spacing or, near midnight, what fits from 00:05 on (a
-# 45-min session, its buffer and the planned 20-min drive need 80 min); a run before about 01:45 local gets some
-# check-ins refused as too early, and says so.
-SPACING_MIN, TIGHTEST_MIN, DAY_STARTS = 150, 80, dt.time(0, 5)
+SPACING_MIN, TIGHTEST_MIN = 90, 80  # a 45-min session, its buffer and the planned 20-min drive need 80 min
+FIRST_OPEN_IN_MIN = 20  # the next session starts this long after the run starts (not late during the run)
+DAY_STARTS, DAY_ENDS = dt.time(0, 5), dt.time(23, 55)
+HELD_AFTER_START_MIN = 45 + 15 + 60  # the session, its buffer and the hour its window runs on (_visits)
+# One therapist in LATE_EVERY has not checked in to a session that began LATE_BY_MIN ago: late on the board (10 min
+# without a check-in), as a few are on a real morning, and checked in late by the load. Still inside its window.
+LATE_EVERY, LATE_BY_MIN = 50, 12
 
 
 def today_slots(now: dt.datetime) -> list[dt.time]:
-    """Today's sessions for a run at now (local): SLOTS, or the same shape moved so that the third is open."""
-    usual = [dt.time.fromisoformat(hhmm) for hhmm in SLOTS]
-    third = dt.datetime.combine(now.date(), usual[2], tzinfo=now.tzinfo)
-    opens = third - dt.timedelta(hours=2)
-    if now >= opens:
-        return usual
-    third = now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0) + dt.timedelta(hours=1)
-    earliest = dt.datetime.combine(now.date(), DAY_STARTS, tzinfo=now.tzinfo)
-    room_min = int((third - earliest).total_seconds() // 60)
-    spacing = max(TIGHTEST_MIN, min(SPACING_MIN, room_min // 2 // 5 * 5))
-    first = max(earliest, third - dt.timedelta(minutes=2 * spacing))
-    return [(first + dt.timedelta(minutes=spacing * k)).time() for k in range(4)]
+    """Today's four sessions for a run at now (local): one before now when the day has room for it (done), then
+    sessions from FIRST_OPEN_IN_MIN on, all within today's date; a run late in the evening gets them earlier (so
+    some are late), a run just after midnight has none done."""
+    day = now.date()
+    at = lambda t: dt.datetime.combine(day, t, tzinfo=now.tzinfo)  # noqa: E731
+    first_open = (now.replace(second=0, microsecond=0)  # on a 5-minute mark, FIRST_OPEN_IN_MIN to +5 from now
+                  + dt.timedelta(minutes=FIRST_OPEN_IN_MIN + 5 - now.minute % 5))
+    latest_end = at(DAY_ENDS) - dt.timedelta(minutes=HELD_AFTER_START_MIN)
+    for spacing in (SPACING_MIN, TIGHTEST_MIN):
+        gap = dt.timedelta(minutes=spacing)
+        done = first_open - gap >= at(DAY_STARTS)
+        upcoming = 3 if done else 4
+        if first_open + gap * (upcoming - 1) <= latest_end:
+            break
+    start = min(first_open, latest_end - gap * (upcoming - 1))
+    if not done:
+        start = max(start, at(DAY_STARTS))
+    starts = [start + gap * k for k in range(-1 if done else 0, upcoming)]
+    return [s.time() for s in starts]
+
+
+MOVED = ["planned_start", "planned_end", "planned_busy_until"]
+
+
+def _move(visit: Visit, start: dt.datetime) -> None:
+    """The visit's held time moved to start, as long as before (inside its window: an hour either side)."""
+    held = visit.planned_busy_until - visit.planned_start
+    visit.planned_start, visit.planned_end = start, start + dt.timedelta(minutes=visit.duration_min)
+    visit.planned_busy_until = start + held
+
+
 PATIENTS_PER_NEW_FACILITY = 6
 UNUSABLE = make_password(None)
 
@@ -88,6 +112,7 @@ class Command(BaseCommand):
         slots = {today: today_slots(timezone.localtime(timezone=org.tz)),
                  tomorrow: [dt.time.fromisoformat(hhmm) for hhmm in SLOTS]}
         visits = self._visits(org, therapists, patients, slots)
+        self._under_way(visits, today=today, now=timezone.now())
         base = opts["base"].rstrip("/")
 
         def feed(**owner) -> str:
@@ -96,10 +121,10 @@ class Command(BaseCommand):
 
         therapist_rows = []
         for t in therapists:
-            own = [v for v in visits if v.therapist_id == t.pk and v.date == today]
+            own = [v for v in visits if v.therapist_id == t.pk and v.date == today and v.status == VisitStatus.SCHEDULED]
             therapist_rows.append({
                 "feed": feed(therapist=t), "token": api_tokens_reissue(user=t.user),
-                # The last of the day is the one a late report is about; the others are checked in.
+                # The last of the day is the one a late report is about; the others still to come are checked in.
                 "check_in": [v.pk for v in own[:-1]], "late": [own[-1].pk] if own else [],
             })
         staff_rows = []
@@ -169,6 +194,34 @@ class Command(BaseCommand):
             for fac in added for k in range(PATIENTS_PER_NEW_FACILITY)
         )
         return (existing + added)[:count]
+
+    def _under_way(self, visits: list[Visit], *, today: dt.date, now: dt.datetime) -> None:
+        """Today as it stands at now: a session whose held time is over went as planned (done), and one therapist
+        in LATE_EVERY has a session that began LATE_BY_MIN ago without a check-in."""
+        done, late = [], []
+        by_therapist: dict[int, list[Visit]] = {}
+        for v in visits:
+            if v.date == today:
+                by_therapist.setdefault(v.therapist_id, []).append(v)
+        late_start = now.replace(second=0, microsecond=0) - dt.timedelta(minutes=LATE_BY_MIN)
+        day_starts = dt.datetime.combine(today, DAY_STARTS, tzinfo=late_start.tzinfo)
+        for n, own in enumerate(by_therapist.values()):
+            own.sort(key=lambda v: v.planned_start)
+            first = own.pop(0) if own[0].planned_busy_until <= now else None
+            # The late one's session before it moved earlier to leave room (a drive between).
+            if n % LATE_EVERY == 0 and own and late_start < own[0].planned_start and (
+                first is None or late_start - dt.timedelta(minutes=TIGHTEST_MIN) >= day_starts
+            ):
+                _move(own[0], late_start)
+                late.append(own[0])
+                if first is not None and first.planned_busy_until > late_start - dt.timedelta(minutes=20):
+                    _move(first, late_start - dt.timedelta(minutes=TIGHTEST_MIN))
+            if first is not None:
+                first.status, first.actual_start, first.actual_end = (
+                    VisitStatus.COMPLETED, first.planned_start, first.planned_end)
+                done.append(first)
+        Visit.objects.bulk_update(done, ["status", "actual_start", "actual_end", *MOVED])
+        Visit.objects.bulk_update(late, MOVED)
 
     def _visits(self, org, therapists, patients, slots: dict[dt.date, list[dt.time]]) -> list[Visit]:
         visits = []
