@@ -32,6 +32,9 @@ def main() -> int:
     parser.add_argument("--fresh", action="store_true")
     parser.add_argument("--visits", type=int, default=9)
     parser.add_argument("--calls", action="store_true", help="count Python calls too (cProfile; its overhead then inflates the CPU)")
+    parser.add_argument("--sql", action="store_true", help="print the queries of each action's last request")
+    parser.add_argument("--top", type=int, default=0, metavar="N",
+                        help="with --calls, print each action's N functions of most cumulative time (where to cut next)")
     args = parser.parse_args()
     load_run.in_process(fresh=args.fresh)
     from django.conf import settings
@@ -63,6 +66,8 @@ def main() -> int:
         print(f"# only {len(picked)} visit(s) due now: run it during the fixture's day, or with --fresh")
         return 1
     figures: dict[str, list[tuple[int, float, int]]] = {}
+    profiles: dict[str, pstats.Stats] = {}
+    last_queries: dict[str, list[str]] = {}
     for n, visit in enumerate(picked):
         client = Client()
         client.force_login(visit.therapist.user)
@@ -88,6 +93,9 @@ def main() -> int:
             if n:
                 calls = pstats.Stats(profile).total_calls if profile else 0
                 figures.setdefault(name, []).append((len(queries.captured_queries), cpu_ms, calls))
+                last_queries[name] = [q["sql"] for q in queries.captured_queries]
+                if profile and args.top:
+                    profiles[name].add(profile) if name in profiles else profiles.setdefault(name, pstats.Stats(profile))
     print(f"# {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}, commit {load_run.commit()}; {load_run.uptime()}")
     print(f"# {len(picked) - 1} therapists' writes (the first one's left out), through the real URLs"
           + ("; CPU includes cProfile's overhead" if args.calls else ""))
@@ -99,6 +107,13 @@ def main() -> int:
         print(f"| {name} | {'-'.join(map(str, (q[0], q[-1]) if len(q) > 1 else q))} | "
               f"{statistics.median(cpu):.1f} ({min(cpu):.1f}-{max(cpu):.1f}) |"
               + (f" {statistics.median(r[2] for r in rows):,.0f} |" if args.calls else ""))
+    for name, sqls in last_queries.items() if args.sql else ():
+        print(f"\n## {name}: the queries of its last request")
+        for number, sql in enumerate(sqls, 1):
+            print(f"{number:3} {sql[:400]}")
+    for name, stats in profiles.items():
+        print(f"\n## {name}: the {args.top} functions of most cumulative time, over {len(figures[name])} requests")
+        stats.sort_stats("cumulative").print_stats(args.top)
     return 0
 
 
