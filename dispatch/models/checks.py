@@ -19,11 +19,24 @@ from django.db.models.sql import Query
 from django.db.models.sql.constants import SINGLE
 
 
+_FIELDS_READ: dict[int, frozenset[str]] = {}
+
+
+def _fields_read(constraint: CheckConstraint) -> frozenset[str]:
+    """The row's fields a rule reads (a model's constraints live as long as the process)."""
+    if (fields := _FIELDS_READ.get(id(constraint))) is None:
+        fields = _FIELDS_READ[id(constraint)] = frozenset(Q(constraint.condition).referenced_base_fields)
+    return fields
+
+
 def _checked_at_once(instance, constraints: list[CheckConstraint], *, exclude, using) -> list[CheckConstraint] | None:
     """The constraints the row breaks, or None when the one query could not be asked."""
     query = Query(None)
+    # Only the fields the rules read: each annotation is resolved by the ORM, and a visit has over thirty fields.
+    read = set().union(*(_fields_read(constraint) for constraint in constraints))
     for name, value in instance._get_field_expression_map(meta=instance._meta, exclude=exclude).items():
-        query.add_annotation(value if hasattr(value, "resolve_expression") else Value(value), name, select=False)
+        if name in read:
+            query.add_annotation(value if hasattr(value, "resolve_expression") else Value(value), name, select=False)
     asked = []
     for constraint in constraints:
         # As Q.check does: a condition that is NULL (a nullable field unset) passes, as in the database.
