@@ -202,9 +202,12 @@ def _held_from(*, visit: Visit, start: dt.datetime, reason: str, by: User | None
         therapist_id=visit.therapist_id, status=VisitStatus.COMPLETED, planned_busy_until__gt=start,
         planned_start__lt=start,
     ).exclude(pk=visit.pk):
+        if done.actual_end is not None and done.actual_end <= start:
+            # Checked out before this began: a session of seconds held its first minute, which is the next one's.
+            done.planned_end = min(done.planned_end, start)
         done.planned_busy_until = max(done.planned_end, start)
         done._change_reason = f"buffer released: visit {visit.pk} started at {_hhmm(start, visit.organization.tz)}"
-        done.save(update_fields=["planned_busy_until", "updated_at"])
+        done.save(update_fields=["planned_end", "planned_busy_until", "updated_at"])
     pushed = _push_later_visits(visit=visit, by=by, cause=reason, unbook_past_the_day=True)
     no_double_booking_check_now(therapist=visit.therapist, start=visit.planned_start, end=visit.planned_busy_until)
     return pushed
