@@ -64,11 +64,18 @@ class LiveVisit:
 # What a visit's status alone says, whatever the clock: the board's data carries these; the rest move with the clock.
 STATUS_STATES = {VisitStatus.COMPLETED: LiveState.DONE, VisitStatus.IN_PROGRESS: LiveState.CHECKED_IN}
 CLOCK_STATES = (LiveState.LATE, LiveState.AT_RISK)
+# Booked and still to start: the visits that can be late or at risk.
+WAITING = (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED)
 
 
 def _fits_a_window(visit: LiveVisit, start: dt.datetime) -> bool:
     end = start + dt.timedelta(minutes=visit.duration_min)
     return not visit.windows or any(w_start <= start and end <= w_end for w_start, w_end in visit.windows)
+
+
+def _late_from(visit: LiveVisit, late_after: dt.timedelta) -> dt.datetime:
+    """When a visit not checked in counts as late (a reported delay changes its expected start, not this)."""
+    return visit.planned_start + late_after
 
 
 def visit_live_states(
@@ -91,12 +98,12 @@ def visit_live_states(
             started = v.actual_start or v.planned_start
             free_at = max(v.planned_busy_until, started + duration + buffer)
             continue
-        if v.status not in (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED):
+        if v.status not in WAITING:
             continue
         expected = v.planned_start + dt.timedelta(minutes=v.delay_min)
         if free_at is not None:
             expected = max(expected, free_at + dt.timedelta(minutes=v.planned_travel_min or 0))
-        if now >= v.planned_start + late_after:
+        if now >= _late_from(v, late_after):
             # Not checked in yet: it cannot start before now.
             state = LiveState.LATE
             expected = max(expected, now)
@@ -108,3 +115,15 @@ def visit_live_states(
         states[v.pk] = VisitLive(state, expected, late_by)
         free_at = expected + duration + buffer
     return states
+
+
+def live_states_hold_until(
+    *, visits: Iterable[LiveVisit], states: dict[int, VisitLive], now: dt.datetime, late_after: dt.timedelta
+) -> dt.datetime | None:
+    """Until when visit_live_states(visits, now) stays as it is while only the clock moves (None: for good). It
+    reads the clock only where a visit is late (it cannot start before now, so its expected start, and every later
+    visit's, moves each minute); otherwise nothing moves until the next waiting visit turns late."""
+    if any(live.state == LiveState.LATE for live in states.values()):
+        return now.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    turns = [_late_from(v, late_after) for v in visits if v.status in WAITING and _late_from(v, late_after) > now]
+    return min(turns, default=None)

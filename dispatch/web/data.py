@@ -14,7 +14,15 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from dispatch.models import PlanRun, PlanStatus, Priority, Role, Visit, VisitStatus
 from dispatch.selectors import scoping
-from dispatch.selectors.live_day import CLOCK_STATES, STATUS_STATES, LiveState, LiveVisit, visit_live_states
+from dispatch.selectors.live_day import (
+    CLOCK_STATES,
+    STATUS_STATES,
+    WAITING,
+    LiveState,
+    LiveVisit,
+    live_states_hold_until,
+    visit_live_states,
+)
 from dispatch.services.booking import therapist_shifts_on
 from dispatch.web.reasons import reason_group
 
@@ -149,9 +157,6 @@ def _mark_status(row: dict[str, Any]) -> None:
         v["live"] = STATUS_STATES.get(v["status"])
 
 
-WAITING = (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED)
-
-
 def board_live_visits(live: list[LiveVisit]) -> tuple[LiveVisit, ...]:
     """What today's live marks read of a therapist's day: nothing when no visit is still to start, since only
     those can be late or at risk."""
@@ -175,25 +180,15 @@ class MarksPart:
 NO_MARKS = MarksPart(body=b"", late=0, at_risk=0)
 
 
-def _marks_until(visits: tuple[LiveVisit, ...], states: dict, *, now: dt.datetime, late_after: dt.timedelta):
-    """When the clock alone changes these marks. The running day reads the clock only where a visit is late (it
-    cannot start before now, so its expected start, and every later visit's, moves each minute); otherwise
-    nothing moves until the next waiting visit turns late, its planned start plus the late margin."""
-    if any(live.state == LiveState.LATE for live in states.values()):
-        return now.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
-    turns = [v.planned_start + late_after for v in visits if v.status in WAITING and v.planned_start + late_after > now]
-    return min(turns, default=None)
-
-
 def board_marks_part(visits: tuple[LiveVisit, ...] | None, *, now: dt.datetime) -> MarksPart:
     """Which of a therapist's visits are late or at risk now (and when each running late is expected to start)."""
     if not visits:
         return NO_MARKS
     late_after = dt.timedelta(minutes=settings.ROUNDS_LATE_AFTER_MIN)
     marks = {}
-    states = visit_live_states(visits=visits, now=now, late_after=late_after)
-    until = _marks_until(visits, states, now=now, late_after=late_after)
-    for pk, live in states.items():
+    live_states = visit_live_states(visits=visits, now=now, late_after=late_after)
+    until = live_states_hold_until(visits=visits, states=live_states, now=now, late_after=late_after)
+    for pk, live in live_states.items():
         if live.state in CLOCK_STATES or live.late_by_min:
             marks[pk] = {"live": live.state, "expected_start": local_iso(live.expected_start, now.tzinfo),
                          "late_by_min": live.late_by_min}
