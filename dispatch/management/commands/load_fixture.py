@@ -32,10 +32,11 @@ from dispatch.services.feed_tokens import feed_token_rotate, feed_urls
 # session of today stayed booked and not checked in, so a run in the afternoon had all 500 therapists late
 # (982 visits), which no agency's board shows and which made every therapist's live marks move each minute.
 SLOTS = ("08:00", "10:30", "13:00", "15:30")
-SPACING_MIN, TIGHTEST_MIN = 90, 80  # a 45-min session, its buffer and the planned 20-min drive need 80 min
+SESSION_MIN, BUFFER_MIN, DRIVE_MIN, WINDOW_MARGIN_MIN = 45, 15, 20, 60  # each session's, as _visits books it
+SPACING_MIN, TIGHTEST_MIN = 90, SESSION_MIN + BUFFER_MIN + DRIVE_MIN  # the session, its buffer and the drive: 80
 FIRST_OPEN_IN_MIN = 20  # the next session starts this long after the run starts (not late during the run)
 DAY_STARTS, DAY_ENDS = dt.time(0, 5), dt.time(23, 55)
-HELD_AFTER_START_MIN = 45 + 15 + 60  # the session, its buffer and the hour its window runs on (_visits)
+HELD_AFTER_START_MIN = SESSION_MIN + BUFFER_MIN + WINDOW_MARGIN_MIN  # the session, its buffer, its window's end
 # One therapist in LATE_EVERY has not checked in to a session that began LATE_BY_MIN ago: late on the board (10 min
 # without a check-in), as a few are on a real morning, and checked in late by the load. Still inside its window.
 LATE_EVERY, LATE_BY_MIN = 50, 12
@@ -214,7 +215,7 @@ class Command(BaseCommand):
             ):
                 _move(own[0], late_start)
                 late.append(own[0])
-                if first is not None and first.planned_busy_until > late_start - dt.timedelta(minutes=20):
+                if first is not None and first.planned_busy_until > late_start - dt.timedelta(minutes=DRIVE_MIN):
                     _move(first, late_start - dt.timedelta(minutes=TIGHTEST_MIN))
             if first is not None:
                 first.status, first.actual_start, first.actual_end = (
@@ -236,16 +237,16 @@ class Command(BaseCommand):
                     visits.append(Visit(
                         organization=org, patient=patient, facility=patient.facility,
                         location_text=getattr(place, "address", "") or "Address on file",
-                        lat=place.lat, lon=place.lon, date=day, duration_min=45,
+                        lat=place.lat, lon=place.lon, date=day, duration_min=SESSION_MIN,
                         status=VisitStatus.SCHEDULED, therapist=t, planned_start=start,
-                        planned_end=start + dt.timedelta(minutes=45),
-                        planned_busy_until=start + dt.timedelta(minutes=60),
-                        planned_travel_min=20, planned_travel_km=8.5,
+                        planned_end=start + dt.timedelta(minutes=SESSION_MIN),
+                        planned_busy_until=start + dt.timedelta(minutes=SESSION_MIN + BUFFER_MIN),
+                        planned_travel_min=DRIVE_MIN, planned_travel_km=8.5,
                     ))
         visits = Visit.objects.bulk_create(visits)
         VisitWindow.objects.bulk_create(
-            VisitWindow(visit=v, start=v.planned_start - dt.timedelta(minutes=60),
-                        end=v.planned_busy_until + dt.timedelta(minutes=60))
+            VisitWindow(visit=v, start=v.planned_start - dt.timedelta(minutes=WINDOW_MARGIN_MIN),
+                        end=v.planned_busy_until + dt.timedelta(minutes=WINDOW_MARGIN_MIN))
             for v in visits
         )
         return visits
