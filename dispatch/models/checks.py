@@ -74,7 +74,7 @@ class CheckConstraintsInOneQuery:
             if checks and connection.features.supports_comparing_boolean_expr else None
         )
         if broken is None:  # Django's own way, one constraint at a time
-            others, broken = checks + others, []
+            return super().validate_constraints(exclude=exclude)
         errors: dict = {}
         for constraint in broken:
             error = ValidationError(constraint.get_violation_error_message(), code=constraint.violation_error_code)

@@ -88,3 +88,13 @@ def test_a_null_time_passes_as_it_does_in_the_database():
 
     assert _errors(lambda: visit.validate_constraints()) == [] == _djangos_own(visit)
 
+
+
+def test_when_the_one_query_cannot_be_asked_django_asks_each_rule_as_before(monkeypatch):
+    from dispatch.models import checks
+
+    visit = _visit(duration_min=10, buffer_min=61)
+    monkeypatch.setattr(checks, "_checked_at_once", lambda *args, **kwargs: None)  # as on a database error
+
+    assert _errors(lambda: visit.validate_constraints()) == _djangos_own(visit)
+    assert len(_errors(lambda: visit.validate_constraints())) == 2
