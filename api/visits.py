@@ -198,7 +198,7 @@ def _context(request) -> dict:
 
 
 def visit_for(request, visit_id: int) -> Visit:
-    return get_object_or_404(lists.visit_list(user=request.user, params={}), pk=visit_id)
+    return get_object_or_404(lists.visits_shown(user=request.user), pk=visit_id)
 
 
 def visit_body(request, visit_id: int) -> dict:

@@ -35,6 +35,8 @@ def main() -> int:
     parser.add_argument("--sql", action="store_true", help="print the queries of each action's last request")
     parser.add_argument("--top", type=int, default=0, metavar="N",
                         help="with --calls, print each action's N functions of most cumulative time (where to cut next)")
+    parser.add_argument("--only", default="", metavar="REGEX",
+                        help="with --top, list only functions whose file matches (e.g. 'main/(api|dispatch)/')")
     args = parser.parse_args()
     load_run.in_process(fresh=args.fresh)
     from django.conf import settings
@@ -67,7 +69,9 @@ def main() -> int:
         return 1
     figures: dict[str, list[tuple[int, float, int]]] = {}
     profiles: dict[str, pstats.Stats] = {}
-    last_queries: dict[str, list[str]] = {}
+    last_queries: dict[str, list[tuple[float, str]]] = {}
+    wall_ms: dict[str, list[float]] = {}
+    db_ms: dict[str, list[float]] = {}  # wall time waiting on the database, as Django's debug cursor times it
     for n, visit in enumerate(picked):
         client = Client()
         client.force_login(visit.therapist.user)
@@ -82,38 +86,41 @@ def main() -> int:
             path = f"/api/v1/visits/{target.pk}/{action}"
             profile = cProfile.Profile() if args.calls else None
             with CaptureQueriesContext(connection) as queries:
-                t0 = time.process_time()
+                t0, w0 = time.process_time(), time.perf_counter()
                 if profile:
                     profile.enable()
                 response = client.post(path, body, content_type="application/json")
                 if profile:
                     profile.disable()
                 cpu_ms = (time.process_time() - t0) * 1000
+                wall_ms.setdefault(name, []).append((time.perf_counter() - w0) * 1000) if n else None
             assert response.status_code == 200, (path, response.status_code, response.content[:300])
             if n:
                 calls = pstats.Stats(profile).total_calls if profile else 0
                 figures.setdefault(name, []).append((len(queries.captured_queries), cpu_ms, calls))
-                last_queries[name] = [q["sql"] for q in queries.captured_queries]
+                last_queries[name] = [(float(q["time"]) * 1000, q["sql"]) for q in queries.captured_queries]
+                db_ms.setdefault(name, []).append(sum(t for t, _ in last_queries[name]))
                 if profile and args.top:
                     profiles[name].add(profile) if name in profiles else profiles.setdefault(name, pstats.Stats(profile))
     print(f"# {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}, commit {load_run.commit()}; {load_run.uptime()}")
     print(f"# {len(picked) - 1} therapists' writes (the first one's left out), through the real URLs"
           + ("; CPU includes cProfile's overhead" if args.calls else ""))
-    print("| action | queries | CPU ms, median (min-max) |" + (" Python calls, median |" if args.calls else ""))
-    print("|---|---|---|" + ("---|" if args.calls else ""))
+    print("| action | queries | CPU ms, median (min-max) | wall ms, median | of which the database, median |"
+          + (" Python calls, median |" if args.calls else ""))
+    print("|---|---|---|---|---|" + ("---|" if args.calls else ""))
     for name, rows in figures.items():
         q = sorted({r[0] for r in rows})
         cpu = [r[1] for r in rows]
         print(f"| {name} | {'-'.join(map(str, (q[0], q[-1]) if len(q) > 1 else q))} | "
-              f"{statistics.median(cpu):.1f} ({min(cpu):.1f}-{max(cpu):.1f}) |"
+              f"{statistics.median(cpu):.1f} ({min(cpu):.1f}-{max(cpu):.1f}) | {statistics.median(wall_ms[name]):.1f} | {statistics.median(db_ms[name]):.1f} |"
               + (f" {statistics.median(r[2] for r in rows):,.0f} |" if args.calls else ""))
     for name, sqls in last_queries.items() if args.sql else ():
         print(f"\n## {name}: the queries of its last request")
-        for number, sql in enumerate(sqls, 1):
-            print(f"{number:3} {sql[:400]}")
+        for number, (ms, sql) in enumerate(sqls, 1):
+            print(f"{number:3} {ms:6.2f} ms  {sql[:400]}")
     for name, stats in profiles.items():
         print(f"\n## {name}: the {args.top} functions of most cumulative time, over {len(figures[name])} requests")
-        stats.sort_stats("cumulative").print_stats(args.top)
+        stats.sort_stats("cumulative").print_stats(*([args.only] if args.only else []), args.top)
     return 0
 
 

@@ -80,9 +80,9 @@ def request_user() -> User | None:
     return user if user is not None and user.is_authenticated else None
 
 
-def change_key_for(visits: list[Visit]) -> str:
-    """A change no plan names is named by what it left: each visit's id and new sequence."""
-    pairs = ",".join(f"{v.pk}@{v.sequence}" for v in sorted(visits, key=lambda v: v.pk))
+def change_key_for(sequences: dict[int, int]) -> str:
+    """A change no plan names is named by what it left: each changed visit's id and new sequence."""
+    pairs = ",".join(f"{pk}@{sequence}" for pk, sequence in sorted(sequences.items()))
     if len(pairs) <= 100:
         return f"visit:{pairs}"
     return "visits:" + hashlib.sha256(pairs.encode()).hexdigest()[:32]

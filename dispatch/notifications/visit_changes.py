@@ -76,16 +76,31 @@ def webhook_event(before: VisitState, after: VisitState) -> str | None:
     return None
 
 
+def _told_of(before: VisitState, after: VisitState) -> bool:
+    """Whether someone may hear of this change (who, and on which day, is settled on the whole visit)."""
+    return bool(therapist_events(before, after) or request_event(before, after) or webhook_event(before, after))
+
+
 def visit_changes_notify(*, key: str | None, before: dict[int, VisitState], by: User | None) -> None:
-    visits = list(
-        Visit.objects.filter(pk__in=before)
+    # Most changes tell no one (a check-in, a check-out, a push within the move threshold): their states alone,
+    # four columns, say so, and the visits with what a message reads are loaded only for the rest.
+    rows = Visit.objects.filter(pk__in=before).values_list(
+        "pk", "therapist_id", "status", "planned_start", "status_reason", "sequence"
+    )
+    after = {pk: (VisitState(therapist_id, status, start, reason), sequence)
+             for pk, therapist_id, status, start, reason, sequence in rows}
+    changed_sequences = {pk: sequence for pk, (state, sequence) in after.items() if state != before[pk]}
+    told = [pk for pk in changed_sequences if _told_of(before[pk], after[pk][0])]
+    if not told:
+        return
+    changed = list(
+        Visit.objects.filter(pk__in=told)
         .select_related("organization", "patient", "requested_by")
         .order_by("date", "planned_start", "pk")
     )
-    changed = [v for v in visits if visit_state(v) != before[v.pk]]
     if not changed:
         return
-    key = key or change_key_for(changed)
+    key = key or change_key_for(changed_sequences)
     organization = changed[0].organization
     today = timezone.localdate(timezone=organization.tz)
     therapist_ids = {s.therapist_id for s in before.values()} | {v.therapist_id for v in changed}

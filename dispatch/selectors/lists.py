@@ -26,13 +26,18 @@ def filtered(
     return filterset.qs
 
 
-def visit_list(*, user: User, params: Mapping[str, Any]) -> QuerySet:
-    visits = (
+def visits_shown(*, user: User) -> QuerySet:
+    """The visits user may see, with what their body reads: one visit's read (a GET, the body a write answers
+    with) takes this as it is: a filter set with nothing to filter is still built and validated (0.7 ms)."""
+    return (
         scoping.visits_visible_to(user)
         .select_related("patient", "facility", "organization")
         .prefetch_related("windows", "required_skills", "patient__contraindications")
     )
-    return filtered(filterset_class=filters.VisitFilter, queryset=visits, params=params)
+
+
+def visit_list(*, user: User, params: Mapping[str, Any]) -> QuerySet:
+    return filtered(filterset_class=filters.VisitFilter, queryset=visits_shown(user=user), params=params)
 
 
 def patient_list(*, user: User, params: Mapping[str, Any]) -> QuerySet:

@@ -401,10 +401,10 @@ def test_check_in_and_check_out_read_and_write_a_bounded_number_of_times(
     # locked are the ones the action goes on with.
     at = f.local(booked_visit.date, "09:02")
     with f.clock_at(at) as clock:
-        with django_assert_max_num_queries(28):
+        with django_assert_max_num_queries(27):
             checked_in = therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-in", {}, format="json")
         clock.move_to(at + dt.timedelta(minutes=30))
-        with django_assert_max_num_queries(26):
+        with django_assert_max_num_queries(25):
             checked_out = therapist_client.post(f"/api/v1/visits/{booked_visit.pk}/check-out", {}, format="json")
 
     assert checked_in.status_code == 200, checked_in.data
