@@ -68,7 +68,7 @@ MEND_SHARE = 0.12
 
 # What ended the search, the least reproducible first: the whole day is as reproducible as its
 # least reproducible region.
-_STOPS = ("time_limit", "first_plan", "solution_limit", "completed", "optimal")
+_STOPS = ("time_limit", "first_plan", "work_limit", "solution_limit", "completed", "optimal")
 
 
 def should_decompose(problem: Problem, modelled: Sequence[Visit]) -> bool:

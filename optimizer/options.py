@@ -45,10 +45,12 @@ class Options:
     (``solve.solution_budget``: about 0.8 s of a 1 s and 10 s of a 15 s limit on the 250-visit
     day), and accepts improvements only (annealing would follow the clock). The wall clock is
     only a generous safety cap, ``wall_cap_s`` (default ``WALL_CAP_FACTOR`` times the time
-    limit), so that a loaded or slower machine takes longer but finds the same plan. When the
-    budget is reached, ``Solution.stopped_by == "solution_limit"`` and the plan is reproducible
-    (same OR-Tools build); when the cap cuts it short, ``stopped_by == "time_limit"`` and it may
-    not be. ``processes`` above 1 runs that many searches of a day plan side by side, one per
+    limit), so that a loaded or slower machine takes longer but finds the same plan. A day whose
+    ruins stop finding better plans would never reach that count: a second budget, of the
+    search's own work (``solve.work_budget``: rounds without a better plan, neighbours looked
+    at), ends it (``optimizer.work_budget``). When a budget is reached, ``Solution.stopped_by`` is
+    ``"solution_limit"`` or ``"work_limit"`` and the plan is reproducible (same OR-Tools build);
+    when the cap cuts it short, ``stopped_by == "time_limit"`` and it may not be. ``processes`` above 1 runs that many searches of a day plan side by side, one per
     process, and keeps the best (``optimizer.portfolio``; each stops on its own budget, so the
     choice is as reproducible as the searches; a large day planned in regions, a re-plan and a
     daemonic process take one search). ``deterministic=False`` searches until ``time_limit_s`` with annealing (the

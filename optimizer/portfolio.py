@@ -41,7 +41,7 @@ SECOND_SEARCH = {"ruin_avg_removed": 3, "ruin_max_sequence": 2}
 # Solomon (every customer served, distance only) loses with that partner; its own ruin with the next seed won on the
 # 12 instances of ``make bench`` at 10 s in two runs (mean ratio to PyVRP 1.0073 / 1.0071 against 1.0105 / 1.0096).
 SEED_SHIFT = {"seed_shift": 1}
-_STOPS = ("time_limit", "first_plan", "solution_limit", "completed", "optimal")
+_STOPS = ("time_limit", "first_plan", "work_limit", "solution_limit", "completed", "optimal")
 
 # The problems a forked worker reads from its copy of this process (not pickled across), under a key of their own
 # call: two plans in two threads of one process (the embedded mode's in-process runs) must not read each other's.

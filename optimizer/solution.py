@@ -8,7 +8,9 @@ from typing import Any
 
 UNASSIGNED_CODES = ("no_skill", "outside_shifts", "no_eligible_therapist", "unreachable", "displaced")
 STATUSES = ("optimal", "feasible", "no_solution", "empty")
-STOPS = ("solution_limit", "time_limit", "optimal", "completed", "first_plan")
+STOPS = ("solution_limit", "work_limit", "time_limit", "optimal", "completed", "first_plan")
+# The budgets of deterministic mode: a search that stopped on either gives the same plan for the same inputs.
+BUDGET_STOPS = ("solution_limit", "work_limit")
 
 
 def _require(ok: bool, message: str) -> None:
@@ -100,8 +102,9 @@ class Solution:
     status: str
     objective: int
     solve_time_s: float
-    # What ended the search: "solution_limit" (deterministic: the same problem, options and seed
-    # give this plan again on this machine), "time_limit" (depends on load), "optimal" or
+    # What ended the search: "solution_limit" or "work_limit" (deterministic mode's budgets: the
+    # same problem, options and seed give this plan again, whatever the machine's load; the
+    # second when the ruins stopped finding better plans), "time_limit" (depends on load), "optimal" or
     # "completed" (the search ended by itself, also reproducible), "first_plan" (the time limit
     # ran out before any plan, so the first heuristic plan was taken, late), or None when there
     # was no search.

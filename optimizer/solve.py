@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import time as clock
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +22,9 @@ from optimizer.options import Options
 from optimizer.problem import Problem
 from optimizer.solution import PlacedBreak, Route, Solution, Stop
 from optimizer.warm_start import initial_assignment, keep_booked_times, keep_plan, one_solution
+from optimizer.work_budget import BudgetSpent, WorkBudget, WorkSpent, disarm, watch
+
+log = logging.getLogger(__name__)
 
 # The wall-clock limit (``Options.wall_limit_s``: the time limit in time mode, the safety cap in
 # deterministic mode) covers the whole call. The search gets what the build left, less a reserve for
@@ -57,7 +61,17 @@ RUIN_CALIBRATED = 15
 RUIN_FLOOR = 5
 RUIN_EXPONENT = 0.25
 
-# Operators off by default that pay for themselves on time-windowed instances.
+# Deterministic mode's second budget (``optimizer.work_budget``), for days the solution budget leaves to the
+# wall clock because the ruins stop finding better plans: ILS rounds (inner searches begun) since the best plan
+# last improved. Measured 2026-12-03 17:40 UTC, idle (the host at about 60 % of the morning's speed), 10 s limit:
+# with this budget lifted the demo's Saturday finds no better plan after its first descent, 741 inner searches
+# to the 29.3 s cap and 90 solutions of its 880 budget; its Monday none after its 58th; the generated 250-visit
+# days reach their solution budget within about 70-250 inner searches at 15 s. ROUNDS_PER_S per second of the
+# limit ends the Saturday at 13.4 s and the Monday at 19.7 s with the plans the cap gave (the same objective),
+# and leaves the generated days to their solution budget.
+ROUNDS_PER_S = 30.0
+
+# Operators off by default that pay# Operators off by default that pay for themselves on time-windowed instances.
 EXTRA_OPERATORS = (
     "use_relocate_neighbors",
     "use_cross_exchange",
@@ -111,9 +125,9 @@ def solve(
     Solution
         The routes, the visits left out with a reason each, KPIs and the search status. When no
         plan is found the status is ``"no_solution"`` and every visit is listed as unassigned.
-        ``stopped_by`` says what ended the search; ``"solution_limit"`` means the plan is
-        reproducible for these inputs (see ``Options``), ``"time_limit"`` that the wall clock
-        cut it.
+        ``stopped_by`` says what ended the search; ``"solution_limit"`` and ``"work_limit"`` (the
+        deterministic budgets) mean the plan is reproducible for these inputs (see ``Options``),
+        ``"time_limit"`` that the wall clock cut it.
 
     Raises
     ------
@@ -157,24 +171,42 @@ def solve(
     routing.AddAtSolutionCallback(on_solution)
     search_s = search_time_s(options.wall_limit_s, clock.monotonic() - started, data.n_visits)
     params = search_parameters(options, search_s)
+    budget = None
     if options.deterministic and options.solution_limit is None:
         # A re-plan descends from the current plan without ruining, so only a day plan's budget follows the ruin.
         ruin = options.ruin_avg_removed if initial_routes is None else RUIN_CALIBRATED
         params.solution_limit = solution_budget(data.n_visits, options.time_limit_s, ruin=ruin)
+        budget = work_budget(data.n_visits, options.time_limit_s)
     search_started = clock.monotonic()
+    work = None
     if initial_routes is not None:
         assignment = _search_from_current_plan(routing, manager, data, params, initial_routes)
     else:
-        assignment = _search(routing, params, options)
+        assignment, work = _search(routing, params, options, budget)
     stopped_by = _stopped_by(solutions[0], params, clock.monotonic() - search_started)
-    if assignment is None and stopped_by == "time_limit":
+    if work is not None:
+        log.debug("search work: %d inner searches (the best at %d), %d solutions in %.2f s (budget %s, %d solutions)",
+                  work.searches, work.searches_at_best, solutions[0], clock.monotonic() - search_started, budget,
+                  params.solution_limit)
+    if work is not None and work.reached:
+        stopped_by = "work_limit"
+        if assignment is None and work.best_cost is not None:
+            # The budget ended the search by raising through it, which leaves that solver mid-search: its best
+            # plan is read into a fresh model (~0.1 s for 250 visits), which finds it the same cost.
+            best_routes = work.best_routes(routing)
+            routing, manager, breaks = _build_model(data)
+            routing.CloseModelWithParameters(one_solution(params))
+            assignment = routing.ReadAssignmentFromRoutes(best_routes, True)
+            log.debug("the budget ended the search: its best plan (%d) read back at %s", work.best_cost,
+                      None if assignment is None else assignment.ObjectiveValue())
+    if assignment is None and stopped_by in ("time_limit", "work_limit"):
         # The budget ran out before a first plan (a loaded machine, a tiny budget): a plan late
         # beats no plan, so take the first heuristic plan whatever it costs in time. A model that
         # timed out does not search well again, so build a fresh one (~0.1 s for 250 visits).
         routing, manager, breaks = _build_model(data)
         params.solution_limit = 1
         params.time_limit.FromMilliseconds(round(max(options.wall_limit_s, FALLBACK_MIN_S) * 1000))
-        assignment = _search(routing, params, options)
+        assignment, _ = _search(routing, params, options)
         stopped_by = "first_plan"
     if assignment is None and stopped_by == "first_plan":
         # OR-Tools found no first plan even late: our own construction's, checker clean, beats none.
@@ -240,11 +272,23 @@ def _search_from_current_plan(
 
 
 def _search(
-    routing: pywrapcp.RoutingModel, params: pywrapcp.RoutingSearchParameters, options: Options
-) -> pywrapcp.Assignment | None:
-    if options.metaheuristic == "ITERATED_LOCAL_SEARCH":
-        return routing.SolveWithIteratedLocalSearch(params)
-    return routing.SolveWithParameters(params)
+    routing: pywrapcp.RoutingModel,
+    params: pywrapcp.RoutingSearchParameters,
+    options: Options,
+    budget: WorkBudget | None = None,
+) -> tuple[pywrapcp.Assignment | None, WorkSpent | None]:
+    """The search's plan, and with a budget (deterministic ILS) the work it took; a plan of None with the
+    budget spent means the budget ended it mid-search (its best plan is in the WorkSpent)."""
+    if options.metaheuristic != "ITERATED_LOCAL_SEARCH":
+        return routing.SolveWithParameters(params), None
+    work = watch(routing, budget) if budget is not None else None
+    try:
+        assignment = routing.SolveWithIteratedLocalSearch(params)
+    except BudgetSpent:
+        assignment = None
+    if work is not None:
+        disarm(work)
+    return assignment, work
 
 
 def search_time_s(time_limit_s: float, spent_s: float, n_visits: int = 0) -> float:
@@ -274,6 +318,14 @@ def solution_budget(n_visits: int, time_limit_s: float, *, ruin: int = RUIN_CALI
     nominal_s = time_limit_s - READBACK_RESERVE_S - OVERRUN_FRACTION * time_limit_s
     improving_s = max(nominal_s - first_plan_s(n), 0.0)
     return 1 + math.ceil(MARGIN * rate * improving_s**TIME_EXPONENT)
+
+
+def work_budget(n_visits: int, time_limit_s: float) -> WorkBudget:
+    """How many ILS rounds a search may go without a better plan for ``time_limit_s``: from the limit and the
+    problem's size only (as ``solution_budget``), so it is the same run to run."""
+    nominal_s = time_limit_s - READBACK_RESERVE_S - OVERRUN_FRACTION * time_limit_s
+    improving_s = max(nominal_s - first_plan_s(max(n_visits, 1)), 0.0)
+    return WorkBudget(rounds=1 + math.ceil(ROUNDS_PER_S * improving_s))
 
 
 def search_parameters(options: Options, time_limit_s: float | None = None) -> pywrapcp.RoutingSearchParameters:

@@ -437,7 +437,8 @@ def plan_result(
         "status": solution.status,
         "objective": solution.objective,
         "solve_time_s": round(solution.solve_time_s, 2),
-        # "solution_limit": the same day and seed give this plan again; "time_limit": the wall clock cut it.
+        # "solution_limit" or "work_limit": the same day and seed give this plan again; "time_limit": the wall clock
+        # cut it.
         "stopped_by": solution.stopped_by,
         "kpis": kpis,
         "routes": routes,

@@ -53,7 +53,7 @@ def test_a_search_that_finds_no_first_plan_returns_our_constructed_plan(monkeypa
     from optimizer.benchmarks.therapist_day import generate_day
 
     solve_module = importlib.import_module("optimizer.solve")
-    monkeypatch.setattr(solve_module, "_search", lambda *args: None)
+    monkeypatch.setattr(solve_module, "_search", lambda *args: (None, None))
     monkeypatch.setattr(solve_module, "_stopped_by", lambda *args: "time_limit")
     day = generate_day(seed=0, therapists=6, visits=50)
     solution = solve(day, options=Options(time_limit_s=1))
