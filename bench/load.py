@@ -6,7 +6,7 @@ instead of a rate, and Locust would add a large dependency for a few dozen lines
 
     python bench/load.py --fixture fixture.json --server-pid PID --plan plan.json
 
-The plan is a list of phases: {"route": NAME, "rate": R, "seconds": S} runs one route (or "mix") at R
+The plan is a list of phases: {"route": NAME, "rate": R, "seconds": S} (and "name", to report it otherwise) runs one route (or "mix") at R
 requests/s; {"route": NAME, "capacity": [r1, r2, ...], "seconds": S} climbs the rates until p99 reaches
 the limit or requests fail, and reports the highest rate that held. One JSON line per step goes to
 stdout, with the generator's own CPU use and how late it sent (when it, not the server, was the limit).
@@ -345,7 +345,7 @@ def main() -> int:
         route = phase["route"]
         choose = mix if route == "mix" else (lambda make=single[route]: make)
         if "capacity" not in phase:
-            measure(gen, name=route, choose=choose, rate=phase["rate"], seconds=phase["seconds"],
+            measure(gen, name=phase.get("name", route), choose=choose, rate=phase["rate"], seconds=phase["seconds"],
                     server_pid=args.server_pid)
             continue
         held, row = None, None
