@@ -23,8 +23,8 @@ PY = sys.executable
 PORT = int(os.environ.get("LOAD_PORT", "8766"))
 # The server's shape: gthread workers (processes) x threads each; LOAD_WORKERS / LOAD_THREADS to compare shapes.
 WORKERS = int(os.environ.get("LOAD_WORKERS", "2"))
-WARM_UP_S = 30.0
 THREADS = int(os.environ.get("LOAD_THREADS", "8"))
+WARM_UP_S = 30.0  # of the mix before a mix run alone (LOAD_ONLY=mix), unreported
 DB_URL = os.environ.get("LOAD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rounds_load")
 REDIS_URL = os.environ.get("LOAD_REDIS_URL", "redis://127.0.0.1:6379/6")
 STEP_S = float(os.environ.get("LOAD_STEP_SECONDS", "6"))

@@ -44,7 +44,7 @@ from optimizer.model_data import COST_SCALE, ModelData, build_model_data
 from optimizer.options import Options
 from optimizer.reasons import NEAREST_DROPS, _Plan, nearest_vehicles
 from optimizer.problem import Location, Priority, Problem, Therapist, Visit
-from optimizer.solution import Route, Solution
+from optimizer.solution import STOPS_BY_REPRODUCIBILITY, Route, Solution
 from optimizer.warm_start import RouteWalk
 
 # Above this many modelled visits a day plan is decomposed. The one model is what the 250-visit
@@ -65,10 +65,6 @@ REGION_VISITS = 170
 TRAVEL_ALLOWANCE_MIN = 15
 # The share of the call's time kept for merging, mending and the whole day's reasons.
 MEND_SHARE = 0.12
-
-# What ended the search, the least reproducible first: the whole day is as reproducible as its
-# least reproducible region.
-_STOPS = ("time_limit", "first_plan", "work_limit", "solution_limit", "completed", "optimal")
 
 
 def should_decompose(problem: Problem, modelled: Sequence[Visit]) -> bool:
@@ -126,7 +122,7 @@ def solve_decomposed(
         progress(clock.monotonic() - started, plan_objective(data, routes), *_totals(routes))
     routes = mend(data, routes)
     stops = [s.stopped_by for s in solutions if s.stopped_by is not None]
-    stopped_by = min(stops, key=_STOPS.index) if stops else None
+    stopped_by = min(stops, key=STOPS_BY_REPRODUCIBILITY.index) if stops else None
     if stopped_by == "optimal":
         stopped_by = "completed"  # each region optimal is not the whole day optimal
     # As the one model: "no_solution" only when no search found a plan (every region's said so).

@@ -46,12 +46,12 @@ class Options:
     day), and accepts improvements only (annealing would follow the clock). The wall clock is
     only a generous safety cap, ``wall_cap_s`` (default ``WALL_CAP_FACTOR`` times the time
     limit), so that a loaded or slower machine takes longer but finds the same plan. A day whose
-    ruins stop finding better plans would never reach that count: a second budget, of the
-    search's own work (``solve.work_budget``: rounds without a better plan, neighbours looked
-    at), ends it (``optimizer.work_budget``). When a budget is reached, ``Solution.stopped_by`` is
-    ``"solution_limit"`` or ``"work_limit"`` and the plan is reproducible (same OR-Tools build);
-    when the cap cuts it short, ``stopped_by == "time_limit"`` and it may not be. ``processes`` above 1 runs that many searches of a day plan side by side, one per
-    process, and keeps the best (``optimizer.portfolio``; each stops on its own budget, so the
+    ruins stop finding better plans would never reach that count: a second budget, of ILS rounds
+    without a better plan (``solve.work_budget``, ``optimizer.work_budget``), ends it. When a
+    budget is reached, ``Solution.stopped_by`` is ``"solution_limit"`` or ``"work_limit"`` and
+    the plan is reproducible (same OR-Tools build); when the cap cuts it short,
+    ``stopped_by == "time_limit"`` and it may not be. ``processes`` above 1 runs that many
+    searches of a day plan side by side, one per process, and keeps the best (``optimizer.portfolio``; each stops on its own budget, so the
     choice is as reproducible as the searches; a large day planned in regions, a re-plan and a
     daemonic process take one search). ``deterministic=False`` searches until ``time_limit_s`` with annealing (the
     benchmarks use it, to compare with peers at equal time). An explicit ``solution_limit``

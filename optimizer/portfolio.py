@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from optimizer.options import Options
 from optimizer.problem import Priority
+from optimizer.solution import STOPS_BY_REPRODUCIBILITY
 from optimizer.solve import solve
 
 if TYPE_CHECKING:
@@ -41,7 +42,6 @@ SECOND_SEARCH = {"ruin_avg_removed": 3, "ruin_max_sequence": 2}
 # Solomon (every customer served, distance only) loses with that partner; its own ruin with the next seed won on the
 # 12 instances of ``make bench`` at 10 s in two runs (mean ratio to PyVRP 1.0073 / 1.0071 against 1.0105 / 1.0096).
 SEED_SHIFT = {"seed_shift": 1}
-_STOPS = ("time_limit", "first_plan", "work_limit", "solution_limit", "completed", "optimal")
 
 # The problems a forked worker reads from its copy of this process (not pickled across), under a key of their own
 # call: two plans in two threads of one process (the embedded mode's in-process runs) must not read each other's.
@@ -131,7 +131,7 @@ def solve_in_processes(
     best = min(solutions, key=lambda s: plan_rank(problem, s))  # the first of equals: the earlier search
     stops = [s.stopped_by for s in solutions if s.stopped_by is not None]
     if stops and best.stopped_by is not None:
-        best = replace(best, stopped_by=min([best.stopped_by, *stops], key=_STOPS.index))
+        best = replace(best, stopped_by=min([best.stopped_by, *stops], key=STOPS_BY_REPRODUCIBILITY.index))
     return best
 
 

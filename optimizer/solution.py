@@ -11,6 +11,9 @@ STATUSES = ("optimal", "feasible", "no_solution", "empty")
 STOPS = ("solution_limit", "work_limit", "time_limit", "optimal", "completed", "first_plan")
 # The budgets of deterministic mode: a search that stopped on either gives the same plan for the same inputs.
 BUDGET_STOPS = ("solution_limit", "work_limit")
+# The least reproducible first: a plan made of several searches (regions, a portfolio) is as reproducible as its
+# least reproducible search.
+STOPS_BY_REPRODUCIBILITY = ("time_limit", "first_plan", "work_limit", "solution_limit", "completed", "optimal")
 
 
 def _require(ok: bool, message: str) -> None:

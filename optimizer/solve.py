@@ -13,7 +13,7 @@ from ortools.util import optional_boolean_pb2
 
 from optimizer.analysis import kpis_of, prefilter
 from optimizer.reasons import explain_unassigned
-from optimizer.construction import constructed_plan, insert_left_out
+from optimizer.construction import constructed_plan, insert_left_out, routes_of
 from optimizer.decompose import should_decompose, solve_decomposed
 from optimizer.check import patient_clashes
 from optimizer.constraints import HARD_CONSTRAINTS, SOFT_CONSTRAINTS, TIME, add_breaks, unassigned_penalty
@@ -71,7 +71,7 @@ RUIN_EXPONENT = 0.25
 # and leaves the generated days to their solution budget.
 ROUNDS_PER_S = 30.0
 
-# Operators off by default that pay# Operators off by default that pay for themselves on time-windowed instances.
+# Operators off by default that pay for themselves on time-windowed instances.
 EXTRA_OPERATORS = (
     "use_relocate_neighbors",
     "use_cross_exchange",
@@ -176,7 +176,7 @@ def solve(
         # A re-plan descends from the current plan without ruining, so only a day plan's budget follows the ruin.
         ruin = options.ruin_avg_removed if initial_routes is None else RUIN_CALIBRATED
         params.solution_limit = solution_budget(data.n_visits, options.time_limit_s, ruin=ruin)
-        budget = work_budget(data.n_visits, options.time_limit_s)
+        budget = work_budget(data.n_visits, options.time_limit_s) if initial_routes is None else None  # ILS only
     search_started = clock.monotonic()
     work = None
     if initial_routes is not None:
@@ -193,7 +193,7 @@ def solve(
         if assignment is None and work.best_cost is not None:
             # The budget ended the search by raising through it, which leaves that solver mid-search: its best
             # plan is read into a fresh model (~0.1 s for 250 visits), which finds it the same cost.
-            best_routes = work.best_routes(routing)
+            best_routes = [[manager.NodeToIndex(n) for n in route] for route in routes_of(routing, manager, work.best)]
             routing, manager, breaks = _build_model(data)
             routing.CloseModelWithParameters(one_solution(params))
             assignment = routing.ReadAssignmentFromRoutes(best_routes, True)

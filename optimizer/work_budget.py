@@ -45,18 +45,6 @@ class WorkSpent:
     best: pywrapcp.Assignment | None = field(default=None, repr=False)  # the best plan's next-variables
     _keep: list = field(default_factory=list, repr=False)  # what OR-Tools holds by pointer only
 
-    def best_routes(self, routing: pywrapcp.RoutingModel) -> list[list[int]]:
-        """The best plan's routes in routing indices, starts and ends left out (ReadAssignmentFromRoutes' form)."""
-        routes = []
-        for vehicle in range(routing.vehicles()):
-            index, route = routing.Start(vehicle), []
-            while not routing.IsEnd(index):
-                index = self.best.Value(routing.NextVar(index))
-                if not routing.IsEnd(index):
-                    route.append(index)
-            routes.append(route)
-        return routes
-
 
 class _RaiseAtNextSearch(pywrapcp.SearchMonitor):
     def __init__(self, solver: pywrapcp.Solver, work: WorkSpent) -> None:
